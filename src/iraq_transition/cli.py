@@ -1,0 +1,101 @@
+"""The ``iraq-transition`` command.
+
+Each subcommand lives in the module named for its pipeline step and is imported
+only when used, so that ``validate`` never pays for datasette or frictionless.
+Every handler takes the parsed arguments and returns the exit status:
+0 clean, 1 invalid data, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from . import __version__
+
+COLLECTION_NAMES = ("sources", "actors", "events", "quotes", "force_levels", "bases")
+
+# subcommand -> (module, function); the function takes the parsed arguments.
+HANDLERS = {
+    "validate": ("validate", "run"),
+    "build": ("build", "run"),
+    "generate": ("export", "run_generate"),
+    "serve": ("serve", "run"),
+    "fmt": ("fmt", "run"),
+    "new": ("new", "run"),
+    "diff": ("diff", "run"),
+}
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called (exit status 2)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iraq-transition",
+        description="Validate, build and publish the iraq-transition dataset.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="repository to work on (default: the current directory)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    validate = commands.add_parser("validate", help="check records, citations and seeds; report every error")
+    validate.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="record files or directories (default: all of data/)")
+    validate.add_argument("--format", choices=("text", "github", "json"), default="text", help="error output format (default: text)")
+    validate.add_argument("--changed-since", metavar="REV", help="check only records changed since git revision REV, and the records that reference them")
+    validate.add_argument("--no-cache", action="store_true", help="ignore and do not write the cache of validated records")
+
+    build = commands.add_parser("build", help="validate, then write the SQLite database, CSVs and timeline into build/")
+    build.add_argument("--out", type=Path, default=None, metavar="DIR", help="output directory (default: ROOT/build)")
+    build.add_argument("--no-cache", action="store_true", help="ignore and do not write the cache of validated records")
+
+    generate = commands.add_parser("generate", help="regenerate the committed files derived from the models (schema/, datapackage.json)")
+    generate.add_argument("--check", action="store_true", help="write nothing; exit 1 if a committed file is stale")
+
+    serve = commands.add_parser("serve", help="build if stale, then browse the database with Datasette")
+    serve.add_argument("--port", type=int, default=8001, help="port to listen on (default: 8001)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+
+    fmt = commands.add_parser("fmt", help="rewrite records in canonical YAML")
+    fmt.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="record files or directories (default: all of data/)")
+    fmt.add_argument("--check", action="store_true", help="write nothing; print a unified diff and exit 1 if a file is not canonical")
+
+    new = commands.add_parser("new", help="write a commented template record")
+    new.add_argument("collection", choices=COLLECTION_NAMES, help="collection of the new record")
+    new.add_argument("id", nargs="?", help="id of the new record (a lowercase slug)")
+
+    diff = commands.add_parser("diff", help="record-level changes between two git revisions or two data directories")
+    diff.add_argument("base", metavar="BASE", help="git revision or data directory to compare from")
+    diff.add_argument("head", metavar="HEAD", nargs="?", help="git revision or data directory to compare to (default: the working tree)")
+    diff.add_argument("--format", choices=("markdown", "json"), default="markdown", help="output format (default: markdown)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    if not args.root.is_dir():
+        print(f"iraq-transition: --root {args.root}: not a directory", file=sys.stderr)
+        return 2
+    module_name, function_name = HANDLERS[args.command]
+    handler = getattr(importlib.import_module(f".{module_name}", __package__), function_name)
+    try:
+        return handler(args)
+    except UsageError as error:
+        print(f"iraq-transition {args.command}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
