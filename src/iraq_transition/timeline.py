@@ -1,0 +1,343 @@
+"""The timeline picture: every dated event as an SVG, occurred and announced/planned/expected side by side.
+
+Pure string generation, deterministic (no timestamps, fixed number formatting), so that the
+committed ``docs/timeline.svg`` can be checked for staleness. The time axis is broken in two: the
+years before the transition are compressed on the left, the transition period (2024–2026) is
+spread over most of the width, so that month-level plans and deadlines stay legible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from html import escape
+
+from .models import Event, FuzzyDate
+
+FOCUS_START = dt.date(2024, 1, 1)
+FOCUS_END = dt.date(2027, 1, 1)
+FIRST_YEAR = 2003  # the axis starts here, or earlier if an event does
+
+WIDTH = 1000
+MARGIN = 16
+LANE_GAP = 20
+ROW_HEIGHT = 20
+AXIS_HEIGHT = 54
+COMPRESSED_SHARE = 0.24  # share of the plot width given to the years before FOCUS_START
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+CHAR_WIDTH = 0.53  # average glyph width as a share of the font size, to estimate label widths
+LABEL_SIZE = 12
+
+STATUS_COLOURS = {  # Okabe-Ito palette: distinguishable with the common colour-vision deficiencies
+    "occurred": "#0072B2",
+    "announced": "#D55E00",
+    "planned": "#CC79A7",
+    "expected": "#009E73",
+}
+LANES = (
+    ("occurred", "Occurred", ("occurred",)),
+    ("ahead", "Announced, planned or expected", ("announced", "planned", "expected")),
+)
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One event as drawn: its extent on the axis and what its open ends mean."""
+
+    event: Event
+    start: dt.date  # where the mark starts (a deadline's day when the start is open)
+    end: dt.date
+    open_start: bool  # drawn as an arrow running into ``start`` ("by September 2025")
+    open_end: bool  # drawn as an arrow running on from ``end`` ("until at least September 2026")
+    period: bool  # start to end is a duration (solid bar), not the uncertainty of one date (pale bar)
+    deadline: str | None  # the deadline in words, when the event has one
+
+
+def render_svg(dataset) -> str:
+    """The timeline of ``dataset``'s dated events as a standalone SVG document."""
+    events = list(dataset.records.get("events", {}).values())
+    marks = sorted(
+        (mark for mark in map(_mark, events) if mark is not None),
+        key=lambda m: (m.start, m.end, m.event.id),
+    )
+    lanes = [(key, label, [m for m in marks if m.event.status in statuses]) for key, label, statuses in LANES]
+    axis = _Axis(
+        min([FIRST_YEAR] + [m.start.year for m in marks]), max([FOCUS_END.year] + [m.end.year + 1 for m in marks])
+    )
+
+    backgrounds: list[str] = []
+    rows: list[str] = []
+    top = AXIS_HEIGHT + 8
+    for key, label, lane_marks in lanes:
+        height = (len(lane_marks) + 1) * ROW_HEIGHT
+        backgrounds.append(
+            f'<rect class="lane lane-{key}" x="{MARGIN}" y="{_n(top)}" width="{WIDTH - 2 * MARGIN}" '
+            f'height="{_n(height)}" fill="#f4f4f4"/>'
+        )
+        rows.append(
+            f'<text x="{MARGIN + 6}" y="{_n(top + 15)}" font-weight="600" fill="#333">'
+            f"{escape(label)} ({len(lane_marks)})</text>"
+        )
+        rows.extend(
+            _draw_mark(mark, axis, top + row * ROW_HEIGHT + ROW_HEIGHT / 2)
+            for row, mark in enumerate(lane_marks, start=1)
+        )
+        top += height + LANE_GAP
+    plot_top, plot_bottom = AXIS_HEIGHT + 8, top - LANE_GAP
+    legend_top = top
+    height = legend_top + 46
+
+    undated = len(events) - len(marks)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {_n(height)}" width="{WIDTH}" '
+        f'height="{_n(height)}" role="img" aria-labelledby="timeline-title timeline-desc" '
+        f'font-family="{FONT}" font-size="{LABEL_SIZE}">',
+        '<title id="timeline-title">Timeline of the coalition mission transition in Iraq and Syria</title>',
+        f'<desc id="timeline-desc">{escape(_description(lanes, undated))}</desc>',
+        f'<rect width="{WIDTH}" height="{_n(height)}" fill="#ffffff"/>',
+        *backgrounds,
+        _draw_axis(axis, plot_top, plot_bottom),
+        *_draw_deadlines(marks, axis, plot_top, plot_bottom),
+        *rows,
+        _draw_legend(legend_top, undated),
+        "</svg>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _mark(event: Event) -> Mark | None:
+    """Where ``event`` goes on the axis, or None when it has no date at all."""
+    if event.date is None:
+        return None
+    first, last = _covered(event.date) if event.date.qualifier == "circa" else event.date.bounds()
+    deadline = None
+    open_start = first is None
+    open_end = last is None
+    if event.end_date is not None:
+        end_first, end_last = event.end_date.bounds()
+        last = end_last
+        open_end = end_last is None
+        if end_last is None:
+            last = end_first
+        if event.end_date.qualifier in ("no_later_than", "no_earlier_than"):
+            deadline = _deadline_words(event.end_date, ends=True)
+    if event.date.qualifier in ("no_later_than", "no_earlier_than") and deadline is None:
+        deadline = _deadline_words(event.date, ends=False)
+    start = _day(first or last)
+    end = _day(last or first)
+    return Mark(event, min(start, end), max(start, end), open_start, open_end, event.end_date is not None, deadline)
+
+
+def _covered(date: FuzzyDate) -> tuple[str, str]:
+    """The days covered by a date's value, ignoring its qualifier."""
+    return FuzzyDate(value=date.value, precision=date.precision).bounds()
+
+
+def _day(iso: str) -> dt.date:
+    return dt.date.fromisoformat(iso)
+
+
+def _deadline_words(date: FuzzyDate, *, ends: bool) -> str:
+    """A deadline as the sources word it: 'by Sep 2025', 'until at least Sep 2026', 'by end of 2026'."""
+    when = _date_words(date.value)
+    if date.qualifier == "no_later_than":
+        return f"by end of {when}" if date.precision == "year" else f"by {when}"
+    return f"until at least {when}" if ends else f"not before {when}"
+
+
+def _date_words(value: str) -> str:
+    """'2025-09' -> 'Sep 2025'; '2024-09-27' -> '27 Sep 2024'; '2026' -> '2026'."""
+    parts = value.split("-")
+    if len(parts) == 1:
+        return value
+    month = MONTHS[int(parts[1]) - 1]
+    return f"{month} {parts[0]}" if len(parts) == 2 else f"{int(parts[2])} {month} {parts[0]}"
+
+
+class _Axis:
+    """A broken time scale: years before the focus period compressed, the focus period wide."""
+
+    def __init__(self, first_year: int, end_year: int) -> None:
+        self.first = dt.date(first_year, 1, 1)
+        self.last = dt.date(end_year, 1, 1)
+        self.left = MARGIN + 8
+        self.right = WIDTH - MARGIN - 8
+        self.split = self.left + (self.right - self.left) * COMPRESSED_SHARE
+
+    def x(self, day: dt.date) -> float:
+        if day < FOCUS_START:
+            share = (day - self.first).days / max(1, (FOCUS_START - self.first).days)
+            return self.left + share * (self.split - self.left)
+        share = (day - FOCUS_START).days / max(1, (self.last - FOCUS_START).days)
+        return self.split + share * (self.right - self.split)
+
+    def years(self) -> range:
+        return range(self.first.year, self.last.year + 1)
+
+
+def _draw_axis(axis: _Axis, top: float, bottom: float) -> str:
+    """Year and month ticks, the focus period shaded, and the break between the two scales."""
+    baseline = AXIS_HEIGHT
+    focus_end = axis.x(FOCUS_END)
+    out = [
+        '<g class="axis" fill="#333">',
+        f'<rect x="{_n(axis.split)}" y="{baseline - 40}" width="{_n(focus_end - axis.split)}" '
+        f'height="{_n(bottom - baseline + 40)}" fill="#ffcc66" fill-opacity="0.16"/>',
+        f'<text x="{_n((axis.split + focus_end) / 2)}" y="{baseline - 28}" text-anchor="middle" '
+        f'font-weight="600">Transition period {FOCUS_START.year}–{FOCUS_END.year - 1} (expanded scale)</text>',
+        f'<text x="{_n((axis.left + axis.split) / 2)}" y="{baseline - 28}" text-anchor="middle" fill="#666">'
+        f"{axis.first.year}–{FOCUS_START.year - 1} (compressed scale)</text>",
+        f'<line x1="{_n(axis.left)}" y1="{baseline}" x2="{_n(axis.right)}" y2="{baseline}" stroke="#333"/>',
+    ]
+    last_label = -100.0
+    for year in axis.years():
+        x = axis.x(dt.date(year, 1, 1))
+        focus = dt.date(year, 1, 1) >= FOCUS_START
+        labelled = (focus or year == axis.first.year or year % 5 == 0) and x - last_label >= 34
+        out.append(
+            f'<line x1="{_n(x)}" y1="{baseline - (6 if labelled else 3)}" x2="{_n(x)}" y2="{baseline}" stroke="#333"/>'
+        )
+        if labelled:
+            out.append(f'<text x="{_n(x)}" y="{baseline - 9}" text-anchor="middle">{year}</text>')
+            last_label = x
+        if focus and year < axis.last.year:
+            out.append(f'<line x1="{_n(x)}" y1="{_n(top)}" x2="{_n(x)}" y2="{_n(bottom)}" stroke="#d9ccaa"/>')
+            for month in (4, 7, 10):
+                mx = axis.x(dt.date(year, month, 1))
+                out.append(f'<line x1="{_n(mx)}" y1="{baseline - 3}" x2="{_n(mx)}" y2="{baseline}" stroke="#333"/>')
+                out.append(
+                    f'<text x="{_n(mx)}" y="{baseline - 8}" text-anchor="middle" font-size="10" fill="#666">'
+                    f"{MONTHS[month - 1]}</text>"
+                )
+    out.append(  # the break: two slanted strokes where the scale changes
+        f'<path d="M{_n(axis.split - 6)} {baseline + 5} l4 -10 M{_n(axis.split - 2)} {baseline + 5} l4 -10" '
+        f'stroke="#333" stroke-width="1.5"/>'
+    )
+    out.append("</g>")
+    return "\n".join(out)
+
+
+def _draw_deadlines(marks: list[Mark], axis: _Axis, top: float, bottom: float) -> list[str]:
+    """A dashed guide line across the lanes at every distinct deadline of a future event."""
+    days = sorted({m.start if m.open_start else m.end for m in marks if m.deadline and m.event.status != "occurred"})
+    return [
+        f'<line class="deadline" x1="{_n(axis.x(day))}" y1="{_n(top)}" x2="{_n(axis.x(day))}" y2="{_n(bottom)}" '
+        f'stroke="#777" stroke-dasharray="3 3"/>'
+        for day in days
+    ]
+
+
+def _draw_mark(mark: Mark, axis: _Axis, y: float) -> str:
+    """An event's mark (dot for a day, bar for a span, arrow for an open end) and its label."""
+    colour = STATUS_COLOURS[mark.event.status]
+    x1, x2 = axis.x(mark.start), axis.x(mark.end + dt.timedelta(days=1))
+    shapes = []
+    if mark.open_start:  # "by ...": a dashed arrow running into the deadline, a bar at the deadline
+        shapes.append(
+            f'<path d="M{_n(x2 - 40)} {_n(y)} H{_n(x2)}" stroke="{colour}" stroke-width="2" stroke-dasharray="4 3"/>'
+            f'<path d="M{_n(x2)} {_n(y - 7)} V{_n(y + 7)}" stroke="{colour}" stroke-width="4"/>'
+        )
+        x1 = min(x1, x2 - 40)
+    elif mark.period:
+        shapes.append(
+            f'<rect x="{_n(x1)}" y="{_n(y - 4)}" width="{_n(max(x2 - x1, 3))}" height="8" rx="2" fill="{colour}"/>'
+        )
+    elif x2 - x1 < 8 or mark.open_end:
+        shapes.append(f'<circle cx="{_n((x1 + x2) / 2)}" cy="{_n(y)}" r="5" fill="{colour}"/>')
+    else:  # one date known only within a range: a pale bar over the range, not a duration
+        shapes.append(
+            f'<rect x="{_n(x1)}" y="{_n(y - 3)}" width="{_n(x2 - x1)}" height="6" rx="3" fill="{colour}" '
+            f'fill-opacity="0.35" stroke="{colour}"/>'
+        )
+    if mark.open_end:  # "until at least ...": a dashed arrow running on past the date
+        shapes.append(
+            f'<path d="M{_n(x2)} {_n(y)} h30" stroke="{colour}" stroke-width="2" stroke-dasharray="4 3"/>'
+            f'<path d="M{_n(x2 + 30)} {_n(y - 5)} l8 5 l-8 5 z" fill="{colour}"/>'
+        )
+        x2 += 38
+    label = mark.event.title + (f" — {mark.deadline}" if mark.deadline else "")
+    room_right, room_left = WIDTH - MARGIN - (x2 + 8), x1 - 8 - MARGIN
+    right = _text_width(label) <= room_right or room_right >= room_left
+    label = _fit(label, room_right if right else room_left)
+    if right:
+        text = f'<text x="{_n(x2 + 8)}" y="{_n(y + 4)}">{escape(label)}</text>'
+    else:
+        text = f'<text x="{_n(x1 - 8)}" y="{_n(y + 4)}" text-anchor="end">{escape(label)}</text>'
+    return (
+        f'<g class="event status-{mark.event.status}" data-id="{escape(mark.event.id)}">'
+        f'<title>{escape(_summary(mark))}</title>{"".join(shapes)}{text}</g>'
+    )
+
+
+def _text_width(text: str) -> float:
+    return len(text) * LABEL_SIZE * CHAR_WIDTH
+
+
+def _fit(label: str, room: float) -> str:
+    """``label``, cut with an ellipsis when it would not fit into ``room`` (the full text is in the tooltip)."""
+    if _text_width(label) <= room:
+        return label
+    keep = max(8, int(room / (LABEL_SIZE * CHAR_WIDTH)) - 1)
+    return label[:keep].rstrip() + "…"
+
+
+def _draw_legend(top: float, undated: int) -> str:
+    """Status colours and the meaning of the mark shapes."""
+    items = [
+        (f'<circle cx="{{x}}" cy="{_n(top + 10)}" r="5" fill="{colour}" transform="translate(11 0)"/>', status)
+        for status, colour in STATUS_COLOURS.items()
+    ] + [
+        (f'<rect x="{{x}}" y="{_n(top + 6)}" width="22" height="8" rx="2" fill="#555"/>', "period"),
+        (
+            f'<rect x="{{x}}" y="{_n(top + 7)}" width="22" height="6" rx="3" fill="#555" fill-opacity="0.35" '
+            f'stroke="#555"/>',
+            "date known only within a range",
+        ),
+        (f'<path d="M{{x}} {_n(top + 10)} h22" stroke="#555" stroke-width="2" stroke-dasharray="4 3"/>', "open-ended"),
+        (f'<path d="M{{x}} {_n(top + 10)} h18 M{{x}} {_n(top + 2)} m18 0 v16" stroke="#555" stroke-width="2"/>', "deadline"),
+    ]
+    out = ['<g class="legend" fill="#333">']
+    x = MARGIN + 6.0
+    for shape, words in items:
+        out.append(shape.format(x=_n(x)))
+        out.append(f'<text x="{_n(x + 28)}" y="{_n(top + 14)}">{escape(words)}</text>')
+        x += 28 + _text_width(words) + 14
+    if undated:
+        out.append(
+            f'<text x="{MARGIN + 6}" y="{_n(top + 36)}" fill="#666">'
+            f"{undated} event{'s' if undated != 1 else ''} without a date not shown.</text>"
+        )
+    out.append("</g>")
+    return "\n".join(out)
+
+
+def _summary(mark: Mark) -> str:
+    """One line of text for an event: title, status and date as the sources give it."""
+    event = mark.event
+    when = _date_words(event.date.value)
+    if event.date.qualifier == "circa":
+        when = f"about {when}"
+    if event.end_date is not None:
+        when += f" to {_date_words(event.end_date.value)}"
+    deadline = f" ({mark.deadline})" if mark.deadline else ""
+    return f"{event.title}: {event.status}, {when}{deadline}"
+
+
+def _description(lanes, undated: int) -> str:
+    """The text alternative: every event shown, lane by lane."""
+    lines = [
+        "Events of the 2024–2026 transition of the US-led coalition's military mission in Iraq and Syria, "
+        "with earlier context, on a time axis that compresses the years before 2024."
+    ]
+    for _key, label, lane_marks in lanes:
+        lines.append(f"{label}: " + ("; ".join(_summary(m) for m in lane_marks) or "none") + ".")
+    if undated:
+        lines.append(f"{undated} events without a date are not shown.")
+    return " ".join(lines)
+
+
+def _n(value: float) -> str:
+    """A coordinate with at most one decimal and no trailing zeros, so the output is stable."""
+    text = f"{value:.1f}"
+    return text[:-2] if text.endswith(".0") else text
