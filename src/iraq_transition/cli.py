@@ -3,7 +3,7 @@
 Each subcommand lives in the module named for its pipeline step and is imported
 only when used, so that ``validate`` never pays for datasette or frictionless.
 Every handler takes the parsed arguments and returns the exit status:
-0 clean, 1 invalid data, 2 usage error.
+0 clean, 1 invalid data, 2 usage error (3: an internal error, which is a bug).
 """
 
 from __future__ import annotations
@@ -87,14 +87,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"iraq-transition: --root {args.root}: not a directory", file=sys.stderr)
         return 2
     module_name, function_name = HANDLERS[args.command]
-    handler = getattr(importlib.import_module(f".{module_name}", __package__), function_name)
     try:
+        handler = getattr(importlib.import_module(f".{module_name}", __package__), function_name)
         return handler(args)
     except UsageError as error:
         print(f"iraq-transition {args.command}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # last resort: a bug, never a contributor's mistake
+        print(
+            f"iraq-transition {args.command}: internal error ({type(error).__name__}: {error}); "
+            "this is a bug in iraq-transition: please report it with the command you ran",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":

@@ -1,9 +1,37 @@
-"""Load step: find record files and read them as YAML, keeping line and column of every node."""
+"""Load step: find record files and read them as YAML safely, with line and column of every node.
+
+YAML is read event by event with libyaml (``yaml.cyaml.CParser``) and turned into plain
+Python data here, so that nothing dangerous is ever built: tags, anchors and aliases
+(including alias bombs, rejected before any expansion), duplicate keys, nesting deeper
+than :data:`MAX_DEPTH` and files over :data:`MAX_FILE_BYTES` are errors. Plain scalars
+are resolved like PyYAML's SafeLoader (YAML 1.1: ``yes`` is true, ``0x1f`` is 31) with one
+exception: there is no timestamp resolver, so an unquoted ``2024-09-27`` stays the string
+``'2024-09-27'`` (as in YAML 1.2) and never becomes a date. Mapping keys are always taken
+as written (strings).
+
+Positions cost time, so :func:`parse_yaml` records them only when asked: validation parses
+every file once without them, and again with them only for a file that has a problem.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.cyaml import CParser
+from yaml.nodes import ScalarNode
+
+from .models import COLLECTIONS
+
+MAX_FILE_BYTES = 1_000_000
+"""Largest record or seed file accepted (1 MB)."""
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists accepted in a record."""
+INT64 = range(-(2**63), 2**63)
+RECORD_SUFFIX = ".yaml"
 
 
 @dataclass(frozen=True)
@@ -43,3 +71,242 @@ class Problem:
     def __str__(self) -> str:
         where = ": ".join(part for part in (self.record, self.field) if part)
         return f"{self.path}:{self.line}:{self.col}: {where + ': ' if where else ''}{self.message}"
+
+
+class LoadError(Exception):
+    """A file that cannot be read as one safe YAML mapping, at a 1-based line and column."""
+
+    def __init__(self, line: int, col: int, message: str):
+        super().__init__(message)
+        self.line, self.col, self.message = line, col, message
+
+
+# --------------------------------------------------------------------------- bytes and text
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a file no larger than MAX_FILE_BYTES; LoadError (at 1:1) otherwise."""
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:
+        raise LoadError(1, 1, "is a directory, not a file: remove it or move its contents") from None
+    except OSError as error:
+        raise LoadError(1, 1, f"cannot read the file ({error.strerror or error}): check its permissions") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise LoadError(1, 1, f"file is larger than {MAX_FILE_BYTES:,} bytes: a record must be small; split it or trim it")
+    return data
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 text of ``data`` (a leading byte-order mark is dropped); LoadError at the first bad byte."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line, col = position_of_offset(data, error.start)
+        raise LoadError(line, col, f"invalid UTF-8 (byte 0x{data[error.start]:02x}): save the file as UTF-8") from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def position_of_offset(text: bytes | str, offset: int) -> tuple[int, int]:
+    """1-based line and column of the character (or byte) at ``offset``."""
+    newline = b"\n" if isinstance(text, bytes) else "\n"
+    line_start = text.rfind(newline, 0, offset) + 1
+    return text.count(newline, 0, offset) + 1, offset - line_start + 1
+
+
+# --------------------------------------------------------------------------- YAML
+
+_RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_CONSTRUCT = {
+    "tag:yaml.org,2002:bool": _CONSTRUCTOR.construct_yaml_bool,
+    "tag:yaml.org,2002:int": _CONSTRUCTOR.construct_yaml_int,
+    "tag:yaml.org,2002:float": _CONSTRUCTOR.construct_yaml_float,
+    "tag:yaml.org,2002:null": _CONSTRUCTOR.construct_yaml_null,
+}
+
+
+def plain_scalar(value: str) -> Any:
+    """The value of an unquoted scalar: YAML 1.1 booleans, numbers and null as SafeLoader reads them, else the string."""
+    for tag, pattern in _RESOLVERS.get(value[:1], ()):
+        if tag in _CONSTRUCT and pattern.match(value):
+            return _CONSTRUCT[tag](ScalarNode(tag, value))
+    return value
+
+
+Positions = dict[tuple, tuple[int, int, int, int]]
+"""loc (keys and list indices, as in Pydantic errors) -> (key line, key col, value line, value col)."""
+
+
+def parse_yaml(text: str, positions: Positions | None = None) -> Any:
+    """The one YAML document in ``text`` as plain data (dict, list, str, int, float, bool, None).
+
+    Raises LoadError for anything unsafe or malformed. When ``positions`` is given, it is
+    filled with the 1-based position of every node (see :data:`Positions`).
+    """
+    parser = CParser(text)
+    try:
+        return _build(parser, positions)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        context = f" ({error.context})" if error.context else ""
+        raise LoadError(line, col, f"YAML syntax error: {error.problem}{context}: check indentation and quoting") from None
+    except yaml.reader.ReaderError as error:
+        line, col = position_of_offset(text, error.position)
+        raise LoadError(line, col, f"character U+{error.character:04X} is not allowed in YAML ({error.reason}): remove it") from None
+    except yaml.YAMLError as error:
+        raise LoadError(1, 1, f"YAML error: {error}") from None
+    finally:
+        parser.dispose()
+
+
+def _build(parser: CParser, positions: Positions | None) -> Any:
+    """Assemble the events of one document into plain data, with an explicit stack (no recursion)."""
+    get_event = parser.get_event
+    get_event()  # StreamStartEvent
+    event = get_event()
+    if isinstance(event, yaml.StreamEndEvent):
+        raise LoadError(1, 1, "file is empty: write the record's fields (id: ...) here")
+    # Stack entries: [container, its loc, pending key (None: expecting a key), the key's mark]
+    stack: list[list] = []
+    root: Any = None
+    while True:
+        event = get_event()
+        kind = type(event)
+        if kind is yaml.DocumentEndEvent:
+            break
+        mark = event.start_mark
+        if kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            stack.pop()
+            continue
+        if kind is yaml.AliasEvent:
+            raise LoadError(mark.line + 1, mark.column + 1, f"alias *{event.anchor} is not allowed: write the value out in full")
+        if event.anchor is not None:
+            raise LoadError(mark.line + 1, mark.column + 1, f"anchor &{event.anchor} is not allowed: write values out in full")
+        if event.tag is not None:
+            raise LoadError(mark.line + 1, mark.column + 1, f"tag {event.tag} is not allowed: remove it (quote the value if it must stay text)")
+        parent = stack[-1] if stack else None
+        if parent is not None:
+            container = parent[0]
+            if type(container) is dict and parent[2] is None:  # a mapping key
+                if kind is not yaml.ScalarEvent:
+                    raise LoadError(mark.line + 1, mark.column + 1, "a key must be a plain name, not a list or mapping")
+                key = event.value
+                if key in container:
+                    raise LoadError(mark.line + 1, mark.column + 1, f"duplicate key {key!r}: keep one of them")
+                parent[2], parent[3] = key, mark
+                continue
+            if type(container) is dict:
+                key, key_mark = parent[2], parent[3]
+                parent[2] = None
+            else:
+                key, key_mark = len(container), mark
+            loc = parent[1] + (key,)
+        else:
+            loc, key_mark = (), mark
+        if kind is yaml.ScalarEvent:
+            value = event.value
+            if event.style == "":
+                try:
+                    value = plain_scalar(value)
+                except ValueError:
+                    raise LoadError(mark.line + 1, mark.column + 1, "number is too long: quote it if it is text") from None
+                if type(value) is int and value not in INT64:
+                    raise LoadError(mark.line + 1, mark.column + 1, "number is out of range (64-bit integers only)")
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            if len(stack) >= MAX_DEPTH:
+                raise LoadError(mark.line + 1, mark.column + 1, f"nested more than {MAX_DEPTH} levels deep: flatten it")
+            value = {} if kind is yaml.MappingStartEvent else []
+        else:  # pragma: no cover - libyaml emits no other event inside a document
+            raise LoadError(mark.line + 1, mark.column + 1, f"unexpected YAML event {kind.__name__}")
+        if positions is not None:
+            positions[loc] = (key_mark.line + 1, key_mark.column + 1, mark.line + 1, mark.column + 1)
+        if parent is None:
+            root = value
+        elif type(container) is dict:
+            container[key] = value
+        else:
+            container.append(value)
+        if kind is not yaml.ScalarEvent:
+            stack.append([value, loc, None, None])
+    event = get_event()
+    if not isinstance(event, yaml.StreamEndEvent):
+        mark = event.start_mark
+        raise LoadError(mark.line + 1, mark.column + 1, "a second YAML document ('---'): one record per file")
+    return root
+
+
+def load_yaml(path: Path, display: str | None = None) -> tuple[Any, list[Problem]]:
+    """Read and parse one YAML file: (data, []) or (None, [the located problem])."""
+    try:
+        return parse_yaml(decode(read_bytes(path))), []
+    except LoadError as error:
+        return None, [Problem(display or str(path), error.line, error.col, error.message)]
+
+
+# --------------------------------------------------------------------------- finding record files
+
+
+@dataclass(frozen=True)
+class RecordFile:
+    """A file that should hold one record: ``data/<collection>/<stem>.yaml``."""
+
+    path: Path
+    display: str  # the path as printed in problems (relative to the root)
+    collection: str
+    stem: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.collection}/{self.stem}"
+
+
+def display_path(project: Project, path: Path) -> str:
+    """``path`` relative to the root (POSIX separators) when inside it, else as given."""
+    try:
+        return path.relative_to(project.root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def record_files(project: Project) -> tuple[list[RecordFile], list[Problem]]:
+    """Every record file under data/ (sorted), and a problem for every other entry there."""
+    files: list[RecordFile] = []
+    problems: list[Problem] = []
+    data_dir = project.data_dir
+    known = ", ".join(COLLECTIONS)
+
+    def stray(path: Path, message: str) -> None:
+        problems.append(Problem(display_path(project, path), 1, 1, message))
+
+    for entry in sorted(os.scandir(data_dir), key=lambda e: e.name):
+        path = data_dir / entry.name
+        if entry.is_dir(follow_symlinks=False) and entry.name in COLLECTIONS:
+            files.extend(_collection_files(project, entry.name, stray))
+        elif entry.is_dir(follow_symlinks=False):
+            stray(path, f"unknown collection directory {entry.name!r}: records go in data/<collection>/, one of {known}")
+        else:
+            stray(path, f"not a record: records go in data/<collection>/<id>.yaml, with collection one of {known}")
+    return files, problems
+
+
+def _collection_files(project: Project, collection: str, stray) -> list[RecordFile]:
+    files = []
+    directory = project.data_dir / collection
+    data_dir = project.data_dir.resolve()
+    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+        path = directory / entry.name
+        stem, suffix = os.path.splitext(entry.name)
+        if entry.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(data_dir):
+            stray(path, "symbolic link to a file outside data/: replace it with the record itself")
+        elif entry.is_dir():
+            stray(path, f"a directory inside data/{collection}/: records go directly in data/{collection}/<id>.yaml")
+        elif suffix != RECORD_SUFFIX:
+            hint = f"rename it to {stem}.yaml" if suffix in (".yml", ".YAML", ".YML") else "remove it"
+            stray(path, f"not a record file (record files end in .yaml): {hint}")
+        else:
+            files.append(RecordFile(path, display_path(project, path), collection, stem))
+    return files

@@ -1,0 +1,707 @@
+"""Validate step: every record against its model, then the checks that span records, seeds and citations.
+
+Work is split in two so that it can be cached and parallelised:
+
+* :func:`check_file` is a pure function of a record file's name and bytes: parse, validate
+  against the model, compare id and file name. It returns the record or located problems.
+* the cross-record checks (:func:`validate_project`) resolve references, verify seeds and
+  find every citation's span in its source's text.
+
+Every problem is reported, located at ``path:line:col`` of the YAML node it concerns; nothing
+stops at the first error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import hashlib
+import json
+import subprocess
+import sys
+import types
+import typing
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import BaseModel, ValidationError
+
+from . import models
+from .cli import UsageError
+from .load import (
+    LoadError,
+    Positions,
+    Problem,
+    Project,
+    RecordFile,
+    decode,
+    display_path,
+    parse_yaml,
+    read_bytes,
+    record_files,
+)
+from .models import COLLECTIONS, Citation, Record, References
+
+
+@dataclass
+class Dataset:
+    """The valid records (collection -> id -> record, in COLLECTIONS order, ids sorted) and the source texts."""
+
+    records: dict[str, dict[str, Record]]
+    texts: dict[str, str]  # source id -> full article text, exactly as in seeds/
+
+
+# --------------------------------------------------------------------------- the models, read generically
+
+
+@dataclass(frozen=True)
+class FieldShape:
+    """What a model field holds, as far as the checks care."""
+
+    name: str
+    references: str | None  # collection whose ids the field (or its items) hold
+    model: type[BaseModel] | None  # nested model of the field (or its items)
+    is_list: bool
+
+
+def _unwrap(annotation: Any) -> tuple[Any, list, bool]:
+    """The innermost type of an annotation, the Annotated metadata met on the way, and whether it is a list."""
+    metadata: list = []
+    is_list = False
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            metadata.extend(annotation.__metadata__)
+            annotation = annotation.__origin__
+        elif origin in (typing.Union, types.UnionType):
+            annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+        elif origin is list:
+            is_list = True
+            annotation = typing.get_args(annotation)[0]
+        else:
+            return annotation, metadata, is_list
+
+
+@functools.cache
+def field_shapes(model: type[BaseModel]) -> tuple[FieldShape, ...]:
+    """The fields of ``model`` that hold references or nested models (found from the annotations)."""
+    shapes = []
+    for name, info in model.model_fields.items():
+        inner, metadata, is_list = _unwrap(info.annotation)
+        target = next((m.collection for m in [*info.metadata, *metadata] if isinstance(m, References)), None)
+        nested = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+        if target or nested:
+            shapes.append(FieldShape(name, target, nested, is_list))
+    return tuple(shapes)
+
+
+def _get(node: Any, name: str) -> Any:
+    return node.get(name) if isinstance(node, dict) else getattr(node, name, None)
+
+
+def _items(shape: FieldShape, value: Any, loc: tuple) -> Iterator[tuple[tuple, Any]]:
+    if not shape.is_list:
+        yield loc + (shape.name,), value
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield loc + (shape.name, index), item
+
+
+def references(record: BaseModel | dict, model: type[BaseModel] | None = None, loc: tuple = ()) -> Iterator[tuple[tuple, str, str]]:
+    """Every reference in a record, at any depth: (loc, collection, id).
+
+    ``record`` is a model instance, or the raw data of a record that failed validation
+    (then ``model`` says which model it was meant for, and values of the wrong type are skipped).
+    """
+    for shape in field_shapes(model or type(record)):
+        value = _get(record, shape.name)
+        if value is None:
+            continue
+        for item_loc, item in _items(shape, value, loc):
+            if shape.references and isinstance(item, str):
+                yield item_loc, shape.references, item
+            elif shape.model and isinstance(item, (BaseModel, dict)):
+                yield from references(item, shape.model, item_loc)
+
+
+def citations(record: BaseModel | dict, model: type[BaseModel] | None = None, loc: tuple = ()) -> Iterator[tuple[tuple, Citation]]:
+    """Every well-formed citation in a record (instance or raw data, as for :func:`references`): (loc, citation)."""
+    for shape in field_shapes(model or type(record)):
+        value = _get(record, shape.name)
+        if shape.model is None or value is None:
+            continue
+        for item_loc, item in _items(shape, value, loc):
+            if shape.model is Citation and isinstance(item, dict):
+                try:
+                    item = Citation.model_validate(item)
+                except ValidationError:
+                    continue  # reported by the record's own validation
+            if isinstance(item, Citation):
+                yield item_loc, item
+            elif isinstance(item, (BaseModel, dict)):
+                yield from citations(item, shape.model, item_loc)
+
+
+def _type_at(model: type[BaseModel], loc: tuple) -> Any:
+    """The annotation of the node at ``loc`` inside a ``model`` record (None if loc leaves the model)."""
+    annotation: Any = model
+    for part in loc:
+        annotation = _strip_optional(annotation)
+        if isinstance(part, int):
+            if typing.get_origin(annotation) is not list:
+                return None
+            annotation = typing.get_args(annotation)[0]
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel) and part in annotation.model_fields:
+            annotation = annotation.model_fields[part].annotation
+        else:
+            return None
+    return annotation
+
+
+def _strip_optional(annotation: Any) -> Any:
+    """``annotation`` without Annotated metadata and without ``| None``."""
+    while typing.get_origin(annotation) in (typing.Annotated, typing.Union, types.UnionType):
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation = annotation.__origin__
+        else:
+            annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+    return annotation
+
+
+# --------------------------------------------------------------------------- per-file checks
+
+
+@dataclass
+class FileResult:
+    """The outcome of checking one record file on its own."""
+
+    record: Record | None  # the validated record, or None
+    declared_id: str | None  # the id the file declares, even if the record is invalid
+    problems: list[Problem] = field(default_factory=list)
+    content: dict | None = None  # the parsed data, kept only when it is not a valid record
+
+    @property
+    def subject(self) -> BaseModel | dict | None:
+        """What the cross-record checks look at: the record, or else the parsed data."""
+        return self.record if self.record is not None else self.content
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A problem not yet located: the node it concerns (loc), and whether to point at its key or its value."""
+
+    loc: tuple
+    message: str
+    at: str = "value"  # "value", "key", or "parent" (the mapping that holds loc)
+
+
+def check_file(file: RecordFile, data: bytes) -> FileResult:
+    """Parse and validate one record file; a pure function of (file name, bytes)."""
+    try:
+        text = decode(data)
+        content = parse_yaml(text)
+    except LoadError as error:
+        return FileResult(None, None, [Problem(file.display, error.line, error.col, error.message, file.label)])
+    if not isinstance(content, dict):
+        kind = "empty" if content is None else f"a {_yaml_kind(content)}"
+        message = f"the file holds {kind}, not a record: write the record's fields as 'name: value' lines"
+        return FileResult(None, None, [Problem(file.display, 1, 1, message, file.label)])
+    declared_id = content.get("id") if isinstance(content.get("id"), str) else None
+    model = COLLECTIONS[file.collection]
+    issues: list[Issue] = []
+    record = None
+    try:
+        record = model.model_validate(content)
+    except ValidationError as error:
+        issues = _misplaced(file, content) or [_issue(model, content, e) for e in error.errors(include_url=False)]
+    if declared_id is not None and declared_id != file.stem:
+        issues.append(
+            Issue(("id",), f"id {declared_id!r} does not match the file name {file.stem}.yaml: "
+                  f"rename the file to {declared_id}.yaml or set id: {file.stem}")
+        )
+    if not issues:
+        return FileResult(record, declared_id)
+    return FileResult(None, declared_id, locate(file, text, issues), content)
+
+
+def locate(file: RecordFile, text: str, issues: list[Issue]) -> list[Problem]:
+    """Problems for ``issues``, each at the line and column of its node in ``text``."""
+    positions: Positions = {}
+    parse_yaml(text, positions)
+    problems = []
+    for issue in issues:
+        loc = issue.loc
+        if issue.at == "parent":
+            loc = loc[:-1]
+        while loc not in positions and loc:
+            loc = loc[:-1]
+        key_line, key_col, line, col = positions.get(loc, (1, 1, 1, 1))
+        if issue.at == "key":
+            line, col = key_line, key_col
+        field_name = ".".join(map(str, issue.loc)) or None
+        problems.append(Problem(file.display, line, col, issue.message, file.label, field_name))
+    return problems
+
+
+def _misplaced(file: RecordFile, content: dict) -> list[Issue]:
+    """An issue if the record is a valid record of another collection (in the wrong directory)."""
+    for collection, model in COLLECTIONS.items():
+        if collection == file.collection:
+            continue
+        try:
+            model.model_validate(content)
+        except ValidationError:
+            continue
+        return [Issue((), f"this is a valid {collection} record in data/{file.collection}/: "
+                      f"move it to data/{collection}/{file.stem}.yaml")]
+    return []
+
+
+def _yaml_kind(value: Any) -> str:
+    return {dict: "mapping", list: "list", str: "text", bool: "boolean", int: "number", float: "number",
+            type(None): "null (empty value)"}.get(type(value), type(value).__name__)
+
+
+def _shorten(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+PATTERN_ADVICE = {
+    models.SLUG_PATTERN: "use lowercase letters, digits and single hyphens, e.g. 'joint-statement-2024'",
+    models.DATE_VALUE_PATTERN: "use YYYY, YYYY-MM or YYYY-MM-DD (quoted)",
+    models.ISO_DATE_PATTERN: "use YYYY-MM-DD (quoted)",
+    models.COUNTRY_PATTERN: "use an ISO 3166-1 alpha-2 code in capitals, e.g. IQ or SY",
+}
+_IS_NOT = {
+    models.DATE_VALUE_PATTERN: "a date",
+    models.ISO_DATE_PATTERN: "a date",
+    models.SLUG_PATTERN: "a valid id",
+    models.COUNTRY_PATTERN: "a country code",
+}
+
+
+def _issue(model: type[BaseModel], content: dict, error: dict) -> Issue:
+    """Contributor-language wording of one Pydantic error."""
+    loc, kind, value, ctx = tuple(error["loc"]), error["type"], error.get("input"), error.get("ctx") or {}
+    name = str(loc[-1]) if loc else "record"
+    if kind == "missing":
+        return Issue(loc, f"missing required field {name!r}: add it", "parent")
+    if kind == "extra_forbidden":
+        parent = _strip_optional(_type_at(model, loc[:-1]) or model)
+        allowed = list(parent.model_fields) if isinstance(parent, type) and issubclass(parent, BaseModel) else []
+        guess = difflib.get_close_matches(name, allowed, n=1)
+        hint = f"; did you mean {guess[0]!r}?" if guess else ""
+        return Issue(loc, f"unknown field {name!r}{hint} Allowed: {', '.join(allowed)}", "key")
+    if kind == "literal_error":
+        allowed = typing.get_args(_strip_optional(_type_at(model, loc)))
+        expected = ", ".join(map(str, allowed)) if allowed else ctx.get("expected", "")
+        return Issue(loc, f"expected one of {expected}; got {_shorten(value)}")
+    if kind == "string_pattern_mismatch":
+        pattern = ctx.get("pattern")
+        advice = PATTERN_ADVICE.get(pattern, f"it must match the pattern {pattern}")
+        return Issue(loc, f"{_shorten(value)} is not {_IS_NOT.get(pattern, 'valid here')}: {advice}")
+    if kind == "string_type":
+        return Issue(loc, f"expected text, got {_yaml_kind(value)} {_shorten(value)}: "
+                     f"{'quote this value' if value is not None else 'write a value'} (YAML reads some unquoted "
+                     "words and numbers, like yes, no, on, 1.0 or ~, as something else)")
+    if kind == "value_error":
+        message = str(ctx.get("error", error["msg"]))
+        first_word = message.split(" ", 1)[0]
+        target = _strip_optional(_type_at(model, loc) or model)
+        if isinstance(target, type) and issubclass(target, BaseModel) and first_word in target.model_fields:
+            return Issue(loc + (first_word,), message)  # model validators name the field they fault first
+        return Issue(loc, message)
+    if kind == "too_short" and ctx.get("min_length") == 1:
+        return Issue(loc, f"{name} needs at least one item" + (": cite at least one verbatim span of a source"
+                                                                 if name == "citations" else ""))
+    if kind == "string_too_short":
+        return Issue(loc, f"{name} must not be empty: write a value or remove the field if it is optional")
+    if kind in ("list_type", "model_type", "model_attributes_type", "dict_type"):
+        wanted = "a list (lines starting with '- ')" if kind == "list_type" else "a mapping of fields (name: value lines)"
+        return Issue(loc, f"expected {wanted}, got {_yaml_kind(value)} {_shorten(value)}")
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return Issue(loc, f"expected a whole number, got {_yaml_kind(value)} {_shorten(value)}")
+    if kind in ("bool_type", "bool_parsing"):
+        return Issue(loc, f"expected true or false, got {_shorten(value)}")
+    return Issue(loc, f"{error['msg']}; got {_shorten(value)}")
+
+
+# --------------------------------------------------------------------------- citation spans
+
+_TYPOGRAPHIC = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b"} | {c: '"' for c in "\u201c\u201d\u201e\u201f"})
+
+
+def normalise(text: str) -> tuple[str, list[int]]:
+    """``text`` compatibility-decomposed (NFKD), typographic quotes made plain, whitespace runs made one space;
+    with, for each character of the result, the offset in ``text`` it comes from."""
+    out: list[str] = []
+    offsets: list[int] = []
+    in_space = False
+    for index, char in enumerate(text):
+        pieces = char if char < "\x80" else unicodedata.normalize("NFKD", char).translate(_TYPOGRAPHIC)
+        for piece in pieces:
+            if piece.isspace():
+                if in_space:
+                    continue
+                piece, in_space = " ", True
+            else:
+                in_space = False
+            out.append(piece)
+            offsets.append(index)
+    return "".join(out), offsets
+
+
+@functools.lru_cache(maxsize=32)
+def _normalised_source(text: str) -> tuple[str, list[int]]:
+    return normalise(text)
+
+
+def span_matches(text: str, citation: Citation) -> tuple[list[tuple[int, int]], int]:
+    """Spans of ``text`` (original offsets) matching the citation after prefix/suffix filtering,
+    and how many occurrences there were before filtering."""
+    source, offsets = _normalised_source(text)
+    quote = normalise(citation.quote)[0].strip()
+    if not quote:
+        return [], 0
+    starts = []
+    at = source.find(quote)
+    while at != -1:
+        starts.append(at)
+        at = source.find(quote, at + 1)
+    prefix = normalise(citation.prefix)[0].strip() if citation.prefix else ""
+    suffix = normalise(citation.suffix)[0].strip() if citation.suffix else ""
+    kept = [
+        (offsets[s], offsets[s + len(quote) - 1] + 1)
+        for s in starts
+        if source[:s].rstrip().endswith(prefix) and source[s + len(quote):].lstrip().startswith(suffix)
+    ]
+    return kept, len(starts)
+
+
+def find_span(text: str, citation: Citation) -> tuple[int, int] | None:
+    """Start and end offsets of the citation's span in ``text``; None when absent or ambiguous."""
+    spans, _ = span_matches(text, citation)
+    return spans[0] if len(spans) == 1 else None
+
+
+def closest_passage(text: str, quote: str) -> str | None:
+    """The passage of ``text`` most like ``quote`` (whitespace collapsed), to help fix a citation."""
+    source, offsets = _normalised_source(text)
+    wanted = normalise(quote)[0].strip()[:2000]
+    if not source or not wanted:
+        return None
+    match = difflib.SequenceMatcher(None, source, wanted, autojunk=False).find_longest_match(
+        0, len(source), 0, len(wanted)
+    )
+    if match.size < 4:
+        return None
+    start = max(0, match.a - match.b)
+    end = min(len(source), start + len(wanted))
+    while start > 0 and source[start - 1] != " ":  # widen to whole words
+        start -= 1
+    while end < len(source) and source[end] != " ":
+        end += 1
+    end -= 1
+    passage = " ".join(text[offsets[start]: offsets[end] + 1].split())
+    return passage if len(passage) <= 300 else passage[:297] + "..."
+
+
+# --------------------------------------------------------------------------- the project
+
+
+@dataclass
+class _Checked:
+    file: RecordFile
+    result: FileResult
+
+
+def validate_project(
+    project: Project, paths: list[Path] | None = None, changed_since: str | None = None
+) -> tuple[Dataset, list[Problem]]:
+    """Load and validate every record, seed and citation of ``project``.
+
+    Problems are sorted. With ``paths``, only problems in those files or directories are
+    reported (references still resolve against the whole dataset). With ``changed_since``
+    (a git revision), only problems of the records changed since then and of the records
+    that reference them. The dataset holds only records without problems.
+    """
+    files, problems = record_files(project)
+    checked: list[_Checked] = []
+    for file in files:
+        try:
+            result = check_file(file, read_bytes(file.path))
+        except LoadError as error:
+            result = FileResult(None, None, [Problem(file.display, error.line, error.col, error.message, file.label)])
+        checked.append(_Checked(file, result))
+        problems.extend(result.problems)
+    cross = _CrossChecks(project, checked)
+    if changed_since is not None:
+        report = cross.affected_by(changed_files(project, changed_since))
+    elif paths:
+        wanted = [path.resolve() for path in paths]
+        report = lambda display: any(  # noqa: E731
+            (project.root / display).resolve().is_relative_to(path) for path in wanted
+        )
+    else:
+        report = None
+    problems.extend(cross.run(report))
+    dataset = cross.dataset(problems)
+    if report is not None:
+        problems = [problem for problem in problems if report(problem.path)]
+    problems.sort()
+    return dataset, problems
+
+
+def _references_of(item: _Checked) -> Iterator[tuple[tuple, str, str]]:
+    return references(item.result.subject, COLLECTIONS[item.file.collection]) if item.result.subject is not None else iter(())
+
+
+class _CrossChecks:
+    """The checks that need more than one file: ids, references, seeds, citations."""
+
+    def __init__(self, project: Project, checked: list[_Checked]):
+        self.project = project
+        self.checked = checked
+        self.known: dict[str, set[str]] = {collection: set() for collection in COLLECTIONS}
+        for item in checked:
+            self.known[item.file.collection].add(item.file.stem)
+        self.valid = [item for item in checked if item.result.record is not None]
+        self.parsed = [item for item in checked if item.result.subject is not None]
+        self.texts: dict[str, str] = {}
+        self.issues: dict[RecordFile, list[Issue]] = {}
+        self.problems: list[Problem] = []
+
+    # ---- which records to report on
+
+    def affected_by(self, changed: set[str]):
+        """A filter of display paths: the changed files, and the records that reference a changed record."""
+        changed_ids = {(item.file.collection, item.file.stem) for item in self.checked if item.file.display in changed}
+        changed_ids |= {
+            (path.split("/")[1], Path(path).stem) for path in changed if path.startswith("data/") and path.count("/") == 2
+        }
+        seeds = {path.split("/", 1)[1] for path in changed if path.startswith("seeds/")}
+        changed_ids |= {("sources", item.result.record.id) for item in self.valid
+                        if item.file.collection == "sources" and item.record.file in seeds}
+        selected = set(changed)
+        for item in self.checked:
+            key = (item.file.collection, item.file.stem)
+            if key in changed_ids or any(
+                (collection, target) in changed_ids for _, collection, target in _references_of(item)
+            ):
+                selected.add(item.file.display)
+        return selected.__contains__
+
+    # ---- the checks
+
+    def run(self, report) -> list[Problem]:
+        self._duplicate_ids()
+        self._seeds()
+        for item in self.parsed:
+            if report is None or report(item.file.display):
+                self._references(item)
+                self._citations(item)
+        self._cycles()
+        for file, issues in self.issues.items():
+            if report is None or report(file.display):
+                self.problems.extend(locate(file, decode(read_bytes(file.path)), issues))
+        return self.problems
+
+    def _add(self, file: RecordFile, loc: tuple, message: str) -> None:
+        self.issues.setdefault(file, []).append(Issue(loc, message))
+
+    def _duplicate_ids(self) -> None:
+        by_id: dict[tuple[str, str], list[RecordFile]] = {}
+        for item in self.checked:
+            if item.result.declared_id is not None:
+                by_id.setdefault((item.file.collection, item.result.declared_id), []).append(item.file)
+        for (collection, record_id), files in by_id.items():
+            for file in files:
+                others = ", ".join(other.display for other in files if other is not file)
+                if others:
+                    self._add(file, ("id",), f"duplicate id {record_id!r}, also in {others}: ids must be unique")
+
+    def _seeds(self) -> None:
+        seeds_dir = self.project.seeds_dir
+        described: dict[str, RecordFile] = {}
+        for item in self.valid:
+            if item.file.collection != "sources":
+                continue
+            source = item.result.record
+            if source.file in described:
+                self._add(item.file, ("file",), f"{source.file} is already described by {described[source.file].display}: "
+                          "one source record per seed file")
+                continue
+            described[source.file] = item.file
+            seed = seeds_dir / source.file
+            if not seed.is_file():
+                self._add(item.file, ("file",), f"seed file seeds/{source.file} does not exist: archive the "
+                          "article's text there, or correct the file name")
+                continue
+            try:
+                data = read_bytes(seed)
+                self.texts[source.id] = data.decode("utf-8")
+            except (LoadError, UnicodeDecodeError) as error:
+                self._add(item.file, ("file",), f"seeds/{source.file} cannot be used: "
+                          f"{getattr(error, 'message', 'it is not valid UTF-8')}")
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != source.sha256:
+                self._add(item.file, ("sha256",), f"seeds/{source.file} has changed: its SHA-256 is {digest}. "
+                          "Seeds must stay byte-for-byte as archived; restore the file, or if the new text is "
+                          "right, set sha256 to the new value and re-check every citation of this source")
+        if seeds_dir.is_dir():
+            for seed in sorted(seeds_dir.iterdir()):
+                if seed.name not in described:
+                    self.problems.append(Problem(
+                        display_path(self.project, seed), 1, 1,
+                        "no valid source record describes this seed file: add one with "
+                        f"'iraq-transition new sources' (file: {seed.name}), or remove the file"))
+
+    def _references(self, item: _Checked) -> None:
+        for loc, collection, target in _references_of(item):
+            if collection == item.file.collection and target == item.file.stem:
+                self._add(item.file, loc, "refers to this record itself: point it at another record or remove it")
+            elif target not in self.known[collection]:
+                guess = difflib.get_close_matches(target, self.known[collection], n=1)
+                hint = f"; did you mean {guess[0]!r}?" if guess else ""
+                self._add(item.file, loc, f"unknown {collection} id {target!r}: there is no "
+                          f"data/{collection}/{target}.yaml{hint}")
+
+    def _citations(self, item: _Checked) -> None:
+        subject = item.result.subject
+        found_spans = []
+        for loc, citation in citations(subject, COLLECTIONS[item.file.collection]):
+            text = self.texts.get(citation.source)
+            if text is None:
+                continue  # unknown or unusable source: reported on its own
+            spans, occurrences = span_matches(text, citation)
+            if len(spans) == 1:
+                found_spans.append(text[spans[0][0]: spans[0][1]])
+            elif occurrences == 0:
+                passage = closest_passage(text, citation.quote)
+                hint = f"; closest passage: {passage!r}" if passage else "; nothing similar found"
+                self._add(item.file, loc + ("quote",), f"quote not found in the text of source {citation.source!r} "
+                          f"(ignoring only whitespace, Unicode form and typographic quotes){hint}: "
+                          "copy the span verbatim from the seed")
+            elif not spans:
+                self._add(item.file, loc + ("quote",), f"quote occurs {occurrences} times in source "
+                          f"{citation.source!r} but none with the given prefix/suffix: copy them verbatim "
+                          "from the words just before/after the span")
+            else:
+                self._add(item.file, loc + ("quote",), f"quote occurs {len(spans)} times in source "
+                          f"{citation.source!r}: add a prefix or suffix (the words just before or after it) "
+                          "to pick one")
+        text = _get(subject, "text")
+        if item.file.collection == models.Quote.collection and found_spans and isinstance(text, str):
+            wanted = normalise(text)[0].strip()
+            if not any(wanted in normalise(span)[0] for span in found_spans):
+                self._add(item.file, ("text",), "the quoted text is not inside any of the record's citation "
+                          "spans: cite the span that contains these words, or correct the text")
+
+    def _cycles(self) -> None:
+        """Chains of same-collection references held in a top-level field (variant_of, same_story_as, ...) must end."""
+        by_key = {(item.file.collection, item.file.stem): item for item in self.valid}
+        for item in self.valid:
+            record = item.result.record
+            for shape in field_shapes(type(record)):
+                if shape.references != record.collection or shape.is_list:
+                    continue
+                chain = [record.id]
+                current = record
+                while (target := getattr(current, shape.name)) is not None and (record.collection, target) in by_key:
+                    if target == record.id and len(chain) > 1:
+                        self._add(item.file, (shape.name,), f"{shape.name} forms a cycle "
+                                  f"({' -> '.join(chain + [target])}): point every record at one that has none")
+                        break
+                    if target in chain:
+                        break  # a cycle that does not pass through this record, or a self-reference
+                    chain.append(target)
+                    current = by_key[(record.collection, target)].result.record
+
+    def dataset(self, problems: list[Problem]) -> Dataset:
+        bad = {problem.path for problem in problems} | {file.display for file in self.issues}
+        records: dict[str, dict[str, Record]] = {collection: {} for collection in COLLECTIONS}
+        for item in self.valid:
+            if item.file.display not in bad:
+                records[item.file.collection][item.result.record.id] = item.result.record
+        for collection, by_id in records.items():
+            records[collection] = dict(sorted(by_id.items()))
+        texts = {source_id: self.texts[source_id] for source_id in records["sources"] if source_id in self.texts}
+        return Dataset(records, texts)
+
+
+def changed_files(project: Project, revision: str) -> set[str]:
+    """Paths (relative to the root) changed since ``revision``, plus untracked files under data/ and seeds/."""
+    commands = (
+        ["git", "diff", "--name-only", "--relative", revision, "--"],
+        ["git", "ls-files", "--others", "--exclude-standard", "--", "data", "seeds"],
+    )
+    changed: set[str] = set()
+    for command in commands:
+        try:
+            done = subprocess.run(command, cwd=project.root, capture_output=True, text=True)
+        except OSError as error:
+            raise UsageError(f"cannot run git: {error}") from None
+        if done.returncode != 0:
+            raise UsageError(f"git cannot compare with {revision!r}: {done.stderr.strip()}")
+        changed.update(line for line in done.stdout.splitlines() if line)
+    return changed
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def print_problems(problems: list[Problem], format: str = "text", stream: TextIO | None = None) -> None:
+    """Write ``problems`` to ``stream`` (stdout) as text lines, GitHub Actions annotations or a JSON list."""
+    stream = stream or sys.stdout
+    if format == "json":
+        rows = [{"path": p.path, "line": p.line, "col": p.col, "record": p.record, "field": p.field,
+                 "message": p.message} for p in problems]
+        stream.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    for problem in problems:
+        if format == "github":
+            where = ": ".join(part for part in (problem.record, problem.field) if part)
+            properties = f"file={_escape_property(problem.path)},line={problem.line},col={problem.col}"
+            if where:
+                properties += f",title={_escape_property(where)}"
+            stream.write(f"::error {properties}::{_escape_data(problem.message)}\n")
+        else:
+            stream.write(f"{problem}\n")
+
+
+def summary(dataset: Dataset, problems: list[Problem]) -> str:
+    """One line: how many records were checked and how many errors in how many files."""
+    valid = sum(len(by_id) for by_id in dataset.records.values())
+    if not problems:
+        return f"OK: {valid} records valid, every citation found, seeds unchanged"
+    files = len({problem.path for problem in problems})
+    return f"{valid} valid records; {len(problems)} error{'s' * (len(problems) != 1)} in {files} file{'s' * (files != 1)}"
+
+
+def run(args) -> int:
+    """The ``validate`` command: exit 0 when clean, 1 when there are problems, 2 on a usage error."""
+    project = Project(args.root)
+    if not project.data_dir.is_dir():
+        raise UsageError(f"no data/ directory in {args.root}: run in the repository or pass --root DIR")
+    for path in args.paths:
+        if not path.exists():
+            raise UsageError(f"{path}: no such file or directory")
+        if not path.resolve().is_relative_to(project.root.resolve()):
+            raise UsageError(f"{path} is outside the repository {args.root}")
+    dataset, problems = validate_project(project, args.paths or None, changed_since=args.changed_since)
+    print_problems(problems, args.format)
+    print(summary(dataset, problems), file=sys.stderr)
+    return 1 if problems else 0
