@@ -1,0 +1,300 @@
+"""The ``fmt`` command: rewrite records as canonical YAML.
+
+Canonical form, so that a pull request's diff shows only real changes:
+
+- first line the ``yaml-language-server`` modeline naming the collection's JSON Schema;
+- fields in the model's field order (nested models too); fields a model does not know are kept,
+  after the known ones, so that ``validate`` can report them;
+- a field equal to its default (null, an empty list, qualifier ``exact``, measure ``level``,
+  unnamed ``false``) is omitted: files stay short and there is one way to say "unknown";
+- block style, 2-space indent, list items indented under their key (``  - key: value``);
+- a string is written plain when YAML (1.1 or 1.2) reads it back as that same string, otherwise
+  double-quoted with escapes; a string with line breaks is a literal block (``|`` / ``|-``) when
+  that is exact, else double-quoted; long strings stay on one line (no wrapping, ever);
+- comments other than the modeline are dropped (put remarks in ``notes``);
+- UTF-8 with Unicode kept, LF line endings, one trailing newline.
+
+Formatting never changes a value: every output is parsed again and compared with the input
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, get_args
+
+import yaml
+from pydantic import BaseModel
+
+from . import load
+from .models import COLLECTIONS
+
+MODELINE = "# yaml-language-server: $schema=../../schema/{collection}.schema.json"
+
+_INDENT = 2
+_SEQUENCE_INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
+# Characters PyYAML accepts in a stream and that never act as line breaks (PyYAML's
+# printable set, less tab, CR, NEL, the Unicode line/paragraph separators and the BOM).
+_SAFE_CHARS = re.compile("[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*")
+# Plain scalars a YAML 1.2 reader (e.g. the editor's language server) or a strict YAML 1.1
+# reader would not read as a string, beyond what PyYAML's own resolver knows.
+_TYPED_ELSEWHERE = re.compile(
+    r"[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+"
+    r"|[yYnN]|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+)
+_ESCAPES = {
+    "\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
+    "\r": "\\r", "\x1b": "\\e", '"': '\\"', "\\": "\\\\", "\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P",
+}
+_RESOLVER = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+class FormatError(ValueError):
+    """A value that has no canonical YAML form (e.g. a type YAML records cannot hold)."""
+
+
+# --------------------------------------------------------------------------- canonical data
+
+
+def field_model(annotation: Any) -> type[BaseModel] | None:
+    """The model a field's value (or each of its list items) is, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = field_model(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def canonical(data: Any, model: type[BaseModel], *, fill_defaults: bool = False) -> Any:
+    """``data`` with keys in the model's field order and defaults omitted (or, with
+    ``fill_defaults``, every missing optional field set to its default). Unknown keys follow, in
+    their original order; values of the wrong shape are left as they are."""
+    if not isinstance(data, dict):
+        return data
+    result = {}
+    for name, info in model.model_fields.items():
+        if name in data:
+            value = data[name]
+            submodel = field_model(info.annotation)
+            if submodel is not None and isinstance(value, list):
+                value = [canonical(item, submodel, fill_defaults=fill_defaults) for item in value]
+            elif submodel is not None:
+                value = canonical(value, submodel, fill_defaults=fill_defaults)
+            if info.is_required() or fill_defaults or not same(value, info.get_default(call_default_factory=True)):
+                result[name] = value
+        elif fill_defaults and not info.is_required():
+            result[name] = info.get_default(call_default_factory=True)
+    result.update((key, value) for key, value in data.items() if key not in result and key not in model.model_fields)
+    return result
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality that also tells ``1`` from ``true`` and ``1.0`` (what YAML would write differently)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(value, b[key]) for key, value in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+# --------------------------------------------------------------------------- emitting
+
+
+def format_record(collection: str, data: dict) -> str:
+    """The canonical text of a record of ``collection`` read as ``data``."""
+    lines = [MODELINE.format(collection=collection)]
+    _emit_mapping(canonical(data, COLLECTIONS[collection]), 0, lines)
+    return "\n".join(lines) + "\n"
+
+
+def _emit_mapping(mapping: dict, indent: int, lines: list[str]) -> None:
+    for key, value in mapping.items():
+        if isinstance(key, (dict, list)):
+            raise FormatError(f"a mapping key must be a single value, not {type(key).__name__}")
+        _emit_value(f"{' ' * indent}{scalar(key)}:", value, indent, lines)
+
+
+def _emit_sequence(items: list, indent: int, lines: list[str]) -> None:
+    dash = " " * indent + "- "
+    for item in items:
+        if isinstance(item, dict) and item:
+            start = len(lines)
+            _emit_mapping(item, indent + _INDENT, lines)
+            lines[start] = dash + lines[start][indent + _INDENT :]
+        else:
+            _emit_value(dash.rstrip(), item, indent, lines)
+
+
+def _emit_value(head: str, value: Any, indent: int, lines: list[str]) -> None:
+    """Write ``head`` (a key or a dash at ``indent``) followed by ``value``."""
+    if isinstance(value, dict) and value:
+        lines.append(head)
+        _emit_mapping(value, indent + _INDENT, lines)
+    elif isinstance(value, list) and value:
+        lines.append(head)
+        _emit_sequence(value, indent + _INDENT, lines)
+    elif isinstance(value, str) and (block := _literal_block(value)) is not None:
+        lines.append(f"{head} {block[0]}")
+        lines.extend(f"{' ' * (indent + _INDENT)}{line}" if line else "" for line in block[1:])
+    else:
+        lines.append(f"{head} {scalar(value)}")
+
+
+def scalar(value: Any) -> str:
+    """A single value on one line, as YAML reads it back exactly."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _float(value)
+    if isinstance(value, str):
+        return value if _is_plain(value) else _double_quoted(value)
+    if value == {} or value == []:
+        return "{}" if isinstance(value, dict) else "[]"
+    raise FormatError(f"cannot write a {type(value).__name__} in a record")
+
+
+def _float(value: float) -> str:
+    if value != value:
+        return ".nan"
+    if value in (float("inf"), float("-inf")):
+        return ".inf" if value > 0 else "-.inf"
+    text = repr(value)
+    if "." not in text:  # 1e+16: PyYAML reads a float only with a dot
+        mantissa, _, exponent = text.partition("e")
+        text = f"{mantissa}.0" + (f"e{exponent}" if exponent else "")
+    return text
+
+
+def _is_plain(text: str) -> bool:
+    return bool(
+        text
+        and text == text.strip()
+        and text[0] not in _SEQUENCE_INDICATORS
+        and ": " not in text
+        and " #" not in text
+        and not text.endswith(":")
+        and _SAFE_CHARS.fullmatch(text)
+        and not _TYPED_ELSEWHERE.fullmatch(text)
+        and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG
+    )
+
+
+def _double_quoted(text: str) -> str:
+    out = []
+    for char in text:
+        if char in _ESCAPES:
+            out.append(_ESCAPES[char])
+        elif _SAFE_CHARS.fullmatch(char):
+            out.append(char)
+        elif ord(char) < 0x100:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) < 0x10000:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    return '"' + "".join(out) + '"'
+
+
+def _literal_block(text: str) -> list[str] | None:
+    """``['|' or '|-', line, ...]`` for a multi-line string a literal block holds exactly, else None."""
+    body = text[:-1] if text.endswith("\n") else text
+    if "\n" not in body or body.endswith("\n") or body.startswith((" ", "\n")):
+        return None
+    lines = body.split("\n")
+    if any(line != line.rstrip() or not _SAFE_CHARS.fullmatch(line) for line in lines):
+        return None
+    return ["|" if text.endswith("\n") else "|-", *lines]
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def format_text(text: str, collection: str) -> str:
+    """The canonical form of a record file's text; LoadError or FormatError when there is none."""
+    data = load.parse_yaml(text)
+    if not isinstance(data, dict):
+        raise FormatError("a record must be a mapping of field names to values")
+    result = format_record(collection, data)
+    if not same(load.parse_yaml(result), canonical(data, COLLECTIONS[collection])):
+        raise FormatError("formatting would change a value: please report this")
+    return result
+
+
+def run(args) -> int:
+    """``iraq-transition fmt [--check] [PATH...]``."""
+    project = load.Project(args.root)
+    files, problems = load.record_files(project)
+    files, missing = select(project, files, args.paths)
+    if args.paths:
+        problems = [p for p in problems if _under(project.root / p.path, [path.resolve() for path in args.paths])]
+    if missing:
+        print(f"iraq-transition fmt: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    changed = []
+    for record_file in files:
+        try:
+            original = load.read_bytes(record_file.path)
+            text = format_text(load.decode(original), record_file.collection)
+        except load.LoadError as error:
+            problems.append(load.Problem(record_file.display, error.line, error.col, error.message))
+            continue
+        except FormatError as error:
+            problems.append(load.Problem(record_file.display, 1, 1, str(error)))
+            continue
+        if text.encode() == original:
+            continue
+        changed.append(record_file.display)
+        if args.check:
+            old = original.decode("utf-8", errors="replace").splitlines(keepends=True)
+            name = record_file.display
+            sys.stdout.writelines(difflib.unified_diff(old, text.splitlines(keepends=True), f"a/{name}", f"b/{name}"))
+        else:
+            _write_atomically(record_file.path, text)
+            print(f"reformatted {record_file.display}")
+    for problem in sorted(problems):
+        print(problem)
+    verb = "would reformat" if args.check else "reformatted"
+    print(f"fmt: {len(files)} files checked, {verb} {len(changed)}, {len(problems)} errors", file=sys.stderr)
+    if args.check and changed:
+        print("fmt: run `iraq-transition fmt` to rewrite them in canonical form", file=sys.stderr)
+    return 1 if problems or (args.check and changed) else 0
+
+
+def select(project: load.Project, files: list[load.RecordFile], paths: list[Path]) -> tuple[list[load.RecordFile], list[str]]:
+    """The record files at or under ``paths`` (all of them when none are given), and the paths that do not exist."""
+    if not paths:
+        return files, []
+    missing = [str(path) for path in paths if not path.exists()]
+    wanted = [path.resolve() for path in paths]
+    return [f for f in files if _under(f.path, wanted)], missing
+
+
+def _under(path: Path, wanted: list[Path]) -> bool:
+    path = path.resolve()
+    return any(path.is_relative_to(directory) for directory in wanted)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        os.chmod(temporary, path.stat().st_mode & 0o777)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

@@ -1,0 +1,186 @@
+"""``iraq-transition fmt``: canonical YAML that never changes a value."""
+
+from __future__ import annotations
+
+import types
+import typing
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from iraq_transition.fmt import FormatError, canonical, format_record, format_text, same
+from iraq_transition.load import parse_yaml
+from iraq_transition.models import COLLECTIONS
+
+# Strings YAML is known to misread, or that need quoting, escaping or care in block scalars.
+TRICKY = [
+    "", " ", "yes", "No", "on", "OFF", "y", "n", "~", "null", "Null", "true", "0123", "0o17", "0x1F", "1e3",
+    "1.5", "-2", ".inf", "-.Inf", ".nan", "2024-09-27", "2024-09", "2026", "12:30", "1_000", "<<", "=",
+    "a: b", "a #b", "#c", "- item", "? q", ": v", "ends:", "'single'", '"double"', "[x]", "{y: 1}", "&anchor",
+    "*alias", "!tag", "%dir", "@at", "`tick`", "|", ">", " lead", "trail ", "\ttab", "back\\slash",
+    "line\nbreak", "two\n\nparas\n", "\nlead break", "trail break\n\n", "cr\r\nlf", "nel\x85x", "ls\u2028x",
+    "bom\ufeffx", "nul\x00x", "bell\x07", "del\x7f", "’typographic’ “quotes”", "日本語", "emoji 🙂",
+    "---", "...", "a ---", "  indented\nlines", "x\n  more", "tab\tinside", "trailing\nspace \nline",
+]
+ADVERSARIAL = st.one_of(
+    st.sampled_from(TRICKY),
+    st.text(max_size=30),
+    st.lists(st.sampled_from(TRICKY + ["word", " ", ":", "#", "\n", "'", '"']), max_size=5).map("".join),
+)
+
+
+def _data_for(annotation) -> st.SearchStrategy:
+    """Plain YAML data shaped like values of ``annotation``, with adversarial strings."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _data_for(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return st.one_of(*map(_data_for, typing.get_args(annotation)))
+    if origin is list:
+        return st.lists(_data_for(typing.get_args(annotation)[0]), max_size=3)
+    if origin is typing.Literal:
+        return st.sampled_from(typing.get_args(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return records(annotation)
+    return {
+        str: ADVERSARIAL,
+        int: st.integers(-(2**63), 2**63 - 1),
+        float: st.floats(allow_nan=False),
+        bool: st.booleans(),
+        type(None): st.none(),
+    }[annotation]
+
+
+def records(model: type[BaseModel]) -> st.SearchStrategy[dict]:
+    """Records of ``model`` as YAML data: every field of the model (optional ones sometimes
+    absent), values of the field's type, sometimes equal to the default, and sometimes a field
+    the model does not know (fmt must keep it for validate to report)."""
+    required = {name: _data_for(info.annotation) for name, info in model.model_fields.items() if info.is_required()}
+    optional = {name: _data_for(info.annotation) for name, info in model.model_fields.items() if not info.is_required()}
+    unknown = st.dictionaries(ADVERSARIAL.filter(lambda key: key not in model.model_fields), ADVERSARIAL, max_size=1)
+    return st.builds(lambda known, extra: {**known, **extra}, st.fixed_dictionaries(required, optional=optional), unknown)
+
+
+collection_and_record = st.sampled_from(sorted(COLLECTIONS)).flatmap(
+    lambda collection: st.tuples(st.just(collection), records(COLLECTIONS[collection]))
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(collection_and_record)
+def test_formatting_keeps_every_value_and_is_idempotent(collection_record):
+    collection, record = collection_record
+    text = format_record(collection, record)
+    reread = parse_yaml(text)
+    assert same(reread, canonical(record, COLLECTIONS[collection]))
+    model = COLLECTIONS[collection]
+    assert same(canonical(reread, model, fill_defaults=True), canonical(record, model, fill_defaults=True))
+    assert format_record(collection, reread) == text
+    assert format_text(text, collection) == text
+    # Readers with PyYAML's full YAML 1.1 resolver (timestamps included) read the same values.
+    assert same(yaml.safe_load(text), reread)
+
+
+def test_canonical_form_orders_fields_omits_defaults_and_quotes_what_yaml_would_misread():
+    record = {
+        "status": "occurred",
+        "id": "x",
+        "notes": None,
+        "participants": [],
+        "date": {"qualifier": "exact", "precision": "day", "value": "2024-09-27"},
+        "title": "yes",
+        "description": "Said: no",
+        "event_type": "statement",
+        "citations": [{"quote": "“On Friday” — 2,500 troops", "source": "s"}],
+    }
+    assert format_record("events", record) == (
+        "# yaml-language-server: $schema=../../schema/events.schema.json\n"
+        "id: x\n"
+        'title: "yes"\n'
+        'description: "Said: no"\n'
+        "event_type: statement\n"
+        "status: occurred\n"
+        "date:\n"
+        '  value: "2024-09-27"\n'
+        "  precision: day\n"
+        "citations:\n"
+        "  - source: s\n"
+        "    quote: “On Friday” — 2,500 troops\n"
+    )
+
+
+def test_multi_line_text_becomes_a_literal_block_and_unknown_fields_are_kept_last():
+    text = format_record("actors", {"typo": 1, "notes": "First.\nSecond.\n", "id": "a"})
+    assert text.splitlines()[1:] == ["id: a", "notes: |", "  First.", "  Second.", "typo: 1"]
+
+
+def test_a_value_yaml_cannot_hold_is_an_error_not_a_crash():
+    with pytest.raises(FormatError):
+        format_record("actors", {"id": "a", "notes": object()})
+
+
+def _write(root: Path, relative: str, text: str) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode())
+    return path
+
+
+def test_check_prints_a_diff_writes_nothing_and_fmt_then_makes_it_canonical(tmp_path, cli):
+    messy = "id: q\r\nnotes: null\r\ntext: 'We have moved on'\r\n"
+    path = _write(tmp_path, "data/quotes/q.yaml", messy)
+    check = cli("--root", tmp_path, "fmt", "--check")
+    assert check.code == 1
+    assert "--- a/data/quotes/q.yaml" in check.out and "+++ b/data/quotes/q.yaml" in check.out
+    assert "+# yaml-language-server: $schema=../../schema/quotes.schema.json" in check.out
+    assert "-notes: null" in check.out
+    assert path.read_bytes() == messy.encode()
+
+    fixed = cli("--root", tmp_path, "fmt")
+    assert fixed.code == 0, fixed.err
+    assert path.read_bytes() == (
+        b"# yaml-language-server: $schema=../../schema/quotes.schema.json\nid: q\ntext: We have moved on\n"
+    )
+    again = cli("--root", tmp_path, "fmt", "--check")
+    assert (again.code, again.out) == (0, "")
+
+
+def test_only_the_given_paths_are_formatted(tmp_path, cli):
+    chosen = _write(tmp_path, "data/actors/a.yaml", "id: a\n")
+    other = _write(tmp_path, "data/actors/b.yaml", "id: b\n")
+    result = cli("--root", tmp_path, "fmt", chosen)
+    assert result.code == 0, result.err
+    assert chosen.read_text().startswith("# yaml-language-server")
+    assert other.read_text() == "id: b\n"
+
+
+def test_unparseable_files_are_reported_with_their_location_and_left_alone(tmp_path, cli):
+    broken = _write(tmp_path, "data/events/broken.yaml", "id: broken\ntitle: [unclosed\n")
+    duplicate = _write(tmp_path, "data/events/dup.yaml", "id: dup\nid: again\n")
+    _write(tmp_path, "data/events/fine.yaml", "id: fine\n")
+    result = cli("--root", tmp_path, "fmt")
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    lines = result.out.splitlines()
+    assert any(line.startswith("data/events/broken.yaml:3:1: ") for line in lines), result.out
+    assert any(line.startswith("data/events/dup.yaml:2:1: ") and "duplicate key" in line for line in lines), result.out
+    assert broken.read_text() == "id: broken\ntitle: [unclosed\n"
+    assert duplicate.read_text() == "id: dup\nid: again\n"
+    assert (tmp_path / "data/events/fine.yaml").read_text().startswith("# yaml-language-server")
+
+
+def test_a_missing_path_is_a_usage_error(tmp_path, cli):
+    (tmp_path / "data").mkdir()
+    result = cli("--root", tmp_path, "fmt", tmp_path / "nope.yaml")
+    assert result.code == 2
+    assert "nope.yaml" in result.err
+
+
+def test_committed_records_are_canonical(repo, cli):
+    assert {p.parent.name for p in (repo / "data").glob("*/*.yaml")} == set(COLLECTIONS), "data/ lacks records"
+    result = cli("fmt", "--check")
+    assert result.code == 0, "run `iraq-transition fmt`:\n" + result.out[:3000] + result.err
