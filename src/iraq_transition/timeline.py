@@ -27,6 +27,7 @@ COMPRESSED_SHARE = 0.24  # share of the plot width given to the years before FOC
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 CHAR_WIDTH = 0.53  # average glyph width as a share of the font size, to estimate label widths
 LABEL_SIZE = 12
+MAX_SQUEEZE = 0.85  # labels may be narrowed to this share of their width before they are cut
 
 STATUS_COLOURS = {  # Okabe-Ito palette: distinguishable with the common colour-vision deficiencies
     "occurred": "#0072B2",
@@ -256,14 +257,14 @@ def _draw_mark(mark: Mark, axis: _Axis, y: float) -> str:
             f'<path d="M{_n(x2 + 30)} {_n(y - 5)} l8 5 l-8 5 z" fill="{colour}"/>'
         )
         x2 += 38
-    label = mark.event.title + (f" — {mark.deadline}" if mark.deadline else "")
+    label = mark.event.title
+    if mark.deadline and not _mentions(label, mark.deadline):
+        label += f" — {mark.deadline}"
     room_right, room_left = WIDTH - MARGIN - (x2 + 8), x1 - 8 - MARGIN
     right = _text_width(label) <= room_right or room_right >= room_left
-    label = _fit(label, room_right if right else room_left)
-    if right:
-        text = f'<text x="{_n(x2 + 8)}" y="{_n(y + 4)}">{escape(label)}</text>'
-    else:
-        text = f'<text x="{_n(x1 - 8)}" y="{_n(y + 4)}" text-anchor="end">{escape(label)}</text>'
+    x, anchor = (x2 + 8, "start") if right else (x1 - 8, "end")
+    text = f'<text x="{_n(x)}" y="{_n(y + 4)}" text-anchor="{anchor}"{_squeeze(label, max(room_right, room_left))}>'
+    text += f"{escape(_fit(label, max(room_right, room_left) / MAX_SQUEEZE))}</text>"
     return (
         f'<g class="event status-{mark.event.status}" data-id="{escape(mark.event.id)}">'
         f'<title>{escape(_summary(mark))}</title>{"".join(shapes)}{text}</g>'
@@ -274,12 +275,25 @@ def _text_width(text: str) -> float:
     return len(text) * LABEL_SIZE * CHAR_WIDTH
 
 
+def _squeeze(label: str, room: float) -> str:
+    """A ``textLength`` attribute narrowing a label slightly when it would overflow ``room``."""
+    width = _text_width(label)
+    return f' textLength="{_n(room)}" lengthAdjust="spacingAndGlyphs"' if width > room else ""
+
+
 def _fit(label: str, room: float) -> str:
     """``label``, cut with an ellipsis when it would not fit into ``room`` (the full text is in the tooltip)."""
     if _text_width(label) <= room:
         return label
     keep = max(8, int(room / (LABEL_SIZE * CHAR_WIDTH)) - 1)
     return label[:keep].rstrip() + "…"
+
+
+def _mentions(title: str, deadline: str) -> bool:
+    """Whether a title already states its deadline ('... by September 2025' for 'by Sep 2025')."""
+    words = deadline.split()
+    year, month = words[-1], words[-2] if len(words) > 1 and words[-2] in MONTHS else None
+    return year in title and (month is None or month in title) and any(w in title for w in ("by ", "until", "least"))
 
 
 def _draw_legend(top: float, undated: int) -> str:

@@ -1,0 +1,206 @@
+"""Serve step: Datasette metadata generated from the models and the table layout, and the ``serve`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from html import escape
+from pathlib import Path
+
+from . import build
+from .load import Project
+from .models import COLLECTIONS
+
+DATABASE = Path(build.DATABASE).stem
+"""Name of the database in Datasette: the stem of the built database's file name."""
+PACKAGE_DIR = Path(__file__).parent
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+
+TITLE = "Iraq transition: the US-led coalition's mission in Iraq and Syria, 2024–2026"
+DESCRIPTION = (
+    "An open, citable dataset of the transition of the US-led coalition's military mission in Iraq (and "
+    "Syria) announced in September 2024: events, quotes, force levels, bases and actors, each record "
+    "hand-reviewed and backed by verbatim spans of five archived news articles. The data holds what the "
+    "sources say, not what the editors believe: values the sources do not give are left empty, dates are "
+    "only as precise as the text, quotes are attributed exactly as printed (an unnamed official is never "
+    "given a name), conflicting figures and framings ('transition', 'withdrawal') are kept side by side, "
+    "each with its citation, and a plan and its execution are separate events."
+)
+LICENSE = "CC-BY-4.0"
+LICENSE_URL = "https://creativecommons.org/licenses/by/4.0/"
+SOURCE = "Five archived news articles on the September 2024 US–Iraq joint statement (seeds/)"
+
+# Editorial choices per table; columns missing from the layout are dropped, never invented.
+FACETS = {
+    "events": ["status", "event_type"],
+    "quotes": ["speaker_id", "directness"],
+    "force_levels": ["status", "country", "qualifier"],
+    "actors": ["kind"],
+    "bases": ["site_type", "country"],
+    "citations": ["record_type", "source_id"],
+}
+SORT = {"events": "date_start", "force_levels": "as_of_start", "quotes": "said_start"}
+MAP_TABLE = "bases"
+
+QUERIES = {
+    "occurred_and_planned": {
+        "title": "Timeline: what occurred and what is announced, planned or expected",
+        "description": "Every event in date order (earliest possible day; undated events last), with what "
+        "occurred and what was announced, planned or expected in separate columns.",
+        "sql": """select sort_date as earliest_or_deadline, date_value as date_as_given, date_qualifier,
+  occurred, announced_planned_or_expected, status, end_date_value as until, id
+from timeline""",
+    },
+    "what_each_source_says": {
+        "title": "What a source says",
+        "description": "Every passage of one source that a record cites, in the order of the text.",
+        "sql": """select start_offset, end_offset, quote, record_type, record_id, label, part
+from source_statements
+where source_id = :source""",
+    },
+    "quotes_by_speaker": {
+        "title": "Quotes by speaker",
+        "description": "The quotes of one speaker (actor id, or part of the name), as printed by each source.",
+        "sql": """select q.id, q.text, a.name as speaker, q.speaker_as_described, q.said_value as said,
+  q.occasion, q.directness, q.variant_of
+from quotes q join actors a on a.id = q.speaker_id
+where q.speaker_id = :speaker or a.name like '%' || :speaker || '%'
+order by q.said_start is null, q.said_start, q.id""",
+    },
+    "force_levels_over_time": {
+        "title": "Force levels over time",
+        "description": "Every personnel figure by the date it holds, with the source's own wording; "
+        "conflicting figures are listed side by side, never averaged.",
+        "sql": """select f.as_of_value as as_of, f.country, a.name as force, f.measure, f.status,
+  f.best, f.low, f.high, f.qualifier, f.wording, f.id
+from force_levels f join actors a on a.id = f.actor
+order by f.as_of_start is null, f.as_of_start, f.country, f.id""",
+    },
+    "single_report_records": {
+        "title": "Records backed by only one independent report",
+        "description": "Records whose citations all come from one report (a source and the sources that "
+        "rewrite it count once): candidates for corroboration.",
+        "sql": """select * from corroboration
+where independent_reports = 1
+order by record_type, record_id""",
+    },
+    "record_citations": {
+        "title": "Citations of a record",
+        "description": "The verbatim passages a record (and its parts) cites, with their place in the source.",
+        "sql": """select c.part, c.position, c.source_id, coalesce(s.headline, s.id) as source, c.quote,
+  c.start_offset, c.end_offset
+from citations c join sources s on s.id = c.source_id
+where c.record_type = :record_type and c.record_id = :record_id
+order by c.part, c.position""",
+    },
+}
+
+
+def metadata(timeline_svg: str | None = None, source_url: str | None = None) -> dict:
+    """Datasette metadata for the built database (``build/metadata.json``).
+
+    Table and column descriptions come from the models through the build's table layout; facets, sort
+    orders, labels, canned queries and the map are configured here. ``timeline_svg`` (from
+    :func:`iraq_transition.timeline.render_svg`) is shown on the home page; ``source_url``, when given, links
+    the data's source. Pure: reads nothing but its arguments and the models.
+    """
+    table_metadata = {}
+    for table in build.table_layout():
+        columns = {column.name: column.description for column in table.columns if column.description}
+        entry: dict = {"description": table.description, "columns": columns}
+        if facets := [c for c in FACETS.get(table.name, []) if c in columns]:
+            entry["facets"] = facets
+        if SORT.get(table.name) in columns:
+            entry["sort"] = SORT[table.name]
+        if table.name in COLLECTIONS:
+            entry["label_column"] = build.label_column(table.name)
+        if table.name == MAP_TABLE:
+            entry["plugins"] = {
+                "datasette-cluster-map": {"latitude_column": "latitude", "longitude_column": "longitude"}
+            }
+        table_metadata[table.name] = entry
+    about = {"license": LICENSE, "license_url": LICENSE_URL, "source": SOURCE}
+    if source_url:
+        about["source_url"] = source_url
+    return {
+        "title": TITLE,
+        "description": DESCRIPTION,
+        "description_html": _home_html(timeline_svg),
+        **about,
+        "databases": {
+            DATABASE: {
+                **about,
+                "description": DESCRIPTION,
+                "tables": table_metadata,
+                "queries": QUERIES,
+            }
+        },
+    }
+
+
+def _home_html(timeline_svg: str | None) -> str:
+    """The home page text: what the dataset is, where to start, and the timeline picture."""
+    links = ", ".join(
+        f'<a href="{DATABASE}/{name}">{escape(QUERIES[name]["title"].split(":")[0].lower())}</a>'
+        for name in ("occurred_and_planned", "what_each_source_says", "quotes_by_speaker", "force_levels_over_time",
+                     "single_report_records")
+    )
+    figure = ""
+    if timeline_svg:
+        figure = (
+            '<figure class="timeline" style="margin: 1em 0; max-width: 100%; overflow-x: auto">'
+            f"{timeline_svg}<figcaption>Events by date; hover a mark for details.</figcaption></figure>"
+        )
+    return f"<p>{escape(DESCRIPTION)}</p><p>Start with: {links}.</p>{figure}"
+
+
+def database_path(build_dir: Path) -> Path:
+    return build_dir / build.DATABASE
+
+
+def datasette(build_dir: Path):
+    """A Datasette instance on the built database, opened immutable, with its generated metadata."""
+    from datasette.app import Datasette
+
+    meta = json.loads((build_dir / build.METADATA).read_text(encoding="utf-8"))
+    return Datasette(
+        immutables=[str(database_path(build_dir))],
+        metadata=meta,
+        template_dir=str(TEMPLATES_DIR),
+        settings={"truncate_cells_html": 300},
+    )
+
+
+def is_stale(project: Project) -> bool:
+    """True when the build is missing or older than any file in data/, seeds/ or this package."""
+    outputs = [database_path(project.build_dir), project.build_dir / build.METADATA]
+    if not all(path.is_file() for path in outputs):
+        return True
+    built = min(path.stat().st_mtime for path in outputs)
+    inputs = (project.data_dir, project.seeds_dir, PACKAGE_DIR)
+    return any(
+        path.stat().st_mtime > built
+        for directory in inputs
+        for path in directory.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``serve`` command: build if stale, then run Datasette until Ctrl-C."""
+    import uvicorn
+
+    project = Project(args.root)
+    if is_stale(project):
+        print("The build is missing or out of date: building first.", flush=True)
+        status = build.run(argparse.Namespace(**vars(args), out=None, no_cache=False))
+        if status:
+            return status
+    app = datasette(project.build_dir).app()
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"Serving {DATABASE} at http://{host}:{args.port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
+    except KeyboardInterrupt:
+        print("Stopped.")
+    return 0
