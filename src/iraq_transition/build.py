@@ -1,0 +1,555 @@
+"""Build step: validated records -> build/ (SQLite database, CSVs, timeline, Datasette metadata).
+
+The table layout is derived from the Pydantic models by walking their fields; it is the one
+description of the tables, used here for SQLite and CSV and by ``export`` for the Frictionless
+data package. Builds start from scratch, are atomic (written next to the output, then swapped
+in with renames) and deterministic (the same records give byte-identical files).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import types
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import annotated_types
+from pydantic import BaseModel, StringConstraints
+
+from .cli import UsageError
+from .load import Problem, Project
+from .models import COLLECTIONS, SCHEMA_VERSION, SLUG_PATTERN, Citation, FuzzyDate, References
+from .timeline import render_svg
+from .validate import Dataset, find_span, print_problems, summary, validate_project
+
+DATABASE = "iraq-transition.db"
+CSV_DIR = "csv"
+TIMELINE = "timeline.svg"
+METADATA = "metadata.json"
+CITATIONS = "citations"
+CSV_LINE_TERMINATOR = "\r\n"
+LABEL_FIELDS = ("title", "name", "headline", "wording", "text")
+"""The first of these a collection has names its records in views (and in Datasette)."""
+FULL_TEXT = {"sources": ("text",), "events": ("title", "description"), "quotes": ("text",)}
+"""Tables searchable with FTS5 (``<table>_fts``, external content), and the columns indexed."""
+
+SQL_TYPES = {"string": "TEXT", "date": "TEXT", "array": "TEXT", "integer": "INTEGER", "boolean": "INTEGER", "number": "REAL"}
+SCALAR_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+Getter = Callable[[Any], Any]
+
+
+class BuildError(Exception):
+    """The database came out inconsistent although the records validated (a bug, not a data error)."""
+
+
+# --------------------------------------------------------------------------- table layout
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table, with the constraints its model field declares."""
+
+    name: str
+    type: str  # Frictionless field type: string, integer, number, boolean, date or array
+    description: str
+    required: bool = False  # never null
+    references: str | None = None  # table whose ``id`` this column holds
+    enum: tuple[str, ...] | None = None
+    pattern: str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def sql_type(self) -> str:
+        return SQL_TYPES[self.type]
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of the build: a collection, a list field of one (``event_participants``), or ``citations``."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+
+    @property
+    def foreign_keys(self) -> tuple[tuple[str, str], ...]:
+        """(column, referenced table) pairs; the referenced column is always ``id``."""
+        return tuple((column.name, column.references) for column in self.columns if column.references)
+
+
+@dataclass
+class _Flat:
+    """A model flattened into columns, with a getter per column, and the list fields left over."""
+
+    columns: list[Column]
+    getters: list[Getter]
+    children: list[tuple[str, type[BaseModel]]]  # list-of-model fields other than citations
+    cited: bool  # whether the model has a ``citations`` list
+
+
+@dataclass(frozen=True)
+class _TablePlan:
+    table: Table
+    getters: tuple[Getter, ...]
+
+
+@dataclass(frozen=True)
+class _CollectionPlan:
+    collection: str
+    record: _TablePlan
+    children: tuple[tuple[str, _TablePlan], ...]  # (list field, its child table)
+    cited: bool  # whether the records carry citations (sources do not)
+    cited_fields: tuple[str, ...]  # list fields whose items carry citations
+
+
+def singular(collection: str) -> str:
+    """``events`` -> ``event``: names child tables and their parent-id columns."""
+    return collection.removesuffix("s")
+
+
+def label_column(collection: str) -> str:
+    """The column that names a collection's records (events.title, actors.name, ...)."""
+    fields = COLLECTIONS[collection].model_fields
+    return next(name for name in LABEL_FIELDS if name in fields)
+
+
+@cache
+def table_layout() -> tuple[Table, ...]:
+    """Every table of the build, in creation order: each collection followed by its child tables, then citations."""
+    tables = [table for plan in _collection_plans() for table in _plan_tables(plan)]
+    return (*tables, _citations_table())
+
+
+def table(name: str) -> Table:
+    """The table called ``name`` in :func:`table_layout`."""
+    return next(table for table in table_layout() if table.name == name)
+
+
+def _plan_tables(plan: _CollectionPlan) -> list[Table]:
+    return [plan.record.table, *(child.table for _, child in plan.children)]
+
+
+@cache
+def _collection_plans() -> tuple[_CollectionPlan, ...]:
+    return tuple(_collection_plan(collection, model) for collection, model in COLLECTIONS.items())
+
+
+def _collection_plan(collection: str, model: type[BaseModel]) -> _CollectionPlan:
+    flat = _flatten(model)
+    columns = flat.columns
+    if collection == "sources":
+        columns = [*columns, Column("text", "string", "Full text of the archived article in seeds/; citation offsets index into it.", required=True)]
+    record = _TablePlan(Table(collection, _doc(model), tuple(columns), ("id",)), tuple(flat.getters))
+    children = []
+    cited_fields = []
+    parent_id = f"{singular(collection)}_id"
+    for field, item_model in flat.children:
+        item = _flatten(item_model, top_level=False)
+        if item.cited:
+            cited_fields.append(field)
+        context = [
+            Column(parent_id, "string", f"Id of the {singular(collection)} this row belongs to.", required=True, references=collection),
+            Column("position", "integer", f"0-based position in the {singular(collection)}'s {field} list.", required=True, minimum=0),
+        ]
+        name = f"{singular(collection)}_{field}"
+        description = f"{_doc(item_model)} One row per item of {collection}.{field}."
+        child = Table(name, description, (*context, *item.columns), (parent_id, "position"))
+        children.append((field, _TablePlan(child, tuple(item.getters))))
+    for plan_table in (record.table, *(child.table for _, child in children)):
+        names = [column.name for column in plan_table.columns]
+        if len(set(names)) != len(names):
+            raise TypeError(f"table {plan_table.name}: flattened column names collide: {names}")
+    return _CollectionPlan(collection, record, tuple(children), flat.cited, tuple(cited_fields))
+
+
+def _citations_table() -> Table:
+    collections = tuple(COLLECTIONS)
+    context = [
+        Column("record_type", "string", "Collection of the cited record.", required=True, enum=collections),
+        Column("record_id", "string", "Id of the cited record.", required=True, pattern=SLUG_PATTERN),
+        Column(
+            "part",
+            "string",
+            "Which part of the record the citation supports: empty for the record itself, else list field "
+            "and 0-based position, e.g. 'postures.0'.",
+            pattern=r"^[a-z_]+\.\d+$",
+        ),
+        Column("position", "integer", "0-based position in the part's citations list.", required=True, minimum=0),
+    ]
+    flat = _flatten(Citation, top_level=False)
+    renamed = [dataclasses.replace(c, name="source_id") if c.name == "source" else c for c in flat.columns]
+    offsets = [
+        Column("start_offset", "integer", "Character offset in sources.text where the quoted span starts.", required=True, minimum=0),
+        Column("end_offset", "integer", "Character offset in sources.text just after the quoted span.", required=True, minimum=0),
+    ]
+    description = f"{_doc(Citation)} Every citation of every record, at any depth."
+    return Table(CITATIONS, description, (*context, *renamed, *offsets), ("record_type", "record_id", "part", "position"))
+
+
+def _flatten(model: type[BaseModel], top_level: bool = True) -> _Flat:
+    """Columns for the scalar and nested-model fields of ``model``; list-of-model fields are left to child tables."""
+    flat = _Flat([], [], [], False)
+    for name, info in model.model_fields.items():
+        base, optional, metadata = _unwrap(info.annotation, info.metadata)
+        description = info.description or ""
+        if get_origin(base) is list:
+            item, _, item_metadata = _unwrap(get_args(base)[0], [])
+            if item is Citation:
+                flat.cited = True
+            elif _is_model(item) and top_level:
+                flat.children.append((name, item))
+            elif item is str:
+                flat.columns.append(Column(name, "array", f"{description} A JSON array.", required=not optional))
+                flat.getters.append(_getter(name, _json_array))
+            else:
+                raise TypeError(f"{model.__name__}.{name}: a list of {item} has no table layout")
+        elif _is_model(base):
+            nested = _flatten(base, top_level=False)
+            if nested.children or nested.cited:
+                raise TypeError(f"{model.__name__}.{name}: nested lists inside {base.__name__} have no table layout")
+            for column, getter in zip(nested.columns, nested.getters):
+                flat.columns.append(
+                    dataclasses.replace(
+                        column,
+                        name=f"{name}_{column.name}",
+                        description=f"{description} — {column.name}: {column.description}",
+                        required=column.required and not optional,
+                    )
+                )
+                flat.getters.append(_within(name, getter))
+            if base is FuzzyDate:
+                for end, (which, index) in {"start": ("Earliest", 0), "end": ("Latest", 1)}.items():
+                    flat.columns.append(
+                        Column(
+                            f"{name}_{end}",
+                            "date",
+                            f"{description} — {which} possible day (YYYY-MM-DD) from value, qualifier and "
+                            "earliest/latest; null when open.",
+                        )
+                    )
+                    flat.getters.append(_within(name, lambda date, index=index: date.bounds()[index]))
+        else:
+            flat.columns.append(_scalar_column(f"{model.__name__}.{name}", name, base, not optional, description, metadata))
+            flat.getters.append(_getter(name, int if base is bool else None))
+    return flat
+
+
+def _scalar_column(where: str, name: str, base: Any, required: bool, description: str, metadata: list) -> Column:
+    if get_origin(base) is Literal:
+        kind, enum = "string", tuple(get_args(base))
+    elif base in SCALAR_TYPES:
+        kind, enum = SCALAR_TYPES[base], None
+    else:
+        raise TypeError(f"{where}: type {base} has no column type")
+    constraints: dict[str, Any] = {}
+    for item in metadata:
+        if isinstance(item, References):
+            constraints["references"] = item.collection
+        elif isinstance(item, StringConstraints):
+            constraints.update(pattern=item.pattern, min_length=item.min_length, max_length=item.max_length)
+        elif isinstance(item, annotated_types.Ge):
+            constraints["minimum"] = item.ge
+        elif isinstance(item, annotated_types.Le):
+            constraints["maximum"] = item.le
+        elif isinstance(item, annotated_types.MinLen):
+            constraints["min_length"] = item.min_length
+        elif isinstance(item, annotated_types.MaxLen):
+            constraints["max_length"] = item.max_length
+        else:
+            raise TypeError(f"{where}: constraint {item!r} has no column equivalent")
+    return Column(name, kind, description, required=required, enum=enum, **constraints)
+
+
+def _unwrap(annotation: Any, metadata: list) -> tuple[Any, bool, list]:
+    """(bare type, whether None is allowed, Annotated metadata) of a field annotation."""
+    metadata = list(metadata)
+    optional = False
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(members) != 1:
+            raise TypeError(f"union {annotation} has no column type")
+        optional, annotation = True, members[0]
+    if get_origin(annotation) is Annotated:
+        annotation, *extra = get_args(annotation)
+        metadata += extra
+    return annotation, optional, metadata
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _doc(model: type[BaseModel]) -> str:
+    return " ".join((model.__doc__ or "").replace("``", "").split())
+
+
+def _getter(name: str, convert: Callable[[Any], Any] | None) -> Getter:
+    if convert is None:
+        return lambda obj: getattr(obj, name)
+    return lambda obj: None if (value := getattr(obj, name)) is None else convert(value)
+
+
+def _within(name: str, getter: Getter) -> Getter:
+    return lambda obj: None if (inner := getattr(obj, name)) is None else getter(inner)
+
+
+def _json_array(values: list[str]) -> str:
+    return json.dumps(values, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def table_rows(dataset: Dataset) -> dict[str, list[tuple]]:
+    """The rows of every table in :func:`table_layout`, in primary-key order of records, lists and citations."""
+    rows: dict[str, list[tuple]] = {table.name: [] for table in table_layout()}
+    citations = rows[CITATIONS]
+    for plan in _collection_plans():
+        record_rows = rows[plan.collection]
+        getters = plan.record.getters
+        for record_id, record in sorted(dataset.records.get(plan.collection, {}).items()):
+            row = [getter(record) for getter in getters]
+            if plan.collection == "sources":
+                row.append(dataset.texts[record_id])
+            record_rows.append(tuple(row))
+            for field, child in plan.children:
+                child_rows = rows[child.table.name]
+                for position, item in enumerate(getattr(record, field)):
+                    child_rows.append((record_id, position, *[getter(item) for getter in child.getters]))
+            if plan.cited:
+                _add_citations(citations, dataset.texts, plan.collection, record_id, "", record.citations)
+            for field in plan.cited_fields:
+                for position, item in enumerate(getattr(record, field)):
+                    _add_citations(citations, dataset.texts, plan.collection, record_id, f"{field}.{position}", item.citations)
+    return rows
+
+
+def _add_citations(rows: list[tuple], texts: dict[str, str], collection: str, record_id: str, part: str, citations: list[Citation]) -> None:
+    for position, citation in enumerate(citations):
+        span = find_span(texts[citation.source], citation)
+        if span is None:
+            raise BuildError(f"{collection}/{record_id}: citation {part or 'citations'}.{position} is not in {citation.source}'s text")
+        rows.append((collection, record_id, part, position, citation.source, citation.quote, citation.prefix, citation.suffix, *span))
+
+
+# --------------------------------------------------------------------------- SQLite
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def create_table_sql(table: Table) -> str:
+    """``CREATE TABLE`` for ``table``: typed columns, NOT NULL, primary key and foreign keys."""
+    lines = []
+    for column in table.columns:
+        line = f"{_q(column.name)} {column.sql_type}"
+        if column.required:
+            line += " NOT NULL"
+        if column.references:
+            line += f" REFERENCES {_q(column.references)}(\"id\")"
+        lines.append(line)
+    lines.append(f"PRIMARY KEY ({', '.join(map(_q, table.primary_key))})")
+    return f"CREATE TABLE {_q(table.name)} (\n    " + ",\n    ".join(lines) + "\n)"
+
+
+def _index_sql(table: Table) -> list[str]:
+    """An index on every foreign-key column, except one the primary key's index already leads with."""
+    return [
+        f"CREATE INDEX {_q(f'idx_{table.name}_{column}')} ON {_q(table.name)}({_q(column)})"
+        for column, _ in table.foreign_keys
+        if column != table.primary_key[0]
+    ]
+
+
+def _fts_sql(name: str, columns: tuple[str, ...]) -> list[str]:
+    fts = f"{name}_fts"
+    return [
+        f"CREATE VIRTUAL TABLE {_q(fts)} USING fts5({', '.join(map(_q, columns))}, "
+        f"content=[{name}], content_rowid=rowid, tokenize='porter unicode61 remove_diacritics 2')",
+        f"INSERT INTO {_q(fts)}({_q(fts)}) VALUES ('rebuild')",
+    ]
+
+
+def _view_sql() -> list[str]:
+    labels = " UNION ALL ".join(
+        f"SELECT '{collection}' AS record_type, id, {_q(label_column(collection))} AS label FROM {_q(collection)}"
+        for collection in COLLECTIONS
+    )
+    return [
+        """CREATE VIEW timeline AS
+SELECT id, coalesce(date_start, date_end) AS sort_date,
+    date_value, date_qualifier, date_start, date_end, end_date_value, end_date_start, end_date_end,
+    CASE WHEN status = 'occurred' THEN title END AS occurred,
+    CASE WHEN status <> 'occurred' THEN title END AS announced_planned_or_expected,
+    status, event_type, place_country, place_name, place_base
+FROM events
+ORDER BY sort_date IS NULL, sort_date, date_end IS NULL, date_end, id""",
+        """CREATE VIEW quotes_with_speakers AS
+SELECT q.id, q.text, a.name AS speaker, q.speaker_id, q.speaker_as_described, a.unnamed AS speaker_unnamed,
+    q.said_value AS said, q.said_start, q.said_end, q.occasion, q.occasion_event, q.directness, q.variant_of,
+    (SELECT group_concat(source_id, ', ') FROM (
+        SELECT DISTINCT source_id FROM citations c
+        WHERE c.record_type = 'quotes' AND c.record_id = q.id ORDER BY source_id)) AS source_ids
+FROM quotes q LEFT JOIN actors a ON a.id = q.speaker_id
+ORDER BY q.said_start IS NULL, q.said_start, q.id""",
+        """CREATE VIEW corroboration AS
+WITH RECURSIVE origin(id, root) AS (
+    SELECT id, id FROM sources WHERE same_story_as IS NULL
+    UNION ALL
+    SELECT s.id, o.root FROM sources s JOIN origin o ON s.same_story_as = o.id
+), counted AS (
+    SELECT record_type, record_id, count(*) AS citations FROM citations GROUP BY record_type, record_id
+), cited AS (
+    SELECT DISTINCT c.record_type, c.record_id, c.source_id, coalesce(o.root, c.source_id) AS report
+    FROM citations c LEFT JOIN origin o ON o.id = c.source_id
+    ORDER BY c.record_type, c.record_id, c.source_id
+)
+SELECT cited.record_type, cited.record_id, counted.citations,
+    count(DISTINCT cited.source_id) AS sources, count(DISTINCT cited.report) AS independent_reports,
+    group_concat(cited.source_id, ', ') AS source_ids
+FROM cited JOIN counted USING (record_type, record_id)
+GROUP BY cited.record_type, cited.record_id
+ORDER BY cited.record_type, cited.record_id""",
+        f"""CREATE VIEW source_statements AS
+SELECT c.source_id, c.start_offset, c.end_offset, c.quote, c.record_type, c.record_id, labels.label, c.part
+FROM citations c JOIN ({labels}) AS labels ON labels.record_type = c.record_type AND labels.id = c.record_id
+ORDER BY c.source_id, c.start_offset, c.end_offset, c.record_type, c.record_id, c.part, c.position""",
+    ]
+
+
+def write_database(path: Path, rows: dict[str, list[tuple]]) -> None:
+    """Write a fresh database at ``path``: tables, indexes, full-text indexes and views, then check and VACUUM it."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        for pragma in ("page_size = 4096", "journal_mode = OFF", "synchronous = OFF", f"user_version = {int(SCHEMA_VERSION)}"):
+            connection.execute(f"PRAGMA {pragma}")
+        connection.execute("BEGIN")
+        for table in table_layout():
+            connection.execute(create_table_sql(table))
+            placeholders = ", ".join("?" * len(table.columns))
+            connection.executemany(f"INSERT INTO {_q(table.name)} VALUES ({placeholders})", rows[table.name])
+        statements = [sql for table in table_layout() for sql in _index_sql(table)]
+        statements += [sql for name, columns in FULL_TEXT.items() for sql in _fts_sql(name, columns)]
+        statements += _view_sql()
+        for sql in statements:
+            connection.execute(sql)
+        connection.execute("COMMIT")
+        broken = connection.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise BuildError(f"foreign keys broken in the database (table, rowid, parent): {broken[:5]}")
+        connection.execute("VACUUM")
+        integrity = connection.execute("PRAGMA integrity_check").fetchall()
+        if integrity != [("ok",)]:
+            raise BuildError(f"database integrity check failed: {integrity[:5]}")
+    finally:
+        connection.close()
+
+
+# --------------------------------------------------------------------------- CSV and the whole build
+
+
+def write_csvs(directory: Path, rows: dict[str, list[tuple]]) -> None:
+    """``directory/<table>.csv`` for every table: UTF-8, header row, CRLF, null as an empty cell, booleans 0/1."""
+    directory.mkdir()
+    for table in table_layout():
+        with open(directory / f"{table.name}.csv", "w", encoding="utf-8", newline="") as file:
+            writer = csv.writer(file, lineterminator=CSV_LINE_TERMINATOR)
+            writer.writerow(column.name for column in table.columns)
+            writer.writerows(rows[table.name])
+
+
+def write_outputs(dataset: Dataset, directory: Path) -> None:
+    """Write every build output into the empty ``directory``."""
+    from .serve import metadata  # here, not at the top: serve imports this module
+
+    rows = table_rows(dataset)
+    write_database(directory / DATABASE, rows)
+    write_csvs(directory / CSV_DIR, rows)
+    svg = render_svg(dataset)
+    (directory / TIMELINE).write_text(svg, encoding="utf-8", newline="")
+    text = json.dumps(metadata(timeline_svg=svg), indent=2, ensure_ascii=False) + "\n"
+    (directory / METADATA).write_text(text, encoding="utf-8", newline="")
+
+
+def build(dataset: Dataset, out: Path) -> None:
+    """Write the outputs of ``dataset`` into a temporary directory next to ``out``, then swap it in.
+
+    A failure at any point leaves a previous ``out`` untouched and removes the temporary directory.
+    """
+    out = Path(os.path.abspath(out))
+    _check_replaceable(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}-new-{uuid.uuid4().hex[:12]}"
+    staging.mkdir()  # not mkdtemp: the output directory gets the usual permissions
+    try:
+        write_outputs(dataset, staging)
+        _swap_in(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_replaceable(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / DATABASE).is_file())):
+        raise UsageError(
+            f"{out} exists and is not a previous build output; refusing to replace it: choose a new or empty directory"
+        )
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Replace ``out`` with ``staging`` by two renames (restoring ``out`` if the second fails)."""
+    if not out.exists():
+        staging.rename(out)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
+    out.rename(retired / out.name)
+    try:
+        staging.rename(out)
+    except OSError:
+        (retired / out.name).rename(out)
+        raise
+    finally:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def build_project(project: Project, out: Path | None = None) -> tuple[Dataset, list[Problem]]:
+    """Validate ``project`` and, when there are no problems, build it into ``out`` (default: build/)."""
+    dataset, problems = validate_project(project)
+    if not problems:
+        build(dataset, out if out is not None else project.build_dir)
+    return dataset, problems
+
+
+def run(args) -> int:
+    """The ``build`` command."""
+    project = Project(args.root)
+    out = args.out if args.out is not None else project.build_dir
+    try:
+        dataset, problems = build_project(project, out)
+    except (OSError, BuildError) as error:
+        print(f"iraq-transition build: {error}", file=sys.stderr)
+        return 1
+    if problems:
+        print_problems(problems)
+        print(summary(dataset, problems), file=sys.stderr)
+        print(f"iraq-transition build: {out} left unchanged: fix the errors above first", file=sys.stderr)
+        return 1
+    counts = ", ".join(f"{len(records)} {collection}" for collection, records in dataset.records.items())
+    print(f"built {out / DATABASE}, {out / CSV_DIR}/ and {out / TIMELINE} from {counts}")
+    return 0

@@ -1,0 +1,484 @@
+"""The build: tables per the layout, real SQLite checks, full-text search, views, determinism, atomicity."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import unicodedata
+from pathlib import Path
+
+import pytest
+from datasette.utils import detect_fts
+
+from iraq_transition import build
+from iraq_transition.load import Project
+from iraq_transition.models import COLLECTIONS
+from iraq_transition.validate import citations, validate_project
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = {"pentagon-statement": "000_adbaac8c2019ffeb.txt", "statement-rewrite": "002_7a0b9a0022a58a96.txt"}
+
+# A small project that uses every shape of the models: nested dates and places, lists of strings,
+# child lists with their own citations, every kind of reference, booleans, floats, a rewritten source.
+SMALL_RECORDS = {
+    "sources/pentagon-statement": """
+id: pentagon-statement
+file: 000_adbaac8c2019ffeb.txt
+sha256: {sha_000}
+language: en
+published: {{value: '2024-09', precision: month}}
+publisher: Test publisher
+headline: Test headline
+url: https://example.org/story
+""",
+    "sources/statement-rewrite": """
+id: statement-rewrite
+file: 002_7a0b9a0022a58a96.txt
+sha256: {sha_002}
+language: en
+same_story_as: pentagon-statement
+""",
+    "actors/united-states": """
+id: united-states
+name: United States
+aliases: [U.S., US]
+kind: state
+citations:
+  - source: pentagon-statement
+    quote: The Biden administration and Iraqi leaders said
+""",
+    "actors/iraq": """
+id: iraq
+name: Iraq
+kind: state
+citations:
+  - source: pentagon-statement
+    quote: The Biden administration and Iraqi leaders said
+""",
+    "actors/sabrina-singh": """
+id: sabrina-singh
+name: Sabrina Singh
+kind: person
+affiliation: united-states
+positions:
+  - title: Deputy Pentagon Press Secretary
+    organisation: united-states
+    as_of: {value: '2024-09-27', precision: day}
+    citations:
+      - source: statement-rewrite
+        quote: U.S. Deputy Pentagon Press Secretary Sabrina Singh
+citations:
+  - source: statement-rewrite
+    quote: U.S. Deputy Pentagon Press Secretary Sabrina Singh
+""",
+    "actors/unnamed-official": """
+id: unnamed-official
+name: the official
+kind: person
+unnamed: true
+citations:
+  - source: pentagon-statement
+    quote: the official warned that ISIS remains a persistent threat
+""",
+    "events/joint-statement": """
+id: joint-statement
+title: Joint statement on the transition
+description: The United States and Iraq release a joint statement on the transition.
+event_type: statement
+status: occurred
+date: {value: '2024-09-27', precision: day}
+participants:
+  - {actor: united-states, role: party}
+  - {actor: iraq, role: party}
+citations:
+  - source: statement-rewrite
+    quote: According to a joint statement released on Sept. 27 by the United States and Iraq
+""",
+    "events/mission-ends": """
+id: mission-ends
+title: Coalition military mission in Iraq to conclude
+description: The statement outlines a plan to conclude the coalition's military mission in Iraq.
+event_type: mission_change
+status: planned
+date: {value: '2025-09', precision: month, qualifier: no_later_than}
+place: {country: IQ, name: Iraq, precision: country}
+links:
+  - {event: joint-statement, relation: result_of}
+framings:
+  - wording: transition
+    attributed_to: united-states
+    citations:
+      - source: pentagon-statement
+        quote: will transition to a new phase
+citations:
+  - source: pentagon-statement
+    quote: concluding the coalition’s military mission by September 2025
+  - source: statement-rewrite
+    quote: conclude the coalition’s military mission by September 2025
+""",
+    "events/syria-work-continues": """
+id: syria-work-continues
+title: Coalition work in Syria to continue
+description: The coalition's work in Syria is to continue until at least September 2026.
+event_type: mission_change
+status: expected
+date: {value: '2026-09', precision: month, qualifier: no_earlier_than}
+place: {country: SY, base: northeastern-syria, precision: region}
+citations:
+  - source: pentagon-statement
+    quote: the coalition’s work in Syria will continue until at least September 2026
+""",
+    "quotes/never-quite-out": """
+id: never-quite-out
+text: With ISIS, you can often say they’re down, but they’re never quite out
+speaker_id: unnamed-official
+speaker_as_described: the official
+occasion_event: joint-statement
+directness: direct
+citations:
+  - source: pentagon-statement
+    quote: “With ISIS, you can often say they’re down, but they’re never quite out,” the official said.
+""",
+    "force_levels/us-troops-iraq": """
+id: us-troops-iraq
+actor: united-states
+country: IQ
+best: 2500
+wording: the 2,500 U.S. troops
+qualifier: exact
+as_of: {value: '2024-09', precision: month}
+status: current
+citations:
+  - source: pentagon-statement
+    quote: 2,500 U.S. troops still serving in Iraq
+  - source: statement-rewrite
+    quote: 2,500 U.S. troops remaining in Iraq
+""",
+    "bases/northeastern-syria": """
+id: northeastern-syria
+name: northeastern Syria
+site_type: region
+country: SY
+latitude: 36.5
+longitude: 40.75
+coordinate_precision: region
+coordinate_basis: Rough centroid of the region, for tests.
+postures:
+  - posture: active
+    status: expected
+    actor: united-states
+    reported: {value: '2024-09', precision: month}
+    description: Coalition work in Syria continues until at least September 2026.
+    citations:
+      - source: pentagon-statement
+        quote: the coalition’s work in Syria will continue until at least September 2026
+citations:
+  - source: pentagon-statement
+    quote: particularly in northeastern Syria
+""",
+}
+
+
+def write_small_project(root: Path) -> Path:
+    """A valid project in ``root`` with the records above and the two seeds they cite."""
+    (root / "seeds").mkdir(parents=True)
+    hashes = {}
+    for name in SEEDS.values():
+        data = (REPO / "seeds" / name).read_bytes()
+        (root / "seeds" / name).write_bytes(data)
+        hashes[f"sha_{name[:3]}"] = hashlib.sha256(data).hexdigest()
+    for key, text in SMALL_RECORDS.items():
+        path = root / "data" / f"{key}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.lstrip().format(**hashes) if key.startswith("sources/") else text.lstrip(), encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    return write_small_project(tmp_path / "small")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {path.relative_to(directory).as_posix(): path.read_bytes() for path in sorted(directory.rglob("*")) if path.is_file()}
+
+
+def _normal(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(str.maketrans("‘’“”", "''\"\""))
+    return " ".join(text.split())
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def test_layout_has_the_agreed_tables_and_columns():
+    tables = {table.name: table for table in build.table_layout()}
+    assert set(tables) == {
+        *COLLECTIONS,
+        "actor_positions",
+        "event_participants",
+        "event_links",
+        "event_framings",
+        "base_postures",
+        "citations",
+    }
+    events = [column.name for column in tables["events"].columns]
+    for name in ("date_value", "date_precision", "date_qualifier", "date_earliest", "date_latest", "date_start", "date_end",
+                 "end_date_start", "place_country", "place_name", "place_base", "place_precision"):
+        assert name in events
+    assert "citations" not in events and "participants" not in events
+    assert [c.name for c in tables["event_participants"].columns][:2] == ["event_id", "position"]
+    assert tables["event_participants"].primary_key == ("event_id", "position")
+    assert [c.name for c in tables["citations"].columns] == [
+        "record_type", "record_id", "part", "position", "source_id", "quote", "prefix", "suffix", "start_offset", "end_offset"
+    ]
+    assert tables["sources"].columns[-1].name == "text"
+    fks = {(table.name, column): target for table in tables.values() for column, target in table.foreign_keys}
+    assert fks == {
+        ("sources", "same_story_as"): "sources",
+        ("actors", "affiliation"): "actors",
+        ("actor_positions", "actor_id"): "actors",
+        ("actor_positions", "organisation"): "actors",
+        ("events", "place_base"): "bases",
+        ("event_participants", "event_id"): "events",
+        ("event_participants", "actor"): "actors",
+        ("event_links", "event_id"): "events",
+        ("event_links", "event"): "events",
+        ("event_framings", "event_id"): "events",
+        ("event_framings", "attributed_to"): "actors",
+        ("quotes", "speaker_id"): "actors",
+        ("quotes", "occasion_event"): "events",
+        ("quotes", "variant_of"): "quotes",
+        ("force_levels", "actor"): "actors",
+        ("base_postures", "base_id"): "bases",
+        ("base_postures", "actor"): "actors",
+        ("citations", "source_id"): "sources",
+    }
+    types = {(table.name, c.name): c.sql_type for table in tables.values() for c in table.columns}
+    assert types[("bases", "latitude")] == "REAL"
+    assert types[("force_levels", "best")] == "INTEGER"
+    assert types[("actors", "unnamed")] == "INTEGER"
+    assert types[("actors", "aliases")] == "TEXT"
+
+
+def test_layout_descriptions_come_from_the_models():
+    for table in build.table_layout():
+        assert table.description
+        for column in table.columns:
+            assert column.description, f"{table.name}.{column.name} has no description"
+    quotes = build.table("quotes")
+    described = {c.name: c.description for c in quotes.columns}
+    assert described["speaker_id"] == COLLECTIONS["quotes"].model_fields["speaker_id"].description
+
+
+# --------------------------------------------------------------------------- the database
+
+
+def test_build_writes_a_consistent_database(small: Path, cli):
+    result = cli("--root", small, "build")
+    assert result.code == 0, result.err
+    db = small / "build" / build.DATABASE
+    for table in build.table_layout():
+        assert (small / "build" / "csv" / f"{table.name}.csv").is_file()
+    assert (small / "build" / build.TIMELINE).read_text(encoding="utf-8").startswith("<svg")
+    with _connect(db) as connection:
+        assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        for table in build.table_layout():
+            declared = {(row[3], row[2]) for row in connection.execute(f"PRAGMA foreign_key_list({table.name})")}
+            assert declared == set(table.foreign_keys)
+            leading = {
+                connection.execute(f"PRAGMA index_info('{index[1]}')").fetchone()[2]
+                for index in connection.execute(f"PRAGMA index_list({table.name})")
+            }
+            for column, _ in table.foreign_keys:
+                assert column in leading, f"no index on {table.name}.{column}"
+        dataset, problems = validate_project(Project(small))
+        assert problems == []
+        for collection, records in dataset.records.items():
+            ids = [row[0] for row in connection.execute(f"SELECT id FROM {collection} ORDER BY rowid")]
+            assert ids == sorted(records)
+        assert connection.execute("SELECT count(*) FROM event_participants").fetchone() == (2,)
+        row = connection.execute(
+            "SELECT date_value, date_qualifier, date_start, date_end FROM events WHERE id = 'mission-ends'"
+        ).fetchone()
+        assert row == ("2025-09", "no_later_than", None, "2025-09-30")
+        assert connection.execute(
+            "SELECT date_start, date_end FROM events WHERE id = 'syria-work-continues'"
+        ).fetchone() == ("2026-09-01", None)
+        assert connection.execute(
+            "SELECT typeof(latitude), latitude, typeof(longitude) FROM bases"
+        ).fetchone() == ("real", 36.5, "real")
+        assert dict(connection.execute("SELECT id, unnamed FROM actors")) == {
+            "iraq": 0, "sabrina-singh": 0, "united-states": 0, "unnamed-official": 1
+        }
+        aliases = connection.execute("SELECT aliases FROM actors WHERE id = 'united-states'").fetchone()[0]
+        assert json.loads(aliases) == ["U.S.", "US"]
+        assert connection.execute("SELECT text FROM sources WHERE id = 'statement-rewrite'").fetchone()[0] == (
+            (REPO / "seeds" / SEEDS["statement-rewrite"]).read_text(encoding="utf-8")
+        )
+
+
+def test_citations_at_every_depth_point_into_the_source_text(small: Path, cli):
+    assert cli("--root", small, "build").code == 0
+    with _connect(small / "build" / build.DATABASE) as connection:
+        rows = connection.execute(
+            "SELECT c.record_type, c.record_id, c.part, c.position, c.quote, substr(s.text, c.start_offset + 1, "
+            "c.end_offset - c.start_offset) FROM citations c JOIN sources s ON s.id = c.source_id"
+        ).fetchall()
+    parts = {(record_type, record_id, part) for record_type, record_id, part, *_ in rows}
+    assert ("actors", "sabrina-singh", "positions.0") in parts
+    assert ("events", "mission-ends", "framings.0") in parts
+    assert ("bases", "northeastern-syria", "postures.0") in parts
+    assert ("events", "mission-ends", "") in parts
+    for *_, quote, span in rows:
+        assert _normal(span) == _normal(quote)
+    dataset, _ = validate_project(Project(small))
+    assert len(rows) == sum(
+        len(list(citations(record))) for records in dataset.records.values() for record in records.values()
+    )
+
+
+def test_full_text_search_is_detected_by_datasette(small: Path, cli):
+    assert cli("--root", small, "build").code == 0
+    with _connect(small / "build" / build.DATABASE) as connection:
+        for table in build.FULL_TEXT:
+            assert detect_fts(connection, table) == f"{table}_fts"
+        found = connection.execute(
+            "SELECT quotes.id FROM quotes JOIN quotes_fts ON quotes_fts.rowid = quotes.rowid "
+            "WHERE quotes_fts MATCH ?", ['"never quite out"']
+        ).fetchall()
+        assert found == [("never-quite-out",)]
+        found = connection.execute(
+            "SELECT events.id FROM events JOIN events_fts ON events_fts.rowid = events.rowid "
+            "WHERE events_fts MATCH 'syria' ORDER BY events.id"
+        ).fetchall()
+        assert found == [("syria-work-continues",)]
+
+
+def test_views(small: Path, cli):
+    assert cli("--root", small, "build").code == 0
+    with _connect(small / "build" / build.DATABASE) as connection:
+        connection.row_factory = sqlite3.Row
+        timeline = [dict(row) for row in connection.execute("SELECT * FROM timeline")]
+        assert [row["id"] for row in timeline] == ["joint-statement", "mission-ends", "syria-work-continues"]
+        assert timeline[0]["occurred"] == "Joint statement on the transition" and timeline[0]["announced_planned_or_expected"] is None
+        assert timeline[1]["occurred"] is None and timeline[1]["announced_planned_or_expected"]
+        quote = dict(connection.execute("SELECT * FROM quotes_with_speakers").fetchone())
+        assert quote["speaker"] == "the official" and quote["speaker_unnamed"] == 1
+        assert quote["source_ids"] == "pentagon-statement"
+        corroboration = {
+            (row["record_type"], row["record_id"]): dict(row) for row in connection.execute("SELECT * FROM corroboration")
+        }
+        troops = corroboration[("force_levels", "us-troops-iraq")]
+        # statement-rewrite is the same story as pentagon-statement: two sources, one independent report
+        assert (troops["citations"], troops["sources"], troops["independent_reports"]) == (2, 2, 1)
+        assert troops["source_ids"] == "pentagon-statement, statement-rewrite"
+        singh = corroboration[("actors", "sabrina-singh")]
+        assert (singh["citations"], singh["sources"], singh["independent_reports"]) == (2, 1, 1)
+        statements = connection.execute(
+            "SELECT record_type, record_id, label FROM source_statements WHERE source_id = 'statement-rewrite'"
+        ).fetchall()
+        assert ("quotes", "never-quite-out", None) not in [tuple(row) for row in statements]
+        assert ("events", "joint-statement", "Joint statement on the transition") in [tuple(row) for row in statements]
+
+
+def test_committed_data_builds_cleanly(repo_copy: Path, cli):
+    assert any((repo_copy / "data").glob("*/*.yaml")), "data/ holds no records"
+    result = cli("--root", repo_copy, "build")
+    assert result.code == 0, result.out + result.err
+    dataset, _ = validate_project(Project(repo_copy))
+    with _connect(repo_copy / "build" / build.DATABASE) as connection:
+        assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        for collection, records in dataset.records.items():
+            assert connection.execute(f"SELECT count(*) FROM {collection}").fetchone() == (len(records),)
+
+
+# --------------------------------------------------------------------------- determinism and atomicity
+
+
+def test_builds_are_byte_identical(small: Path, tmp_path: Path, cli):
+    assert cli("--root", small, "build").code == 0
+    first = _files(small / "build")
+    assert cli("--root", small, "build", "--out", tmp_path / "again").code == 0
+    assert cli("--root", small, "build").code == 0
+    assert _files(tmp_path / "again") == first
+    assert _files(small / "build") == first
+    assert {"iraq-transition.db", "timeline.svg", "csv/events.csv"} <= set(first)
+
+
+def _litter(parent: Path) -> list[str]:
+    return sorted(path.name for path in parent.iterdir() if path.name.startswith(".build-"))
+
+
+def test_invalid_data_leaves_the_previous_build_untouched(small: Path, cli):
+    assert cli("--root", small, "build").code == 0
+    before = _files(small / "build")
+    record = small / "data" / "events" / "mission-ends.yaml"
+    record.write_text(record.read_text(encoding="utf-8").replace("status: planned", "status: planed"), encoding="utf-8")
+    result = cli("--root", small, "build")
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    assert "data/events/mission-ends.yaml:5:9: events/mission-ends: status:" in result.out
+    assert _files(small / "build") == before
+    assert _litter(small) == []
+
+
+def test_a_failure_midway_leaves_the_previous_build_untouched(small: Path, monkeypatch):
+    dataset, problems = validate_project(Project(small))
+    assert problems == []
+    out = small / "build"
+    build.build(dataset, out)
+    before = _files(out)
+
+    def broken_csvs(directory, rows):
+        raise OSError("disk full (injected)")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(build, "write_csvs", broken_csvs)
+        with pytest.raises(OSError, match="injected"):
+            build.build(dataset, out)
+    assert _files(out) == before
+    assert _litter(small) == []
+
+    real_rows = build.table_rows
+
+    def rows_with_a_dangling_reference(data):
+        rows = real_rows(data)
+        rows["event_participants"].append(("mission-ends", 99, "nobody", "party"))
+        return rows
+
+    with monkeypatch.context() as patch:
+        patch.setattr(build, "table_rows", rows_with_a_dangling_reference)
+        with pytest.raises(build.BuildError, match="foreign keys"):
+            build.build(dataset, out)
+    assert _files(out) == before
+    assert _litter(small) == []
+
+
+def test_refuses_to_replace_a_directory_it_did_not_write(small: Path, tmp_path: Path, cli):
+    elsewhere = tmp_path / "precious"
+    elsewhere.mkdir()
+    (elsewhere / "notes.txt").write_text("keep me", encoding="utf-8")
+    result = cli("--root", small, "build", "--out", elsewhere)
+    assert result.code == 2
+    assert "refusing to replace" in result.err
+    assert (elsewhere / "notes.txt").read_text(encoding="utf-8") == "keep me"
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["notes.txt"]
+    assert _litter(tmp_path) == []
+
+
+def test_build_does_not_import_frictionless(cli, small: Path):
+    import subprocess
+    import sys
+
+    code = "import sys, iraq_transition.build; assert 'frictionless' not in sys.modules, 'frictionless imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    shutil.rmtree(small / "build", ignore_errors=True)
