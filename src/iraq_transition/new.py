@@ -1,0 +1,152 @@
+"""The ``new`` command: write a commented template record to fill in.
+
+The template is generated from the models: every field comes with its description and allowed
+values as a comment. Required fields are left empty with a ``# TODO`` mark, so the file fails
+validation (at each of them) until it is filled; optional fields are commented out.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+import unicodedata
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from .cli import UsageError
+from .fmt import MODELINE, field_model
+from .load import Project, display_path
+from .models import COLLECTIONS, SLUG_PATTERN, References
+
+_INDENT = "  "
+_TODO = "  # TODO"
+
+
+def run(args) -> int:
+    """``iraq-transition new COLLECTION ID``."""
+    project = Project(args.root)
+    if args.id is None:
+        raise UsageError(
+            f"give the new record's id, e.g. `iraq-transition new {args.collection} some-descriptive-name`: "
+            "ids are lowercase words joined by hyphens, and they never change once merged"
+        )
+    if not re.fullmatch(SLUG_PATTERN, args.id) or len(args.id) > 120:
+        raise UsageError(
+            f"{args.id!r} is not a valid id: use lowercase letters, digits and single hyphens"
+            + (f", e.g. {suggestion!r}" if (suggestion := slugify(args.id)) else "")
+        )
+    if not project.data_dir.is_dir():
+        raise UsageError(f"no data/ directory in {project.root}: run this in the repository, or pass --root")
+    path = project.data_dir / args.collection / f"{args.id}.yaml"
+    shown = display_path(project, path)
+    if path.exists():
+        raise UsageError(f"{shown} already exists: edit it, or choose another id")
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(template(args.collection, args.id), encoding="utf-8", newline="\n")
+    print(f"wrote {shown}: a template for a new {args.collection} record")
+    print("next steps:")
+    print(f"  1. edit {shown}: fill in every TODO (the comments say what each field means and allows);")
+    print("     uncomment the optional fields you need, delete the rest")
+    print(f"  2. iraq-transition fmt {shown}")
+    print(f"  3. iraq-transition validate {shown}")
+    return 0
+
+
+def slugify(text: str) -> str:
+    """A slug for ``text``: ASCII lowercase words joined by hyphens ('' if nothing is left)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:120].strip("-")
+
+
+def template(collection: str, record_id: str) -> str:
+    """The commented template of a ``collection`` record with id ``record_id``."""
+    model = COLLECTIONS[collection]
+    lines = [
+        MODELINE.format(collection=collection),
+        f"# A new {collection} record. {model.__doc__.strip()}",
+        "# Fill in every TODO; uncomment the optional fields you need and delete the others.",
+        "# Every value must come from a source: cite it verbatim under citations; unknown means omitted.",
+        "",
+    ]
+    for name, info in model.model_fields.items():
+        if name == "id":
+            lines += [f"# {info.description}", f"id: {record_id}"]
+        else:
+            lines += _field(name, info, indent="", commented=False)
+    return "\n".join(lines) + "\n"
+
+
+def _field(name: str, info: FieldInfo, indent: str, commented: bool) -> list[str]:
+    """Lines for one field at ``indent``: its description comment, then the field, commented
+    out when optional (or inside an optional part)."""
+    commented = commented or not info.is_required()
+    mark = "# " if commented else ""
+    submodel = field_model(info.annotation)
+    lines = [f"{indent}# {describe(info)}"]
+    if submodel is not None and _is_list(info.annotation):
+        lines.append(f"{indent}{mark}{name}:")
+        item = _model_fields(submodel, indent + _INDENT * 2, commented)
+        lines += _as_list_item(item, indent + _INDENT, mark)
+    elif submodel is not None:
+        lines.append(f"{indent}{mark}{name}:")
+        lines += _model_fields(submodel, indent + _INDENT, commented)
+    elif _is_list(info.annotation):
+        lines += [f"{indent}{mark}{name}:", f"{indent}{_INDENT}{mark}- {_TODO.strip()}"]
+    else:
+        lines.append(f"{indent}{mark}{name}:{_TODO}")
+    return lines
+
+
+def _model_fields(model: type[BaseModel], indent: str, commented: bool) -> list[str]:
+    return [line for name, info in model.model_fields.items() for line in _field(name, info, indent, commented)]
+
+
+def _as_list_item(lines: list[str], dash_indent: str, mark: str) -> list[str]:
+    """Turn a nested mapping's lines into one list item, its dash on the first line."""
+    return [f"{dash_indent}{mark}- {lines[0][len(dash_indent + _INDENT):]}", *lines[1:]]
+
+
+def describe(info: FieldInfo) -> str:
+    """A field's description, allowed values, referenced collection and default, for a comment."""
+    parts = [info.description or ""]
+    choices = _literal_values(info.annotation)
+    if choices:
+        parts.append("One of: " + ", ".join(map(str, choices)) + ".")
+    target = _referenced(info)
+    if target:
+        parts.append(f"An id from data/{target}/.")
+    if not info.is_required():
+        default = info.get_default(call_default_factory=True)
+        parts.append("Optional." if default in (None, []) else f"Optional (default: {_show(default)}).")
+    return " ".join(part for part in parts if part)
+
+
+def _show(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _walk(annotation: Any):
+    """``annotation`` and everything nested in it (union members, list items, Annotated metadata)."""
+    yield annotation
+    for argument in typing.get_args(annotation):
+        yield from _walk(argument)
+
+
+def _literal_values(annotation: Any) -> tuple:
+    for part in _walk(annotation):
+        if typing.get_origin(part) is typing.Literal:
+            return typing.get_args(part)
+    return ()
+
+
+def _referenced(info: FieldInfo) -> str | None:
+    for part in [*info.metadata, *_walk(info.annotation)]:
+        if isinstance(part, References):
+            return part.collection
+    return None
+
+
+def _is_list(annotation: Any) -> bool:
+    return any(typing.get_origin(part) is list for part in _walk(annotation))

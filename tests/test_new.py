@@ -1,0 +1,139 @@
+"""``iraq-transition new``: commented templates that fail validation until filled in."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from iraq_transition.fmt import MODELINE, scalar
+from iraq_transition.models import COLLECTIONS
+
+SEED = "003_37c537ccfc62a87e.txt"
+SPAN = "“Our footprint is going to be changing within the country,” Pentagon spokesperson Sabrina Singh told reporters"
+PLACEHOLDER = re.compile(r"^(?P<indent> *(?:- )?)(?P<field>\w+):  # TODO$")
+
+
+def _values(root: Path) -> dict[str, dict[str, object]]:
+    """Real values for the required fields of each collection, built on one real seed span."""
+    sha256 = hashlib.sha256((root / "seeds" / SEED).read_bytes()).hexdigest()
+    cite = {"source": "report-phaseout", "quote": SPAN}
+    return {
+        "sources": {"file": SEED, "sha256": sha256, "language": "en"},
+        "actors": {"name": "Sabrina Singh", "kind": "person", **cite},
+        "events": {
+            "title": "Pentagon press briefing",
+            "description": "A Pentagon spokesperson briefed reporters.",
+            "event_type": "briefing",
+            "status": "occurred",
+            **cite,
+        },
+        "quotes": {
+            "text": "Our footprint is going to be changing within the country,",
+            "speaker_id": "sabrina-singh",
+            "speaker_as_described": "Pentagon spokesperson Sabrina Singh",
+            "directness": "direct",
+            **cite,
+        },
+        "force_levels": {
+            "actor": "sabrina-singh",
+            "country": "IQ",
+            "wording": "changing",
+            "qualifier": "unspecified",
+            "value": "2024",
+            "precision": "year",
+            "status": "current",
+            **cite,
+        },
+        "bases": {"name": "Iraq", "site_type": "region", "country": "IQ", **cite},
+    }
+
+
+IDS = {
+    "sources": "report-phaseout",
+    "actors": "sabrina-singh",
+    "events": "pentagon-briefing",
+    "quotes": "footprint-changing",
+    "force_levels": "footprint",
+    "bases": "iraq",
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path, repo: Path) -> Path:
+    """A repository with one real seed and no records yet."""
+    (tmp_path / "seeds").mkdir()
+    shutil.copy2(repo / "seeds" / SEED, tmp_path / "seeds" / SEED)
+    (tmp_path / "data").mkdir()
+    return tmp_path
+
+
+def test_each_template_fails_at_its_placeholders_until_filled_in(project, cli):
+    values = _values(project)
+    for collection in COLLECTIONS:  # in dependency order: each record cites or names the earlier ones
+        record_id = IDS[collection]
+        made = cli("--root", project, "new", collection, record_id)
+        assert made.code == 0, made.err
+        path = project / "data" / collection / f"{record_id}.yaml"
+        shown = f"data/{collection}/{record_id}.yaml"
+        assert f"wrote {shown}" in made.out and f"iraq-transition validate {shown}" in made.out
+        text = path.read_text(encoding="utf-8")
+        assert text.splitlines()[0] == MODELINE.format(collection=collection)
+        assert yaml.safe_load(text)["id"] == record_id
+
+        placeholders = {n for n, line in enumerate(text.splitlines(), 1) if PLACEHOLDER.match(line)}
+        assert placeholders
+        failed = cli("--root", project, "validate", path)
+        assert failed.code == 1, failed.out + failed.err
+        error_lines = {int(m.group(1)) for m in re.finditer(rf"^{re.escape(shown)}:(\d+):\d+: ", failed.out, re.M)}
+        assert error_lines == placeholders, failed.out
+
+        path.write_text(_fill(text, values[collection]), encoding="utf-8")
+        filled = cli("--root", project, "validate", path)
+        assert filled.code == 0, filled.out + filled.err
+
+
+def _fill(template: str, values: dict[str, object]) -> str:
+    def replace(match: re.Match) -> str:
+        return f"{match['indent']}{match['field']}: {scalar(values[match['field']])}"
+
+    return "\n".join(PLACEHOLDER.sub(replace, line) for line in template.splitlines()) + "\n"
+
+
+def test_every_field_is_described_with_its_allowed_values(project, cli):
+    cli("--root", project, "new", "events", "x")
+    text = (project / "data/events/x.yaml").read_text(encoding="utf-8")
+    for name, info in COLLECTIONS["events"].model_fields.items():
+        assert re.search(rf"^ *(# )?{name}:", text, re.M), name
+        assert info.description in text
+    assert "One of: occurred, announced, planned, expected." in text
+    assert "An id from data/actors/." in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("events",), "give the new record's id"),
+        (("events", "Joint Statement"), "'joint-statement'"),
+        (("events", "bad_id"), "not a valid id"),
+    ],
+)
+def test_a_missing_or_invalid_id_is_a_usage_error(project, cli, args, message):
+    result = cli("--root", project, "new", *args)
+    assert result.code == 2
+    assert message in result.err
+    assert not any((project / "data").iterdir())
+
+
+def test_an_existing_record_is_never_overwritten(project, cli):
+    path = project / "data/actors/a.yaml"
+    path.parent.mkdir()
+    path.write_text("id: a\n")
+    result = cli("--root", project, "new", "actors", "a")
+    assert result.code == 2
+    assert "already exists" in result.err
+    assert path.read_text() == "id: a\n"
