@@ -1,0 +1,209 @@
+"""Generate the committed files derived from the models: JSON Schemas, datapackage.json, docs/timeline.svg.
+
+The Frictionless Table Schemas come from the same table layout as the SQLite tables
+(:func:`iraq_transition.build.table_layout`); the JSON Schemas from ``model_json_schema()``.
+``iraq-transition generate --check`` fails when a committed copy is stale.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .build import CSV_DIR, CSV_LINE_TERMINATOR, Column, Table, table_layout
+from .load import Project
+from .models import COLLECTIONS, Record
+from .timeline import render_svg
+from .validate import Dataset, print_problems, summary, validate_project
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+DATAPACKAGE = "datapackage.json"
+TIMELINE_DOC = Path("docs") / "timeline.svg"
+CSV_PATH = Path("build") / CSV_DIR  # where `iraq-transition build` writes the CSVs, relative to the root
+
+LICENSES = [
+    {
+        "name": "CC-BY-4.0",
+        "path": "https://creativecommons.org/licenses/by/4.0/",
+        "title": "Creative Commons Attribution 4.0: the records (data/) and the tables built from them",
+    },
+    {"name": "MIT", "path": "https://opensource.org/licenses/MIT", "title": "MIT License: the code"},
+]
+DESCRIPTION = (
+    "An open, citable dataset of the 2024-2026 transition of the US-led coalition's military mission in "
+    "Iraq (and Syria): sources, actors, events, quotes, force levels and bases, each backed by verbatim "
+    "citations of archived news articles. Every claim carries its citations (table citations, with character "
+    "offsets into sources.text); unknown values are left empty, never estimated; quotes are attributed exactly "
+    "as the source attributes them; where sources differ, their versions stand side by side.\n\n"
+    "Licences: the records and the tables built from them are CC-BY-4.0; the code is MIT. The article texts "
+    "(seeds/, and the column sources.text) remain the property of their publishers: they are included only so "
+    "that every citation can be verified, and are not licensed under CC-BY-4.0."
+)
+KEYWORDS = ["Iraq", "Syria", "Operation Inherent Resolve", "US military", "coalition", "troop levels", "military bases", "ISIS"]
+
+
+# --------------------------------------------------------------------------- JSON Schema
+
+
+def json_schema(collection: str) -> dict[str, Any]:
+    """The JSON Schema of one record file of ``collection`` (editors validate YAML records with it)."""
+    model = COLLECTIONS[collection]
+    generated = model.model_json_schema()
+    header = {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": f"{collection}.schema.json",
+        "title": f"iraq-transition {collection} record",
+        "description": f"{generated.get('description', '')} One record per file: data/{collection}/<id>.yaml, "
+        "where <id> equals the record's id.",
+    }
+    return header | {key: value for key, value in generated.items() if key not in ("title", "description")}
+
+
+# --------------------------------------------------------------------------- Frictionless data package
+
+
+def _field(column: Column) -> dict[str, Any]:
+    field: dict[str, Any] = {"name": column.name, "type": column.type, "description": column.description}
+    if column.type == "boolean":
+        field |= {"trueValues": ["1"], "falseValues": ["0"]}
+    constraints = {
+        "required": column.required or None,
+        "enum": list(column.enum) if column.enum else None,
+        "pattern": _table_schema_pattern(column.pattern) if column.pattern else None,
+        "minLength": column.min_length,
+        "maxLength": column.max_length,
+        "minimum": column.minimum,
+        "maximum": column.maximum,
+    }
+    constraints = {name: value for name, value in constraints.items() if value is not None}
+    if constraints:
+        field["constraints"] = constraints
+    return field
+
+
+def _table_schema_pattern(pattern: str) -> str:
+    """A model's anchored Python regex as a Table Schema pattern (XML Schema style: implicitly anchored)."""
+    return pattern.removeprefix("^").removesuffix("$").replace("(?:", "(")
+
+
+def _resource(table: Table) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "fields": [_field(column) for column in table.columns],
+        "missingValues": [""],
+        "primaryKey": list(table.primary_key),
+    }
+    if table.foreign_keys:
+        schema["foreignKeys"] = [
+            {"fields": column, "reference": {"resource": target, "fields": "id"}} for column, target in table.foreign_keys
+        ]
+    return {
+        "name": table.name,
+        "path": (CSV_PATH / f"{table.name}.csv").as_posix(),
+        "profile": "tabular-data-resource",
+        "title": table.name.replace("_", " ").capitalize(),
+        "description": table.description,
+        "format": "csv",
+        "mediatype": "text/csv",
+        "encoding": "utf-8",
+        "dialect": {
+            "delimiter": ",",
+            "lineTerminator": CSV_LINE_TERMINATOR,
+            "quoteChar": '"',
+            "doubleQuote": True,
+            "header": True,
+        },
+        "schema": schema,
+    }
+
+
+def _package_source(source: Record) -> dict[str, Any]:
+    title = source.headline or f"{source.id}: headline not identified"
+    entry = {"title": title, "path": source.url or f"seeds/{source.file}"}
+    if source.publisher:
+        entry["publisher"] = source.publisher
+    entry["archived"] = f"seeds/{source.file}"
+    return entry
+
+
+def datapackage(dataset: Dataset) -> dict[str, Any]:
+    """The Frictionless data package describing build/csv/*.csv, with the dataset's sources."""
+    return {
+        "profile": "tabular-data-package",
+        "name": "iraq-transition",
+        "title": "Iraq transition: the US-led coalition's mission in Iraq and Syria, 2024-2026",
+        "description": DESCRIPTION,
+        "version": __version__,
+        "keywords": KEYWORDS,
+        "licenses": LICENSES,
+        "contributors": [{"title": "iraq-transition contributors", "role": "author"}],
+        "sources": [_package_source(source) for source in dataset.records.get("sources", {}).values()],
+        "resources": [_resource(table) for table in table_layout()],
+    }
+
+
+# --------------------------------------------------------------------------- the generate command
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def generated_files(dataset: Dataset) -> dict[Path, str]:
+    """Every generated file (path under the project root) and its content."""
+    files = {
+        Path("schema") / f"{collection}.schema.json": _json_text(json_schema(collection)) for collection in COLLECTIONS
+    }
+    files[Path(DATAPACKAGE)] = _json_text(datapackage(dataset))
+    files[TIMELINE_DOC] = render_svg(dataset)
+    return files
+
+
+def _stale_schemas(project: Project, expected: dict[Path, str]) -> list[Path]:
+    """Schema files left over from collections that no longer exist."""
+    found = sorted(project.schema_dir.glob("*.schema.json")) if project.schema_dir.is_dir() else []
+    return [path.relative_to(project.root) for path in found if path.relative_to(project.root) not in expected]
+
+
+def run_generate(args) -> int:
+    """The ``generate`` command: write the generated files, or with ``--check`` list the stale ones."""
+    project = Project(args.root)
+    dataset, problems = validate_project(project)
+    if problems:
+        print_problems(problems)
+        print(summary(dataset, problems), file=sys.stderr)
+        print("iraq-transition generate: nothing written: fix the errors above first", file=sys.stderr)
+        return 1
+    files = generated_files(dataset)
+    stale = [path for path, content in files.items() if _read(project.root / path) != content]
+    leftovers = _stale_schemas(project, files)
+    if args.check:
+        for path in stale:
+            print(f"{path.as_posix()}: stale or missing", file=sys.stderr)
+        for path in leftovers:
+            print(f"{path.as_posix()}: no collection of that name: delete it", file=sys.stderr)
+        if stale or leftovers:
+            print("iraq-transition generate --check: run iraq-transition generate and commit the result", file=sys.stderr)
+            return 1
+        print(f"generated files up to date ({len(files)} files)")
+        return 0
+    for path in stale:
+        target = project.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(files[path], encoding="utf-8", newline="")
+        print(f"wrote {path.as_posix()}")
+    for path in leftovers:
+        (project.root / path).unlink()
+        print(f"removed {path.as_posix()}")
+    if not stale and not leftovers:
+        print(f"generated files up to date ({len(files)} files)")
+    return 0
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
