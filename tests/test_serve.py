@@ -1,0 +1,345 @@
+"""Publishing with real Datasette: every page, CSV exports, search, citations, the metadata, a real server, the timeline."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from iraq_transition import build, serve, timeline
+from iraq_transition.load import Project
+from iraq_transition.models import COLLECTIONS
+from iraq_transition.validate import validate_project
+
+from conftest import REPO, run_cli
+
+DB = serve.DATABASE
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def copy_project(root: Path) -> Path:
+    """A copy of the repository's records and seeds at ``root``, not yet built."""
+    for name in ("data", "seeds"):
+        shutil.copytree(REPO / name, root / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """The repository's real records, built once per module by the real CLI; the build directory."""
+    root = copy_project(tmp_path_factory.mktemp("site"))
+    result = run_cli("--root", root, "build")
+    assert result.code == 0, result.err
+    return root / "build"
+
+
+@pytest.fixture(scope="module")
+def ds(site: Path):
+    """Datasette on the build, configured exactly as ``iraq-transition serve`` configures it."""
+    return serve.datasette(site)
+
+
+@pytest.fixture(scope="module")
+def db(site: Path):
+    connection = sqlite3.connect(serve.database_path(site))
+    yield connection
+    connection.close()
+
+
+def get(ds, path: str):
+    """One request to the in-process Datasette."""
+    return asyncio.run(ds.client.get(path))
+
+
+def get_json(ds, path: str):
+    response = get(ds, path)
+    assert response.status_code == 200, (path, response.text[:500])
+    return response.json()
+
+
+def names(db, kind: str) -> list[str]:
+    return [name for (name,) in db.execute("select name from sqlite_master where type = ? order by name", (kind,))]
+
+
+def quote_path(*parts: str) -> str:
+    return "/" + "/".join(urllib.parse.quote(part, safe="") for part in parts)
+
+
+# --------------------------------------------------------------------------- in-process Datasette
+
+
+def test_every_table_view_query_and_record_page_answers(ds, db, site):
+    queries = json.loads((site / build.METADATA).read_text())["databases"][DB]["queries"]
+    paths = ["/", quote_path(DB)]
+    paths += [quote_path(DB, name) for name in names(db, "table") + names(db, "view") + list(queries)]
+    paths += [quote_path(DB, name) + ".json" for name in names(db, "table") + names(db, "view")]
+    for collection in COLLECTIONS:
+        (first,) = db.execute(f"select id from {collection} order by id limit 1").fetchone()
+        paths.append(quote_path(DB, collection, first))
+    assert len(queries) >= 5
+    failures = [(path, status) for path in paths if (status := get(ds, path).status_code) != 200]
+    assert failures == []
+
+
+def test_csv_export_holds_the_rows_of_the_build_csv(ds, site):
+    files = sorted((site / build.CSV_DIR).glob("*.csv"))
+    assert {file.stem for file in files} == {table.name for table in build.table_layout()}
+    for file in files:
+        response = get(ds, quote_path(DB, file.stem) + ".csv?_stream=on")
+        assert response.status_code == 200, file.stem
+        exported = list(csv.reader(io.StringIO(response.text)))
+        built = list(csv.reader(io.StringIO(file.read_text(encoding="utf-8"))))
+        assert exported[0] == built[0], f"{file.stem}: columns differ"  # tables have explicit keys: no rowid column
+        # Datasette orders by primary key, the build CSV by collection then key: compare as sets of rows.
+        assert sorted(exported[1:]) == sorted(built[1:]), f"{file.stem}: rows differ"
+        assert len(built) > 1 or file.stem not in COLLECTIONS, f"{file.stem}: no records built"
+
+
+def test_full_text_search_finds_a_known_quote(ds, db):
+    phrase = "never quite out"
+    expected = [id_ for (id_,) in db.execute("select id from quotes where text like ? order by id", (f"%{phrase}%",))]
+    assert expected, "the records should hold the quote 'never quite out'"
+    rows = get_json(ds, f"/{DB}/quotes.json?_search={urllib.parse.quote(phrase)}&_shape=array")
+    assert [row["id"] for row in rows] == expected
+    page = get(ds, f"/{DB}/quotes?_search={urllib.parse.quote(phrase)}")
+    assert phrase in page.text
+
+
+def test_events_and_sources_are_searchable(ds, db):
+    for table, column in (("events", "title"), ("sources", "text")):
+        (value,) = db.execute(f"select {column} from {table} order by id limit 1").fetchone()
+        word = max(value.split(), key=len).strip(".,;:“”\"'’()")
+        rows = get_json(ds, f"/{DB}/{table}.json?_search={urllib.parse.quote(word)}&_shape=array")
+        assert rows and all(word.lower() in (row[column] or "").lower() for row in rows if table == "sources")
+
+
+@pytest.mark.parametrize("collection", list(COLLECTIONS))
+def test_record_page_leads_to_its_citations(ds, db, collection):
+    (record_id,) = db.execute(f"select id from {collection} order by id limit 1").fetchone()
+    page = get(ds, quote_path(DB, collection, record_id))
+    assert page.status_code == 200
+    link = f"/{DB}/record_citations?record_type={collection}&amp;record_id={urllib.parse.quote(record_id)}"
+    assert link in page.text
+    expected = db.execute(
+        "select part, position, source_id, quote, start_offset, end_offset from citations "
+        "where record_type = ? and record_id = ? order by part, position",
+        (collection, record_id),
+    ).fetchall()
+    rows = get_json(
+        ds,
+        f"/{DB}/record_citations.json?record_type={collection}&record_id={urllib.parse.quote(record_id)}&_shape=array",
+    )
+    got = [(r["part"], r["position"], r["source_id"], r["quote"], r["start_offset"], r["end_offset"]) for r in rows]
+    assert got == expected
+    assert got or collection == "sources", f"{collection}/{record_id} should have citations"
+
+
+def test_foreign_keys_show_labels(ds, db):
+    (quote_id, speaker_id) = db.execute("select id, speaker_id from quotes order by id limit 1").fetchone()
+    (name,) = db.execute("select name from actors where id = ?", (speaker_id,)).fetchone()
+    rows = get_json(ds, f"/{DB}/quotes.json?id={urllib.parse.quote(quote_id)}&_labels=on&_shape=array")
+    assert rows[0]["speaker_id"] == {"value": speaker_id, "label": name}
+
+
+def test_tables_have_their_facets(ds):
+    for table, facets in serve.FACETS.items():
+        data = get_json(ds, f"/{DB}/{table}.json")
+        assert set(data["facet_results"]) == set(facets), table
+
+
+def test_canned_queries_answer_with_parameters(ds, db):
+    (source,) = db.execute("select source_id from citations order by source_id limit 1").fetchone()
+    rows = get_json(ds, f"/{DB}/what_each_source_says.json?source={source}&_shape=array")
+    assert len(rows) == db.execute("select count(*) from citations where source_id = ?", (source,)).fetchone()[0]
+    assert [r["start_offset"] for r in rows] == sorted(r["start_offset"] for r in rows)
+    (speaker,) = db.execute("select speaker_id from quotes order by speaker_id limit 1").fetchone()
+    rows = get_json(ds, f"/{DB}/quotes_by_speaker.json?speaker={speaker}&_shape=array")
+    assert {r["id"] for r in rows} >= {i for (i,) in db.execute("select id from quotes where speaker_id = ?", (speaker,))}
+    timeline_rows = get_json(ds, f"/{DB}/occurred_and_planned.json?_shape=array")
+    assert len(timeline_rows) == db.execute("select count(*) from events").fetchone()[0]
+    single = get_json(ds, f"/{DB}/single_report_records.json?_shape=array")
+    assert all(row["independent_reports"] == 1 for row in single)
+
+
+def test_home_page_shows_title_description_and_timeline(ds):
+    page = get(ds, "/")
+    assert page.status_code == 200
+    assert serve.TITLE.replace("'", "&#39;") in page.text
+    assert serve.LICENSE_URL in page.text
+    assert '<svg xmlns="http://www.w3.org/2000/svg"' in page.text and "timeline-title" in page.text
+
+
+def test_bases_page_loads_the_cluster_map(ds, db):
+    page = get(ds, f"/{DB}/bases")
+    assert "datasette-cluster-map.js" in page.text
+    assert 'DATASETTE_CLUSTER_MAP_LATITUDE_COLUMN = "latitude"' in page.text
+    assert get(ds, "/-/static-plugins/datasette-cluster-map/datasette-cluster-map.js").status_code == 200
+    located = db.execute("select count(*) from bases where latitude is not null").fetchone()[0]
+    assert located >= 1
+
+
+# --------------------------------------------------------------------------- the metadata
+
+
+def test_metadata_describes_every_table_and_column(db):
+    meta = serve.metadata("<svg></svg>")
+    assert meta == serve.metadata("<svg></svg>") and json.loads(json.dumps(meta)) == meta
+    assert meta["license"] == "CC-BY-4.0" and meta["license_url"]
+    tables = meta["databases"][DB]["tables"]
+    built = [name for name in names(db, "table") if not name.endswith(("_fts", "_data", "_idx", "_docsize", "_config"))]
+    assert sorted(tables) == sorted(built)
+    for name, entry in tables.items():
+        assert entry["description"], name
+        columns = [row[1] for row in db.execute(f"pragma table_info({name})")]
+        assert sorted(entry["columns"]) == sorted(columns), name
+        assert all(entry["columns"].values()), name
+        for key in ("facets",):
+            assert set(entry.get(key, [])) <= set(columns), name
+        for key in ("sort", "label_column"):
+            assert entry.get(key) is None or entry[key] in columns, name
+
+
+def test_metadata_descriptions_come_from_the_models():
+    tables = serve.metadata()["databases"][DB]["tables"]
+    assert tables["events"]["description"] == " ".join(COLLECTIONS["events"].__doc__.split())
+    assert tables["force_levels"]["columns"]["best"] == COLLECTIONS["force_levels"].model_fields["best"].description
+
+
+def test_build_writes_the_metadata_of_serve(site):
+    written = json.loads((site / build.METADATA).read_text())
+    assert written == serve.metadata((site / build.TIMELINE).read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- a real server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, attempts: int = 600) -> bytes:
+    """The body at ``url`` once the server answers (polling; fails if the server dies first)."""
+    for _ in range(attempts):
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}: {process.stderr.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.read()
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"no answer from {url}")
+
+
+def fetch_json(url: str):
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert response.status == 200
+        return json.load(response)
+
+
+def test_serve_builds_when_stale_then_serves_until_interrupted(tmp_path):
+    root = copy_project(tmp_path / "repo")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "iraq_transition", "--root", str(root), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        home = wait_for(base + "/", process).decode()
+        assert serve.TITLE.replace("'", "&#39;") in home
+        events = fetch_json(f"{base}/{DB}/events.json?_shape=array&_size=max&_sort=id")
+        connection = sqlite3.connect(root / "build" / build.DATABASE)
+        assert [e["id"] for e in events] == [i for (i,) in connection.execute("select id from events order by id")]
+        matching = connection.execute(
+            "select id from quotes where rowid in (select rowid from quotes_fts where quotes_fts match 'withdrawal')"
+        ).fetchall()
+        connection.close()
+        found = fetch_json(f"{base}/{DB}/quotes.json?_search=withdrawal&_shape=array")
+        assert found and sorted(row["id"] for row in found) == sorted(id_ for (id_,) in matching)
+    finally:
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    assert "building first" in out and f"http://127.0.0.1:{port}/" in out
+    assert (root / "build" / build.DATABASE).is_file()
+
+
+def test_staleness_follows_data_and_seeds(tmp_path):
+    root = copy_project(tmp_path / "repo")
+    project = Project(root)
+    assert serve.is_stale(project)
+    assert run_cli("--root", root, "build").code == 0
+    assert not serve.is_stale(project)
+    record = next((root / "data" / "events").glob("*.yaml"))
+    later = time.time() + 10
+    os.utime(record, (later, later))
+    assert serve.is_stale(project)
+
+
+# --------------------------------------------------------------------------- the timeline picture
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    dataset, problems = validate_project(Project(REPO))
+    assert problems == []
+    return dataset
+
+
+def test_timeline_is_deterministic_well_formed_and_accessible(dataset):
+    svg = timeline.render_svg(dataset)
+    assert svg == timeline.render_svg(dataset)
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg" and root.get("role") == "img"
+    assert root.find(f"{SVG}title").text and root.find(f"{SVG}desc").text
+    assert "system-ui" in root.get("font-family")
+
+
+def test_timeline_draws_every_dated_event_in_its_lane(dataset):
+    root = ET.fromstring(timeline.render_svg(dataset))
+    marks = {g.get("data-id"): g.get("class") for g in root.iter(f"{SVG}g") if g.get("data-id")}
+    events = dataset.records["events"]
+    dated = {id_ for id_, event in events.items() if event.date is not None}
+    assert set(marks) == dated
+    assert all(marks[id_] == f"event status-{events[id_].status}" for id_ in dated)
+    desc = root.find(f"{SVG}desc").text
+    undated = len(events) - len(dated)
+    assert (f"{undated} events without a date" in desc) == (undated > 0)
+    for id_ in dated:
+        assert events[id_].title in desc
+
+
+def test_timeline_marks_deadlines(dataset):
+    root = ET.fromstring(timeline.render_svg(dataset))
+    deadlines = {
+        (event.end_date or event.date).bounds()[1]
+        for event in dataset.records["events"].values()
+        if event.status != "occurred"
+        and event.date is not None
+        and (event.end_date or event.date).qualifier == "no_later_than"
+    }
+    lines = [line for line in root.iter(f"{SVG}line") if line.get("class") == "deadline"]
+    assert deadlines, "the records should hold planned events with a deadline"
+    assert len(lines) >= len(deadlines)
+    text = ET.tostring(root, encoding="unicode")
+    assert "by Sep 2025" in text or "by September 2025" in text
