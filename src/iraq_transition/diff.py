@@ -1,0 +1,330 @@
+"""The ``diff`` command: record-level changes between two git revisions or data directories.
+
+Each side is a snapshot of data/: a git revision (read with ``git ls-tree`` and
+``git cat-file``, without touching the working tree), a directory (the repository root or its
+data/), or, for HEAD by default, the working tree. Records are compared as data in canonical
+form, so a change of formatting alone is no change. Ids are stable: a renamed record shows as a
+removal plus an addition, flagged as a likely rename when nothing but the id differs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import load
+from .cli import UsageError
+from .fmt import canonical, same
+from .models import COLLECTIONS
+
+RENAME_NOTE = "Ids are stable: a renamed record appears as a removal plus an addition."
+MAX_SHOWN = 80
+"""Longest value shown in full in Markdown; longer ones are cut with an ellipsis (JSON has them whole)."""
+
+
+class _Absent:
+    """The value of a field on the side where it does not exist."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
+
+
+@dataclass
+class Snapshot:
+    """The records of one side: (collection, id) -> data with defaults filled in, and unreadable files."""
+
+    label: str
+    records: dict[tuple[str, str], dict] = field(default_factory=dict)
+    unreadable: dict[tuple[str, str], load.Problem] = field(default_factory=dict)
+
+
+@dataclass
+class FieldChange:
+    path: str  # dotted, e.g. "citations.0.quote"
+    old: Any
+    new: Any
+
+
+@dataclass
+class CollectionChanges:
+    added: dict[str, dict] = field(default_factory=dict)
+    removed: dict[str, dict] = field(default_factory=dict)
+    changed: dict[str, list[FieldChange]] = field(default_factory=dict)
+    renames: dict[str, str] = field(default_factory=dict)  # removed id -> added id with the same content
+
+
+def run(args) -> int:
+    """``iraq-transition diff BASE [HEAD] [--format markdown|json]``."""
+    root = args.root
+    base = snapshot(root, args.base)
+    head = snapshot(root, args.head)
+    changes = compare(base, head)
+    render = to_json if args.format == "json" else to_markdown
+    print(render(base, head, changes), end="")
+    return 0
+
+
+# --------------------------------------------------------------------------- reading snapshots
+
+
+def snapshot(root: Path, where: str | None) -> Snapshot:
+    """The records at ``where``: a directory (repository root or data/), a git revision, or
+    (None) the working tree of ``root``. UsageError when it is neither."""
+    if where is None:
+        return _read_directory(root / "data", "working tree", root)
+    directory = Path(where)
+    if directory.is_dir():
+        data_dir = directory / "data" if (directory / "data").is_dir() else directory
+        return _read_directory(data_dir, where, data_dir.parent)
+    return _read_revision(root, where)
+
+
+def _read_directory(data_dir: Path, label: str, root: Path) -> Snapshot:
+    result = Snapshot(label)
+    for collection in COLLECTIONS:
+        for path in sorted((data_dir / collection).glob("*.yaml")):
+            if path.is_file():
+                shown = load.display_path(load.Project(root), path)
+                try:
+                    content = load.read_bytes(path)
+                except load.LoadError as error:
+                    result.unreadable[collection, path.stem] = load.Problem(shown, error.line, error.col, error.message)
+                    continue
+                _add(result, collection, path.stem, shown, content)
+    return result
+
+
+def _read_revision(root: Path, revision: str) -> Snapshot:
+    commit = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}")
+    if commit is None:
+        raise UsageError(f"{revision!r} is neither a directory nor a git revision of {root}")
+    listing = _git(root, "ls-tree", "-r", "-z", commit.decode().strip(), "--", "data/") or b""
+    wanted = []  # (collection, stem, path, object id)
+    for entry in listing.split(b"\0"):
+        if not entry:
+            continue
+        meta, _, name = entry.decode("utf-8", errors="replace").partition("\t")
+        mode, kind, object_id = meta.split()
+        parts = Path(name).parts
+        if kind == "blob" and mode != "120000" and len(parts) == 3 and parts[1] in COLLECTIONS and name.endswith(".yaml"):
+            wanted.append((parts[1], Path(name).stem, name, object_id))
+    result = Snapshot(revision)
+    blobs = _git(root, "cat-file", "--batch", input="".join(f"{w[3]}\n" for w in wanted).encode()) or b""
+    offset = 0
+    for collection, stem, name, _ in wanted:
+        header_end = blobs.index(b"\n", offset)
+        size = int(blobs[offset:header_end].split()[2])
+        content = blobs[header_end + 1 : header_end + 1 + size]
+        offset = header_end + 1 + size + 1
+        if size > load.MAX_FILE_BYTES:
+            problem = load.Problem(name, 1, 1, f"file is larger than {load.MAX_FILE_BYTES:,} bytes")
+            result.unreadable[collection, stem] = problem
+        else:
+            _add(result, collection, stem, name, content)
+    return result
+
+
+def _git(root: Path, *args: str, input: bytes | None = None) -> bytes | None:
+    """Standard output of ``git ARGS`` run in ``root``, or None when git fails."""
+    try:
+        completed = subprocess.run(["git", *args], cwd=root, input=input, capture_output=True, check=False)
+    except OSError:
+        raise UsageError("git is needed to read revisions, and it could not be run") from None
+    return completed.stdout if completed.returncode == 0 else None
+
+
+def _add(result: Snapshot, collection: str, stem: str, shown: str, content: bytes) -> None:
+    try:
+        data = load.parse_yaml(load.decode(content))
+    except load.LoadError as error:
+        result.unreadable[collection, stem] = load.Problem(shown, error.line, error.col, error.message)
+        return
+    if not isinstance(data, dict):
+        result.unreadable[collection, stem] = load.Problem(shown, 1, 1, "not a mapping of field names to values")
+        return
+    result.records[collection, stem] = canonical(data, COLLECTIONS[collection], fill_defaults=True)
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+def compare(base: Snapshot, head: Snapshot) -> dict[str, CollectionChanges]:
+    """Per collection (all of them, in order): records added, removed and changed, and likely renames.
+    A record unreadable on either side is left out (it is reported as unreadable instead)."""
+    changes = {collection: CollectionChanges() for collection in COLLECTIONS}
+    skipped = base.unreadable.keys() | head.unreadable.keys()
+    for key in sorted((base.records.keys() | head.records.keys()) - skipped):
+        collection, record_id = key
+        old, new = base.records.get(key), head.records.get(key)
+        if old is None:
+            changes[collection].added[record_id] = new
+        elif new is None:
+            changes[collection].removed[record_id] = old
+        elif fields := field_changes(old, new):
+            changes[collection].changed[record_id] = fields
+    for collection_changes in changes.values():
+        collection_changes.renames = _likely_renames(collection_changes)
+    return changes
+
+
+def field_changes(old: dict, new: dict) -> list[FieldChange]:
+    """Every leaf that differs, by dotted path, in the order of the new record then the old."""
+    before, after = _leaves(old), _leaves(new)
+    paths = list(after) + [path for path in before if path not in after]
+    return [
+        FieldChange(path, before.get(path, ABSENT), after.get(path, ABSENT))
+        for path in paths
+        if not same(before.get(path, ABSENT), after.get(path, ABSENT))
+    ]
+
+
+def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        items = value.items()
+    elif isinstance(value, list) and value:
+        items = enumerate(value)
+    else:
+        return {prefix: value}
+    leaves = {}
+    for key, item in items:
+        leaves.update(_leaves(item, f"{prefix}.{key}" if prefix else str(key)))
+    return leaves
+
+
+def _likely_renames(changes: CollectionChanges) -> dict[str, str]:
+    renames = {}
+    unmatched = dict(changes.added)
+    for old_id, old in changes.removed.items():
+        for new_id, new in unmatched.items():
+            if same({**old, "id": None}, {**new, "id": None}):
+                renames[old_id] = new_id
+                del unmatched[new_id]
+                break
+    return renames
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _jsonable(value: Any) -> Any:
+    return None if value is ABSENT else value
+
+
+def to_json(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges]) -> str:
+    """The changes as one JSON object; a field absent on one side has no "old" (or "new") key."""
+    collections = {}
+    for collection, c in changes.items():
+        model = COLLECTIONS[collection]
+        collections[collection] = {
+            "added": [{"id": i, "record": canonical(r, model)} for i, r in c.added.items()],
+            "removed": [{"id": i, "record": canonical(r, model)} for i, r in c.removed.items()],
+            "changed": [
+                {
+                    "id": i,
+                    "fields": [
+                        {"path": f.path, **{side: v for side, v in (("old", f.old), ("new", f.new)) if v is not ABSENT}}
+                        for f in fields
+                    ],
+                }
+                for i, fields in c.changed.items()
+            ],
+            "likely_renames": [{"from": old, "to": new} for old, new in c.renames.items()],
+        }
+    unreadable = [
+        {"side": side.label, **vars(problem)}
+        for side in (base, head)
+        for problem in sorted(side.unreadable.values())
+    ]
+    document = {"base": base.label, "head": head.label, "note": RENAME_NOTE, "collections": collections, "unreadable": unreadable}
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def to_markdown(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges]) -> str:
+    """A summary table of counts per collection, then the details: fit for a pull-request comment."""
+    lines = [f"### Record changes from {_code(base.label)} to {_code(head.label)}", ""]
+    totals = [sum(len(getattr(c, kind)) for c in changes.values()) for kind in ("added", "removed", "changed")]
+    if not any(totals):
+        lines.append("No record changes.")
+    else:
+        lines += ["| collection | added | removed | changed |", "| --- | ---: | ---: | ---: |"]
+        lines += [f"| {name} | {len(c.added)} | {len(c.removed)} | {len(c.changed)} |" for name, c in changes.items()]
+        lines += ["| **total** | {} | {} | {} |".format(*totals), "", RENAME_NOTE]
+        for name, c in changes.items():
+            lines += _collection_details(name, c)
+    problems = [(side.label, p) for side in (base, head) for p in sorted(side.unreadable.values())]
+    if problems:
+        lines += ["", "#### Unreadable files (left out of the comparison)", ""]
+        lines += [f"- {_code(label)}: {_code(str(problem))}" for label, problem in problems]
+    return "\n".join(lines) + "\n"
+
+
+def _collection_details(name: str, changes: CollectionChanges) -> list[str]:
+    if not (changes.added or changes.removed or changes.changed):
+        return []
+    lines = ["", f"#### {name}"]
+    if changes.added or changes.removed:
+        lines.append("")
+    renamed_to = set(changes.renames.values())
+    for record_id, record in changes.added.items():
+        note = " (likely a rename, see below)" if record_id in renamed_to else ""
+        lines.append(f"- added {_code(record_id)}{_headline(record)}{note}")
+    for record_id, record in changes.removed.items():
+        if record_id in changes.renames:
+            renamed = changes.renames[record_id]
+            lines.append(f"- removed {_code(record_id)}: likely renamed to {_code(renamed)} (identical apart from the id)")
+        else:
+            lines.append(f"- removed {_code(record_id)}{_headline(record)}")
+    for record_id, fields in changes.changed.items():
+        lines += ["", f"Changed {_code(record_id)}:", "", "| field | old | new |", "| --- | --- | --- |"]
+        lines += [f"| {_code(f.path)} | {' | '.join(_cells(f.old, f.new))} |" for f in fields]
+    return lines
+
+
+def _headline(record: dict) -> str:
+    for name in ("title", "name", "text", "wording", "headline"):
+        if isinstance(record.get(name), str):
+            return f": {_shorten(record[name])}"
+    return ""
+
+
+def _shorten(text: str) -> str:
+    text = text.replace("\r", "").replace("\n", "↵")
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+
+
+def _cells(old: Any, new: Any) -> tuple[str, str]:
+    """Table cells for a changed value; long texts start shortly before their first difference."""
+    if isinstance(old, str) and isinstance(new, str) and max(len(old), len(new)) > MAX_SHOWN:
+        start = max(0, len(os.path.commonprefix([old, new])) - MAX_SHOWN // 4)
+        if start:
+            old, new = "…" + old[start:], "…" + new[start:]
+    return _cell(old), _cell(new)
+
+
+def _cell(value: Any) -> str:
+    if value is ABSENT:
+        return "*(absent)*"
+    return _code(value).replace("|", "\\|")
+
+
+def _code(value: Any) -> str:
+    """``value`` as a Markdown code span: strings as they are, other values as JSON; shortened."""
+    text = _shorten(value if isinstance(value, str) else json.dumps(_jsonable(value), ensure_ascii=False))
+    fence = "`" * (_longest_backtick_run(text) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
+
+
+def _longest_backtick_run(text: str) -> int:
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    return longest

@@ -1,0 +1,174 @@
+"""``iraq-transition diff``: record-level changes between git revisions and data directories."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from iraq_transition.diff import RENAME_NOTE
+from iraq_transition.fmt import format_record
+
+CITATION = {"source": "s", "quote": "q"}
+BEFORE = {
+    "sources/s": {"id": "s", "file": "s.txt", "sha256": "0" * 64, "language": "en"},
+    "actors/a": {"id": "a", "name": "A", "kind": "state", "citations": [CITATION]},
+    "actors/b": {"id": "b", "name": "B", "kind": "state", "citations": [CITATION]},
+    "events/e": {"id": "e", "title": "T", "description": "D", "event_type": "statement", "status": "occurred", "citations": [CITATION]},
+    "events/old-id": {"id": "old-id", "title": "R", "description": "D", "event_type": "visit", "status": "planned", "citations": [CITATION]},
+}
+AFTER = {
+    **{key: value for key, value in BEFORE.items() if key not in ("actors/b", "events/old-id")},
+    "actors/c": {"id": "c", "name": "C", "kind": "person", "citations": [CITATION]},
+    "events/e": {**BEFORE["events/e"], "title": "T2", "citations": [{"source": "s", "quote": "q2"}]},
+    "events/new-id": {**BEFORE["events/old-id"], "id": "new-id"},
+}
+EXPECTED = {
+    "sources": {"added": [], "removed": [], "changed": [], "likely_renames": []},
+    "actors": {
+        "added": [{"id": "c", "record": AFTER["actors/c"]}],
+        "removed": [{"id": "b", "record": BEFORE["actors/b"]}],
+        "changed": [],
+        "likely_renames": [],
+    },
+    "events": {
+        "added": [{"id": "new-id", "record": AFTER["events/new-id"]}],
+        "removed": [{"id": "old-id", "record": BEFORE["events/old-id"]}],
+        "changed": [
+            {
+                "id": "e",
+                "fields": [
+                    {"path": "title", "old": "T", "new": "T2"},
+                    {"path": "citations.0.quote", "old": "q", "new": "q2"},
+                ],
+            }
+        ],
+        "likely_renames": [{"from": "old-id", "to": "new-id"}],
+    },
+    "quotes": {"added": [], "removed": [], "changed": [], "likely_renames": []},
+    "force_levels": {"added": [], "removed": [], "changed": [], "likely_renames": []},
+    "bases": {"added": [], "removed": [], "changed": [], "likely_renames": []},
+}
+
+
+def _git(root: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.org", *args]
+    return subprocess.run(command, cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+def _write_records(root: Path, records: dict[str, dict]) -> None:
+    shutil.rmtree(root / "data", ignore_errors=True)
+    for key, record in records.items():
+        path = root / "data" / f"{key}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(format_record(key.split("/")[0], record), encoding="utf-8")
+
+
+@pytest.fixture
+def history(tmp_path: Path) -> Path:
+    """A git repository with two commits: BEFORE, then AFTER plus a reformatted source and a broken file."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    _git(root, "init", "-q", "-b", "main")
+    _write_records(root, BEFORE)
+    _git(root, "add", "data")
+    _git(root, "commit", "-q", "-m", "before")
+    _write_records(root, AFTER)
+    # Formatting alone is no change: the source, reordered, with a default spelled out.
+    (root / "data/sources/s.yaml").write_text("language: en\nid: s\nnotes: null\nfile: s.txt\nsha256: '" + "0" * 64 + "'\n")
+    (root / "data/events/broken.yaml").write_text("id: broken\ntitle: [unclosed\n")
+    _git(root, "add", "-A", "data")
+    _git(root, "commit", "-q", "-m", "after")
+    return root
+
+
+def _json(cli, root: Path, *args) -> dict:
+    result = cli("--root", root, "diff", *args, "--format", "json")
+    assert result.code == 0, result.err
+    assert "Traceback" not in result.err
+    return json.loads(result.out)
+
+
+def test_revisions_list_exactly_the_added_removed_changed_and_renamed_records(history, cli):
+    document = _json(cli, history, "HEAD~1", "HEAD")
+    assert document["collections"] == EXPECTED
+    assert (document["base"], document["head"], document["note"]) == ("HEAD~1", "HEAD", RENAME_NOTE)
+    [broken] = document["unreadable"]
+    assert (broken["side"], broken["path"], broken["line"]) == ("HEAD", "data/events/broken.yaml", 3)
+
+
+def test_directories_give_the_same_changes_as_revisions(history, tmp_path, cli):
+    base_root = tmp_path / "base"
+    base_root.mkdir()
+    _write_records(base_root, BEFORE)
+    head_data = history / "data"
+    # BASE as a repository root, HEAD as a data directory.
+    document = _json(cli, history, base_root, head_data)
+    assert document["collections"] == EXPECTED
+
+
+def test_head_defaults_to_the_working_tree(history, cli):
+    path = history / "data/actors/a.yaml"
+    path.write_text(path.read_text().replace("name: A", "name: A2"))
+    (history / "data/quotes").mkdir()
+    (history / "data/quotes/new.yaml").write_text("id: new\ntext: hello\n")
+    document = _json(cli, history, "HEAD")
+    assert document["head"] == "working tree"
+    assert document["collections"]["actors"]["changed"] == [{"id": "a", "fields": [{"path": "name", "old": "A", "new": "A2"}]}]
+    assert document["collections"]["quotes"]["added"] == [{"id": "new", "record": {"id": "new", "text": "hello"}}]
+    assert document["collections"]["events"] == {"added": [], "removed": [], "changed": [], "likely_renames": []}
+
+
+def test_markdown_summarises_counts_then_details(history, cli):
+    result = cli("--root", history, "diff", "HEAD~1", "HEAD")
+    assert result.code == 0, result.err
+    out = result.out
+    assert out.startswith("### Record changes from `HEAD~1` to `HEAD`\n")
+    for row in (
+        "| sources | 0 | 0 | 0 |",
+        "| actors | 1 | 1 | 0 |",
+        "| events | 1 | 1 | 1 |",
+        "| **total** | 2 | 2 | 1 |",
+        RENAME_NOTE,
+        "- added `c`: C",
+        "- removed `b`: B",
+        "- removed `old-id`: likely renamed to `new-id` (identical apart from the id)",
+        "Changed `e`:",
+        "| `title` | `T` | `T2` |",
+        "| `citations.0.quote` | `q` | `q2` |",
+        "- `HEAD`: `data/events/broken.yaml:3:1: YAML syntax error",
+    ):
+        assert row in out, row
+    assert "#### sources" not in out
+
+
+def test_markdown_keeps_long_values_short_and_escapes_table_syntax(tmp_path, cli):
+    before, after = tmp_path / "before", tmp_path / "after"
+    long_text = "word " * 60
+    for root, notes in ((before, long_text + "old | `tick`"), (after, long_text + "new | `tick`")):
+        _write_records(root, {"actors/a": {"id": "a", "name": "A", "kind": "state", "notes": notes, "citations": [CITATION]}})
+    result = cli("diff", before, after)
+    assert result.code == 0, result.err
+    [row] = [line for line in result.out.splitlines() if line.startswith("| `notes` |")]
+    # The cells start shortly before the difference, pipes are escaped and backticks fenced.
+    old, new = row.split(" | ")[1:3]
+    assert old.startswith("`` …word") and old.endswith("word old \\| `tick` ``")
+    assert new.startswith("`` …word") and new.endswith("word new \\| `tick` `` |")
+    assert len(row) < 250
+
+
+def test_identical_sides_report_no_changes(history, cli):
+    result = cli("--root", history, "diff", "HEAD", "HEAD")
+    assert result.code == 0
+    assert "No record changes." in result.out
+
+
+@pytest.mark.parametrize("bad", ["no-such-revision", "HEAD~99", "--help-me"])
+def test_a_bad_revision_or_path_is_a_usage_error(history, cli, bad):
+    result = cli("--root", history, "diff", "--", bad) if bad.startswith("-") else cli("--root", history, "diff", bad)
+    assert result.code == 2
+    assert "neither a directory nor a git revision" in result.err
+    assert "Traceback" not in result.err
