@@ -1,0 +1,164 @@
+"""The published site in a real headless Chromium: home page and timeline, the bases map, search, citations.
+
+Requests to anything but the local server are aborted (the machine is offline; map tiles come from the
+internet). Screenshots land in tests/screenshots/ (not committed) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from iraq_transition import build, serve
+
+from conftest import REPO, run_cli
+from test_serve import copy_project, free_port, wait_for
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = REPO / "tests" / "screenshots"
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+DB = serve.DATABASE
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> Path:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: run `make chromium` (installs Debian's chromium)"
+        if os.environ.get("CI", "").lower() in ("true", "1"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``iraq-transition serve`` on a built copy of the repository; yields (base URL, database path)."""
+    root = copy_project(tmp_path_factory.mktemp("browser"))
+    assert run_cli("--root", root, "build").code == 0
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "iraq_transition", "--root", str(root), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base + "/", process)
+        yield base, root / "build" / build.DATABASE
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium_path), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page that aborts every request to a host other than the local server."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    blocked: list[str] = []
+
+    def only_local(route):
+        if urllib.parse.urlsplit(route.request.url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_local)
+    page = context.new_page()
+    page.blocked = blocked
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_home_page_shows_the_title_and_the_timeline(server, page):
+    base, _ = server
+    page.goto(base + "/")
+    assert page.locator("h1").inner_text() == serve.TITLE
+    picture = page.locator("figure.timeline svg")
+    picture.wait_for(state="visible")
+    box = picture.bounding_box()
+    assert box["width"] > 300 and box["height"] > 200
+    assert page.locator("figure.timeline svg g.event").count() > 0
+    screenshot(page, "home")
+
+
+def test_bases_map_shows_a_marker_for_every_located_base(server, page):
+    base, database = server
+    with sqlite3.connect(database) as connection:
+        located = connection.execute("select count(*) from bases where latitude is not null").fetchone()[0]
+    assert located > 0
+    page.goto(f"{base}/{DB}/bases")
+    page.locator(".leaflet-container").wait_for(state="visible")
+    page.locator(".leaflet-marker-icon").first.wait_for(state="visible")
+    # A cluster icon stands for as many markers as the number it shows.
+    shown = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.leaflet-marker-icon')).reduce(
+            (sum, icon) => sum + (icon.classList.contains('marker-cluster') ? parseInt(icon.textContent, 10) : 1), 0)"""
+    )
+    assert shown == located
+    assert page.blocked and all("127.0.0.1" not in url for url in page.blocked)  # the tiles, kept offline
+    screenshot(page, "bases-map")
+
+
+def test_quote_search_shows_the_quote(server, page):
+    base, database = server
+    phrase = "never quite out"
+    with sqlite3.connect(database) as connection:
+        (text,) = connection.execute("select text from quotes where text like ?", (f"%{phrase}%",)).fetchone()
+    page.goto(f"{base}/{DB}/quotes?_search={urllib.parse.quote(phrase)}")
+    cell = page.locator("td.col-text", has_text=phrase)
+    cell.first.wait_for(state="visible")
+    assert cell.count() == 1 and cell.inner_text() == text
+    screenshot(page, "quote-search")
+
+
+def test_record_page_lists_its_citations(server, page):
+    base, database = server
+    with sqlite3.connect(database) as connection:
+        record_id, count = connection.execute(
+            "select record_id, count(*) from citations where record_type = 'events' and part = '' "
+            "group by record_id order by count(*) desc, record_id limit 1"
+        ).fetchone()
+        quotes = [q for (q,) in connection.execute(
+            "select quote from citations where record_type = 'events' and record_id = ? order by part, position",
+            (record_id,),
+        )]
+    page.goto(f"{base}/{DB}/events/{urllib.parse.quote(record_id)}")
+    items = page.locator("section.record-citations li")
+    items.first.wait_for(state="visible")
+    assert items.count() == len(quotes) >= count
+    assert [items.nth(i).locator("blockquote").inner_text() for i in range(len(quotes))] == quotes
+    screenshot(page, "record-citations")
