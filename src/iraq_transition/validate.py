@@ -266,7 +266,8 @@ def _yaml_kind(value: Any) -> str:
 
 
 def _shorten(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    """A value as a contributor wrote it (YAML spelling for booleans and null), cut to ``limit`` characters."""
+    text = ("true" if value else "false") if isinstance(value, bool) else "null" if value is None else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -306,8 +307,8 @@ def _issue(model: type[BaseModel], content: dict, error: dict) -> Issue:
         return Issue(loc, f"{_shorten(value)} is not {_IS_NOT.get(pattern, 'valid here')}: {advice}")
     if kind == "string_type":
         return Issue(loc, f"expected text, got {_yaml_kind(value)} {_shorten(value)}: "
-                     f"{'quote this value' if value is not None else 'write a value'} (YAML reads some unquoted "
-                     "words and numbers, like yes, no, on, 1.0 or ~, as something else)")
+                     f"{'quote this value' if value is not None else 'write a value'} (YAML reads unquoted yes, no, on, "
+                     "off, numbers and ~ as something other than text)")
     if kind == "value_error":
         message = str(ctx.get("error", error["msg"]))
         first_word = message.split(" ", 1)[0]
@@ -490,7 +491,7 @@ class _CrossChecks:
         }
         seeds = {path.split("/", 1)[1] for path in changed if path.startswith("seeds/")}
         changed_ids |= {("sources", item.result.record.id) for item in self.valid
-                        if item.file.collection == "sources" and item.record.file in seeds}
+                        if item.file.collection == "sources" and item.result.record.file in seeds}
         selected = set(changed)
         for item in self.checked:
             key = (item.file.collection, item.file.stem)
