@@ -42,10 +42,12 @@ _SEQUENCE_INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
 # printable set, less tab, CR, NEL, the Unicode line/paragraph separators and the BOM).
 _SAFE_CHARS = re.compile("[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*")
 # Plain scalars a YAML 1.2 reader (e.g. the editor's language server) or a strict YAML 1.1
-# reader would not read as a string, beyond what PyYAML's own resolver knows.
+# reader would not read as a string, beyond what PyYAML's own resolver knows; and partial dates
+# such as 2025-09, so that every date value is written the same way.
 _TYPED_ELSEWHERE = re.compile(
     r"[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+"
     r"|[yYnN]|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+    r"|[0-9]{4}-[0-9]{1,2}(?:-[0-9]{1,2}(?:[Tt ].*)?)?"  # dates and partial dates, quoted alike
 )
 _ESCAPES = {
     "\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
