@@ -284,6 +284,17 @@ def test_serve_builds_when_stale_then_serves_until_interrupted(tmp_path):
     assert (root / "build" / build.DATABASE).is_file()
 
 
+def test_serve_on_a_busy_port_says_so(site):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("--root", site.parent, "serve", "--port", port)
+    assert result.code == 2
+    assert f"cannot listen on 127.0.0.1 port {port}" in result.err and "--port" in result.err
+    assert "Traceback" not in result.err
+
+
 def test_staleness_follows_data_and_seeds(tmp_path):
     root = copy_project(tmp_path / "repo")
     project = Project(root)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 from html import escape
 from pathlib import Path
 
 from . import build
+from .cli import UsageError
 from .load import Project
 from .models import COLLECTIONS
 
@@ -41,6 +43,7 @@ FACETS = {
 }
 SORT = {"events": "date_start", "force_levels": "as_of_start", "quotes": "said_start"}
 MAP_TABLE = "bases"
+RECORD_CITATIONS = "record_citations"  # the query behind the citations on every record's page (templates/row.html)
 
 QUERIES = {
     "occurred_and_planned": {
@@ -84,7 +87,7 @@ order by f.as_of_start is null, f.as_of_start, f.country, f.id""",
 where independent_reports = 1
 order by record_type, record_id""",
     },
-    "record_citations": {
+    RECORD_CITATIONS: {
         "title": "Citations of a record",
         "description": "The verbatim passages a record (and its parts) cites, with their place in the source.",
         "sql": """select c.part, c.position, c.source_id, coalesce(s.headline, s.id) as source, c.quote,
@@ -119,17 +122,16 @@ def metadata(timeline_svg: str | None = None, source_url: str | None = None) -> 
                 "datasette-cluster-map": {"latitude_column": "latitude", "longitude_column": "longitude"}
             }
         table_metadata[table.name] = entry
-    about = {"license": LICENSE, "license_url": LICENSE_URL, "source": SOURCE}
-    if source_url:
-        about["source_url"] = source_url
     return {
         "title": TITLE,
         "description": DESCRIPTION,
         "description_html": _home_html(timeline_svg),
-        **about,
+        "license": LICENSE,
+        "license_url": LICENSE_URL,
+        "source": SOURCE,
+        **({"source_url": source_url} if source_url else {}),
         "databases": {
-            DATABASE: {
-                **about,
+            DATABASE: {  # license and source are inherited from the top level
                 "description": DESCRIPTION,
                 "tables": table_metadata,
                 "queries": QUERIES,
@@ -141,9 +143,9 @@ def metadata(timeline_svg: str | None = None, source_url: str | None = None) -> 
 def _home_html(timeline_svg: str | None) -> str:
     """The home page text: what the dataset is, where to start, and the timeline picture."""
     links = ", ".join(
-        f'<a href="{DATABASE}/{name}">{escape(QUERIES[name]["title"].split(":")[0].lower())}</a>'
-        for name in ("occurred_and_planned", "what_each_source_says", "quotes_by_speaker", "force_levels_over_time",
-                     "single_report_records")
+        f'<a href="{DATABASE}/{name}">{escape(query["title"].split(":")[0].lower())}</a>'
+        for name, query in QUERIES.items()
+        if name != RECORD_CITATIONS
     )
     figure = ""
     if timeline_svg:
@@ -196,11 +198,20 @@ def run(args: argparse.Namespace) -> int:
         status = build.run(argparse.Namespace(**vars(args), out=None, no_cache=False))
         if status:
             return status
-    app = datasette(project.build_dir).app()
+    listening = _listen(args.host, args.port)
+    server = uvicorn.Server(uvicorn.Config(datasette(project.build_dir).app(), log_level="warning", lifespan="on"))
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Serving {DATABASE} at http://{host}:{args.port}/ (Ctrl-C to stop)", flush=True)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="on")
-    except KeyboardInterrupt:
+        server.run(sockets=[listening])
+    except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises the signal
         print("Stopped.")
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, or a usage error saying why it cannot be."""
+    try:
+        return socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as error:
+        raise UsageError(f"cannot listen on {host} port {port}: {error.strerror or error}; choose another --port or --host")
