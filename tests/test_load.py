@@ -193,6 +193,7 @@ def test_record_files_and_strays(tmp_path):
     (data / "x.yaml").write_text("id: x\n")
     (data / "actors" / "inside.yaml").symlink_to(data / "events" / "good.yaml")
     (data / "actors" / "outside.yaml").symlink_to(Path("/etc/hostname"))
+    os.mkfifo(data / "events" / "pipe.yaml")
     files, problems = record_files(Project(tmp_path))
     assert [(f.display, f.label) for f in files] == [
         ("data/actors/inside.yaml", "actors/inside"),
@@ -205,6 +206,7 @@ def test_record_files_and_strays(tmp_path):
         "data/events/dir.yaml",
         "data/events/nested",
         "data/events/notes.txt",
+        "data/events/pipe.yaml",
         "data/events/x.yml",
         "data/unknown",
         "data/x.yaml",
@@ -214,3 +216,4 @@ def test_record_files_and_strays(tmp_path):
     assert "unknown collection directory 'unknown'" in messages["data/unknown"]
     assert "data/<collection>/<id>.yaml" in messages["data/x.yaml"]
     assert "directory inside data/events/" in messages["data/events/nested"]
+    assert "not a regular file" in messages["data/events/pipe.yaml"]

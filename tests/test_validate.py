@@ -213,12 +213,12 @@ def test_github_format_escapes_annotations(tiny, cli):
     done = cli("--root", tiny, "validate", "--format", "github")
     assert_clean_exit(done, 1)
     assert (
-        "::error file=data/events/a%2Cb%3Ac.yaml,line=1,col=5,title=events/a%2Cb%3Ac%3A id::"
-        "id 'bad-enum' does not match the file name a,b:c.yaml: rename the file to bad-enum.yaml or set id: a,b:c"
+        "::error file=data/events/a%2Cb%3Ac.yaml,line=1,col=5,title=events/a%2Cb%3Ac::"
+        "id: id 'bad-enum' does not match the file name a,b:c.yaml: rename the file to bad-enum.yaml or set id: a,b:c"
     ) in done.out.splitlines()
     assert (
-        "::error file=data/events/bad-enum.yaml,line=5,col=9,title=events/bad-enum%3A status::"
-        "expected one of occurred, announced, planned, expected; got 'happened'"
+        "::error file=data/events/bad-enum.yaml,line=5,col=9,title=events/bad-enum::"
+        "status: expected one of occurred, announced, planned, expected; got 'happened'"
     ) in done.out.splitlines()
 
 
@@ -250,6 +250,8 @@ def test_paths_restrict_what_is_reported(tiny, cli):
     assert [line.split(":")[0] for line in done.out.splitlines()] == ["data/actors/unquoted-boolean.yaml"]
     done = cli("--root", tiny, "validate", tiny / "data" / "quotes")
     assert_clean_exit(done, 0)
+    done = cli("validate", ".", cwd=tiny)
+    assert len(done.out.splitlines()) == 2
 
 
 @pytest.mark.parametrize(
@@ -306,6 +308,7 @@ def test_hostile_input_gives_located_errors_never_a_traceback(tiny, cli):
         (events / f"{name}.yaml").write_bytes(content)
     (events / "directory.yaml").mkdir()
     (events / "outside.yaml").symlink_to("/etc/hostname")
+    os.mkfifo(events / "pipe.yaml")
     (tiny / "data" / "stray.yaml").write_text("id: stray\n")
     (tiny / "data" / "events" / "x.yml").write_text("id: x\n")
     (tiny / "data" / "elsewhere" / "deeper").mkdir(parents=True)
@@ -315,6 +318,7 @@ def test_hostile_input_gives_located_errors_never_a_traceback(tiny, cli):
     expected = {f"data/events/{name}.yaml" for name in HOSTILE} | {
         "data/events/directory.yaml",
         "data/events/outside.yaml",
+        "data/events/pipe.yaml",
         "data/stray.yaml",
         "data/events/x.yml",
         "data/elsewhere",
@@ -387,4 +391,4 @@ def test_changed_since_reports_changed_records_and_their_referrers(tiny, cli):
 def test_github_annotations_escape_percent_and_newlines():
     out = io.StringIO()
     print_problems([Problem("data/a%\nb.yaml", 2, 3, "50% done\r\nnext", "events/x", "title")], "github", out)
-    assert out.getvalue() == "::error file=data/a%25%0Ab.yaml,line=2,col=3,title=events/x%3A title::50%25 done%0D%0Anext\n"
+    assert out.getvalue() == "::error file=data/a%25%0Ab.yaml,line=2,col=3,title=events/x::title: 50%25 done%0D%0Anext\n"

@@ -304,6 +304,8 @@ def _collection_files(project: Project, collection: str, stray) -> list[RecordFi
             stray(path, "symbolic link to a file outside data/: replace it with the record itself")
         elif entry.is_dir():
             stray(path, f"a directory inside data/{collection}/: records go directly in data/{collection}/<id>.yaml")
+        elif not entry.is_file():
+            stray(path, "not a regular file (a pipe, socket or device, or a broken link): replace it with a record file")
         elif suffix != RECORD_SUFFIX:
             hint = f"rename it to {stem}.yaml" if suffix in (".yml", ".YAML", ".YML") else "remove it"
             stray(path, f"not a record file (record files end in .yaml): {hint}")

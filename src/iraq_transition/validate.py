@@ -448,9 +448,11 @@ def validate_project(
     if changed_since is not None:
         report = cross.affected_by(changed_files(project, changed_since))
     elif paths:
+        root = project.root.resolve()
         wanted = [path.resolve() for path in paths]
+        prefixes = tuple(path.relative_to(root).as_posix() for path in wanted if path.is_relative_to(root))
         report = lambda display: any(  # noqa: E731
-            (project.root / display).resolve().is_relative_to(path) for path in wanted
+            prefix == "." or display == prefix or display.startswith(f"{prefix}/") for prefix in prefixes
         )
     else:
         report = None
@@ -679,11 +681,11 @@ def print_problems(problems: list[Problem], format: str = "text", stream: TextIO
         return
     for problem in problems:
         if format == "github":
-            where = ": ".join(part for part in (problem.record, problem.field) if part)
             properties = f"file={_escape_property(problem.path)},line={problem.line},col={problem.col}"
-            if where:
-                properties += f",title={_escape_property(where)}"
-            stream.write(f"::error {properties}::{_escape_data(problem.message)}\n")
+            if problem.record:
+                properties += f",title={_escape_property(problem.record)}"
+            message = f"{problem.field}: {problem.message}" if problem.field else problem.message
+            stream.write(f"::error {properties}::{_escape_data(message)}\n")
         else:
             stream.write(f"{problem}\n")
 
