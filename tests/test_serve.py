@@ -120,12 +120,20 @@ def test_full_text_search_finds_a_known_quote(ds, db):
     assert phrase in page.text
 
 
+def test_full_text_tables_are_hidden_and_detected(ds, db):
+    tables = {t["name"]: t for t in get_json(ds, f"/{DB}.json")["tables"]}
+    fts = [name for name in names(db, "table") if "_fts" in name]
+    assert fts and all(tables[name]["hidden"] for name in fts)
+    for table in build.FULL_TEXT:
+        assert tables[table]["fts_table"] == f"{table}_fts" and not tables[table]["hidden"]
+
+
 def test_events_and_sources_are_searchable(ds, db):
-    for table, column in (("events", "title"), ("sources", "text")):
-        (value,) = db.execute(f"select {column} from {table} order by id limit 1").fetchone()
-        word = max(value.split(), key=len).strip(".,;:“”\"'’()")
-        rows = get_json(ds, f"/{DB}/{table}.json?_search={urllib.parse.quote(word)}&_shape=array")
-        assert rows and all(word.lower() in (row[column] or "").lower() for row in rows if table == "sources")
+    for table, columns in build.FULL_TEXT.items():
+        (record_id, value) = db.execute(f"select id, {columns[-1]} from {table} order by id limit 1").fetchone()
+        word = max((w.strip(".,;:“”\"'’()") for w in value.split()), key=len)
+        rows = get_json(ds, f"/{DB}/{table}.json?_search={urllib.parse.quote(word)}&_shape=array&_size=max")
+        assert record_id in [row["id"] for row in rows], (table, word)
 
 
 @pytest.mark.parametrize("collection", list(COLLECTIONS))
@@ -210,7 +218,7 @@ def test_metadata_describes_every_table_and_column(db):
         assert all(entry["columns"].values()), name
         for key in ("facets",):
             assert set(entry.get(key, [])) <= set(columns), name
-        for key in ("sort", "label_column"):
+        for key in ("sort_desc", "label_column"):
             assert entry.get(key) is None or entry[key] in columns, name
 
 

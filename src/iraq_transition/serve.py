@@ -41,7 +41,6 @@ FACETS = {
     "bases": ["site_type", "country"],
     "citations": ["record_type", "source_id"],
 }
-SORT = {"events": "date_start", "force_levels": "as_of_start", "quotes": "said_start"}
 MAP_TABLE = "bases"
 RECORD_CITATIONS = "record_citations"  # the query behind the citations on every record's page (templates/row.html)
 
@@ -113,10 +112,10 @@ def metadata(timeline_svg: str | None = None, source_url: str | None = None) -> 
         entry: dict = {"description": table.description, "columns": columns}
         if facets := [c for c in FACETS.get(table.name, []) if c in columns]:
             entry["facets"] = facets
-        if SORT.get(table.name) in columns:
-            entry["sort"] = SORT[table.name]
         if table.name in COLLECTIONS:
             entry["label_column"] = build.label_column(table.name)
+            if newest := _latest_day_column(table):
+                entry["sort_desc"] = newest
         if table.name == MAP_TABLE:
             entry["plugins"] = {
                 "datasette-cluster-map": {"latitude_column": "latitude", "longitude_column": "longitude"}
@@ -138,6 +137,11 @@ def metadata(timeline_svg: str | None = None, source_url: str | None = None) -> 
             }
         },
     }
+
+
+def _latest_day_column(table: build.Table) -> str | None:
+    """The latest possible day of a collection's first date (date_end, said_end...): newest first, undated last."""
+    return next((c.name for c in table.columns if c.type == "date" and c.name.endswith("_end")), None)
 
 
 def _home_html(timeline_svg: str | None) -> str:
