@@ -26,13 +26,14 @@ import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import yaml
 from pydantic import BaseModel
 
 from . import load
 from .models import COLLECTIONS
+from .validate import field_shapes
 
 MODELINE = "# yaml-language-server: $schema=../../schema/{collection}.schema.json"
 
@@ -64,28 +65,18 @@ class FormatError(ValueError):
 # --------------------------------------------------------------------------- canonical data
 
 
-def field_model(annotation: Any) -> type[BaseModel] | None:
-    """The model a field's value (or each of its list items) is, if any."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for argument in get_args(annotation):
-        found = field_model(argument)
-        if found is not None:
-            return found
-    return None
-
-
 def canonical(data: Any, model: type[BaseModel], *, fill_defaults: bool = False) -> Any:
     """``data`` with keys in the model's field order and defaults omitted (or, with
     ``fill_defaults``, every missing optional field set to its default). Unknown keys follow, in
     their original order; values of the wrong shape are left as they are."""
     if not isinstance(data, dict):
         return data
+    nested = {shape.name: shape.model for shape in field_shapes(model) if shape.model}
     result = {}
     for name, info in model.model_fields.items():
         if name in data:
             value = data[name]
-            submodel = field_model(info.annotation)
+            submodel = nested.get(name)
             if submodel is not None and isinstance(value, list):
                 value = [canonical(item, submodel, fill_defaults=fill_defaults) for item in value]
             elif submodel is not None:

@@ -16,9 +16,10 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from .cli import UsageError
-from .fmt import MODELINE, field_model
+from .fmt import MODELINE
 from .load import Project, display_path
-from .models import COLLECTIONS, SLUG_PATTERN, References
+from .models import COLLECTIONS, SLUG_PATTERN
+from .validate import FieldShape, field_shapes
 
 _INDENT = "  "
 _TODO = "  # TODO"
@@ -70,28 +71,24 @@ def template(collection: str, record_id: str) -> str:
         "# Every value must come from a source: cite it verbatim under citations; unknown means omitted.",
         "",
     ]
-    for name, info in model.model_fields.items():
-        if name == "id":
-            lines += [f"# {info.description}", f"id: {record_id}"]
-        else:
-            lines += _field(name, info, indent="", commented=False)
-    return "\n".join(lines) + "\n"
+    body = _model_fields(model, indent="", commented=False)
+    body[body.index(f"id:{_TODO}")] = f"id: {record_id}"
+    return "\n".join(lines + body) + "\n"
 
 
-def _field(name: str, info: FieldInfo, indent: str, commented: bool) -> list[str]:
+def _field(name: str, info: FieldInfo, shape: FieldShape | None, indent: str, commented: bool) -> list[str]:
     """Lines for one field at ``indent``: its description comment, then the field, commented
     out when optional (or inside an optional part)."""
     commented = commented or not info.is_required()
     mark = "# " if commented else ""
-    submodel = field_model(info.annotation)
-    lines = [f"{indent}# {describe(info)}"]
-    if submodel is not None and _is_list(info.annotation):
+    lines = [f"{indent}# {describe(info, shape)}"]
+    if shape and shape.model and shape.is_list:
         lines.append(f"{indent}{mark}{name}:")
-        item = _model_fields(submodel, indent + _INDENT * 2, commented)
+        item = _model_fields(shape.model, indent + _INDENT * 2, commented)
         lines += _as_list_item(item, indent + _INDENT, mark)
-    elif submodel is not None:
+    elif shape and shape.model:
         lines.append(f"{indent}{mark}{name}:")
-        lines += _model_fields(submodel, indent + _INDENT, commented)
+        lines += _model_fields(shape.model, indent + _INDENT, commented)
     elif _is_list(info.annotation):
         lines += [f"{indent}{mark}{name}:", f"{indent}{_INDENT}{mark}- {_TODO.strip()}"]
     else:
@@ -100,7 +97,12 @@ def _field(name: str, info: FieldInfo, indent: str, commented: bool) -> list[str
 
 
 def _model_fields(model: type[BaseModel], indent: str, commented: bool) -> list[str]:
-    return [line for name, info in model.model_fields.items() for line in _field(name, info, indent, commented)]
+    shapes = {shape.name: shape for shape in field_shapes(model)}
+    return [
+        line
+        for name, info in model.model_fields.items()
+        for line in _field(name, info, shapes.get(name), indent, commented)
+    ]
 
 
 def _as_list_item(lines: list[str], dash_indent: str, mark: str) -> list[str]:
@@ -108,15 +110,14 @@ def _as_list_item(lines: list[str], dash_indent: str, mark: str) -> list[str]:
     return [f"{dash_indent}{mark}- {lines[0][len(dash_indent + _INDENT):]}", *lines[1:]]
 
 
-def describe(info: FieldInfo) -> str:
+def describe(info: FieldInfo, shape: FieldShape | None = None) -> str:
     """A field's description, allowed values, referenced collection and default, for a comment."""
     parts = [info.description or ""]
     choices = _literal_values(info.annotation)
     if choices:
         parts.append("One of: " + ", ".join(map(str, choices)) + ".")
-    target = _referenced(info)
-    if target:
-        parts.append(f"An id from data/{target}/.")
+    if shape and shape.references:
+        parts.append(f"An id from data/{shape.references}/.")
     if not info.is_required():
         default = info.get_default(call_default_factory=True)
         parts.append("Optional." if default in (None, []) else f"Optional (default: {_show(default)}).")
@@ -139,13 +140,6 @@ def _literal_values(annotation: Any) -> tuple:
         if typing.get_origin(part) is typing.Literal:
             return typing.get_args(part)
     return ()
-
-
-def _referenced(info: FieldInfo) -> str | None:
-    for part in [*info.metadata, *_walk(info.annotation)]:
-        if isinstance(part, References):
-            return part.collection
-    return None
 
 
 def _is_list(annotation: Any) -> bool:
