@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import urllib.parse
 from pathlib import Path
 
@@ -18,8 +16,8 @@ import pytest
 
 from iraq_transition import build, serve
 
-from conftest import REPO, run_cli
-from test_serve import copy_project, free_port, wait_for
+from conftest import REPO
+from test_serve import copy_project, start_server, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -51,15 +49,7 @@ def chromium_path() -> Path:
 def server(tmp_path_factory):
     """``iraq-transition serve`` on a built copy of the repository; yields (base URL, database path)."""
     root = copy_project(tmp_path_factory.mktemp("browser"))
-    assert run_cli("--root", root, "build").code == 0
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "iraq_transition", "--root", str(root), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    process, base = start_server(root)  # builds first: the copy has no build yet
     try:
         wait_for(base + "/", process)
         yield base, root / "build" / build.DATABASE

@@ -261,8 +261,8 @@ def fetch_json(url: str):
         return json.load(response)
 
 
-def test_serve_builds_when_stale_then_serves_until_interrupted(tmp_path):
-    root = copy_project(tmp_path / "repo")
+def start_server(root: Path) -> tuple[subprocess.Popen, str]:
+    """``iraq-transition serve`` on a free port, as a separate process; returns it and its base URL."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "iraq_transition", "--root", str(root), "serve", "--port", str(port)],
@@ -270,7 +270,12 @@ def test_serve_builds_when_stale_then_serves_until_interrupted(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    base = f"http://127.0.0.1:{port}"
+    return process, f"http://127.0.0.1:{port}"
+
+
+def test_serve_builds_when_stale_then_serves_until_interrupted(tmp_path):
+    root = copy_project(tmp_path / "repo")
+    process, base = start_server(root)
     try:
         home = wait_for(base + "/", process).decode()
         assert serve.TITLE.replace("'", "&#39;") in home
@@ -288,7 +293,7 @@ def test_serve_builds_when_stale_then_serves_until_interrupted(tmp_path):
         out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert "Traceback" not in err
-    assert "building first" in out and f"http://127.0.0.1:{port}/" in out
+    assert "building first" in out and f"{base}/" in out
     assert (root / "build" / build.DATABASE).is_file()
 
 
