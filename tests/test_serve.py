@@ -174,7 +174,10 @@ def test_canned_queries_answer_with_parameters(ds, db):
     (source,) = db.execute("select source_id from citations order by source_id limit 1").fetchone()
     rows = get_json(ds, f"/{DB}/what_each_source_says.json?source={source}&_shape=array")
     assert len(rows) == db.execute("select count(*) from citations where source_id = ?", (source,)).fetchone()[0]
+    assert {r["source_id"] for r in rows} == {source}
     assert [r["start_offset"] for r in rows] == sorted(r["start_offset"] for r in rows)
+    every = get_json(ds, f"/{DB}/what_each_source_says.json?source=&_shape=array&_size=max")
+    assert len(every) == db.execute("select count(*) from citations").fetchone()[0]
     (speaker,) = db.execute("select speaker_id from quotes order by speaker_id limit 1").fetchone()
     rows = get_json(ds, f"/{DB}/quotes_by_speaker.json?speaker={speaker}&_shape=array")
     assert {r["id"] for r in rows} >= {i for (i,) in db.execute("select id from quotes where speaker_id = ?", (speaker,))}
@@ -315,8 +318,13 @@ def test_staleness_follows_data_and_seeds(tmp_path):
     assert run_cli("--root", root, "build").code == 0
     assert not serve.is_stale(project)
     record = next((root / "data" / "events").glob("*.yaml"))
-    later = time.time() + 10
-    os.utime(record, (later, later))
+    built = (root / "build" / build.DATABASE).stat().st_mtime
+    os.utime(record, (built + 10, built + 10))
+    assert serve.is_stale(project)
+    os.utime(record, (built - 10, built - 10))
+    assert not serve.is_stale(project)
+    record.unlink()  # a removed record leaves no newer file behind, only a newer directory
+    os.utime(record.parent, (built + 10, built + 10))
     assert serve.is_stale(project)
 
 

@@ -54,15 +54,17 @@ QUERIES = {
 from timeline""",
     },
     "what_each_source_says": {
-        "title": "What a source says",
-        "description": "Every passage of one source that a record cites, in the order of the text.",
-        "sql": """select start_offset, end_offset, quote, record_type, record_id, label, part
+        "title": "What each source says",
+        "description": "Every passage of a source that a record cites, in the order of the text: give a source id "
+        "(see the sources table), or leave it empty for all sources.",
+        "sql": """select source_id, start_offset, end_offset, quote, record_type, record_id, label, part
 from source_statements
-where source_id = :source""",
+where :source = '' or source_id = :source""",
     },
     "quotes_by_speaker": {
         "title": "Quotes by speaker",
-        "description": "The quotes of one speaker (actor id, or part of the name), as printed by each source.",
+        "description": "The quotes of one speaker (actor id, or part of the name; empty for everyone), as printed "
+        "by each source.",
         "sql": """select q.id, q.text, a.name as speaker, q.speaker_as_described, q.said_value as said,
   q.occasion, q.directness, q.variant_of
 from quotes q join actors a on a.id = q.speaker_id
@@ -178,17 +180,20 @@ def datasette(build_dir: Path):
 
 
 def is_stale(project: Project) -> bool:
-    """True when the build is missing or older than any file in data/, seeds/ or this package."""
+    """True when the build is missing or older than anything in data/, seeds/ or this package.
+
+    Directories count too: removing a record changes its directory's modification time.
+    """
     outputs = [database_path(project.build_dir), project.build_dir / build.METADATA]
     if not all(path.is_file() for path in outputs):
         return True
     built = min(path.stat().st_mtime for path in outputs)
-    inputs = (project.data_dir, project.seeds_dir, PACKAGE_DIR)
+    inputs = [directory for directory in (project.data_dir, project.seeds_dir, PACKAGE_DIR) if directory.is_dir()]
     return any(
         path.stat().st_mtime > built
         for directory in inputs
-        for path in directory.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts
+        for path in (directory, *directory.rglob("*"))
+        if "__pycache__" not in path.parts
     )
 
 
