@@ -111,6 +111,7 @@ CASES = {
     "events/unknown-source.yaml": [("7:13", "citations.0.source", "unknown sources id 'article-999'")],
     "quotes/text-not-in-span.yaml": [("2:7", "text", "not inside any of the record's citation spans")],
     "quotes/variant-of-itself.yaml": [("6:13", "variant_of", "refers to this record itself")],
+    "sources/bad-sha256.yaml": [("3:9", "sha256", "'abc' does not match the pattern", "(SHA-256 of the archived file's bytes")],
     "sources/missing-seed.yaml": [("2:7", "file", "seed file seeds/999_missing.txt does not exist")],
 }
 
@@ -165,7 +166,7 @@ def test_a_seed_without_a_source_record_is_reported(tiny):
         ("seeds/004_26d1564b29ad9d7f.txt", 1, 1),
         ("seeds/005_extra.txt", 1, 1),
     ]
-    assert all("no valid source record describes this seed file" in p.message for p in problems)
+    assert all("no source record describes this seed file" in p.message for p in problems)
 
 
 def test_find_span_gives_offsets_in_the_original_text(tiny):

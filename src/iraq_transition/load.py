@@ -282,7 +282,7 @@ def record_files(project: Project) -> tuple[list[RecordFile], list[Problem]]:
     def stray(path: Path, message: str) -> None:
         problems.append(Problem(display_path(project, path), 1, 1, message))
 
-    for entry in sorted(os.scandir(data_dir), key=lambda e: e.name):
+    for entry in _entries(data_dir, stray):
         path = data_dir / entry.name
         if entry.is_dir(follow_symlinks=False) and entry.name in COLLECTIONS:
             files.extend(_collection_files(project, entry.name, stray))
@@ -296,8 +296,9 @@ def record_files(project: Project) -> tuple[list[RecordFile], list[Problem]]:
 def _collection_files(project: Project, collection: str, stray) -> list[RecordFile]:
     files = []
     directory = project.data_dir / collection
+    shown = display_path(project, directory)
     data_dir = project.data_dir.resolve()
-    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+    for entry in _entries(directory, stray):
         path = directory / entry.name
         stem, suffix = os.path.splitext(entry.name)
         if entry.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(data_dir):
@@ -310,5 +311,15 @@ def _collection_files(project: Project, collection: str, stray) -> list[RecordFi
             hint = f"rename it to {stem}.yaml" if suffix in (".yml", ".YAML", ".YML") else "remove it"
             stray(path, f"not a record file (record files end in .yaml): {hint}")
         else:
-            files.append(RecordFile(path, display_path(project, path), collection, stem))
+            files.append(RecordFile(path, f"{shown}/{entry.name}", collection, stem))
     return files
+
+
+def _entries(directory: Path, stray) -> list[os.DirEntry]:
+    """The entries of ``directory`` sorted by name; none (and a problem) if it cannot be listed."""
+    try:
+        with os.scandir(directory) as entries:
+            return sorted(entries, key=lambda entry: entry.name)
+    except OSError as error:
+        stray(directory, f"cannot list the directory ({error.strerror or error}): check its permissions")
+        return []

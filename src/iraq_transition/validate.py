@@ -22,6 +22,7 @@ import sys
 import types
 import typing
 import unicodedata
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,6 +286,13 @@ _IS_NOT = {
 }
 
 
+def _description(model: type[BaseModel], loc: tuple) -> str:
+    """The description of the field at ``loc``, from the model."""
+    parent = _strip_optional(_type_at(model, loc[:-1]))
+    info = parent.model_fields.get(loc[-1]) if isinstance(parent, type) and issubclass(parent, BaseModel) else None
+    return (info.description if info else None) or f"see the {model.collection} schema"
+
+
 def _issue(model: type[BaseModel], content: dict, error: dict) -> Issue:
     """Contributor-language wording of one Pydantic error."""
     loc, kind, value, ctx = tuple(error["loc"]), error["type"], error.get("input"), error.get("ctx") or {}
@@ -303,8 +311,9 @@ def _issue(model: type[BaseModel], content: dict, error: dict) -> Issue:
         return Issue(loc, f"expected one of {expected}; got {_shorten(value)}")
     if kind == "string_pattern_mismatch":
         pattern = ctx.get("pattern")
-        advice = PATTERN_ADVICE.get(pattern, f"it must match the pattern {pattern}")
-        return Issue(loc, f"{_shorten(value)} is not {_IS_NOT.get(pattern, 'valid here')}: {advice}")
+        if pattern in PATTERN_ADVICE:
+            return Issue(loc, f"{_shorten(value)} is not {_IS_NOT[pattern]}: {PATTERN_ADVICE[pattern]}")
+        return Issue(loc, f"{_shorten(value)} does not match the pattern {pattern} ({_description(model, loc)})")
     if kind == "string_type":
         return Issue(loc, f"expected text, got {_yaml_kind(value)} {_shorten(value)}: "
                      f"{'quote this value' if value is not None else 'write a value'} (YAML reads unquoted yes, no, on, "
@@ -336,11 +345,11 @@ def _issue(model: type[BaseModel], content: dict, error: dict) -> Issue:
 _TYPOGRAPHIC = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b"} | {c: '"' for c in "\u201c\u201d\u201e\u201f"})
 
 
-def normalise(text: str) -> tuple[str, list[int]]:
+def normalise_mapped(text: str) -> tuple[str, array]:
     """``text`` compatibility-decomposed (NFKD), typographic quotes made plain, whitespace runs made one space;
     with, for each character of the result, the offset in ``text`` it comes from."""
     out: list[str] = []
-    offsets: list[int] = []
+    offsets = array("L")
     in_space = False
     for index, char in enumerate(text):
         pieces = char if char < "\x80" else unicodedata.normalize("NFKD", char).translate(_TYPOGRAPHIC)
@@ -356,21 +365,21 @@ def normalise(text: str) -> tuple[str, list[int]]:
     return "".join(out), offsets
 
 
-def normalised(text: str) -> str:
-    """``text`` as :func:`normalise` makes it, without offsets (faster), and stripped."""
+def normalise(text: str) -> str:
+    """``text`` as :func:`normalise_mapped` makes it, stripped, without offsets (faster)."""
     return " ".join(unicodedata.normalize("NFKD", text).translate(_TYPOGRAPHIC).split())
 
 
-@functools.lru_cache(maxsize=32)
-def _normalised_source(text: str) -> tuple[str, list[int]]:
-    return normalise(text)
+@functools.lru_cache(maxsize=256)
+def _normalised_source(text: str) -> tuple[str, array]:
+    return normalise_mapped(text)
 
 
 def span_matches(text: str, citation: Citation) -> tuple[list[tuple[int, int]], int]:
     """Spans of ``text`` (original offsets) matching the citation after prefix/suffix filtering,
     and how many occurrences there were before filtering."""
     source, offsets = _normalised_source(text)
-    quote = normalised(citation.quote)
+    quote = normalise(citation.quote)
     if not quote:
         return [], 0
     starts = []
@@ -378,8 +387,8 @@ def span_matches(text: str, citation: Citation) -> tuple[list[tuple[int, int]], 
     while at != -1:
         starts.append(at)
         at = source.find(quote, at + 1)
-    prefix = normalised(citation.prefix or "")
-    suffix = normalised(citation.suffix or "")
+    prefix = normalise(citation.prefix or "")
+    suffix = normalise(citation.suffix or "")
     kept = [
         (offsets[s], offsets[s + len(quote) - 1] + 1)
         for s in starts
@@ -397,7 +406,7 @@ def find_span(text: str, citation: Citation) -> tuple[int, int] | None:
 def closest_passage(text: str, quote: str) -> str | None:
     """The passage of ``text`` most like ``quote`` (whitespace collapsed), to help fix a citation."""
     source, offsets = _normalised_source(text)
-    wanted = normalised(quote)[:2000]
+    wanted = normalise(quote)[:2000]
     if not source or not wanted:
         return None
     match = difflib.SequenceMatcher(None, source, wanted, autojunk=False).find_longest_match(
@@ -561,12 +570,13 @@ class _CrossChecks:
                 self._add(item.file, ("sha256",), f"seeds/{source.file} has changed: its SHA-256 is {digest}. "
                           "Seeds must stay byte-for-byte as archived; restore the file, or if the new text is "
                           "right, set sha256 to the new value and re-check every citation of this source")
+        mentioned = {_get(item.result.content, "file") for item in self.parsed if item.file.collection == "sources"}
         if seeds_dir.is_dir():
             for seed in sorted(seeds_dir.iterdir()):
-                if seed.name not in described:
+                if seed.name not in described and seed.name not in mentioned:
                     self.problems.append(Problem(
                         display_path(self.project, seed), 1, 1,
-                        "no valid source record describes this seed file: add one with "
+                        "no source record describes this seed file: add one with "
                         f"'iraq-transition new sources' (file: {seed.name}), or remove the file"))
 
     def _references(self, item: _Checked) -> None:
@@ -605,8 +615,8 @@ class _CrossChecks:
                           "to pick one")
         text = _get(subject, "text")
         if item.file.collection == models.Quote.collection and found_spans and isinstance(text, str):
-            wanted = normalised(text)
-            if not any(wanted in normalised(span) for span in found_spans):
+            wanted = normalise(text)
+            if not any(wanted in normalise(span) for span in found_spans):
                 self._add(item.file, ("text",), "the quoted text is not inside any of the record's citation "
                           "spans: cite the span that contains these words, or correct the text")
 
