@@ -217,7 +217,7 @@ def check_file(file: RecordFile, data: bytes) -> FileResult:
     try:
         record = model.model_validate(content)
     except ValidationError as error:
-        issues = _misplaced(file, content) or [_issue(model, content, e) for e in error.errors(include_url=False)]
+        issues = _misplaced(file, content) or [_issue(model, e) for e in error.errors(include_url=False)]
     if declared_id is not None and declared_id != file.stem:
         issues.append(
             Issue(("id",), f"id {declared_id!r} does not match the file name {file.stem}.yaml: "
@@ -293,7 +293,7 @@ def _description(model: type[BaseModel], loc: tuple) -> str:
     return (info.description if info else None) or f"see the {model.collection} schema"
 
 
-def _issue(model: type[BaseModel], content: dict, error: dict) -> Issue:
+def _issue(model: type[BaseModel], error: dict) -> Issue:
     """Contributor-language wording of one Pydantic error."""
     loc, kind, value, ctx = tuple(error["loc"]), error["type"], error.get("input"), error.get("ctx") or {}
     name = str(loc[-1]) if loc else "record"
@@ -428,6 +428,10 @@ def closest_passage(text: str, quote: str) -> str | None:
 # --------------------------------------------------------------------------- the project
 
 
+MAX_HINTS = 20
+"""Closest-passage hints given per record (finding one is the slow part of a failed citation)."""
+
+
 @dataclass
 class _Checked:
     file: RecordFile
@@ -496,8 +500,7 @@ class _CrossChecks:
 
     def affected_by(self, changed: set[str]):
         """A filter of display paths: the changed files, and the records that reference a changed record."""
-        changed_ids = {(item.file.collection, item.file.stem) for item in self.checked if item.file.display in changed}
-        changed_ids |= {
+        changed_ids = {  # records changed, added or deleted
             (path.split("/")[1], Path(path).stem) for path in changed if path.startswith("data/") and path.count("/") == 2
         }
         seeds = {path.split("/", 1)[1] for path in changed if path.startswith("seeds/")}
@@ -592,6 +595,7 @@ class _CrossChecks:
     def _citations(self, item: _Checked) -> None:
         subject = item.result.subject
         found_spans = []
+        hints = 0
         for loc, citation in citations(subject, COLLECTIONS[item.file.collection]):
             text = self.texts.get(citation.source)
             if text is None:
@@ -600,8 +604,9 @@ class _CrossChecks:
             if len(spans) == 1:
                 found_spans.append(text[spans[0][0]: spans[0][1]])
             elif occurrences == 0:
-                passage = closest_passage(text, citation.quote)
-                hint = f"; closest passage: {passage!r}" if passage else "; nothing similar found"
+                hints += 1
+                passage = closest_passage(text, citation.quote) if hints <= MAX_HINTS else None
+                hint = f"; closest passage: {passage!r}" if passage else "; nothing similar found" * (hints <= MAX_HINTS)
                 self._add(item.file, loc + ("quote",), f"quote not found in the text of source {citation.source!r} "
                           f"(ignoring only whitespace, Unicode form and typographic quotes){hint}: "
                           "copy the span verbatim from the seed")
