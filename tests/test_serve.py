@@ -23,8 +23,8 @@ import pytest
 
 from iraq_transition import build, serve, timeline
 from iraq_transition.load import Project
-from iraq_transition.models import COLLECTIONS
-from iraq_transition.validate import validate_project
+from iraq_transition.models import COLLECTIONS, Event
+from iraq_transition.validate import Dataset, validate_project
 
 from conftest import REPO, run_cli
 
@@ -375,3 +375,32 @@ def test_timeline_marks_deadlines(dataset):
     assert len(lines) >= len(deadlines)
     text = ET.tostring(root, encoding="unicode")
     assert "by Sep 2025" in text or "by September 2025" in text
+
+
+def event(id_: str, title: str, status: str, date: dict | None, end_date: dict | None = None) -> Event:
+    return Event.model_validate(
+        {"id": id_, "title": title, "description": "d", "event_type": "statement", "status": status,
+         "date": date, "end_date": end_date, "citations": [{"source": "s", "quote": "q"}]}
+    )
+
+
+def test_timeline_of_awkward_events():
+    events = [
+        event("markup", "A <title> & 'quotes' " + "very long " * 30, "occurred", {"value": "2024-09-27", "precision": "day"}),
+        event("about", "About 2014, until about 2016", "occurred", {"value": "2014", "precision": "year", "qualifier": "circa"},
+              {"value": "2016", "precision": "year", "qualifier": "circa"}),
+        event("early", "Before the axis", "occurred", {"value": "1991", "precision": "year"}),
+        event("open", "Until at least", "planned", {"value": "2024-09", "precision": "month"},
+              {"value": "2026-09", "precision": "month", "qualifier": "no_earlier_than"}),
+        event("undated", "No date", "expected", None),
+    ]
+    svg = timeline.render_svg(Dataset({"events": {e.id: e for e in events}}, {}))
+    root = ET.fromstring(svg)  # well-formed despite the markup in a title
+    labels = {g.get("data-id"): "".join(g.find(f"{SVG}text").itertext()) for g in root.iter(f"{SVG}g") if g.get("data-id")}
+    assert set(labels) == {"markup", "about", "early", "open"}
+    assert labels["markup"].startswith("A <title> & 'quotes'") and labels["markup"].endswith("…")
+    assert "until at least Sep 2026" in labels["open"]
+    assert any(text.text == "1991" for text in root.iter(f"{SVG}text"))
+    assert "1 event without a date" in svg
+    empty = ET.fromstring(timeline.render_svg(Dataset({}, {})))
+    assert empty.find(f"{SVG}title").text

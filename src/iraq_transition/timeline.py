@@ -39,6 +39,7 @@ LANES = (
     ("occurred", "Occurred", ("occurred",)),
     ("ahead", "Announced, planned or expected", ("announced", "planned", "expected")),
 )
+OPEN_QUALIFIERS = ("no_later_than", "no_earlier_than")  # dates that are deadlines or minimum dates
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -111,28 +112,25 @@ def _mark(event: Event) -> Mark | None:
     """Where ``event`` goes on the axis, or None when it has no date at all."""
     if event.date is None:
         return None
-    first, last = _covered(event.date) if event.date.qualifier == "circa" else event.date.bounds()
+    first, last = _bounds(event.date)
+    open_start, open_end = first is None, last is None
     deadline = None
-    open_start = first is None
-    open_end = last is None
     if event.end_date is not None:
-        end_first, end_last = event.end_date.bounds()
-        last = end_last
-        open_end = end_last is None
-        if end_last is None:
-            last = end_first
-        if event.end_date.qualifier in ("no_later_than", "no_earlier_than"):
+        end_first, end_last = _bounds(event.end_date)
+        last, open_end = end_last or end_first, end_last is None
+        if event.end_date.qualifier in OPEN_QUALIFIERS:
             deadline = _deadline_words(event.end_date, ends=True)
-    if event.date.qualifier in ("no_later_than", "no_earlier_than") and deadline is None:
+    if deadline is None and event.date.qualifier in OPEN_QUALIFIERS:
         deadline = _deadline_words(event.date, ends=False)
-    start = _day(first or last)
-    end = _day(last or first)
-    return Mark(event, min(start, end), max(start, end), open_start, open_end, event.end_date is not None, deadline)
+    start, end = sorted((_day(first or last), _day(last or first)))
+    return Mark(event, start, end, open_start, open_end, event.end_date is not None, deadline)
 
 
-def _covered(date: FuzzyDate) -> tuple[str, str]:
-    """The days covered by a date's value, ignoring its qualifier."""
-    return FuzzyDate(value=date.value, precision=date.precision).bounds()
+def _bounds(date: FuzzyDate) -> tuple[str | None, str | None]:
+    """A date's bounds as drawn: a 'circa' date is drawn over the days its value covers."""
+    if date.qualifier == "circa":
+        return FuzzyDate(value=date.value, precision=date.precision).bounds()
+    return date.bounds()
 
 
 def _day(iso: str) -> dt.date:
@@ -195,7 +193,8 @@ def _draw_axis(axis: _Axis, top: float, bottom: float) -> str:
     for year in axis.years():
         x = axis.x(dt.date(year, 1, 1))
         focus = dt.date(year, 1, 1) >= FOCUS_START
-        labelled = (focus or year == axis.first.year or year % 5 == 0) and x - last_label >= 34
+        room = x - last_label >= 34 and (focus or axis.split - x >= 34)  # focus years always get their label
+        labelled = focus or ((year == axis.first.year or year % 5 == 0) and room)
         out.append(
             f'<line x1="{_n(x)}" y1="{baseline - (6 if labelled else 3)}" x2="{_n(x)}" y2="{baseline}" stroke="#333"/>'
         )
