@@ -11,10 +11,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from iraq_transition.load import Problem, Project
+from iraq_transition.load import Problem, Project, RecordFile
 from iraq_transition.models import COLLECTIONS, Citation
-from iraq_transition.validate import find_span, print_problems, validate_project
+from iraq_transition.validate import check_file, find_span, print_problems, validate_project
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BAD = FIXTURES / "bad"
@@ -393,3 +395,16 @@ def test_github_annotations_escape_percent_and_newlines():
     out = io.StringIO()
     print_problems([Problem("data/a%\nb.yaml", 2, 3, "50% done\r\nnext", "events/x", "title")], "github", out)
     assert out.getvalue() == "::error file=data/a%25%0Ab.yaml,line=2,col=3,title=events/x::title: 50%25 done%0D%0Anext\n"
+
+
+YAML_PIECES = ["id: x\n", "title: ", "- ", "  ", "\t", "&a ", "*a ", "!!str ", "? ", ": ", "[", "]", "{", "}", ",",
+               "'", '"', "#", "---\n", "...\n", "yes", "0x1f", "1e999", "2024-09-27", "\n", "\u2019", "\x00", "citations:\n"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=300), st.lists(st.sampled_from(YAML_PIECES), max_size=40).map(lambda p: "".join(p).encode())))
+def test_check_file_never_raises(data):
+    file = RecordFile(Path("data/events/x.yaml"), "data/events/x.yaml", "events", "x")
+    result = check_file(file, data)
+    assert (result.record is None) == bool(result.problems)
+    assert all(p.line >= 1 and p.col >= 1 and p.path == "data/events/x.yaml" for p in result.problems)
