@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -408,3 +409,14 @@ def test_check_file_never_raises(data):
     result = check_file(file, data)
     assert (result.record is None) == bool(result.problems)
     assert all(p.line >= 1 and p.col >= 1 and p.path == "data/events/x.yaml" for p in result.problems)
+
+
+def test_validate_imports_neither_datasette_nor_frictionless(tiny):
+    code = (
+        "import sys\nfrom iraq_transition.cli import main\n"
+        f"code = main(['--root', {str(tiny)!r}, 'validate'])\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('datasette', 'frictionless'))\n"
+        "print(code, heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "0 []"
