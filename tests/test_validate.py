@@ -272,6 +272,13 @@ def test_usage_errors_exit_2(tiny, cli, args, words):
     assert words in done.err
 
 
+def test_a_path_outside_data_and_seeds_is_a_usage_error(tiny, cli):
+    (tiny / "notes.yaml").write_text("id: notes\n")
+    done = cli("validate", "notes.yaml", cwd=tiny)
+    assert_clean_exit(done, 2)
+    assert "neither in data/ nor in seeds/" in done.err
+
+
 def test_a_root_without_data_is_a_usage_error(tmp_path, cli):
     done = cli("--root", tmp_path, "validate")
     assert_clean_exit(done, 2)

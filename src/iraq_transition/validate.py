@@ -719,11 +719,16 @@ def run(args) -> int:
     project = Project(args.root)
     if not project.data_dir.is_dir():
         raise UsageError(f"no data/ directory in {args.root}: run in the repository or pass --root DIR")
+    root = project.root.resolve()
     for path in args.paths:
         if not path.exists():
             raise UsageError(f"{path}: no such file or directory")
-        if not path.resolve().is_relative_to(project.root.resolve()):
+        if not path.resolve().is_relative_to(root):
             raise UsageError(f"{path} is outside the repository {args.root}")
+        if path.resolve() != root and not any(
+            path.resolve().is_relative_to(part.resolve()) for part in (project.data_dir, project.seeds_dir)
+        ):
+            raise UsageError(f"{path} is neither in data/ nor in seeds/: give record files or directories")
     dataset, problems = validate_project(project, args.paths or None, changed_since=args.changed_since)
     print_problems(problems, args.format)
     print(summary(dataset, problems), file=sys.stderr)
