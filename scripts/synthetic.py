@@ -12,8 +12,9 @@ every reference resolves (participants, speakers, affiliations, bases, event lin
 ``variant_of`` chains and ``same_story_as``, all pointing at earlier records so there are no
 cycles). The collection mix is that of an event dataset: mostly events, then quotes.
 
-The same ``--seed`` and ``--records`` give the same bytes. The generator only uses the standard
-library; it refuses to write into a non-empty directory it did not make itself.
+Records are written by ``iraq-transition fmt``'s own emitter, so they are canonical. The same
+``--seed`` and ``--records`` give the same bytes. The generator refuses to write into a non-empty
+directory it did not make itself.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from iraq_transition.fmt import format_record  # the canonical style of committed records
 
 MARKER = "synthetic.json"
 """Written into every output directory, so that a re-run may replace only what it made."""
@@ -107,51 +110,6 @@ FILLER = ["The report did not say how many troops were involved.",
           "The coalition was formed in 2014 at the Iraqi government’s request."]
 BOILERPLATE = "The Pentagon declined to comment on troop numbers"
 """A sentence that recurs in many texts: citing it needs a suffix to pick one occurrence."""
-
-YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
-PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_ ,.()/'’-]*[A-Za-z0-9.)’]")
-
-
-# --------------------------------------------------------------------------- YAML in the committed style
-
-
-def scalar(value: object) -> str:
-    """One YAML scalar: plain where YAML reads it back as the same string, else double-quoted."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    text = str(value)
-    if PLAIN.fullmatch(text) and text.lower() not in YAML_WORDS and ": " not in text and " #" not in text:
-        return text
-    return json.dumps(text, ensure_ascii=False)
-
-
-def emit(mapping: dict, indent: str = "") -> list[str]:
-    """Block-style lines of a mapping: 2-space indent, lists of mappings as ``- key: value``."""
-    lines = []
-    for key, value in mapping.items():
-        if isinstance(value, dict):
-            lines.append(f"{indent}{key}:")
-            lines.extend(emit(value, indent + "  "))
-        elif isinstance(value, list):
-            lines.append(f"{indent}{key}:")
-            for item in value:
-                if isinstance(item, dict):
-                    nested = emit(item, indent + "    ")
-                    lines.append(f"{indent}  - {nested[0].lstrip()}")
-                    lines.extend(nested[1:])
-                else:
-                    lines.append(f"{indent}  - {scalar(item)}")
-        else:
-            lines.append(f"{indent}{key}: {scalar(value)}")
-    return lines
-
-
-def record_yaml(collection: str, record: dict) -> str:
-    header = f"# yaml-language-server: $schema=../../schema/{collection}.schema.json"
-    return "\n".join([header, *emit(record)]) + "\n"
-
 
 # --------------------------------------------------------------------------- values
 
@@ -477,7 +435,7 @@ def generate(records: int, seed: int, out: Path) -> dict[str, int]:
         directory.mkdir(parents=True)
         for i in range(counts[collection]):
             record = make(i)
-            (directory / f"{record['id']}.yaml").write_text(record_yaml(collection, record), encoding="utf-8")
+            (directory / f"{record['id']}.yaml").write_text(format_record(collection, record), encoding="utf-8")
     (out / "seeds").mkdir()
     (out / "data" / "sources").mkdir()
     for i, record in enumerate(sources):
@@ -485,7 +443,7 @@ def generate(records: int, seed: int, out: Path) -> dict[str, int]:
         name = f"{i:05d}_{hashlib.sha256(text).hexdigest()[:16]}.txt"
         (out / "seeds" / name).write_bytes(text)
         record["file"], record["sha256"] = name, hashlib.sha256(text).hexdigest()
-        (out / "data" / "sources" / f"{record['id']}.yaml").write_text(record_yaml("sources", record), encoding="utf-8")
+        (out / "data" / "sources" / f"{record['id']}.yaml").write_text(format_record("sources", record), encoding="utf-8")
     (out / MARKER).write_text(json.dumps({"records": records, "seed": seed, "counts": counts}, indent=2) + "\n")
     return counts
 
