@@ -20,7 +20,9 @@ before anything is written.
 
 from __future__ import annotations
 
+import copy
 import difflib
+import functools
 import os
 import re
 import sys
@@ -65,27 +67,39 @@ class FormatError(ValueError):
 # --------------------------------------------------------------------------- canonical data
 
 
+_REQUIRED = object()
+
+
+@functools.cache
+def _fields(model: type[BaseModel]) -> tuple[tuple[str, Any, type[BaseModel] | None], ...]:
+    """(name, default or _REQUIRED, nested model) of every field of ``model``, in order."""
+    nested = {shape.name: shape.model for shape in field_shapes(model)}
+    return tuple(
+        (name, _REQUIRED if info.is_required() else info.get_default(call_default_factory=True), nested.get(name))
+        for name, info in model.model_fields.items()
+    )
+
+
 def canonical(data: Any, model: type[BaseModel], *, fill_defaults: bool = False) -> Any:
     """``data`` with keys in the model's field order and defaults omitted (or, with
     ``fill_defaults``, every missing optional field set to its default). Unknown keys follow, in
     their original order; values of the wrong shape are left as they are."""
     if not isinstance(data, dict):
         return data
-    nested = {shape.name: shape.model for shape in field_shapes(model) if shape.model}
     result = {}
-    for name, info in model.model_fields.items():
+    for name, default, submodel in _fields(model):
         if name in data:
             value = data[name]
-            submodel = nested.get(name)
             if submodel is not None and isinstance(value, list):
                 value = [canonical(item, submodel, fill_defaults=fill_defaults) for item in value]
             elif submodel is not None:
                 value = canonical(value, submodel, fill_defaults=fill_defaults)
-            if info.is_required() or fill_defaults or not same(value, info.get_default(call_default_factory=True)):
+            if fill_defaults or default is _REQUIRED or not same(value, default):
                 result[name] = value
-        elif fill_defaults and not info.is_required():
-            result[name] = info.get_default(call_default_factory=True)
-    result.update((key, value) for key, value in data.items() if key not in result and key not in model.model_fields)
+        elif fill_defaults and default is not _REQUIRED:
+            result[name] = copy.copy(default)
+    if len(result) < len(data):
+        result.update((key, value) for key, value in data.items() if key not in model.model_fields)
     return result
 
 
@@ -172,6 +186,7 @@ def _float(value: float) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=65536)  # ids, enum values and names recur across records
 def _is_plain(text: str) -> bool:
     return bool(
         text
@@ -222,7 +237,8 @@ def format_text(text: str, collection: str) -> str:
     if not isinstance(data, dict):
         raise FormatError("a record must be a mapping of field names to values")
     result = format_record(collection, data)
-    if not same(load.parse_yaml(result), canonical(data, COLLECTIONS[collection])):
+    # An unchanged file needs no second reading: nothing will be written.
+    if result != text and not same(load.parse_yaml(result), canonical(data, COLLECTIONS[collection])):
         raise FormatError("formatting would change a value: please report this")
     return result
 
