@@ -285,28 +285,29 @@ def test_a_root_without_data_is_a_usage_error(tmp_path, cli):
     assert "no data/ directory" in done.err
 
 
-def _hostile_files() -> dict[str, bytes]:
+def _hostile_files() -> dict[str, tuple[bytes, str, str]]:
+    """name -> (content, where the first problem is, words of its message)."""
     bomb = b"a: &a [x, x, x, x, x, x, x, x, x]\n" + b"".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n".encode() for i in range(20)
     )
     return {
-        "binary": bytes(range(256)) * 8,
-        "deep-flow": b"id: deep-flow\ntitle: " + b"[" * 10_000 + b"]" * 10_000 + b"\n",
-        "deep-block": b"id: deep-block\n" + b"".join(b" " * i + b"a:\n" for i in range(1, 500)),
-        "huge-number": b"id: huge-number\nbest: " + b"9" * 100_000 + b"\n",
-        "huge-float": b"id: huge-float\nlatitude: 1.0e999999\n",
-        "nul": b"id: nul\ntitle: a\x00b\n",
-        "bom-crlf": b"\xef\xbb\xbfid: bom-crlf\r\ntitle: x\r\n",
-        "utf16": "id: utf16\n".encode("utf-16"),
-        "empty": b"",
-        "only-spaces": b"   \n\n",
-        "bomb": bomb,
-        "too-big": b"id: too-big\ntitle: '" + b"x" * 1_100_000 + b"'\n",
-        "tab-indent": b"id: tab-indent\n\ttitle: x\n",
-        "scalar": b"just text\n",
-        "null-document": b"---\n...\n",
-        "lone-surrogate-escape": b'id: lone\ntitle: "\\ud800"\n',
-        "many-errors": b"\n".join(f"field{i}: {i}".encode() for i in range(5000)),
+        "binary": (bytes(range(256)) * 8, "2:118", "invalid UTF-8 (byte 0x80)"),
+        "deep-flow": (b"id: deep-flow\ntitle: " + b"[" * 10_000 + b"]" * 10_000 + b"\n", "2:71", "nested more than 64 levels"),
+        "deep-block": (b"id: deep-block\nx:\n" + b"".join(b" " * i + b"a:\n" for i in range(1, 500)), "66:65", "nested more than 64 levels"),
+        "huge-number": (b"id: huge-number\nbest: " + b"9" * 100_000 + b"\n", "2:7", "number is too long"),
+        "huge-float": (b"id: huge-float\ntitle: 1.0e+999999\n", "1:1", "missing required field"),
+        "nul": (b"id: nul\ntitle: a\x00b\n", "2:9", "character U+0000 is not allowed"),
+        "bom-crlf": (b"\xef\xbb\xbfid: bom-crlf\r\ntitle: x\r\n", "1:1", "missing required field 'citations'"),
+        "utf16": ("id: utf16\n".encode("utf-16"), "1:1", "invalid UTF-8 (byte 0xff)"),
+        "empty": (b"", "1:1", "file is empty"),
+        "only-spaces": (b"   \n\n", "1:1", "file is empty"),
+        "bomb": (bomb, "1:4", "anchor &a is not allowed"),
+        "too-big": (b"id: too-big\ntitle: '" + b"x" * 1_100_000 + b"'\n", "1:1", "larger than 1,000,000 bytes"),
+        "tab-indent": (b"id: tab-indent\n\ttitle: x\n", "2:1", "YAML syntax error"),
+        "scalar": (b"just text\n", "1:1", "holds a single value ('just text'), not a record"),
+        "null-document": (b"---\n...\n", "1:1", "holds an empty document, not a record"),
+        "surrogate-escape": (b'id: surrogate-escape\ntitle: "\\ud800"\n', "2:11", "YAML syntax error"),
+        "many-errors": (b"\n".join(f"field{i}: {i}".encode() for i in range(5000)), "1:1", "missing required field"),
     }
 
 
@@ -315,7 +316,7 @@ HOSTILE = _hostile_files()
 
 def test_hostile_input_gives_located_errors_never_a_traceback(tiny, cli):
     events = tiny / "data" / "events"
-    for name, content in HOSTILE.items():
+    for name, (content, _, _) in HOSTILE.items():
         (events / f"{name}.yaml").write_bytes(content)
     (events / "directory.yaml").mkdir()
     (events / "outside.yaml").symlink_to("/etc/hostname")
@@ -325,19 +326,22 @@ def test_hostile_input_gives_located_errors_never_a_traceback(tiny, cli):
     (tiny / "data" / "elsewhere" / "deeper").mkdir(parents=True)
     done = cli("--root", tiny, "validate")
     assert_clean_exit(done, 1)
-    located = {line.split(":")[0] for line in done.out.splitlines()}
-    expected = {f"data/events/{name}.yaml" for name in HOSTILE} | {
-        "data/events/directory.yaml",
-        "data/events/outside.yaml",
-        "data/events/pipe.yaml",
-        "data/stray.yaml",
-        "data/events/x.yml",
-        "data/elsewhere",
-    }
-    assert located == expected
+    first: dict[str, str] = {}
     for line in done.out.splitlines():
-        path, line_number, col, _ = line.split(":", 3)
-        assert int(line_number) >= 1 and int(col) >= 1, line
+        first.setdefault(line.split(":")[0], line)
+    expected = {f"data/events/{name}.yaml": f"{where}: events/{name}: " for name, (_, where, _) in HOSTILE.items()}
+    expected |= {path: "1:1: " for path in (
+        "data/events/directory.yaml", "data/events/outside.yaml", "data/events/pipe.yaml",
+        "data/stray.yaml", "data/events/x.yml", "data/elsewhere",
+    )}
+    assert set(first) == set(expected)
+    for path, prefix in expected.items():
+        assert first[path].startswith(f"{path}:{prefix}"), first[path]
+    for name, (_, _, words) in HOSTILE.items():
+        assert words in first[f"data/events/{name}.yaml"]
+    huge_float = [line for line in done.out.splitlines() if line.startswith("data/events/huge-float.yaml:2:")]
+    assert huge_float == ["data/events/huge-float.yaml:2:8: events/huge-float: title: expected text, got number inf: "
+                          "quote this value (YAML reads unquoted yes, no, on, off, numbers and ~ as something other than text)"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read files without read permission")

@@ -207,7 +207,8 @@ def check_file(file: RecordFile, data: bytes) -> FileResult:
     except LoadError as error:
         return FileResult(None, None, [Problem(file.display, error.line, error.col, error.message, file.label)])
     if not isinstance(content, dict):
-        kind = "empty" if content is None else f"a {_yaml_kind(content)}"
+        kind = "an empty document" if content is None else "a list" if isinstance(content, list) else (
+            f"a single value ({_shorten(content)})")
         message = f"the file holds {kind}, not a record: write the record's fields as 'name: value' lines"
         return FileResult(None, None, [Problem(file.display, 1, 1, message, file.label)])
     declared_id = content.get("id") if isinstance(content.get("id"), str) else None
