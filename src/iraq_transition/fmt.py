@@ -98,8 +98,7 @@ def canonical(data: Any, model: type[BaseModel], *, fill_defaults: bool = False)
                 result[name] = value
         elif fill_defaults and default is not _REQUIRED:
             result[name] = copy.copy(default)
-    if len(result) < len(data):
-        result.update((key, value) for key, value in data.items() if key not in model.model_fields)
+    result.update((key, value) for key, value in data.items() if key not in model.model_fields)
     return result
 
 
