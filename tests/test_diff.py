@@ -172,3 +172,19 @@ def test_a_bad_revision_or_path_is_a_usage_error(history, cli, bad):
     assert result.code == 2
     assert "neither a directory nor a git revision" in result.err
     assert "Traceback" not in result.err
+
+
+def test_markdown_details_at_most_a_few_hundred_records_per_collection(tmp_path, cli):
+    from iraq_transition.diff import MAX_DETAILED
+
+    before, after = tmp_path / "before", tmp_path / "after"
+    (before / "data").mkdir(parents=True)
+    count = MAX_DETAILED + 5
+    _write_records(after, {f"actors/a{n}": {"id": f"a{n}", "name": "A", "kind": "state"} for n in range(count)})
+    result = cli("diff", before, after)
+    assert result.code == 0, result.err
+    assert f"| actors | {count} | 0 | 0 |" in result.out
+    assert sum(line.startswith("- added ") for line in result.out.splitlines()) == MAX_DETAILED
+    assert "… and 5 more records: `--format json` lists them all." in result.out
+    document = _json(cli, tmp_path, before, after)
+    assert len(document["collections"]["actors"]["added"]) == count

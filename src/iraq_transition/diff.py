@@ -24,6 +24,8 @@ from .models import COLLECTIONS
 RENAME_NOTE = "Ids are stable: a renamed record appears as a removal plus an addition."
 MAX_SHOWN = 80
 """Longest value shown in full in Markdown; longer ones are cut with an ellipsis (JSON has them whole)."""
+MAX_DETAILED = 200
+"""Most records detailed per collection in Markdown (the counts and JSON cover all of them)."""
 
 
 class _Absent:
@@ -266,24 +268,31 @@ def to_markdown(base: Snapshot, head: Snapshot, changes: dict[str, CollectionCha
 
 
 def _collection_details(name: str, changes: CollectionChanges) -> list[str]:
-    if not (changes.added or changes.removed or changes.changed):
-        return []
-    lines = ["", f"#### {name}"]
-    if changes.added or changes.removed:
-        lines.append("")
+    """The section of one collection: a line per added or removed record, a table per changed one
+    (at most MAX_DETAILED records, so that a large change still fits a job summary)."""
     renamed_to = set(changes.renames.values())
+    entries = []
     for record_id, record in changes.added.items():
         note = " (likely a rename, see below)" if record_id in renamed_to else ""
-        lines.append(f"- added {_code(record_id)}{_headline(record)}{note}")
+        entries.append([f"- added {_code(record_id)}{_headline(record)}{note}"])
     for record_id, record in changes.removed.items():
         if record_id in changes.renames:
             renamed = changes.renames[record_id]
-            lines.append(f"- removed {_code(record_id)}: likely renamed to {_code(renamed)} (identical apart from the id)")
+            entries.append([f"- removed {_code(record_id)}: likely renamed to {_code(renamed)} (identical apart from the id)"])
         else:
-            lines.append(f"- removed {_code(record_id)}{_headline(record)}")
+            entries.append([f"- removed {_code(record_id)}{_headline(record)}"])
     for record_id, fields in changes.changed.items():
-        lines += ["", f"Changed {_code(record_id)}:", "", "| field | old | new |", "| --- | --- | --- |"]
-        lines += [f"| {_code(f.path)} | {' | '.join(_cells(f.old, f.new))} |" for f in fields]
+        table = [f"| {_code(f.path)} | {' | '.join(_cells(f.old, f.new))} |" for f in fields]
+        entries.append(["", f"Changed {_code(record_id)}:", "", "| field | old | new |", "| --- | --- | --- |", *table])
+    if not entries:
+        return []
+    lines = ["", f"#### {name}"]
+    if entries[0][0]:
+        lines.append("")
+    for entry in entries[:MAX_DETAILED]:
+        lines += entry
+    if len(entries) > MAX_DETAILED:
+        lines += ["", f"… and {len(entries) - MAX_DETAILED} more records: `--format json` lists them all."]
     return lines
 
 
