@@ -17,6 +17,7 @@ import time
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -409,3 +410,21 @@ def test_timeline_of_awkward_events():
     assert "1 event without a date" in svg
     empty = ET.fromstring(timeline.render_svg(Dataset({}, {})))
     assert empty.find(f"{SVG}title").text
+
+
+def test_timeline_counts_events_by_month_when_too_many_to_list():
+    statuses = ("occurred", "planned", "expected")
+    events = [
+        event(f"e{i}", f"Event {i}", statuses[i % 3], {"value": f"{2020 + i % 7}-{i % 12 + 1:02d}", "precision": "month"})
+        for i in range(3 * timeline.MAX_ROWS + 3)
+    ]
+    root = ET.fromstring(timeline.render_svg(Dataset({"events": {e.id: e for e in events}}, {})))
+    assert not [g for g in root.iter(f"{SVG}g") if g.get("data-id")]  # no rows: counts instead
+    counted = Counter()
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") == "bin":
+            for part in g.find(f"{SVG}title").text.split(": ", 1)[1].split(", "):
+                number, status = part.split(" ")
+                counted[status] += int(number)
+    assert counted == Counter(e.status for e in events)
+    assert timeline.HISTOGRAM_NOTE in root.find(f"{SVG}desc").text

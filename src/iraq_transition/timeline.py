@@ -9,7 +9,9 @@ spread over most of the width, so that month-level plans and deadlines stay legi
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 
 from .models import Event, FuzzyDate
@@ -28,6 +30,9 @@ FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, s
 CHAR_WIDTH = 0.53  # average glyph width as a share of the font size, to estimate label widths
 LABEL_SIZE = 12
 MAX_SQUEEZE = 0.85  # labels may be narrowed to this share of their width before they are cut
+MAX_ROWS = 60  # a lane with more events shows how many fall in each month instead of one row each
+HISTOGRAM_HEIGHT = 160
+HISTOGRAM_NOTE = "too many to list; events per month (before 2024, each year's monthly average)"
 
 STATUS_COLOURS = {  # Okabe-Ito palette: distinguishable with the common colour-vision deficiencies
     "occurred": "#0072B2",
@@ -56,41 +61,64 @@ class Mark:
     deadline: str | None  # the deadline in words, when the event has one
 
 
+@dataclass(frozen=True)
+class Lane:
+    """A band of the picture: one row per event, or, when there are too many, event counts by month."""
+
+    key: str
+    label: str
+    count: int
+    marks: list[Mark]  # sorted by date; empty when the lane shows counts
+    bins: Counter  # (first day of the month or year, status) -> number of events; empty when listed
+
+    @property
+    def listed(self) -> bool:
+        return self.count <= MAX_ROWS
+
+    @property
+    def height(self) -> float:
+        return (len(self.marks) + 1) * ROW_HEIGHT if self.listed else HISTOGRAM_HEIGHT
+
+    @property
+    def heading(self) -> str:
+        return f"{self.label} ({self.count})" if self.listed else f"{self.label} ({self.count:,}): {HISTOGRAM_NOTE}"
+
+    def years(self) -> list[int]:
+        """The first and last year the lane's events reach."""
+        days = [d for m in self.marks for d in (m.start, m.end)] + [start for start, _ in self.bins]
+        return [min(days).year, max(days).year] if days else []
+
+
 def render_svg(dataset) -> str:
     """The timeline of ``dataset``'s dated events as a standalone SVG document."""
     events = list(dataset.records.get("events", {}).values())
-    marks = sorted(
-        (mark for mark in map(_mark, events) if mark is not None),
-        key=lambda m: (m.start, m.end, m.event.id),
-    )
-    lanes = [(key, label, [m for m in marks if m.event.status in statuses]) for key, label, statuses in LANES]
-    axis = _Axis(
-        min([FIRST_YEAR] + [m.start.year for m in marks]), max([FOCUS_END.year] + [m.end.year + 1 for m in marks])
-    )
+    dated = [event for event in events if event.date is not None]
+    lanes = [_lane(key, label, [e for e in dated if e.status in statuses]) for key, label, statuses in LANES]
+    years = [year for lane in lanes for year in lane.years()]
+    axis = _Axis(min([FIRST_YEAR, *years]), max([FOCUS_END.year - 1, *years]) + 1)
 
     backgrounds: list[str] = []
     rows: list[str] = []
     top = AXIS_HEIGHT + 8
-    for key, label, lane_marks in lanes:
-        height = (len(lane_marks) + 1) * ROW_HEIGHT
+    for lane in lanes:
         backgrounds.append(
-            f'<rect class="lane lane-{key}" x="{MARGIN}" y="{_n(top)}" width="{WIDTH - 2 * MARGIN}" '
-            f'height="{_n(height)}" fill="#f4f4f4"/>'
+            f'<rect class="lane lane-{lane.key}" x="{MARGIN}" y="{_n(top)}" width="{WIDTH - 2 * MARGIN}" '
+            f'height="{_n(lane.height)}" fill="#f4f4f4"/>'
         )
         rows.append(
-            f'<text x="{MARGIN + 6}" y="{_n(top + 15)}" font-weight="600" fill="#333">'
-            f"{escape(label)} ({len(lane_marks)})</text>"
+            f'<text x="{MARGIN + 6}" y="{_n(top + 15)}" font-weight="600" fill="#333">{escape(lane.heading)}</text>'
         )
         rows.extend(
             _draw_mark(mark, axis, top + row * ROW_HEIGHT + ROW_HEIGHT / 2)
-            for row, mark in enumerate(lane_marks, start=1)
+            for row, mark in enumerate(lane.marks, start=1)
         )
-        top += height + LANE_GAP
+        rows.extend(_draw_histogram(lane.bins, axis, top + ROW_HEIGHT + 4, top + lane.height - 4))
+        top += lane.height + LANE_GAP
     plot_top, plot_bottom = AXIS_HEIGHT + 8, top - LANE_GAP
     legend_top = top
     height = legend_top + 46
 
-    undated = len(events) - len(marks)
+    undated = len(events) - len(dated)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {_n(height)}" width="{WIDTH}" '
         f'height="{_n(height)}" role="img" aria-labelledby="timeline-title timeline-desc" '
@@ -100,7 +128,7 @@ def render_svg(dataset) -> str:
         f'<rect width="{WIDTH}" height="{_n(height)}" fill="#ffffff"/>',
         *backgrounds,
         _draw_axis(axis, plot_top, plot_bottom),
-        *_draw_deadlines(marks, axis, plot_top, plot_bottom),
+        *_draw_deadlines([mark for lane in lanes for mark in lane.marks], axis, plot_top, plot_bottom),
         *rows,
         _draw_legend(legend_top, undated),
         "</svg>",
@@ -108,10 +136,24 @@ def render_svg(dataset) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _mark(event: Event) -> Mark | None:
-    """Where ``event`` goes on the axis, or None when it has no date at all."""
-    if event.date is None:
-        return None
+def _lane(key: str, label: str, events: list[Event]) -> Lane:
+    """A lane of ``events`` (all dated): their marks when few enough to list, else their counts by month."""
+    if len(events) <= MAX_ROWS:
+        marks = sorted(map(_mark, events), key=lambda m: (m.start, m.end, m.event.id))
+        return Lane(key, label, len(events), marks, Counter())
+    by_month: Counter = Counter()
+    for event in events:
+        first, last = _bounds(event.date)
+        by_month[(first or last)[:7], event.status] += 1  # a deadline counts at its day
+    bins: Counter = Counter()
+    for (month, status), count in by_month.items():
+        start = _day(month + "-01")
+        bins[start if start >= FOCUS_START else dt.date(start.year, 1, 1), status] += count
+    return Lane(key, label, len(events), [], bins)
+
+
+def _mark(event: Event) -> Mark:
+    """Where a dated ``event`` goes on the axis."""
     first, last = _bounds(event.date)
     open_start, open_end = first is None, last is None
     deadline = None
@@ -129,8 +171,14 @@ def _mark(event: Event) -> Mark | None:
 def _bounds(date: FuzzyDate) -> tuple[str | None, str | None]:
     """A date's bounds as drawn: a 'circa' date is drawn over the days its value covers."""
     if date.qualifier == "circa":
-        return FuzzyDate(value=date.value, precision=date.precision).bounds()
-    return date.bounds()
+        return _bounds_of(date.value, date.precision, "exact", None, None)
+    return _bounds_of(date.value, date.precision, date.qualifier, date.earliest, date.latest)
+
+
+@lru_cache(maxsize=4096)
+def _bounds_of(value: str, precision: str, qualifier: str, earliest: str | None, latest: str | None):
+    """FuzzyDate.bounds(), remembered: large datasets repeat the same few thousand dates."""
+    return FuzzyDate(value=value, precision=precision, qualifier=qualifier, earliest=earliest, latest=latest).bounds()
 
 
 def _day(iso: str) -> dt.date:
@@ -270,6 +318,42 @@ def _draw_mark(mark: Mark, axis: _Axis, y: float) -> str:
     )
 
 
+def _draw_histogram(bins: Counter, axis: _Axis, top: float, bottom: float) -> list[str]:
+    """Bars of event counts per month (per year before the focus period), stacked by status."""
+    per_month = Counter()  # a year's bin is drawn as its average month, so that bar heights compare
+    for (start, _status), count in bins.items():
+        per_month[start] += count / _months(start)
+    scale = (bottom - top) / max(per_month.values(), default=1)
+    out = []
+    for start in sorted(per_month):
+        x1, x2 = axis.x(start), axis.x(_bin_end(start))
+        when = str(start.year) if start < FOCUS_START else f"{MONTHS[start.month - 1]} {start.year}"
+        words = ", ".join(f"{bins[start, status]:,} {status}" for status in STATUS_COLOURS if bins[start, status])
+        bars, y = [], bottom
+        for status, colour in STATUS_COLOURS.items():
+            if count := bins[start, status]:
+                height = count / _months(start) * scale
+                y -= height
+                bars.append(
+                    f'<rect x="{_n(x1)}" y="{_n(y)}" width="{_n(max(x2 - x1 - 1, 1))}" '
+                    f'height="{_n(height)}" fill="{colour}"/>'
+                )
+        out.append(f'<g class="bin"><title>{when}: {words}</title>{"".join(bars)}</g>')
+    return out
+
+
+def _months(start: dt.date) -> int:
+    """How many months the bin starting at ``start`` spans."""
+    return 12 if start < FOCUS_START else 1
+
+
+def _bin_end(start: dt.date) -> dt.date:
+    """The first day after the bin starting at ``start`` (a year before the focus period, else a month)."""
+    if start < FOCUS_START:
+        return dt.date(start.year + 1, 1, 1)
+    return dt.date(start.year + start.month // 12, start.month % 12 + 1, 1)
+
+
 def _text_width(text: str) -> float:
     return len(text) * LABEL_SIZE * CHAR_WIDTH
 
@@ -337,14 +421,15 @@ def _summary(mark: Mark) -> str:
     return f"{event.title}: {event.status}, {when}{deadline}"
 
 
-def _description(lanes, undated: int) -> str:
+def _description(lanes: list[Lane], undated: int) -> str:
     """The text alternative: every event shown, lane by lane."""
     lines = [
         "Events of the 2024–2026 transition of the US-led coalition's military mission in Iraq and Syria, "
         "with earlier context, on a time axis that compresses the years before 2024."
     ]
-    for _key, label, lane_marks in lanes:
-        lines.append(f"{label}: " + ("; ".join(_summary(m) for m in lane_marks) or "none") + ".")
+    for lane in lanes:
+        listing = "; ".join(_summary(m) for m in lane.marks) or "none"
+        lines.append(f"{lane.label}: {listing if lane.listed else lane.heading}.")
     if undated:
         lines.append(f"{undated} events without a date are not shown.")
     return " ".join(lines)
