@@ -163,66 +163,78 @@ def parse_yaml(text: str, positions: Positions | None = None) -> Any:
         parser.dispose()
 
 
+_Scalar, _MappingStart, _SequenceStart = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
+_Ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+def _error(event: yaml.Event, message: str) -> LoadError:
+    mark = event.start_mark
+    return LoadError(mark.line + 1, mark.column + 1, message)
+
+
 def _build(parser: CParser, positions: Positions | None) -> Any:
-    """Assemble the events of one document into plain data, with an explicit stack (no recursion)."""
+    """Assemble the events of one document into plain data, with an explicit stack (no recursion).
+
+    Locations (loc tuples, as in Pydantic errors) are built only when ``positions`` is wanted.
+    """
     get_event = parser.get_event
     get_event()  # StreamStartEvent
-    event = get_event()
-    if isinstance(event, yaml.StreamEndEvent):
+    if isinstance(get_event(), yaml.StreamEndEvent):
         raise LoadError(1, 1, "file is empty: write the record's fields (id: ...) here")
-    # Stack entries: [container, its loc, pending key (None: expecting a key), the key's mark]
+    # Stack entries: [container, its loc, pending key (None: expecting a key), the key's event]
     stack: list[list] = []
     root: Any = None
     while True:
         event = get_event()
         kind = type(event)
-        if kind is yaml.DocumentEndEvent:
-            break
-        mark = event.start_mark
-        if kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+        if kind in _Ends:
             stack.pop()
             continue
+        if kind is yaml.DocumentEndEvent:
+            break
         if kind is yaml.AliasEvent:
-            raise LoadError(mark.line + 1, mark.column + 1, f"alias *{event.anchor} is not allowed: write the value out in full")
+            raise _error(event, f"alias *{event.anchor} is not allowed: write the value out in full")
         if event.anchor is not None:
-            raise LoadError(mark.line + 1, mark.column + 1, f"anchor &{event.anchor} is not allowed: write values out in full")
+            raise _error(event, f"anchor &{event.anchor} is not allowed: write values out in full")
         if event.tag is not None:
-            raise LoadError(mark.line + 1, mark.column + 1, f"tag {event.tag} is not allowed: remove it (quote the value if it must stay text)")
+            raise _error(event, f"tag {event.tag} is not allowed: remove it (quote the value if it must stay text)")
         parent = stack[-1] if stack else None
         if parent is not None:
             container = parent[0]
-            if type(container) is dict and parent[2] is None:  # a mapping key
-                if kind is not yaml.ScalarEvent:
-                    raise LoadError(mark.line + 1, mark.column + 1, "a key must be a plain name, not a list or mapping")
-                key = event.value
-                if key in container:
-                    raise LoadError(mark.line + 1, mark.column + 1, f"duplicate key {key!r}: keep one of them")
-                parent[2], parent[3] = key, mark
-                continue
             if type(container) is dict:
-                key, key_mark = parent[2], parent[3]
+                key = parent[2]
+                if key is None:  # this event is a key
+                    if kind is not _Scalar:
+                        raise _error(event, "a key must be a plain name, not a list or mapping")
+                    if event.value in container:
+                        raise _error(event, f"duplicate key {event.value!r}: keep one of them")
+                    parent[2], parent[3] = event.value, event
+                    continue
                 parent[2] = None
-            else:
-                key, key_mark = len(container), mark
-            loc = parent[1] + (key,)
-        else:
-            loc, key_mark = (), mark
-        if kind is yaml.ScalarEvent:
+        if kind is _Scalar:
             value = event.value
             if event.style == "":
                 try:
                     value = plain_scalar(value)
                 except ValueError:
-                    raise LoadError(mark.line + 1, mark.column + 1, "number is too long: quote it if it is text") from None
+                    raise _error(event, "number is too long: quote it if it is text") from None
                 if type(value) is int and value not in INT64:
-                    raise LoadError(mark.line + 1, mark.column + 1, "number is out of range (64-bit integers only)")
-        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                    raise _error(event, "number is out of range (64-bit integers only)")
+        elif kind is _MappingStart or kind is _SequenceStart:
             if len(stack) >= MAX_DEPTH:
-                raise LoadError(mark.line + 1, mark.column + 1, f"nested more than {MAX_DEPTH} levels deep: flatten it")
-            value = {} if kind is yaml.MappingStartEvent else []
+                raise _error(event, f"nested more than {MAX_DEPTH} levels deep: flatten it")
+            value = {} if kind is _MappingStart else []
         else:  # pragma: no cover - libyaml emits no other event inside a document
-            raise LoadError(mark.line + 1, mark.column + 1, f"unexpected YAML event {kind.__name__}")
+            raise _error(event, f"unexpected YAML event {kind.__name__}")
+        loc = None
         if positions is not None:
+            if parent is None:
+                loc, key_event = (), event
+            elif type(container) is dict:
+                loc, key_event = parent[1] + (key,), parent[3]
+            else:
+                loc, key_event = parent[1] + (len(container),), event
+            key_mark, mark = key_event.start_mark, event.start_mark
             positions[loc] = (key_mark.line + 1, key_mark.column + 1, mark.line + 1, mark.column + 1)
         if parent is None:
             root = value
@@ -230,12 +242,11 @@ def _build(parser: CParser, positions: Positions | None) -> Any:
             container[key] = value
         else:
             container.append(value)
-        if kind is not yaml.ScalarEvent:
+        if kind is not _Scalar:
             stack.append([value, loc, None, None])
     event = get_event()
     if not isinstance(event, yaml.StreamEndEvent):
-        mark = event.start_mark
-        raise LoadError(mark.line + 1, mark.column + 1, "a second YAML document ('---'): one record per file")
+        raise _error(event, "a second YAML document ('---'): one record per file")
     return root
 
 
