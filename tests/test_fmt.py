@@ -121,6 +121,9 @@ def test_multi_line_text_becomes_a_literal_block_and_unknown_fields_are_kept_las
 def test_a_value_yaml_cannot_hold_is_an_error_not_a_crash():
     with pytest.raises(FormatError):
         format_record("actors", {"id": "a", "notes": object()})
+    # A key too long for a plain key, given with YAML's explicit "? key" syntax.
+    with pytest.raises(FormatError):
+        format_text("id: a\n? " + "k" * 1100 + "\n: 1\n", "actors")
 
 
 def _write(root: Path, relative: str, text: str) -> Path:

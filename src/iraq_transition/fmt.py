@@ -14,7 +14,7 @@ Canonical form, so that a pull request's diff shows only real changes:
 - comments other than the modeline are dropped (put remarks in ``notes``);
 - UTF-8 with Unicode kept, LF line endings, one trailing newline.
 
-Formatting never changes a value: every output is parsed again and compared with the input
+Formatting never changes a value: every new text is parsed again and compared with the input
 before anything is written.
 """
 
@@ -40,7 +40,7 @@ from .validate import field_shapes
 MODELINE = "# yaml-language-server: $schema=../../schema/{collection}.schema.json"
 
 _INDENT = 2
-_SEQUENCE_INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
+_INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
 # Characters PyYAML accepts in a stream and that never act as line breaks (PyYAML's
 # printable set, less tab, CR, NEL, the Unicode line/paragraph separators and the BOM).
 _SAFE_CHARS = re.compile("[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*")
@@ -190,7 +190,7 @@ def _is_plain(text: str) -> bool:
     return bool(
         text
         and text == text.strip()
-        and text[0] not in _SEQUENCE_INDICATORS
+        and text[0] not in _INDICATORS
         and ": " not in text
         and " #" not in text
         and not text.endswith(":")
@@ -237,9 +237,16 @@ def format_text(text: str, collection: str) -> str:
         raise FormatError("a record must be a mapping of field names to values")
     result = format_record(collection, data)
     # An unchanged file needs no second reading: nothing will be written.
-    if result != text and not same(load.parse_yaml(result), canonical(data, COLLECTIONS[collection])):
+    if result != text and not same(_reread(result), canonical(data, COLLECTIONS[collection])):
         raise FormatError("formatting would change a value: please report this")
     return result
+
+
+def _reread(text: str) -> Any:
+    try:
+        return load.parse_yaml(text)
+    except load.LoadError as error:
+        raise FormatError(f"no canonical form ({error.message}); please report this") from None
 
 
 def run(args) -> int:
