@@ -92,6 +92,8 @@ CASES = {
         ("1:5", "id", "does not match the file name duplicate-id.yaml"),
     ],
     "events/duplicate-key.yaml": [("4:1", None, "duplicate key 'title'")],
+    "events/empty-citations.yaml": [("6:12", "citations", "citations needs at least one item: cite at least one verbatim span")],
+    "events/empty-value.yaml": [("2:7", "title", "expected text, got an empty value: write a value")],
     "events/empty.yaml": [("1:1", None, "file is empty")],
     "events/id-mismatch.yaml": [("1:5", "id", "id 'joint-statement-2' does not match the file name id-mismatch.yaml")],
     "events/invalid-utf8.yaml": [("2:11", None, "invalid UTF-8 (byte 0xe9)")],

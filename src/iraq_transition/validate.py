@@ -93,7 +93,7 @@ def field_shapes(model: type[BaseModel]) -> tuple[FieldShape, ...]:
     for name, info in model.model_fields.items():
         inner, metadata, is_list = _unwrap(info.annotation)
         target = next((m.collection for m in [*info.metadata, *metadata] if isinstance(m, References)), None)
-        nested = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+        nested = inner if _is_model(inner) else None
         if target or nested:
             shapes.append(FieldShape(name, target, nested, is_list))
     return tuple(shapes)
@@ -150,26 +150,23 @@ def _type_at(model: type[BaseModel], loc: tuple) -> Any:
     """The annotation of the node at ``loc`` inside a ``model`` record (None if loc leaves the model)."""
     annotation: Any = model
     for part in loc:
-        annotation = _strip_optional(annotation)
-        if isinstance(part, int):
-            if typing.get_origin(annotation) is not list:
-                return None
-            annotation = typing.get_args(annotation)[0]
-        elif isinstance(annotation, type) and issubclass(annotation, BaseModel) and part in annotation.model_fields:
-            annotation = annotation.model_fields[part].annotation
+        inner, _, is_list = _unwrap(annotation)
+        if isinstance(part, int) and is_list:
+            annotation = inner
+        elif isinstance(part, str) and not is_list and _is_model(inner) and part in inner.model_fields:
+            annotation = inner.model_fields[part].annotation
         else:
             return None
     return annotation
 
 
-def _strip_optional(annotation: Any) -> Any:
-    """``annotation`` without Annotated metadata and without ``| None``."""
-    while typing.get_origin(annotation) in (typing.Annotated, typing.Union, types.UnionType):
-        if typing.get_origin(annotation) is typing.Annotated:
-            annotation = annotation.__origin__
-        else:
-            annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
-    return annotation
+def _inner(annotation: Any) -> Any:
+    """The innermost type of ``annotation`` (see :func:`_unwrap`)."""
+    return _unwrap(annotation)[0]
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 # --------------------------------------------------------------------------- per-file checks
@@ -263,8 +260,8 @@ def _misplaced(file: RecordFile, content: dict) -> list[Issue]:
 
 
 def _yaml_kind(value: Any) -> str:
-    return {dict: "mapping", list: "list", str: "text", bool: "boolean", int: "number", float: "number",
-            type(None): "null (empty value)"}.get(type(value), type(value).__name__)
+    return {dict: "mapping", list: "list", str: "text", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), type(value).__name__)
 
 
 def _shorten(value: Any, limit: int = 60) -> str:
@@ -289,8 +286,8 @@ _IS_NOT = {
 
 def _description(model: type[BaseModel], loc: tuple) -> str:
     """The description of the field at ``loc``, from the model."""
-    parent = _strip_optional(_type_at(model, loc[:-1]))
-    info = parent.model_fields.get(loc[-1]) if isinstance(parent, type) and issubclass(parent, BaseModel) else None
+    parent = _inner(_type_at(model, loc[:-1]))
+    info = parent.model_fields.get(loc[-1]) if _is_model(parent) else None
     return (info.description if info else None) or f"see the {model.collection} schema"
 
 
@@ -298,16 +295,17 @@ def _issue(model: type[BaseModel], error: dict) -> Issue:
     """Contributor-language wording of one Pydantic error."""
     loc, kind, value, ctx = tuple(error["loc"]), error["type"], error.get("input"), error.get("ctx") or {}
     name = str(loc[-1]) if loc else "record"
+    got = "an empty value" if value is None else f"{_yaml_kind(value)} {_shorten(value)}"
     if kind == "missing":
         return Issue(loc, f"missing required field {name!r}: add it", "parent")
     if kind == "extra_forbidden":
-        parent = _strip_optional(_type_at(model, loc[:-1]) or model)
-        allowed = list(parent.model_fields) if isinstance(parent, type) and issubclass(parent, BaseModel) else []
+        parent = _inner(_type_at(model, loc[:-1]))
+        allowed = list(parent.model_fields) if _is_model(parent) else []
         guess = difflib.get_close_matches(name, allowed, n=1)
         hint = f"did you mean {guess[0]!r}? " if guess else ""
         return Issue(loc, f"unknown field {name!r}; {hint}Allowed: {', '.join(allowed)}", "key")
     if kind == "literal_error":
-        allowed = typing.get_args(_strip_optional(_type_at(model, loc)))
+        allowed = typing.get_args(_inner(_type_at(model, loc)))
         expected = ", ".join(map(str, allowed)) if allowed else ctx.get("expected", "")
         return Issue(loc, f"expected one of {expected}; got {_shorten(value)}")
     if kind == "string_pattern_mismatch":
@@ -316,14 +314,15 @@ def _issue(model: type[BaseModel], error: dict) -> Issue:
             return Issue(loc, f"{_shorten(value)} is not {_IS_NOT[pattern]}: {PATTERN_ADVICE[pattern]}")
         return Issue(loc, f"{_shorten(value)} does not match the pattern {pattern} ({_description(model, loc)})")
     if kind == "string_type":
-        return Issue(loc, f"expected text, got {_yaml_kind(value)} {_shorten(value)}: "
-                     f"{'quote this value' if value is not None else 'write a value'} (YAML reads unquoted yes, no, on, "
+        if value is None:
+            return Issue(loc, f"expected text, got {got}: write a value, or remove the field if it is optional")
+        return Issue(loc, f"expected text, got {got}: quote this value (YAML reads unquoted yes, no, on, "
                      "off, numbers and ~ as something other than text)")
     if kind == "value_error":
         message = str(ctx.get("error", error["msg"]))
         first_word = message.split(" ", 1)[0]
-        target = _strip_optional(_type_at(model, loc) or model)
-        if isinstance(target, type) and issubclass(target, BaseModel) and first_word in target.model_fields:
+        target = _inner(_type_at(model, loc))
+        if _is_model(target) and first_word in target.model_fields:
             return Issue(loc + (first_word,), message)  # model validators name the field they fault first
         return Issue(loc, message)
     if kind == "too_short" and ctx.get("min_length") == 1:
@@ -333,9 +332,9 @@ def _issue(model: type[BaseModel], error: dict) -> Issue:
         return Issue(loc, f"{name} must not be empty: write a value or remove the field if it is optional")
     if kind in ("list_type", "model_type", "model_attributes_type", "dict_type"):
         wanted = "a list (lines starting with '- ')" if kind == "list_type" else "a mapping of fields (name: value lines)"
-        return Issue(loc, f"expected {wanted}, got {_yaml_kind(value)} {_shorten(value)}")
+        return Issue(loc, f"expected {wanted}, got {got}")
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        return Issue(loc, f"expected a whole number, got {_yaml_kind(value)} {_shorten(value)}")
+        return Issue(loc, f"expected a whole number, got {got}")
     if kind in ("bool_type", "bool_parsing"):
         return Issue(loc, f"expected true or false, got {_shorten(value)}")
     return Issue(loc, f"{error['msg']}; got {_shorten(value)}")
