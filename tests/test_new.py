@@ -137,3 +137,14 @@ def test_an_existing_record_is_never_overwritten(project, cli):
     assert result.code == 2
     assert "already exists" in result.err
     assert path.read_text() == "id: a\n"
+
+
+def test_fmt_leaves_a_template_alone_until_its_placeholders_are_filled(project, cli):
+    cli("--root", project, "new", "actors", "a")
+    path = project / "data/actors/a.yaml"
+    template = path.read_text(encoding="utf-8")
+    first = next(n for n, line in enumerate(template.splitlines(), 1) if PLACEHOLDER.match(line))
+    result = cli("--root", project, "fmt")
+    assert result.code == 1
+    assert result.out.startswith(f"data/actors/a.yaml:{first}:1: still a placeholder of the `new` template")
+    assert path.read_text(encoding="utf-8") == template

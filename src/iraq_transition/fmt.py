@@ -38,6 +38,9 @@ from .models import COLLECTIONS
 from .validate import field_shapes
 
 MODELINE = "# yaml-language-server: $schema=../../schema/{collection}.schema.json"
+PLACEHOLDER = "# TODO"
+"""The mark of a value still to fill in, in the templates of ``iraq-transition new``."""
+_UNFILLED = re.compile(rf"^ *(?:- )?[^\s#:]+: +{PLACEHOLDER}$", re.M)
 
 _INDENT = 2
 _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
@@ -61,7 +64,11 @@ _STR_TAG = "tag:yaml.org,2002:str"
 
 
 class FormatError(ValueError):
-    """A value that has no canonical YAML form (e.g. a type YAML records cannot hold)."""
+    """A record that has no canonical YAML form, at a 1-based line and column."""
+
+    def __init__(self, message: str, line: int = 1, col: int = 1):
+        super().__init__(message)
+        self.line, self.col = line, col
 
 
 # --------------------------------------------------------------------------- canonical data
@@ -232,6 +239,8 @@ def _literal_block(text: str) -> list[str] | None:
 
 def format_text(text: str, collection: str) -> str:
     """The canonical form of a record file's text; LoadError or FormatError when there is none."""
+    if _UNFILLED.search(text):
+        _refuse_placeholders(text)
     data = load.parse_yaml(text)
     if not isinstance(data, dict):
         raise FormatError("a record must be a mapping of field names to values")
@@ -240,6 +249,17 @@ def format_text(text: str, collection: str) -> str:
     if result != text and not same(_reread(result), canonical(data, COLLECTIONS[collection])):
         raise FormatError("formatting would change a value: please report this")
     return result
+
+
+def _refuse_placeholders(text: str) -> None:
+    """FormatError at the first field left empty with the ``# TODO`` mark of a template."""
+    lines = {text.count("\n", 0, match.start()) + 1 for match in _UNFILLED.finditer(text)}
+    positions: load.Positions = {}
+    data = load.parse_yaml(text, positions)
+    for loc, (line, col, _, _) in sorted(positions.items(), key=lambda item: item[1]):
+        if line in lines and loc and functools.reduce(lambda node, key: node[key], loc, data) is None:
+            message = "still a placeholder of the `new` template: fill it in first (fmt would drop the template's comments)"
+            raise FormatError(message, line, col)
 
 
 def _reread(text: str) -> Any:
@@ -268,7 +288,7 @@ def run(args) -> int:
             problems.append(load.Problem(record_file.display, error.line, error.col, error.message))
             continue
         except FormatError as error:
-            problems.append(load.Problem(record_file.display, 1, 1, str(error)))
+            problems.append(load.Problem(record_file.display, error.line, error.col, str(error)))
             continue
         if text.encode() == original:
             continue

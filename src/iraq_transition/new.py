@@ -16,13 +16,13 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from .cli import UsageError
-from .fmt import MODELINE
+from .fmt import MODELINE, PLACEHOLDER
 from .load import Project, display_path
 from .models import COLLECTIONS, SLUG_PATTERN
 from .validate import FieldShape, field_shapes
 
 _INDENT = "  "
-_TODO = "  # TODO"
+_TODO = f"  {PLACEHOLDER}"
 
 
 def run(args) -> int:
