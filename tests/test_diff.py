@@ -188,3 +188,17 @@ def test_markdown_details_at_most_a_few_hundred_records_per_collection(tmp_path,
     assert "… and 5 more records: `--format json` lists them all." in result.out
     document = _json(cli, tmp_path, before, after)
     assert len(document["collections"]["actors"]["added"]) == count
+
+
+def test_symbolic_links_in_a_directory_are_reported_not_followed(tmp_path, cli):
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("id: x\nname: do-not-print-me\n")
+    before, after = tmp_path / "before", tmp_path / "after"
+    (before / "data").mkdir(parents=True)
+    (after / "data/actors").mkdir(parents=True)
+    (after / "data/actors/x.yaml").symlink_to(secret)
+    for output in ("markdown", "json"):
+        result = cli("diff", before, after, "--format", output)
+        assert result.code == 0, result.err
+        assert "do-not-print-me" not in result.out
+        assert "symbolic link, not read" in result.out

@@ -92,8 +92,11 @@ def _read_directory(data_dir: Path, label: str, root: Path) -> Snapshot:
     result = Snapshot(label)
     for collection in COLLECTIONS:
         for path in sorted((data_dir / collection).glob("*.yaml")):
-            if path.is_file():
-                shown = load.display_path(load.Project(root), path)
+            shown = load.display_path(load.Project(root), path)
+            if path.is_symlink():  # never follow: it could point at any file on the machine
+                message = "symbolic link, not read: replace it with the record itself"
+                result.unreadable[collection, path.stem] = load.Problem(shown, 1, 1, message)
+            elif path.is_file():
                 try:
                     content = load.read_bytes(path)
                 except load.LoadError as error:
@@ -263,7 +266,7 @@ def to_markdown(base: Snapshot, head: Snapshot, changes: dict[str, CollectionCha
     problems = [(side.label, p) for side in (base, head) for p in sorted(side.unreadable.values())]
     if problems:
         lines += ["", "#### Unreadable files (left out of the comparison)", ""]
-        lines += [f"- {_code(label)}: {_code(str(problem))}" for label, problem in problems]
+        lines += [f"- {_code(label)}: {_code(str(problem), shorten=False)}" for label, problem in problems]
     return "\n".join(lines) + "\n"
 
 
@@ -323,9 +326,10 @@ def _cell(value: Any) -> str:
     return _code(value).replace("|", "\\|")
 
 
-def _code(value: Any) -> str:
+def _code(value: Any, shorten: bool = True) -> str:
     """``value`` as a Markdown code span: strings as they are, other values as JSON; shortened."""
-    text = _shorten(value if isinstance(value, str) else json.dumps(_jsonable(value), ensure_ascii=False))
+    text = value if isinstance(value, str) else json.dumps(_jsonable(value), ensure_ascii=False)
+    text = _shorten(text) if shorten else text.replace("\n", " ")
     fence = "`" * (_longest_backtick_run(text) + 1)
     padding = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
     return f"{fence}{padding}{text}{padding}{fence}"
