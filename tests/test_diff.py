@@ -197,8 +197,12 @@ def test_symbolic_links_in_a_directory_are_reported_not_followed(tmp_path, cli):
     (before / "data").mkdir(parents=True)
     (after / "data/actors").mkdir(parents=True)
     (after / "data/actors/x.yaml").symlink_to(secret)
-    for output in ("markdown", "json"):
-        result = cli("diff", before, after, "--format", output)
-        assert result.code == 0, result.err
-        assert "do-not-print-me" not in result.out
-        assert "symbolic link, not read" in result.out
+    _git(after, "init", "-q", "-b", "main")
+    _git(after, "add", "data")
+    _git(after, "commit", "-q", "-m", "a link")
+    for head in (after, "HEAD"):
+        for output in ("markdown", "json"):
+            result = cli("--root", after, "diff", before, head, "--format", output)
+            assert result.code == 0, result.err
+            assert "do-not-print-me" not in result.out
+            assert "symbolic link, not read" in result.out

@@ -24,6 +24,7 @@ from .models import COLLECTIONS
 RENAME_NOTE = "Ids are stable: a renamed record appears as a removal plus an addition."
 MAX_SHOWN = 80
 """Longest value shown in full in Markdown; longer ones are cut with an ellipsis (JSON has them whole)."""
+SYMLINK_MESSAGE = "symbolic link, not read: replace it with the record itself"
 MAX_DETAILED = 200
 """Most records detailed per collection in Markdown (the counts and JSON cover all of them)."""
 
@@ -94,8 +95,7 @@ def _read_directory(data_dir: Path, label: str, root: Path) -> Snapshot:
         for path in sorted((data_dir / collection).glob("*.yaml")):
             shown = load.display_path(load.Project(root), path)
             if path.is_symlink():  # never follow: it could point at any file on the machine
-                message = "symbolic link, not read: replace it with the record itself"
-                result.unreadable[collection, path.stem] = load.Problem(shown, 1, 1, message)
+                result.unreadable[collection, path.stem] = load.Problem(shown, 1, 1, SYMLINK_MESSAGE)
             elif path.is_file():
                 try:
                     content = load.read_bytes(path)
@@ -111,6 +111,7 @@ def _read_revision(root: Path, revision: str) -> Snapshot:
     if commit is None:
         raise UsageError(f"{revision!r} is neither a directory nor a git revision of {root}")
     listing = _git(root, "ls-tree", "-r", "-z", commit.decode().strip(), "--", "data/") or b""
+    result = Snapshot(revision)
     wanted = []  # (collection, stem, path, object id)
     for entry in listing.split(b"\0"):
         if not entry:
@@ -118,9 +119,12 @@ def _read_revision(root: Path, revision: str) -> Snapshot:
         meta, _, name = entry.decode("utf-8", errors="replace").partition("\t")
         mode, kind, object_id = meta.split()
         parts = Path(name).parts
-        if kind == "blob" and mode != "120000" and len(parts) == 3 and parts[1] in COLLECTIONS and name.endswith(".yaml"):
+        if kind != "blob" or len(parts) != 3 or parts[1] not in COLLECTIONS or not name.endswith(".yaml"):
+            continue
+        if mode == "120000":
+            result.unreadable[parts[1], Path(name).stem] = load.Problem(name, 1, 1, SYMLINK_MESSAGE)
+        else:
             wanted.append((parts[1], Path(name).stem, name, object_id))
-    result = Snapshot(revision)
     blobs = _git(root, "cat-file", "--batch", input="".join(f"{w[3]}\n" for w in wanted).encode()) or b""
     offset = 0
     for collection, stem, name, _ in wanted:
