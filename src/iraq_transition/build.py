@@ -44,7 +44,9 @@ LABEL_FIELDS = ("title", "name", "headline", "wording", "text")
 FULL_TEXT = {"sources": ("text",), "events": ("title", "description"), "quotes": ("text",)}
 """Tables searchable with FTS5 (``<table>_fts``, external content), and the columns indexed."""
 
-SQL_TYPES = {"string": "TEXT", "date": "TEXT", "array": "TEXT", "integer": "INTEGER", "boolean": "INTEGER", "number": "REAL"}
+SQL_TYPES = {
+    "string": "TEXT", "date": "TEXT", "array": "TEXT", "integer": "INTEGER", "boolean": "INTEGER", "number": "REAL"
+}
 SCALAR_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 Getter = Callable[[Any], Any]
@@ -132,17 +134,15 @@ def label_column(collection: str) -> str:
 @cache
 def table_layout() -> tuple[Table, ...]:
     """Every table of the build, in creation order: each collection followed by its child tables, then citations."""
-    tables = [table for plan in _collection_plans() for table in _plan_tables(plan)]
+    tables = []
+    for plan in _collection_plans():
+        tables += [plan.record.table, *(child.table for _, child in plan.children)]
     return (*tables, _citations_table())
 
 
 def table(name: str) -> Table:
     """The table called ``name`` in :func:`table_layout`."""
     return next(table for table in table_layout() if table.name == name)
-
-
-def _plan_tables(plan: _CollectionPlan) -> list[Table]:
-    return [plan.record.table, *(child.table for _, child in plan.children)]
 
 
 @cache
@@ -154,20 +154,22 @@ def _collection_plan(collection: str, model: type[BaseModel]) -> _CollectionPlan
     flat = _flatten(model)
     columns = flat.columns
     if collection == "sources":
-        columns = [*columns, Column("text", "string", "Full text of the archived article in seeds/; citation offsets index into it.", required=True)]
+        text = "Full text of the archived article in seeds/; citation offsets index into it."
+        columns = [*columns, Column("text", "string", text, required=True)]
     record = _TablePlan(Table(collection, _doc(model), tuple(columns), ("id",)), tuple(flat.getters))
     children = []
     cited_fields = []
-    parent_id = f"{singular(collection)}_id"
+    parent = singular(collection)
+    parent_id = f"{parent}_id"
     for field, item_model in flat.children:
         item = _flatten(item_model, top_level=False)
         if item.cited:
             cited_fields.append(field)
         context = [
-            Column(parent_id, "string", f"Id of the {singular(collection)} this row belongs to.", required=True, references=collection),
-            Column("position", "integer", f"0-based position in the {singular(collection)}'s {field} list.", required=True, minimum=0),
+            Column(parent_id, "string", f"Id of the {parent} this row belongs to.", required=True, references=collection),
+            Column("position", "integer", f"0-based position in the {parent}'s {field} list.", required=True, minimum=0),
         ]
-        name = f"{singular(collection)}_{field}"
+        name = f"{parent}_{field}"
         description = f"{_doc(item_model)} One row per item of {collection}.{field}."
         child = Table(name, description, (*context, *item.columns), (parent_id, "position"))
         children.append((field, _TablePlan(child, tuple(item.getters))))
@@ -195,11 +197,12 @@ def _citations_table() -> Table:
     flat = _flatten(Citation, top_level=False)
     renamed = [dataclasses.replace(c, name="source_id") if c.name == "source" else c for c in flat.columns]
     offsets = [
-        Column("start_offset", "integer", "Character offset in sources.text where the quoted span starts.", required=True, minimum=0),
-        Column("end_offset", "integer", "Character offset in sources.text just after the quoted span.", required=True, minimum=0),
+        Column("start_offset", "integer", "Character offset in sources.text where the span starts.", required=True, minimum=0),
+        Column("end_offset", "integer", "Character offset in sources.text just after the span.", required=True, minimum=0),
     ]
     description = f"{_doc(Citation)} Every citation of every record, at any depth."
-    return Table(CITATIONS, description, (*context, *renamed, *offsets), ("record_type", "record_id", "part", "position"))
+    primary_key = ("record_type", "record_id", "part", "position")
+    return Table(CITATIONS, description, (*context, *renamed, *offsets), primary_key)
 
 
 def _flatten(model: type[BaseModel], top_level: bool = True) -> _Flat:
@@ -209,7 +212,7 @@ def _flatten(model: type[BaseModel], top_level: bool = True) -> _Flat:
         base, optional, metadata = _unwrap(info.annotation, info.metadata)
         description = info.description or ""
         if get_origin(base) is list:
-            item, _, item_metadata = _unwrap(get_args(base)[0], [])
+            item = _unwrap(get_args(base)[0], [])[0]
             if item is Citation:
                 flat.cited = True
             elif _is_model(item) and top_level:
@@ -245,7 +248,8 @@ def _flatten(model: type[BaseModel], top_level: bool = True) -> _Flat:
                     )
                     flat.getters.append(_within(name, lambda date, index=index: date.bounds()[index]))
         else:
-            flat.columns.append(_scalar_column(f"{model.__name__}.{name}", name, base, not optional, description, metadata))
+            where = f"{model.__name__}.{name}"
+            flat.columns.append(_scalar_column(where, name, base, not optional, description, metadata))
             flat.getters.append(_getter(name, int if base is bool else None))
     return flat
 
@@ -333,7 +337,8 @@ def table_rows(dataset: Dataset) -> dict[str, list[tuple]]:
                 for position, item in enumerate(getattr(record, field)):
                     child_rows.append((record_id, position, *[getter(item) for getter in child.getters]))
             parts = [("", record)] if plan.cited else []
-            parts += [(f"{field}.{n}", item) for field in plan.cited_fields for n, item in enumerate(getattr(record, field))]
+            for field in plan.cited_fields:
+                parts += [(f"{field}.{n}", item) for n, item in enumerate(getattr(record, field))]
             for part, item in parts:
                 for position, citation in enumerate(item.citations):
                     key = (plan.collection, record_id, part, position, citation.source)
@@ -352,7 +357,7 @@ def _with_offsets(cited: list[tuple[tuple, Citation]], texts: dict[str, str]) ->
         if span is None:
             collection, record_id, part, position = row[:4]
             where = f"{part}.citations" if part else "citations"
-            raise BuildError(f"{collection}/{record_id}: {where}.{position} is not found once in {citation.source}'s text")
+            raise BuildError(f"{collection}/{record_id}: {where}.{position}: span not found once in {citation.source}")
         spans[index] = span
     return [(*row, *span) for (row, _), span in zip(cited, spans)]
 
@@ -445,9 +450,10 @@ ORDER BY c.source_id, c.start_offset, c.end_offset, c.record_type, c.record_id, 
 
 
 def write_database(path: Path, rows: dict[str, list[tuple]]) -> None:
-    """Write a fresh database at ``path``: tables, indexes, full-text indexes and views; check its foreign keys, VACUUM."""
+    """Write a fresh database at ``path``: tables, indexes, full-text indexes, views; check foreign keys; VACUUM."""
     connection = sqlite3.connect(path, isolation_level=None)
     try:
+        # fixed page size, no journal (a failed build is thrown away), the schema version in the header
         for pragma in ("page_size = 4096", "journal_mode = OFF", "synchronous = OFF", f"user_version = {int(SCHEMA_VERSION)}"):
             connection.execute(f"PRAGMA {pragma}")
         connection.execute("BEGIN")
