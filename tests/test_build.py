@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import sqlite3
@@ -416,7 +417,8 @@ def test_builds_are_byte_identical(small: Path, tmp_path: Path, cli):
 
 
 def _litter(parent: Path) -> list[str]:
-    return sorted(path.name for path in parent.iterdir() if path.name.startswith(".build-"))
+    """Temporary build directories left in ``parent``."""
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith(".") and ("-new-" in p.name or "-old-" in p.name))
 
 
 def test_invalid_data_leaves_the_previous_build_untouched(small: Path, cli):
@@ -464,6 +466,17 @@ def test_a_failure_midway_leaves_the_previous_build_untouched(small: Path, monke
     assert _litter(small) == []
 
 
+def test_a_failed_write_is_reported_without_a_traceback(small: Path, monkeypatch, capsys):
+    def full_disk(directory, rows):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(build, "write_csvs", full_disk)
+    assert build.run(argparse.Namespace(root=small, out=None, no_cache=False)) == 1
+    assert "iraq-transition build: [Errno 28] No space left on device" in capsys.readouterr().err
+    assert not (small / "build").exists()
+    assert _litter(small) == []
+
+
 def test_refuses_to_replace_a_directory_it_did_not_write(small: Path, tmp_path: Path, cli):
     elsewhere = tmp_path / "precious"
     elsewhere.mkdir()
@@ -473,7 +486,9 @@ def test_refuses_to_replace_a_directory_it_did_not_write(small: Path, tmp_path: 
     assert "refusing to replace" in result.err
     assert (elsewhere / "notes.txt").read_text(encoding="utf-8") == "keep me"
     assert sorted(p.name for p in elsewhere.iterdir()) == ["notes.txt"]
-    assert _litter(tmp_path) == []
+    assert cli("--root", small, "build", "--out", elsewhere / "notes.txt").code == 2
+    assert (elsewhere / "notes.txt").read_text(encoding="utf-8") == "keep me"
+    assert _litter(tmp_path) == [] and _litter(elsewhere) == []
 
 
 def test_build_does_not_import_frictionless():
