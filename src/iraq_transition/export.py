@@ -42,7 +42,9 @@ DESCRIPTION = (
     "(seeds/, and the column sources.text) remain the property of their publishers: they are included only so "
     "that every citation can be verified, and are not licensed under CC-BY-4.0."
 )
-KEYWORDS = ["Iraq", "Syria", "Operation Inherent Resolve", "US military", "coalition", "troop levels", "military bases", "ISIS"]
+KEYWORDS = [
+    "Iraq", "Syria", "Operation Inherent Resolve", "US military", "coalition", "troop levels", "military bases", "ISIS"
+]
 
 
 # --------------------------------------------------------------------------- JSON Schema
