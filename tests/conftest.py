@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,21 +42,57 @@ def repo() -> Path:
     return REPO
 
 
+def copy_repository(copy: Path) -> Path:
+    """Copy the repository's records, seeds and generated files to ``copy`` (not built)."""
+    copy.mkdir(parents=True, exist_ok=True)
+    for name in ("data", "seeds", "schema"):
+        shutil.copytree(REPO / name, copy / name)
+    shutil.copy2(REPO / "datapackage.json", copy / "datapackage.json")
+    return copy
+
+
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
     """A scratch copy of the repository's data, seeds and generated files, safe to break."""
-    copy = tmp_path / "repo"
-    copy.mkdir()
-    for name in ("data", "seeds", "schema"):
-        if (REPO / name).exists():
-            shutil.copytree(REPO / name, copy / name)
-    for name in ("datapackage.json",):
-        if (REPO / name).exists():
-            shutil.copy2(REPO / name, copy / name)
-    return copy
+    return copy_repository(tmp_path / "repo")
 
 
 @pytest.fixture
 def cli():
     """The ``run_cli`` helper, as a fixture."""
     return run_cli
+
+
+# --------------------------------------------------------------------------- a real server
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(root: Path) -> tuple[subprocess.Popen, str]:
+    """``iraq-transition serve`` on a free port, as a separate process; returns it and its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "iraq_transition", "--root", str(root), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_for(url: str, process: subprocess.Popen, attempts: int = 600) -> bytes:
+    """The body at ``url`` once the server answers (polling; fails if the server dies first)."""
+    for _ in range(attempts):
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}: {process.stderr.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.read()
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"no answer from {url}")

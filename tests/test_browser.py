@@ -16,8 +16,7 @@ import pytest
 
 from iraq_transition import build, serve
 
-from conftest import REPO
-from test_serve import copy_project, start_server, wait_for
+from conftest import REPO, copy_repository, start_server, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +47,7 @@ def chromium_path() -> Path:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``iraq-transition serve`` on a built copy of the repository; yields (base URL, database path)."""
-    root = copy_project(tmp_path_factory.mktemp("browser"))
+    root = copy_repository(tmp_path_factory.mktemp("browser"))
     process, base = start_server(root)  # builds first: the copy has no build yet
     try:
         wait_for(base + "/", process)

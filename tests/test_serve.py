@@ -7,13 +7,9 @@ import csv
 import io
 import json
 import os
-import shutil
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
-import time
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -27,23 +23,16 @@ from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS, Event
 from iraq_transition.validate import Dataset, validate_project
 
-from conftest import REPO, run_cli
+from conftest import REPO, copy_repository, run_cli, start_server, wait_for
 
 DB = serve.DATABASE
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def copy_project(root: Path) -> Path:
-    """A copy of the repository's records and seeds at ``root``, not yet built."""
-    for name in ("data", "seeds"):
-        shutil.copytree(REPO / name, root / name)
-    return root
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     """The repository's real records, built once per module by the real CLI; the build directory."""
-    root = copy_project(tmp_path_factory.mktemp("site"))
+    root = copy_repository(tmp_path_factory.mktemp("site"))
     result = run_cli("--root", root, "build")
     assert result.code == 0, result.err
     return root / "build"
@@ -245,45 +234,14 @@ def test_build_writes_the_metadata_of_serve(site):
 # --------------------------------------------------------------------------- a real server
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen, attempts: int = 600) -> bytes:
-    """The body at ``url`` once the server answers (polling; fails if the server dies first)."""
-    for _ in range(attempts):
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}: {process.stderr.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                return response.read()
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"no answer from {url}")
-
-
 def fetch_json(url: str):
     with urllib.request.urlopen(url, timeout=30) as response:
         assert response.status == 200
         return json.load(response)
 
 
-def start_server(root: Path) -> tuple[subprocess.Popen, str]:
-    """``iraq-transition serve`` on a free port, as a separate process; returns it and its base URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "iraq_transition", "--root", str(root), "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return process, f"http://127.0.0.1:{port}"
-
-
 def test_serve_builds_when_stale_then_serves_until_interrupted(tmp_path):
-    root = copy_project(tmp_path / "repo")
+    root = copy_repository(tmp_path / "repo")
     process, base = start_server(root)
     try:
         home = wait_for(base + "/", process).decode()
@@ -318,7 +276,7 @@ def test_serve_on_a_busy_port_says_so(site):
 
 
 def test_staleness_follows_data_and_seeds(tmp_path):
-    root = copy_project(tmp_path / "repo")
+    root = copy_repository(tmp_path / "repo")
     project = Project(root)
     assert serve.is_stale(project)
     assert run_cli("--root", root, "build").code == 0
