@@ -154,18 +154,23 @@ def datasette_timings(root: Path, repeat: int) -> int:
     sys.path.insert(0, str(REPO / "src"))
     from iraq_transition import serve
 
-    ds = serve.datasette(root / "build")
+    served = serve.datasette(root / "build")
+    # The same configuration without facet suggestions (Datasette's suggest_facets setting), to show their cost.
+    unsuggested = serve.datasette(root / "build")
+    unsuggested._settings["suggest_facets"] = False
     db = serve.DATABASE
     pages = {
-        "datasette table page (median)": f"/{db}/events",
-        "datasette table json (median)": f"/{db}/events.json",
-        "datasette facet (median)": f"/{db}/events.json?_facet=place_country&_facet=event_type&_facet=status",
-        "datasette search (median)": f"/{db}/quotes?_search=withdrawal",
+        "datasette table page (median)": (served, f"/{db}/events"),
+        "datasette table json (median)": (served, f"/{db}/events.json"),
+        "datasette facet (median)": (served, f"/{db}/events.json?_facet=place_country&_facet=event_type&_facet=status"),
+        "datasette search (median)": (served, f"/{db}/quotes?_search=withdrawal"),
+        "datasette table page, suggest_facets off (median)": (unsuggested, f"/{db}/events"),
+        "datasette facet, suggest_facets off (median)": (unsuggested, f"/{db}/events.json?_facet=place_country&_facet=event_type&_facet=status"),
     }
 
     async def run() -> dict:
         results = {}
-        for name, path in pages.items():
+        for name, (ds, path) in pages.items():
             times = []
             for _ in range(repeat + 1):  # the first request warms caches and is not counted
                 start = time.perf_counter()
