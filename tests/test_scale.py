@@ -6,13 +6,21 @@ The benchmarks themselves (scripts/bench.py, ``make bench``) stay out of the def
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import subprocess
 import sys
+import time
+import unicodedata
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
+from iraq_transition import models, validate
+from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,3 +89,147 @@ def test_refuses_to_write_into_a_directory_it_did_not_make(tmp_path):
     assert "refusing" in result.stderr
     assert (tmp_path / "precious.txt").read_text() == "keep me"
     assert not (tmp_path / "data").exists()
+
+
+# --------------------------------------------------------------------------- the cache and fast paths
+
+
+def aged(root: Path) -> Path:
+    """Date every file under ``root`` a minute back, past the cache's racy window, as files usually are."""
+    past = time.time() - 60
+    for path in root.rglob("*"):
+        os.utime(path, (past, past))
+    return root
+
+
+@pytest.fixture
+def scratch(synthetic, tmp_path) -> Path:
+    copy = tmp_path / "repo"
+    shutil.copytree(synthetic, copy, ignore=shutil.ignore_patterns(".cache", "build"))
+    return aged(copy)
+
+
+def edit_one_event(root: Path) -> Path:
+    path = sorted((root / "data" / "events").glob("*.yaml"))[3]
+    path.write_text(path.read_text(encoding="utf-8").replace("\ndescription: ", "\ndescription: Edited. ", 1),
+                    encoding="utf-8")
+    return path
+
+
+def checked_files(monkeypatch) -> list[str]:
+    """The files validate.check_file is called for from now on."""
+    seen: list[str] = []
+    real = validate.check_file
+
+    def counting(file, data):
+        seen.append(file.display)
+        return real(file, data)
+
+    monkeypatch.setattr(validate, "check_file", counting)
+    return seen
+
+
+def test_cached_builds_are_byte_identical_to_clean_ones(scratch, tmp_path, cli):
+    def build(out: str, *flags: str) -> dict[str, bytes]:
+        result = cli("--root", scratch, "build", "--out", tmp_path / out, *flags)
+        assert result.code == 0, result.out + result.err
+        return tree_bytes(tmp_path / out)
+
+    clean = build("clean", "--no-cache")
+    assert not (scratch / ".cache").exists()
+    assert build("cold") == clean  # writes the cache
+    assert build("warm") == clean  # every record from the cache
+    edit_one_event(scratch)
+    assert build("one-changed") == build("clean-again", "--no-cache") != clean
+
+
+def test_editing_a_record_rechecks_exactly_that_file(scratch, monkeypatch):
+    project = Project(scratch)
+    first = validate.validate_project(project)
+    seen = checked_files(monkeypatch)
+    assert validate.validate_project(project) == first
+    assert seen == []
+    edited = edit_one_event(scratch)
+    dataset, problems = validate.validate_project(project)
+    assert seen == [f"data/events/{edited.name}"]
+    assert problems == [] and dataset.records["events"][edited.stem].description.startswith("Edited. ")
+    assert validate.validate_project(project, use_cache=False) == (dataset, problems)
+
+
+def test_a_new_schema_version_invalidates_the_cache(scratch, monkeypatch):
+    project = Project(scratch)
+    first = validate.validate_project(project)
+    old = sorted((scratch / ".cache").glob("records-*"))
+    seen = checked_files(monkeypatch)
+    monkeypatch.setattr(models, "SCHEMA_VERSION", models.SCHEMA_VERSION + "-changed")
+    assert validate.validate_project(project) == first
+    assert len(seen) == RECORDS
+    new = sorted((scratch / ".cache").glob("records-*"))
+    assert len(old) == len(new) == 1 and old != new
+
+
+def test_a_file_touched_but_unchanged_is_hashed_not_checked(scratch, monkeypatch):
+    project = Project(scratch)
+    validate.validate_project(project)
+    seen = checked_files(monkeypatch)
+    for path in (scratch / "data" / "quotes").glob("*.yaml"):
+        path.write_bytes(path.read_bytes())  # new mtime, same bytes
+    validate.validate_project(project)
+    assert seen == []
+
+
+def test_build_is_skipped_only_while_inputs_and_output_are_unchanged(scratch, cli):
+    assert cli("--root", scratch, "build").code == 0
+    database = scratch / "build" / "iraq-transition.db"
+    built = tree_bytes(scratch / "build")
+    written = database.stat().st_mtime_ns
+    again = cli("--root", scratch, "build")
+    assert again.code == 0 and "up to date" in again.out
+    assert database.stat().st_mtime_ns == written
+    (scratch / "build" / "csv" / "events.csv").unlink()  # output tampered with: built again
+    rebuilt = cli("--root", scratch, "build")
+    assert rebuilt.code == 0 and "up to date" not in rebuilt.out
+    assert tree_bytes(scratch / "build") == built
+    aged(scratch)
+    edit_one_event(scratch)  # input changed (and just now: its stat is not trusted, so no skip either)
+    assert "up to date" not in cli("--root", scratch, "build").out
+    assert tree_bytes(scratch / "build") != built
+
+
+def test_validate_imports_neither_datasette_nor_frictionless(repo):
+    code = (
+        "import sys; from iraq_transition.cli import main; main(['--root', sys.argv[1], 'validate']); "
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('datasette', 'frictionless')); "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(repo)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+_PLAIN_QUOTES = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b"} | {c: '"' for c in "\u201c\u201d\u201e\u201f"})
+
+
+def reference_normalise_mapped(text: str) -> tuple[str, list[int]]:
+    """normalise_mapped's meaning, one character at a time (the fast version must agree exactly)."""
+    out, offsets, in_space = [], [], False
+    for index, char in enumerate(text):
+        for piece in char if char < "\x80" else unicodedata.normalize("NFKD", char).translate(_PLAIN_QUOTES):
+            if piece.isspace():
+                if in_space:
+                    continue
+                piece, in_space = " ", True
+            else:
+                in_space = False
+            out.append(piece)
+            offsets.append(index)
+    return "".join(out), offsets
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab .,'\"\t\n\r\x0b\x1c") + [
+    "\u2019", "\u201c", "\u201d", "\xa0", "\xa8", "\xe9", "\u0301", "\u3000", "\ufb01", "\u2028", "\xbd", "\u2002",
+    "\U0001f600"]), max_size=40) | st.text(max_size=40))
+def test_fast_normalisation_agrees_with_the_plain_definition(text):
+    normalised = validate.normalise_mapped(text)
+    expected, offsets = reference_normalise_mapped(text)
+    assert normalised.text == expected
+    assert [normalised.offset(index) for index in range(len(expected))] == offsets

@@ -27,6 +27,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import annotated_types
 from pydantic import BaseModel, StringConstraints
 
+from .cache import built_before, input_state, remember_build
 from .cli import UsageError
 from .load import Problem, Project
 from .models import COLLECTIONS, SCHEMA_VERSION, SLUG_PATTERN, Citation, FuzzyDate, References
@@ -383,13 +384,25 @@ def create_table_sql(table: Table) -> str:
     return f"CREATE TABLE {_q(table.name)} (\n    " + ",\n    ".join(lines) + "\n)"
 
 
-def _index_sql(table: Table) -> list[str]:
-    """An index on every foreign-key column, except one the primary key's index already leads with."""
+def _index_sql(table: Table, browsed: tuple[str, ...] = ()) -> list[str]:
+    """An index on every foreign-key column and every ``browsed`` column (faceted or sorted by in Datasette),
+    except one the primary key's index already leads with."""
+    columns = dict.fromkeys([column for column, _ in table.foreign_keys] + list(browsed))
     return [
         f"CREATE INDEX {_q(f'idx_{table.name}_{column}')} ON {_q(table.name)}({_q(column)})"
-        for column, _ in table.foreign_keys
+        for column in columns
         if column != table.primary_key[0]
     ]
+
+
+def browsed_columns(metadata: dict) -> dict[str, tuple[str, ...]]:
+    """Per table, the columns Datasette facets or sorts by, as the metadata configures them."""
+    columns: dict[str, tuple[str, ...]] = {}
+    for database in metadata.get("databases", {}).values():
+        for name, entry in database.get("tables", {}).items():
+            wanted = [*entry.get("facets", []), entry.get("sort"), entry.get("sort_desc")]
+            columns[name] = tuple(column for column in wanted if isinstance(column, str))
+    return columns
 
 
 def _fts_sql(name: str, columns: tuple[str, ...]) -> list[str]:
@@ -449,8 +462,10 @@ ORDER BY c.source_id, c.start_offset, c.end_offset, c.record_type, c.record_id, 
     ]
 
 
-def write_database(path: Path, rows: dict[str, list[tuple]]) -> None:
-    """Write a fresh database at ``path``: tables, indexes, full-text indexes, views; check foreign keys; VACUUM."""
+def write_database(path: Path, rows: dict[str, list[tuple]], browsed: dict[str, tuple[str, ...]] | None = None) -> None:
+    """Write a fresh database at ``path``: tables, indexes (also on the ``browsed`` columns of each table: those
+    Datasette facets or sorts by), full-text indexes, views; check foreign keys; VACUUM."""
+    browsed = browsed or {}
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         # fixed page size, no journal (a failed build is thrown away), the schema version in the header
@@ -461,7 +476,7 @@ def write_database(path: Path, rows: dict[str, list[tuple]]) -> None:
             connection.execute(create_table_sql(table))
             placeholders = ", ".join("?" * len(table.columns))
             connection.executemany(f"INSERT INTO {_q(table.name)} VALUES ({placeholders})", rows[table.name])
-        statements = [sql for table in table_layout() for sql in _index_sql(table)]
+        statements = [sql for table in table_layout() for sql in _index_sql(table, browsed.get(table.name, ()))]
         statements += [sql for name, columns in FULL_TEXT.items() for sql in _fts_sql(name, columns)]
         statements += _view_sql()
         for sql in statements:
@@ -493,11 +508,12 @@ def write_outputs(dataset: Dataset, directory: Path) -> None:
     from .serve import metadata  # here, not at the top: serve imports this module
 
     rows = table_rows(dataset)
-    write_database(directory / DATABASE, rows)
-    write_csvs(directory / CSV_DIR, rows)
     svg = render_svg(dataset)
+    meta = metadata(timeline_svg=svg)
+    write_database(directory / DATABASE, rows, browsed_columns(meta))
+    write_csvs(directory / CSV_DIR, rows)
     (directory / TIMELINE).write_text(svg, encoding="utf-8", newline="")
-    text = json.dumps(metadata(timeline_svg=svg), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
     (directory / METADATA).write_text(text, encoding="utf-8", newline="")
 
 
@@ -541,9 +557,9 @@ def _swap_in(staging: Path, out: Path) -> None:
         shutil.rmtree(retired, ignore_errors=True)
 
 
-def build_project(project: Project, out: Path | None = None) -> tuple[Dataset, list[Problem]]:
+def build_project(project: Project, out: Path | None = None, use_cache: bool = True) -> tuple[Dataset, list[Problem]]:
     """Validate ``project`` and, when there are no problems, build it into ``out`` (default: build/)."""
-    dataset, problems = validate_project(project)
+    dataset, problems = validate_project(project, use_cache=use_cache)
     if not problems:
         build(dataset, out if out is not None else project.build_dir)
     return dataset, problems
@@ -553,8 +569,13 @@ def run(args) -> int:
     """The ``build`` command."""
     project = Project(args.root)
     out = args.out if args.out is not None else project.build_dir
+    use_cache = not args.no_cache
+    inputs = input_state(project) if use_cache else None
+    if inputs is not None and (message := built_before(project, out, inputs)):
+        print(message)  # the same inputs and code built this very output: building again would give the same bytes
+        return 0
     try:
-        dataset, problems = build_project(project, out)
+        dataset, problems = build_project(project, out, use_cache)
     except (OSError, BuildError) as error:
         print(f"iraq-transition build: {error}", file=sys.stderr)
         return 1
@@ -564,5 +585,8 @@ def run(args) -> int:
         print(f"iraq-transition build: {out} left unchanged: fix the errors above first", file=sys.stderr)
         return 1
     counts = ", ".join(f"{len(records)} {collection}" for collection, records in dataset.records.items())
-    print(f"built {out / DATABASE}, {out / CSV_DIR}/ and {out / TIMELINE} from {counts}")
+    message = f"built {out / DATABASE}, {out / CSV_DIR}/ and {out / TIMELINE} from {counts}"
+    print(message)
+    if inputs is not None:
+        remember_build(project, out, inputs, message)
     return 0

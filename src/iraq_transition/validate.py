@@ -13,10 +13,16 @@ stops at the first error.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import difflib
 import functools
+import gc
 import hashlib
 import json
+import os
+import pickle
+import re
 import subprocess
 import sys
 import types
@@ -31,6 +37,7 @@ from typing import Any, TextIO
 from pydantic import BaseModel, ValidationError
 
 from . import models
+from .cache import Entry, RecordCache, file_stat
 from .cli import UsageError
 from .load import (
     LoadError,
@@ -345,56 +352,133 @@ def _issue(model: type[BaseModel], error: dict) -> Issue:
 _TYPOGRAPHIC = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b"} | {c: '"' for c in "\u201c\u201d\u201e\u201f"})
 
 
-def normalise_mapped(text: str) -> tuple[str, array]:
-    """``text`` compatibility-decomposed (NFKD), typographic quotes made plain, whitespace runs made one space;
-    with, for each character of the result, the offset in ``text`` it comes from."""
+_PLAIN_QUOTES = {chr(code): plain for code, plain in _TYPOGRAPHIC.items()}
+_ONE_FOR_ONE = {c: " " for c in map(chr, range(0x80)) if c.isspace() and c != " "} | {"\xa0": " "} | _PLAIN_QUOTES
+"""Characters that normalise to exactly one character: replaced up front (str.replace is fast), offsets unchanged."""
+_IRREGULAR = re.compile("[\x80-\U0010ffff]+|  +")
+"""What is left for :func:`normalise_mapped` to look at: runs of spaces, and other non-ASCII characters."""
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """A text as :func:`normalise_mapped` makes it, and where each of its characters comes from.
+
+    The mapping is kept as runs: the run starting at ``starts[r]`` comes from the original
+    offset ``origins[r]`` and advances with it (``steps[r]`` 1) or stays there (0: a collapsed
+    space, or the pieces of one decomposed character).
+    """
+
+    text: str
+    starts: array
+    origins: array
+    steps: bytes
+
+    def offset(self, index: int) -> int:
+        """Offset in the original text of the character at ``index`` of :attr:`text`."""
+        run = bisect.bisect_right(self.starts, index) - 1
+        return self.origins[run] + (index - self.starts[run]) * self.steps[run]
+
+
+def normalise_mapped(text: str) -> Normalised:
+    """``text`` with each character compatibility-decomposed (NFKD), typographic quotes made plain and whitespace
+    runs made one space, mapped back to the original offsets. ASCII stretches are copied whole: only the
+    irregular parts (:data:`_IRREGULAR`) are looked at character by character."""
     out: list[str] = []
-    offsets = array("L")
+    starts, origins, steps = array("q"), array("q"), bytearray()
+    length = 0
     in_space = False
-    for index, char in enumerate(text):
-        pieces = char if char < "\x80" else unicodedata.normalize("NFKD", char).translate(_TYPOGRAPHIC)
-        for piece in pieces:
-            if piece.isspace():
-                if in_space:
-                    continue
-                piece, in_space = " ", True
-            else:
-                in_space = False
-            out.append(piece)
-            offsets.append(index)
-    return "".join(out), offsets
+
+    def add(piece: str, origin: int, step: int) -> None:
+        nonlocal length
+        out.append(piece)
+        starts.append(length)
+        origins.append(origin)
+        steps.append(step)
+        length += len(piece)
+
+    original = text
+    for char, plain in _ONE_FOR_ONE.items():
+        if char in text:
+            text = text.replace(char, plain)
+    position = 0
+    for match in _IRREGULAR.finditer(text):
+        if match.start() > position:  # plain ASCII with single spaces
+            if in_space and text[position] == " ":
+                position += 1
+            if match.start() > position:
+                add(text[position: match.start()], position, 1)
+                in_space = text[match.start() - 1] == " "
+        if text[match.start()] == " ":
+            if not in_space:
+                add(" ", match.start(), 0)
+                in_space = True
+        else:
+            for origin, char in enumerate(original[match.start(): match.end()], match.start()):
+                pieces = []
+                for piece in unicodedata.normalize("NFKD", char).translate(_TYPOGRAPHIC):
+                    if piece.isspace():
+                        if in_space:
+                            continue
+                        piece, in_space = " ", True
+                    else:
+                        in_space = False
+                    pieces.append(piece)
+                if pieces:
+                    add("".join(pieces), origin, 0)
+        position = match.end()
+    if position < len(text):
+        if in_space and text[position] == " ":
+            position += 1
+        if position < len(text):
+            add(text[position:], position, 1)
+    return Normalised("".join(out), starts, origins, bytes(steps))
 
 
 def normalise(text: str) -> str:
     """``text`` as :func:`normalise_mapped` makes it, stripped, without offsets (faster)."""
-    return " ".join(unicodedata.normalize("NFKD", text).translate(_TYPOGRAPHIC).split())
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        for char, plain in _PLAIN_QUOTES.items():
+            if char in text:
+                text = text.replace(char, plain)
+    return " ".join(text.split())
 
 
-@functools.lru_cache(maxsize=256)
-def _normalised_source(text: str) -> tuple[str, array]:
+@functools.cache
+def _normalised_source(text: str) -> Normalised:
+    """Each source is normalised once per process: every citation of it is looked up in the result."""
     return normalise_mapped(text)
 
 
-def span_matches(text: str, citation: Citation) -> tuple[list[tuple[int, int]], int]:
+def span_matches(text: str, citation: Citation) -> tuple[tuple[tuple[int, int], ...], int]:
     """Spans of ``text`` (original offsets) matching the citation after prefix/suffix filtering,
     and how many occurrences there were before filtering."""
-    source, offsets = _normalised_source(text)
-    quote = normalise(citation.quote)
+    return _span_matches(text, citation.quote, citation.prefix, citation.suffix)
+
+
+@functools.cache
+def _span_matches(text: str, quote: str, prefix: str | None, suffix: str | None) -> tuple[tuple[tuple[int, int], ...], int]:
+    """:func:`span_matches`, remembered: building the database looks up the spans validation found."""
+    normalised = _normalised_source(text)
+    source = normalised.text
+    quote = normalise(quote)
     if not quote:
-        return [], 0
+        return (), 0
     starts = []
     at = source.find(quote)
     while at != -1:
         starts.append(at)
         at = source.find(quote, at + 1)
-    prefix = normalise(citation.prefix or "")
-    suffix = normalise(citation.suffix or "")
-    kept = [
-        (offsets[s], offsets[s + len(quote) - 1] + 1)
-        for s in starts
-        if source[:s].rstrip().endswith(prefix) and source[s + len(quote):].lstrip().startswith(suffix)
-    ]
-    return kept, len(starts)
+    prefix = normalise(prefix or "")
+    suffix = normalise(suffix or "")
+    kept = []
+    for start in starts:
+        before = start - (source[start - 1: start] == " ")  # the normalised text has single spaces only
+        after = start + len(quote)
+        after += source[after: after + 1] == " "
+        if source.endswith(prefix, 0, before) and source.startswith(suffix, after):
+            kept.append((normalised.offset(start), normalised.offset(start + len(quote) - 1) + 1))
+    return tuple(kept), len(starts)
 
 
 def find_span(text: str, citation: Citation) -> tuple[int, int] | None:
@@ -405,7 +489,8 @@ def find_span(text: str, citation: Citation) -> tuple[int, int] | None:
 
 def closest_passage(text: str, quote: str) -> str | None:
     """The passage of ``text`` most like ``quote`` (whitespace collapsed), to help fix a citation."""
-    source, offsets = _normalised_source(text)
+    normalised = _normalised_source(text)
+    source = normalised.text
     wanted = normalise(quote)[:2000]
     if not source or not wanted:
         return None
@@ -421,7 +506,7 @@ def closest_passage(text: str, quote: str) -> str | None:
     while end < len(source) and source[end] != " ":
         end += 1
     end -= 1
-    passage = " ".join(text[offsets[start]: offsets[end] + 1].split())
+    passage = " ".join(text[normalised.offset(start): normalised.offset(end) + 1].split())
     return passage if len(passage) <= 300 else passage[:297] + "..."
 
 
@@ -438,25 +523,108 @@ class _Checked:
     result: FileResult
 
 
+PARALLEL_MIN_FILES = 1000
+"""Fewer files than this to check are checked in this process: starting workers would cost more."""
+
+
+def _check_path(file: RecordFile, known_digest: str | None, pickled: bool) -> tuple[str | None, Any]:
+    """Read and check one file: (SHA-256 of its bytes, its result), the result pickled if ``pickled``
+    and None if the bytes have ``known_digest`` (the cached result holds). Runs in worker processes."""
+    try:
+        data = read_bytes(file.path)
+    except LoadError as error:
+        digest, result = None, FileResult(None, None, [Problem(file.display, error.line, error.col, error.message, file.label)])
+    else:
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == known_digest:
+            return digest, None
+        result = check_file(file, data)
+    return digest, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL) if pickled else result
+
+
+def check_files(project: Project, files: list[RecordFile], use_cache: bool = True) -> list[FileResult]:
+    """:func:`check_file` of every file: cached results for unchanged files, the others checked with every core.
+
+    Results are read in file order as workers deliver them (overlapping with their work), and the cache
+    is rewritten as they come, so that no result is held twice.
+    """
+    records = RecordCache(project.root) if use_cache else None
+    stats = [file_stat(file.path) for file in files] if records else [None] * len(files)
+    hits = [records.unchanged(file.display, stat) for file, stat in zip(files, stats)] if records else [None] * len(files)
+    todo = [index for index, hit in enumerate(hits) if hit is None]
+    jobs = min(os.cpu_count() or 1, 1 + len(todo) // PARALLEL_MIN_FILES)
+    pickled = records is not None or jobs > 1
+    arguments = [(files[i], records.digest(files[i].display) if records else None, pickled) for i in todo]
+    rewrite = records is not None and (todo or records.entries.keys() != {file.display for file in files})
+    loaded: list[Any] = []
+    with contextlib.ExitStack() as stack:
+        add = stack.enter_context(records.writer()) if rewrite else None
+        if jobs > 1:
+            import multiprocessing
+
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(jobs))
+            chunk = max(1, min(500, len(arguments) // (8 * jobs)))
+            outcomes = pool.imap(_check_path_star, arguments, chunksize=chunk)
+        else:
+            outcomes = (_check_path(*argument) for argument in arguments)
+        for index, (file, stat, entry) in enumerate(zip(files, stats, hits)):
+            key = file.display
+            hits[index] = None  # let the old result go once read
+            if entry is None:
+                digest, result = next(outcomes)
+                if result is None:
+                    result = records.entries[key].result  # same bytes as when cached
+                entry = Entry(stat, digest, result) if records is not None and digest is not None else None
+            else:
+                result = entry.result
+            if records is not None:
+                records.entries.pop(key, None)
+            if add is not None and entry is not None:
+                add(key, entry)
+            loaded.append(pickle.loads(result) if pickled else result)
+    return loaded
+
+
+def _check_path_star(arguments: tuple) -> tuple[str | None, Any]:
+    return _check_path(*arguments)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while records are built: they are all kept, and collecting them costs a third."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()  # what was built lives on (records): later collections need not look at it again
+        if enabled:
+            gc.enable()
+
+
 def validate_project(
-    project: Project, paths: list[Path] | None = None, changed_since: str | None = None
+    project: Project, paths: list[Path] | None = None, changed_since: str | None = None, use_cache: bool = True
 ) -> tuple[Dataset, list[Problem]]:
     """Load and validate every record, seed and citation of ``project``.
 
     Problems are sorted. With ``paths``, only problems in those files or directories are
     reported (references still resolve against the whole dataset). With ``changed_since``
     (a git revision), only problems of the records changed since then and of the records
-    that reference them. The dataset holds only records without problems.
+    that reference them. The dataset holds only records without problems. ``use_cache``
+    reuses (and updates) the results of files checked before (see :mod:`.cache`); the
+    results are the same either way.
     """
+    with _gc_paused():
+        return _validate_project(project, paths, changed_since, use_cache)
+
+
+def _validate_project(
+    project: Project, paths: list[Path] | None, changed_since: str | None, use_cache: bool
+) -> tuple[Dataset, list[Problem]]:
     files, problems = record_files(project)
-    checked: list[_Checked] = []
-    for file in files:
-        try:
-            result = check_file(file, read_bytes(file.path))
-        except LoadError as error:
-            result = FileResult(None, None, [Problem(file.display, error.line, error.col, error.message, file.label)])
-        checked.append(_Checked(file, result))
-        problems.extend(result.problems)
+    checked = [_Checked(file, result) for file, result in zip(files, check_files(project, files, use_cache))]
+    for item in checked:
+        problems.extend(item.result.problems)
     cross = _CrossChecks(project, checked)
     if changed_since is not None:
         report = cross.affected_by(changed_files(project, changed_since))
@@ -729,7 +897,9 @@ def run(args) -> int:
             path.resolve().is_relative_to(part.resolve()) for part in (project.data_dir, project.seeds_dir)
         ):
             raise UsageError(f"{path} is neither in data/ nor in seeds/: give record files or directories")
-    dataset, problems = validate_project(project, args.paths or None, changed_since=args.changed_since)
+    dataset, problems = validate_project(
+        project, args.paths or None, changed_since=args.changed_since, use_cache=not args.no_cache
+    )
     print_problems(problems, args.format)
     print(summary(dataset, problems), file=sys.stderr)
     return 1 if problems else 0
