@@ -6,7 +6,7 @@
 
 For each size it writes a synthetic repository (scripts/synthetic.py) into --workdir, commits it
 to a throwaway git repository there, and measures, each step as its own process (wall time, and
-peak memory: the largest process's max RSS from wait4, and the whole process tree's RSS sampled
+peak memory: the largest process's max RSS from wait4, and the whole process tree's PSS sampled
 every 20 ms):
 
 - the floor: reading every record file and parsing it with libyaml (``yaml.load(...,
@@ -61,14 +61,15 @@ MEMORY_LIMIT_MB = 1024
 # --------------------------------------------------------------------------- measuring a process
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants, from /proc (0 once it is gone)."""
+def _tree_pss(pid: int) -> int:
+    """Proportional set size of a process and all its descendants, from /proc (0 once it is gone): memory
+    shared by forked workers counts once in all, not once per process as resident set sizes would."""
     total, stack = 0, [pid]
     while stack:
         current = stack.pop()
         try:
-            with open(f"/proc/{current}/statm") as statm:
-                total += int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            with open(f"/proc/{current}/smaps_rollup") as rollup:
+                total += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:")) * 1024
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children") as children:
                     stack.extend(int(child) for child in children.read().split())
@@ -86,7 +87,7 @@ def measure(command: list[str], cwd: Path = REPO, timeout: float = 900) -> dict:
 
     def sample() -> None:
         while not done.wait(0.02):
-            peak[0] = max(peak[0], _tree_rss(proc.pid))
+            peak[0] = max(peak[0], _tree_pss(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -107,7 +108,7 @@ def measure(command: list[str], cwd: Path = REPO, timeout: float = 900) -> dict:
         "exit": proc.returncode,
         "timed_out": timed_out,
         "max_rss_mb": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux: the largest single process
-        "tree_rss_mb": round(peak[0] / MB, 1),  # sampled sum over the process tree
+        "tree_pss_mb": round(peak[0] / MB, 1),  # sampled sum over the process tree
         "stderr_tail": err[-400:] if proc.returncode else "",
     }
 
@@ -328,7 +329,7 @@ def rows(results: dict, jobs: int) -> list[list[str]]:
                 note += f" facets timed out: {', '.join(step['facets_timed_out'])}"
             per_second = f"{int(size) / seconds:,.0f}" if seconds and size.isdigit() and "datasette" not in name else ""
             ratio = f"{seconds / floor_seconds:.2f}" if floor_seconds and "datasette" not in name else ""
-            memory = f"{step['max_rss_mb']:.0f} / {step['tree_rss_mb']:.0f}" if "max_rss_mb" in step else ""
+            memory = f"{step['max_rss_mb']:.0f} / {step['tree_pss_mb']:.0f}" if "max_rss_mb" in step else ""
             shown = f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
             table.append([f"{int(size):,}" if size.isdigit() else size, name, shown, per_second, ratio, memory,
                           note.strip()])
@@ -336,7 +337,7 @@ def rows(results: dict, jobs: int) -> list[list[str]]:
 
 
 def markdown(results: dict, jobs: int, machine: dict) -> str:
-    header = ["records", "step", "time", "records/s", "x floor (all cores)", "peak MB (largest / tree)", "note"]
+    header = ["records", "step", "time", "records/s", "x floor (all cores)", "peak MB (largest RSS / tree PSS)", "note"]
     lines = [f"Machine: {machine['cpus']} cores, Python {machine['python']}, load average at start "
              f"{machine['load_average']}. Time is wall time of the whole command, start-up included.", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -357,7 +358,7 @@ def check_targets(results: dict, jobs: int) -> list[dict]:
         value = step["seconds"] / floor_seconds if unit == "x floor" else step["seconds"]
         checks.append({"target": what, "records": int(largest), "value": round(value, 3), "unit": unit,
                        "met": value <= limit and not step.get("exit")})
-    peak = max((step.get("tree_rss_mb", 0) for name, step in steps.items() if not name.startswith(("naive", "floor"))),
+    peak = max((step.get("tree_pss_mb", 0) for name, step in steps.items() if not name.startswith(("naive", "floor"))),
                default=0)
     checks.append({"target": f"peak memory of our commands under {MEMORY_LIMIT_MB} MB", "records": int(largest),
                    "value": peak, "unit": "MB", "met": peak < MEMORY_LIMIT_MB})
