@@ -16,13 +16,12 @@ import shutil
 import sqlite3
 import sys
 import tempfile
-import types
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel, StringConstraints
@@ -30,7 +29,7 @@ from pydantic import BaseModel, StringConstraints
 from .cache import built_before, input_state, remember_build
 from .cli import UsageError
 from .load import Problem, Project
-from .models import COLLECTIONS, SCHEMA_VERSION, SLUG_PATTERN, Citation, FuzzyDate, References
+from .models import COLLECTIONS, SCHEMA_VERSION, SLUG_PATTERN, Citation, FuzzyDate, References, field_type, is_model
 from .timeline import render_svg
 from .validate import Dataset, find_span, print_problems, summary, validate_project
 
@@ -210,20 +209,21 @@ def _flatten(model: type[BaseModel], top_level: bool = True) -> _Flat:
     """Columns for the scalar and nested-model fields of ``model``; list-of-model fields are left to child tables."""
     flat = _Flat([], [], [], False)
     for name, info in model.model_fields.items():
-        base, optional, metadata = _unwrap(info.annotation, info.metadata)
+        shape = field_type(info.annotation, tuple(info.metadata))
+        base, optional = shape.base, shape.optional
         description = info.description or ""
-        if get_origin(base) is list:
-            item = _unwrap(get_args(base)[0], [])[0]
+        if shape.is_list:
+            item = base
             if item is Citation:
                 flat.cited = True
-            elif _is_model(item) and top_level:
+            elif is_model(item) and top_level:
                 flat.children.append((name, item))
             elif item is str:
                 flat.columns.append(Column(name, "array", f"{description} A JSON array.", required=not optional))
                 flat.getters.append(_getter(name, _json_array))
             else:
                 raise TypeError(f"{model.__name__}.{name}: a list of {item} has no table layout")
-        elif _is_model(base):
+        elif is_model(base):
             nested = _flatten(base, top_level=False)
             if nested.children or nested.cited:
                 raise TypeError(f"{model.__name__}.{name}: nested lists inside {base.__name__} have no table layout")
@@ -250,12 +250,12 @@ def _flatten(model: type[BaseModel], top_level: bool = True) -> _Flat:
                     flat.getters.append(_within(name, lambda date, index=index: date.bounds()[index]))
         else:
             where = f"{model.__name__}.{name}"
-            flat.columns.append(_scalar_column(where, name, base, not optional, description, metadata))
+            flat.columns.append(_scalar_column(where, name, base, not optional, description, shape.metadata))
             flat.getters.append(_getter(name, int if base is bool else None))
     return flat
 
 
-def _scalar_column(where: str, name: str, base: Any, required: bool, description: str, metadata: list) -> Column:
+def _scalar_column(where: str, name: str, base: Any, required: bool, description: str, metadata: tuple) -> Column:
     if get_origin(base) is Literal:
         kind, enum = "string", tuple(get_args(base))
     elif base in SCALAR_TYPES:
@@ -279,25 +279,6 @@ def _scalar_column(where: str, name: str, base: Any, required: bool, description
         else:
             raise TypeError(f"{where}: constraint {item!r} has no column equivalent")
     return Column(name, kind, description, required=required, enum=enum, **constraints)
-
-
-def _unwrap(annotation: Any, metadata: list) -> tuple[Any, bool, list]:
-    """(bare type, whether None is allowed, Annotated metadata) of a field annotation."""
-    metadata = list(metadata)
-    optional = False
-    if get_origin(annotation) in (Union, types.UnionType):
-        members = [arg for arg in get_args(annotation) if arg is not type(None)]
-        if len(members) != 1:
-            raise TypeError(f"union {annotation} has no column type")
-        optional, annotation = True, members[0]
-    if get_origin(annotation) is Annotated:
-        annotation, *extra = get_args(annotation)
-        metadata += extra
-    return annotation, optional, metadata
-
-
-def _is_model(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 def _doc(model: type[BaseModel]) -> str:

@@ -18,7 +18,7 @@ from pydantic.fields import FieldInfo
 from .cli import UsageError
 from .fmt import MODELINE, PLACEHOLDER
 from .load import Project, display_path
-from .models import COLLECTIONS, SLUG_PATTERN
+from .models import COLLECTIONS, SLUG_PATTERN, field_type
 from .validate import FieldShape, field_shapes
 
 _INDENT = "  "
@@ -89,7 +89,7 @@ def _field(name: str, info: FieldInfo, shape: FieldShape | None, indent: str, co
     elif shape and shape.model:
         lines.append(f"{indent}{mark}{name}:")
         lines += _model_fields(shape.model, indent + _INDENT, commented)
-    elif _is_list(info.annotation):
+    elif field_type(info.annotation).is_list:
         lines += [f"{indent}{mark}{name}:", f"{indent}{_INDENT}{mark}- {_TODO.strip()}"]
     else:
         lines.append(f"{indent}{mark}{name}:{_TODO}")
@@ -113,7 +113,8 @@ def _as_list_item(lines: list[str], dash_indent: str, mark: str) -> list[str]:
 def describe(info: FieldInfo, shape: FieldShape | None = None) -> str:
     """A field's description, allowed values, referenced collection and default, for a comment."""
     parts = [info.description or ""]
-    choices = _literal_values(info.annotation)
+    base = field_type(info.annotation).base
+    choices = typing.get_args(base) if typing.get_origin(base) is typing.Literal else ()
     if choices:
         parts.append("One of: " + ", ".join(map(str, choices)) + ".")
     if shape and shape.references:
@@ -126,21 +127,3 @@ def describe(info: FieldInfo, shape: FieldShape | None = None) -> str:
 
 def _show(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def _walk(annotation: Any):
-    """``annotation`` and everything nested in it (union members, list items, Annotated metadata)."""
-    yield annotation
-    for argument in typing.get_args(annotation):
-        yield from _walk(argument)
-
-
-def _literal_values(annotation: Any) -> tuple:
-    for part in _walk(annotation):
-        if typing.get_origin(part) is typing.Literal:
-            return typing.get_args(part)
-    return ()
-
-
-def _is_list(annotation: Any) -> bool:
-    return any(typing.get_origin(part) is list for part in _walk(annotation))

@@ -25,7 +25,6 @@ import pickle
 import re
 import subprocess
 import sys
-import types
 import typing
 import unicodedata
 from array import array
@@ -51,7 +50,7 @@ from .load import (
     read_bytes,
     record_files,
 )
-from .models import COLLECTIONS, Citation, Record, References
+from .models import COLLECTIONS, Citation, Record, References, field_type, is_model
 
 
 @dataclass
@@ -75,34 +74,16 @@ class FieldShape:
     is_list: bool
 
 
-def _unwrap(annotation: Any) -> tuple[Any, list, bool]:
-    """The innermost type of an annotation, the Annotated metadata met on the way, and whether it is a list."""
-    metadata: list = []
-    is_list = False
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is typing.Annotated:
-            metadata.extend(annotation.__metadata__)
-            annotation = annotation.__origin__
-        elif origin in (typing.Union, types.UnionType):
-            annotation = next(arg for arg in typing.get_args(annotation) if arg is not type(None))
-        elif origin is list:
-            is_list = True
-            annotation = typing.get_args(annotation)[0]
-        else:
-            return annotation, metadata, is_list
-
-
 @functools.cache
 def field_shapes(model: type[BaseModel]) -> tuple[FieldShape, ...]:
     """The fields of ``model`` that hold references or nested models (found from the annotations)."""
     shapes = []
     for name, info in model.model_fields.items():
-        inner, metadata, is_list = _unwrap(info.annotation)
-        target = next((m.collection for m in [*info.metadata, *metadata] if isinstance(m, References)), None)
-        nested = inner if _is_model(inner) else None
+        shape = field_type(info.annotation, tuple(info.metadata))
+        target = next((m.collection for m in shape.metadata if isinstance(m, References)), None)
+        nested = shape.base if is_model(shape.base) else None
         if target or nested:
-            shapes.append(FieldShape(name, target, nested, is_list))
+            shapes.append(FieldShape(name, target, nested, shape.is_list))
     return tuple(shapes)
 
 
@@ -157,10 +138,11 @@ def _type_at(model: type[BaseModel], loc: tuple) -> Any:
     """The annotation of the node at ``loc`` inside a ``model`` record (None if loc leaves the model)."""
     annotation: Any = model
     for part in loc:
-        inner, _, is_list = _unwrap(annotation)
+        shape = field_type(annotation)
+        inner, is_list = shape.base, shape.is_list
         if isinstance(part, int) and is_list:
             annotation = inner
-        elif isinstance(part, str) and not is_list and _is_model(inner) and part in inner.model_fields:
+        elif isinstance(part, str) and not is_list and is_model(inner) and part in inner.model_fields:
             annotation = inner.model_fields[part].annotation
         else:
             return None
@@ -168,12 +150,8 @@ def _type_at(model: type[BaseModel], loc: tuple) -> Any:
 
 
 def _inner(annotation: Any) -> Any:
-    """The innermost type of ``annotation`` (see :func:`_unwrap`)."""
-    return _unwrap(annotation)[0]
-
-
-def _is_model(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    """The innermost type of ``annotation`` (see :func:`models.field_type`)."""
+    return field_type(annotation).base
 
 
 # --------------------------------------------------------------------------- per-file checks
@@ -294,7 +272,7 @@ _IS_NOT = {
 def _description(model: type[BaseModel], loc: tuple) -> str:
     """The description of the field at ``loc``, from the model."""
     parent = _inner(_type_at(model, loc[:-1]))
-    info = parent.model_fields.get(loc[-1]) if _is_model(parent) else None
+    info = parent.model_fields.get(loc[-1]) if is_model(parent) else None
     return (info.description if info else None) or f"see the {model.collection} schema"
 
 
@@ -307,7 +285,7 @@ def _issue(model: type[BaseModel], error: dict) -> Issue:
         return Issue(loc, f"missing required field {name!r}: add it", "parent")
     if kind == "extra_forbidden":
         parent = _inner(_type_at(model, loc[:-1]))
-        allowed = list(parent.model_fields) if _is_model(parent) else []
+        allowed = list(parent.model_fields) if is_model(parent) else []
         guess = difflib.get_close_matches(name, allowed, n=1)
         hint = f"did you mean {guess[0]!r}? " if guess else ""
         return Issue(loc, f"unknown field {name!r}; {hint}Allowed: {', '.join(allowed)}", "key")
@@ -329,7 +307,7 @@ def _issue(model: type[BaseModel], error: dict) -> Issue:
         message = str(ctx.get("error", error["msg"]))
         first_word = message.split(" ", 1)[0]
         target = _inner(_type_at(model, loc))
-        if _is_model(target) and first_word in target.model_fields:
+        if is_model(target) and first_word in target.model_fields:
             return Issue(loc + (first_word,), message)  # model validators name the field they fault first
         return Issue(loc, message)
     if kind == "too_short" and ctx.get("min_length") == 1:
