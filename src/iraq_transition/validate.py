@@ -597,7 +597,7 @@ def _dumps(value: Any) -> bytes:
     return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def check_files(project: Project, files: list[RecordFile], cache: RecordCache | None) -> list[_Checked]:
+def check_files(files: list[RecordFile], cache: RecordCache | None) -> list[_Checked]:
     """:func:`check_file` of every file: cached results for unchanged files, the others checked with every core.
 
     Results are read in file order as workers deliver them (overlapping with their work).
@@ -690,7 +690,7 @@ def _validate_project(
 ) -> tuple[_CrossChecks, list[Problem]]:
     files, problems = record_files(project)
     cache = RecordCache(project.root) if use_cache else None
-    checked = check_files(project, files, cache)
+    checked = check_files(files, cache)
     for item in checked:
         problems.extend(item.summary.problems)
     cross = _CrossChecks(project, checked)
