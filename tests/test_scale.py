@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -176,6 +177,39 @@ def test_a_file_touched_but_unchanged_is_hashed_not_checked(scratch, monkeypatch
         path.write_bytes(path.read_bytes())  # new mtime, same bytes
     validate.validate_project(project)
     assert seen == []
+
+
+def test_warm_runs_give_exactly_the_problems_of_runs_without_the_cache(scratch):
+    """Unchanged files keep their cached summaries and citation outcomes: the checks spanning records must still
+    see an edited record, a deleted referenced record and a changed seed."""
+    project = Project(scratch)
+    first = validate.validate_project(project)  # fills the cache
+
+    def agree() -> list:
+        dataset, problems = validate.validate_project(project, use_cache=False)
+        assert validate.validate_project(project) == (dataset, problems)
+        assert validate.check_project(project) == (dataset.size, problems)
+        return problems
+
+    assert agree() == first[1] == []
+    quote = sorted((scratch / "data" / "quotes").glob("*.yaml"))[0]
+    quote.write_text(re.sub(r"\ntext: .*", "\ntext: Words nobody said", quote.read_text(encoding="utf-8")), encoding="utf-8")
+    edit_one_event(scratch)
+    assert [problem.path for problem in agree()] == [f"data/quotes/{quote.name}"]
+    actor = next(path for path in sorted((scratch / "data" / "actors").glob("*.yaml"))
+                 if any(f"actor: {path.stem}" in event.read_text(encoding="utf-8")
+                        for event in (scratch / "data" / "events").glob("*.yaml")))
+    actor.unlink()
+    assert any(f"unknown actors id {actor.stem!r}" in problem.message for problem in agree())
+    source = yaml.safe_load(quote.read_text(encoding="utf-8"))["citations"][0]["source"]
+    seed = scratch / "seeds" / yaml.safe_load((scratch / "data" / "sources" / f"{source}.yaml").read_text(encoding="utf-8"))["file"]
+    archived = seed.read_bytes()
+    seed.write_text("Rewritten.\n", encoding="utf-8")
+    changed = agree()
+    assert any("has changed" in problem.message for problem in changed)
+    assert any("quote not found" in problem.message for problem in changed)
+    seed.write_bytes(archived)
+    assert not any(problem.message.startswith("quote not found") for problem in agree())
 
 
 def test_build_is_skipped_only_while_inputs_and_output_are_unchanged(scratch, cli):

@@ -562,7 +562,7 @@ def run(args) -> int:
         return 1
     if problems:
         print_problems(problems)
-        print(summary(dataset, problems), file=sys.stderr)
+        print(summary(dataset.size, problems), file=sys.stderr)
         print(f"iraq-transition build: {out} left unchanged: fix the errors above first", file=sys.stderr)
         return 1
     counts = ", ".join(f"{len(records)} {collection}" for collection, records in dataset.records.items())

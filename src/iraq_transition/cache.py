@@ -3,7 +3,9 @@
 Records: a cache of checked record files, so that a run parses and validates only what changed.
 
 It lives in ``.cache/`` under the repository root (gitignored). An entry is the outcome of
-checking one record file (``validate.check_file``), stored pickled, under the file's path. It
+checking one record file (``validate.check_file``), stored pickled, under the file's path: the
+record, and apart from it the summary the cross-record checks read (so that they need not
+unpickle records), with the outcome of its citations' lookups and the source texts it held for. It
 is used only while the file holds the same bytes: size, mtime_ns and inode are compared first
 (a fast path, like git's index); when they differ, the SHA-256 of the bytes decides. And only
 by the same code: the cache file's name carries :func:`code_version`, a hash of
@@ -90,12 +92,14 @@ def _write_atomically(path: Path, data: bytes) -> None:
 class Entry:
     stat: Stat | None
     digest: str  # SHA-256 of the file's bytes, in hex
-    result: bytes  # the pickled check result
+    result: bytes  # the pickled record (or None)
+    summary: bytes  # the pickled summary (validate.Summary)
 
 
-MAGIC = b"iraq-transition record cache 1\n"
-_HEADER = struct.Struct("<HqqQ32sI")
-"""Before each entry's key and result: key length, size, mtime_ns (-1: no stat), inode, SHA-256, result length."""
+MAGIC = b"iraq-transition record cache 2\n"
+_HEADER = struct.Struct("<HqqQ32sII")
+"""Before each entry's key, result and summary: key length, size, mtime_ns (-1: no stat), inode, SHA-256,
+result length, summary length."""
 
 
 class RecordCache:
@@ -138,9 +142,11 @@ class RecordCache:
             stat = entry.stat or (0, -1, 0)
             name = key.encode()
             try:
-                file.write(_HEADER.pack(len(name), *stat, bytes.fromhex(entry.digest), len(entry.result)))
+                file.write(_HEADER.pack(len(name), *stat, bytes.fromhex(entry.digest), len(entry.result),
+                                        len(entry.summary)))
                 file.write(name)
                 file.write(entry.result)
+                file.write(entry.summary)
             except OSError:
                 failed = True
 
@@ -170,12 +176,13 @@ def _read_entries(path: Path) -> dict[str, Entry]:
         if file.read(len(MAGIC)) != MAGIC:
             return {}
         while header := file.read(_HEADER.size):
-            name_length, size, mtime_ns, inode, digest, length = _HEADER.unpack(header)
+            name_length, size, mtime_ns, inode, digest, length, summary_length = _HEADER.unpack(header)
             key = file.read(name_length).decode()
             result = file.read(length)
-            if len(result) != length:
+            summary = file.read(summary_length)
+            if len(result) != length or len(summary) != summary_length:
                 return {}
-            entries[key] = Entry(None if mtime_ns < 0 else (size, mtime_ns, inode), digest.hex(), result)
+            entries[key] = Entry(None if mtime_ns < 0 else (size, mtime_ns, inode), digest.hex(), result, summary)
     return entries
 
 

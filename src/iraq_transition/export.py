@@ -175,7 +175,7 @@ def run_generate(args) -> int:
     dataset, problems = validate_project(project)
     if problems:
         print_problems(problems)
-        print(summary(dataset, problems), file=sys.stderr)
+        print(summary(dataset.size, problems), file=sys.stderr)
         print("iraq-transition generate: nothing written: fix the errors above first", file=sys.stderr)
         return 1
     files = generated_files(dataset)

@@ -36,7 +36,7 @@ from typing import Any, TextIO
 from pydantic import BaseModel, ValidationError
 
 from . import models
-from .cache import Entry, RecordCache, file_stat
+from .cache import Entry, RecordCache, Stat, file_stat
 from .cli import UsageError
 from .load import (
     LoadError,
@@ -59,6 +59,10 @@ class Dataset:
 
     records: dict[str, dict[str, Record]]
     texts: dict[str, str]  # source id -> full article text, exactly as in seeds/
+
+    @property
+    def size(self) -> int:
+        return sum(len(by_id) for by_id in self.records.values())
 
 
 # --------------------------------------------------------------------------- the models, read generically
@@ -495,19 +499,63 @@ MAX_HINTS = 20
 """Closest-passage hints given per record (finding one is the slow part of a failed citation)."""
 
 
+class Summary(typing.NamedTuple):
+    """What the cross-record checks need of one checked file, so that they never unpickle its record."""
+
+    declared_id: str | None
+    valid: bool  # the file holds a valid record
+    problems: list[Problem]  # the file's own problems
+    references: tuple[tuple[tuple, str, str], ...]  # as :func:`references` gives them
+    citations: tuple[tuple[tuple, str, str, str | None, str | None], ...]  # loc, source, quote, prefix, suffix
+    text: str | None  # a quote's text
+    file: str | None  # a source's seed file
+    sha256: str | None  # a valid source's seed hash
+    links: tuple[tuple[str, str], ...]  # a valid record's top-level references to its own collection
+    cited: tuple | None = None  # the citations' issues, and the SHA-256 of each cited source's text they hold for
+
+
+def summarise(file: RecordFile, result: FileResult) -> Summary:
+    """The :class:`Summary` of a file's check result."""
+    subject, record, model = result.subject, result.record, COLLECTIONS[file.collection]
+    found = tuple(references(subject, model)) if subject is not None else ()
+    cited = tuple(
+        (loc, c.source, c.quote, c.prefix, c.suffix) for loc, c in citations(subject, model)
+    ) if subject is not None else ()
+    text = _get(subject, "text") if file.collection == models.Quote.collection else None
+    seed = _get(subject, "file") if file.collection == models.Source.collection else None
+    links = tuple(
+        (shape.name, getattr(record, shape.name)) for shape in field_shapes(model)
+        if shape.references == file.collection and not shape.is_list and getattr(record, shape.name) is not None
+    ) if record is not None else ()
+    return Summary(
+        result.declared_id, record is not None, result.problems, found, cited, text if isinstance(text, str) else None,
+        seed if isinstance(seed, str) else None, getattr(record, "sha256", None), links,
+    )
+
+
 @dataclass
 class _Checked:
+    """A checked file: its summary, its record (pickled when cached), and what its cache entry needs."""
+
     file: RecordFile
-    result: FileResult
+    stat: Stat | None
+    digest: str | None  # SHA-256 of its bytes (None: unreadable, not cached)
+    record: Any  # the record (or None), pickled if the cache is used
+    summary: Summary
+    stored: bytes | None  # the summary as cached, None when it must be pickled anew
+    stale: bool  # its cache entry must be written anew
+
+    def load(self) -> Record:
+        return pickle.loads(self.record) if isinstance(self.record, bytes) else self.record
 
 
 PARALLEL_MIN_FILES = 1000
 """Fewer files than this to check are checked in this process: starting workers would cost more."""
 
 
-def _check_path(file: RecordFile, known_digest: str | None, pickled: bool) -> tuple[str | None, Any]:
-    """Read and check one file: (SHA-256 of its bytes, its result), the result pickled if ``pickled``
-    and None if the bytes have ``known_digest`` (the cached result holds). Runs in worker processes."""
+def _check_path(file: RecordFile, known_digest: str | None, pickled: bool) -> tuple[str | None, Any, Any]:
+    """Read and check one file: (SHA-256 of its bytes, its record, its summary), pickled if ``pickled``;
+    record and summary are None if the bytes have ``known_digest`` (the cached entry holds). Runs in workers."""
     try:
         data = read_bytes(file.path)
     except LoadError as error:
@@ -515,28 +563,31 @@ def _check_path(file: RecordFile, known_digest: str | None, pickled: bool) -> tu
     else:
         digest = hashlib.sha256(data).hexdigest()
         if digest == known_digest:
-            return digest, None
+            return digest, None, None
         result = check_file(file, data)
-    return digest, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL) if pickled else result
+    summary = summarise(file, result)
+    if not pickled:
+        return digest, result.record, summary
+    return digest, _dumps(result.record), _dumps(summary)
 
 
-def check_files(project: Project, files: list[RecordFile], use_cache: bool = True) -> list[FileResult]:
+def _dumps(value: Any) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def check_files(files: list[RecordFile], cache: RecordCache | None) -> list[_Checked]:
     """:func:`check_file` of every file: cached results for unchanged files, the others checked with every core.
 
-    Results are read in file order as workers deliver them (overlapping with their work), and the cache
-    is rewritten as they come, so that no result is held twice.
+    Results are read in file order as workers deliver them (overlapping with their work).
     """
-    records = RecordCache(project.root) if use_cache else None
-    stats = [file_stat(file.path) for file in files] if records else [None] * len(files)
-    hits = [records.unchanged(file.display, stat) for file, stat in zip(files, stats)] if records else [None] * len(files)
+    stats = [file_stat(file.path) for file in files] if cache else [None] * len(files)
+    hits = [cache.unchanged(file.display, stat) for file, stat in zip(files, stats)] if cache else [None] * len(files)
     todo = [index for index, hit in enumerate(hits) if hit is None]
     jobs = min(os.cpu_count() or 1, 1 + len(todo) // PARALLEL_MIN_FILES)
-    pickled = records is not None or jobs > 1
-    arguments = [(files[i], records.digest(files[i].display) if records else None, pickled) for i in todo]
-    rewrite = records is not None and (todo or records.entries.keys() != {file.display for file in files})
-    loaded: list[Any] = []
+    pickled = cache is not None or jobs > 1
+    arguments = [(files[i], cache.digest(files[i].display) if cache else None, pickled) for i in todo]
+    checked: list[_Checked] = []
     with contextlib.ExitStack() as stack:
-        add = stack.enter_context(records.writer()) if rewrite else None
         if jobs > 1:
             import multiprocessing
 
@@ -545,26 +596,32 @@ def check_files(project: Project, files: list[RecordFile], use_cache: bool = Tru
             outcomes = pool.imap(_check_path_star, arguments, chunksize=chunk)
         else:
             outcomes = (_check_path(*argument) for argument in arguments)
-        for index, (file, stat, entry) in enumerate(zip(files, stats, hits)):
-            key = file.display
-            hits[index] = None  # let the old result go once read
+        for file, stat, entry in zip(files, stats, hits):
+            digest = entry.digest if entry else None
             if entry is None:
-                digest, result = next(outcomes)
-                if result is None:
-                    result = records.entries[key].result  # same bytes as when cached
-                entry = Entry(stat, digest, result) if records is not None and digest is not None else None
-            else:
-                result = entry.result
-            if records is not None:
-                records.entries.pop(key, None)
-            if add is not None and entry is not None:
-                add(key, entry)
-            loaded.append(pickle.loads(result) if pickled else result)
-    return loaded
+                digest, record, summary = next(outcomes)
+                if summary is None:
+                    entry = cache.entries[file.display]  # same bytes as when cached
+            if entry is not None:
+                record, summary = entry.result, entry.summary
+            stored = summary if pickled else None
+            checked.append(_Checked(file, stat, digest, record, pickle.loads(summary) if pickled else summary, stored,
+                                    entry is None or entry.stat != stat))
+    return checked
 
 
-def _check_path_star(arguments: tuple) -> tuple[str | None, Any]:
+def _check_path_star(arguments: tuple) -> tuple[str | None, Any, Any]:
     return _check_path(*arguments)
+
+
+def _remember(cache: RecordCache, checked: list[_Checked]) -> None:
+    """Write the cache anew when an entry changed, or files came or went."""
+    if not any(item.stale for item in checked) and cache.entries.keys() == {item.file.display for item in checked}:
+        return
+    with cache.writer() as add:
+        for item in checked:
+            if item.digest is not None:
+                add(item.file.display, Entry(item.stat, item.digest, item.record, item.stored or _dumps(item.summary)))
 
 
 @contextlib.contextmanager
@@ -593,16 +650,27 @@ def validate_project(
     results are the same either way.
     """
     with _gc_paused():
-        return _validate_project(project, paths, changed_since, use_cache)
+        cross, problems = _validate_project(project, paths, changed_since, use_cache)
+        return cross.dataset(), problems
+
+
+def check_project(
+    project: Project, paths: list[Path] | None = None, changed_since: str | None = None, use_cache: bool = True
+) -> tuple[int, list[Problem]]:
+    """:func:`validate_project`'s problems, and the number of records its dataset would hold, without loading them."""
+    with _gc_paused():
+        cross, problems = _validate_project(project, paths, changed_since, use_cache)
+        return len(cross.kept), problems
 
 
 def _validate_project(
     project: Project, paths: list[Path] | None, changed_since: str | None, use_cache: bool
-) -> tuple[Dataset, list[Problem]]:
+) -> tuple[_CrossChecks, list[Problem]]:
     files, problems = record_files(project)
-    checked = [_Checked(file, result) for file, result in zip(files, check_files(project, files, use_cache))]
+    cache = RecordCache(project.root) if use_cache else None
+    checked = check_files(files, cache)
     for item in checked:
-        problems.extend(item.result.problems)
+        problems.extend(item.summary.problems)
     cross = _CrossChecks(project, checked)
     if changed_since is not None:
         report = cross.affected_by(changed_files(project, changed_since))
@@ -616,19 +684,17 @@ def _validate_project(
     else:
         report = None
     problems.extend(cross.run(report))
-    dataset = cross.dataset(problems)
+    if cache is not None:
+        _remember(cache, checked)
+    cross.keep(problems)
     if report is not None:
         problems = [problem for problem in problems if report(problem.path)]
     problems.sort()
-    return dataset, problems
-
-
-def _references_of(item: _Checked) -> Iterator[tuple[tuple, str, str]]:
-    return references(item.result.subject, COLLECTIONS[item.file.collection]) if item.result.subject is not None else iter(())
+    return cross, problems
 
 
 class _CrossChecks:
-    """The checks that need more than one file: ids, references, seeds, citations."""
+    """The checks that need more than one file: ids, references, seeds, citations. They read only summaries."""
 
     def __init__(self, project: Project, checked: list[_Checked]):
         self.project = project
@@ -636,11 +702,12 @@ class _CrossChecks:
         self.known: dict[str, set[str]] = {collection: set() for collection in COLLECTIONS}
         for item in checked:
             self.known[item.file.collection].add(item.file.stem)
-        self.valid = [item for item in checked if item.result.record is not None]
-        self.parsed = [item for item in checked if item.result.subject is not None]
+        self.valid = [item for item in checked if item.summary.valid]
         self.texts: dict[str, str] = {}
+        self.digests: dict[str, str] = {}  # source id -> SHA-256 of its text
         self.issues: dict[RecordFile, list[Issue]] = {}
         self.problems: list[Problem] = []
+        self.kept: list[_Checked] = []
 
     # ---- which records to report on
 
@@ -650,13 +717,13 @@ class _CrossChecks:
             (path.split("/")[1], Path(path).stem) for path in changed if path.startswith("data/") and path.count("/") == 2
         }
         seeds = {path.split("/", 1)[1] for path in changed if path.startswith("seeds/")}
-        changed_ids |= {("sources", item.result.record.id) for item in self.valid
-                        if item.file.collection == "sources" and item.result.record.file in seeds}
+        changed_ids |= {("sources", item.file.stem) for item in self.valid
+                        if item.file.collection == "sources" and item.summary.file in seeds}
         selected = set(changed)
         for item in self.checked:
             key = (item.file.collection, item.file.stem)
             if key in changed_ids or any(
-                (collection, target) in changed_ids for _, collection, target in _references_of(item)
+                (collection, target) in changed_ids for _, collection, target in item.summary.references
             ):
                 selected.add(item.file.display)
         return selected.__contains__
@@ -666,7 +733,7 @@ class _CrossChecks:
     def run(self, report) -> list[Problem]:
         self._duplicate_ids()
         self._seeds()
-        for item in self.parsed:
+        for item in self.checked:
             if report is None or report(item.file.display):
                 self._references(item)
                 self._citations(item)
@@ -682,8 +749,8 @@ class _CrossChecks:
     def _duplicate_ids(self) -> None:
         by_id: dict[tuple[str, str], list[RecordFile]] = {}
         for item in self.checked:
-            if item.result.declared_id is not None:
-                by_id.setdefault((item.file.collection, item.result.declared_id), []).append(item.file)
+            if item.summary.declared_id is not None:
+                by_id.setdefault((item.file.collection, item.summary.declared_id), []).append(item.file)
         for (collection, record_id), files in by_id.items():
             for file in files:
                 others = ", ".join(other.display for other in files if other is not file)
@@ -696,30 +763,30 @@ class _CrossChecks:
         for item in self.valid:
             if item.file.collection != "sources":
                 continue
-            source = item.result.record
-            if source.file in described:
-                self._add(item.file, ("file",), f"{source.file} is already described by {described[source.file].display}: "
+            source_id, source_file = item.file.stem, item.summary.file
+            if source_file in described:
+                self._add(item.file, ("file",), f"{source_file} is already described by {described[source_file].display}: "
                           "one source record per seed file")
                 continue
-            described[source.file] = item.file
-            seed = seeds_dir / source.file
+            described[source_file] = item.file
+            seed = seeds_dir / source_file
             if not seed.is_file():
-                self._add(item.file, ("file",), f"seed file seeds/{source.file} does not exist: archive the "
+                self._add(item.file, ("file",), f"seed file seeds/{source_file} does not exist: archive the "
                           "article's text there, or correct the file name")
                 continue
             try:
                 data = read_bytes(seed)
-                self.texts[source.id] = data.decode("utf-8")
+                self.texts[source_id] = data.decode("utf-8")
             except (LoadError, UnicodeDecodeError) as error:
-                self._add(item.file, ("file",), f"seeds/{source.file} cannot be used: "
+                self._add(item.file, ("file",), f"seeds/{source_file} cannot be used: "
                           f"{getattr(error, 'message', 'it is not valid UTF-8')}")
                 continue
-            digest = hashlib.sha256(data).hexdigest()
-            if digest != source.sha256:
-                self._add(item.file, ("sha256",), f"seeds/{source.file} has changed: its SHA-256 is {digest}. "
+            digest = self.digests[source_id] = hashlib.sha256(data).hexdigest()
+            if digest != item.summary.sha256:
+                self._add(item.file, ("sha256",), f"seeds/{source_file} has changed: its SHA-256 is {digest}. "
                           "Seeds must stay byte-for-byte as archived; restore the file, or if the new text is "
                           "right, set sha256 to the new value and re-check every citation of this source")
-        mentioned = {_get(item.result.content, "file") for item in self.parsed if item.file.collection == "sources"}
+        mentioned = {item.summary.file for item in self.checked if item.file.collection == "sources" and not item.summary.valid}
         if seeds_dir.is_dir():
             for seed in sorted(seeds_dir.iterdir()):
                 if seed.name not in described and seed.name not in mentioned:
@@ -729,7 +796,7 @@ class _CrossChecks:
                         f"'iraq-transition new sources' (file: {seed.name}), or remove the file"))
 
     def _references(self, item: _Checked) -> None:
-        for loc, collection, target in _references_of(item):
+        for loc, collection, target in item.summary.references:
             if collection == item.file.collection and target == item.file.stem:
                 self._add(item.file, loc, "refers to this record itself: point it at another record or remove it")
             elif target not in self.known[collection]:
@@ -739,64 +806,72 @@ class _CrossChecks:
                           f"data/{collection}/{target}.yaml{hint}")
 
     def _citations(self, item: _Checked) -> None:
-        subject = item.result.subject
+        """The issues of the file's citations: those it had before if the cited sources' texts are the same."""
+        summary = item.summary
+        texts = tuple(self.digests.get(source) for source in dict.fromkeys(cited[1] for cited in summary.citations))
+        if summary.cited is None or summary.cited[1] != texts:
+            item.summary = summary._replace(cited=(tuple(self._citation_issues(summary)), texts))
+            item.stored, item.stale = None, True
+        if item.summary.cited[0]:
+            self.issues.setdefault(item.file, []).extend(item.summary.cited[0])
+
+    def _citation_issues(self, summary: Summary) -> Iterator[Issue]:
         found_spans = []
         hints = 0
-        for loc, citation in citations(subject, COLLECTIONS[item.file.collection]):
-            text = self.texts.get(citation.source)
+        for loc, source, quote, prefix, suffix in summary.citations:
+            text = self.texts.get(source)
             if text is None:
                 continue  # unknown or unusable source: reported on its own
-            spans, occurrences = span_matches(text, citation)
+            spans, occurrences = _span_matches(text, quote, prefix, suffix)
             if len(spans) == 1:
                 found_spans.append(text[spans[0][0]: spans[0][1]])
             elif occurrences == 0:
                 hints += 1
-                passage = closest_passage(text, citation.quote) if hints <= MAX_HINTS else None
+                passage = closest_passage(text, quote) if hints <= MAX_HINTS else None
                 hint = f"; closest passage: {passage!r}" if passage else "; nothing similar found" * (hints <= MAX_HINTS)
-                self._add(item.file, loc + ("quote",), f"quote not found in the text of source {citation.source!r} "
-                          f"(ignoring only whitespace, Unicode form and typographic quotes){hint}: "
-                          "copy the span verbatim from the seed")
+                yield Issue(loc + ("quote",), f"quote not found in the text of source {source!r} "
+                            f"(ignoring only whitespace, Unicode form and typographic quotes){hint}: "
+                            "copy the span verbatim from the seed")
             elif not spans:
-                self._add(item.file, loc + ("quote",), f"quote occurs {occurrences} times in source "
-                          f"{citation.source!r} but none with the given prefix/suffix: copy them verbatim "
-                          "from the words just before/after the span")
+                yield Issue(loc + ("quote",), f"quote occurs {occurrences} times in source "
+                            f"{source!r} but none with the given prefix/suffix: copy them verbatim "
+                            "from the words just before/after the span")
             else:
-                self._add(item.file, loc + ("quote",), f"quote occurs {len(spans)} times in source "
-                          f"{citation.source!r}: add a prefix or suffix (the words just before or after it) "
-                          "to pick one")
-        text = _get(subject, "text")
-        if item.file.collection == models.Quote.collection and found_spans and isinstance(text, str):
-            wanted = normalise(text)
+                yield Issue(loc + ("quote",), f"quote occurs {len(spans)} times in source "
+                            f"{source!r}: add a prefix or suffix (the words just before or after it) "
+                            "to pick one")
+        if found_spans and summary.text is not None:
+            wanted = normalise(summary.text)
             if not any(wanted in normalise(span) for span in found_spans):
-                self._add(item.file, ("text",), "the quoted text is not inside any of the record's citation "
-                          "spans: cite the span that contains these words, or correct the text")
+                yield Issue(("text",), "the quoted text is not inside any of the record's citation "
+                            "spans: cite the span that contains these words, or correct the text")
 
     def _cycles(self) -> None:
         """Chains of same-collection references held in a top-level field (variant_of, same_story_as, ...) must end."""
-        by_key = {(item.file.collection, item.file.stem): item for item in self.valid}
+        links = {(item.file.collection, item.file.stem): dict(item.summary.links) for item in self.valid}
         for item in self.valid:
-            record = item.result.record
-            for shape in field_shapes(type(record)):
-                if shape.references != record.collection or shape.is_list:
-                    continue
-                chain = [record.id]
-                current = record
-                while (target := getattr(current, shape.name)) is not None and (record.collection, target) in by_key:
-                    if target == record.id and len(chain) > 1:
-                        self._add(item.file, (shape.name,), f"{shape.name} forms a cycle "
+            collection, record_id = item.file.collection, item.file.stem
+            for name, target in item.summary.links:
+                chain = [record_id]
+                while target is not None and (collection, target) in links:
+                    if target == record_id and len(chain) > 1:
+                        self._add(item.file, (name,), f"{name} forms a cycle "
                                   f"({' -> '.join(chain + [target])}): point every record at one that has none")
                         break
                     if target in chain:
                         break  # a cycle that does not pass through this record, or a self-reference
                     chain.append(target)
-                    current = by_key[(record.collection, target)].result.record
+                    target = links[(collection, target)].get(name)
 
-    def dataset(self, problems: list[Problem]) -> Dataset:
+    def keep(self, problems: list[Problem]) -> None:
+        """Note the valid records without problems: the dataset's."""
         bad = {problem.path for problem in problems} | {file.display for file in self.issues}
+        self.kept = [item for item in self.valid if item.file.display not in bad]
+
+    def dataset(self) -> Dataset:
         records: dict[str, dict[str, Record]] = {collection: {} for collection in COLLECTIONS}
-        for item in self.valid:
-            if item.file.display not in bad:
-                records[item.file.collection][item.result.record.id] = item.result.record
+        for item in self.kept:
+            records[item.file.collection][item.file.stem] = item.load()
         for collection, by_id in records.items():
             records[collection] = dict(sorted(by_id.items()))
         texts = {source_id: self.texts[source_id] for source_id in records["sources"] if source_id in self.texts}
@@ -851,9 +926,8 @@ def print_problems(problems: list[Problem], format: str = "text", stream: TextIO
             stream.write(f"{problem}\n")
 
 
-def summary(dataset: Dataset, problems: list[Problem]) -> str:
-    """One line: how many records were checked and how many errors in how many files."""
-    valid = sum(len(by_id) for by_id in dataset.records.values())
+def summary(valid: int, problems: list[Problem]) -> str:
+    """One line: how many records are valid and how many errors in how many files."""
     if not problems:
         return f"OK: {valid} records valid, every citation found, seeds unchanged"
     files = len({problem.path for problem in problems})
@@ -875,9 +949,9 @@ def run(args) -> int:
             path.resolve().is_relative_to(part.resolve()) for part in (project.data_dir, project.seeds_dir)
         ):
             raise UsageError(f"{path} is neither in data/ nor in seeds/: give record files or directories")
-    dataset, problems = validate_project(
+    valid, problems = check_project(
         project, args.paths or None, changed_since=args.changed_since, use_cache=not args.no_cache
     )
     print_problems(problems, args.format)
-    print(summary(dataset, problems), file=sys.stderr)
+    print(summary(valid, problems), file=sys.stderr)
     return 1 if problems else 0
