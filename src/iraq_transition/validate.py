@@ -869,9 +869,11 @@ class _CrossChecks:
         self.kept = [item for item in self.valid if item.file.display not in bad]
 
     def dataset(self) -> Dataset:
+        """The kept records, loaded; each file's pickled record and summary are let go as it is loaded."""
         records: dict[str, dict[str, Record]] = {collection: {} for collection in COLLECTIONS}
         for item in self.kept:
             records[item.file.collection][item.file.stem] = item.load()
+            item.record = item.summary = item.stored = None
         for collection, by_id in records.items():
             records[collection] = dict(sorted(by_id.items()))
         texts = {source_id: self.texts[source_id] for source_id in records["sources"] if source_id in self.texts}
