@@ -31,7 +31,7 @@ from .cli import UsageError
 from .load import Problem, Project
 from .models import COLLECTIONS, SCHEMA_VERSION, SLUG_PATTERN, Citation, FuzzyDate, References, field_type, is_model
 from .timeline import render_svg
-from .validate import Dataset, find_span, print_problems, summary, validate_project
+from .validate import Dataset, find_span, refuse, validate_project
 
 DATABASE = "iraq-transition.db"
 CSV_DIR = "csv"
@@ -561,10 +561,7 @@ def run(args) -> int:
         print(f"iraq-transition build: {error}", file=sys.stderr)
         return 1
     if problems:
-        print_problems(problems)
-        print(summary(dataset.size, problems), file=sys.stderr)
-        print(f"iraq-transition build: {out} left unchanged: fix the errors above first", file=sys.stderr)
-        return 1
+        return refuse("build", dataset.size, problems, f"{out} left unchanged")
     counts = ", ".join(f"{len(records)} {collection}" for collection, records in dataset.records.items())
     message = f"built {out / DATABASE}, {out / CSV_DIR}/ and {out / TIMELINE} from {counts}"
     print(message)

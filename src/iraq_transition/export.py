@@ -17,7 +17,7 @@ from .build import CSV_DIR, CSV_LINE_TERMINATOR, Column, Table, table_layout
 from .load import Project
 from .models import COLLECTIONS, Record
 from .timeline import render_svg
-from .validate import Dataset, print_problems, summary, validate_project
+from .validate import Dataset, refuse, validate_project
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DATAPACKAGE = "datapackage.json"
@@ -174,10 +174,7 @@ def run_generate(args) -> int:
     project = Project(args.root)
     dataset, problems = validate_project(project)
     if problems:
-        print_problems(problems)
-        print(summary(dataset.size, problems), file=sys.stderr)
-        print("iraq-transition generate: nothing written: fix the errors above first", file=sys.stderr)
-        return 1
+        return refuse("generate", dataset.size, problems, "nothing written")
     files = generated_files(dataset)
     stale = [path for path, content in files.items() if _read(project.root / path) != content]
     leftovers = _stale_schemas(project, files)

@@ -928,6 +928,14 @@ def print_problems(problems: list[Problem], format: str = "text", stream: TextIO
             stream.write(f"{problem}\n")
 
 
+def refuse(command: str, valid: int, problems: list[Problem], consequence: str) -> int:
+    """Report the problems that stop ``command`` (which then does ``consequence``); the exit status 1."""
+    print_problems(problems)
+    print(summary(valid, problems), file=sys.stderr)
+    print(f"iraq-transition {command}: {consequence}: fix the errors above first", file=sys.stderr)
+    return 1
+
+
 def summary(valid: int, problems: list[Problem]) -> str:
     """One line: how many records are valid and how many errors in how many files."""
     if not problems:
