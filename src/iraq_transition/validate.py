@@ -64,6 +64,10 @@ class Dataset:
     def size(self) -> int:
         return sum(len(by_id) for by_id in self.records.values())
 
+    def items(self, collection: str) -> Iterator[tuple[str, Record]]:
+        """The records of ``collection`` as (id, record) in id order; a consumer should not hold on to them."""
+        return iter(self.records.get(collection, {}).items())
+
 
 # --------------------------------------------------------------------------- the models, read generically
 
