@@ -298,7 +298,7 @@ def run(args) -> int:
             name = record_file.display
             sys.stdout.writelines(difflib.unified_diff(old, text.splitlines(keepends=True), f"a/{name}", f"b/{name}"))
         else:
-            _write_atomically(record_file.path, text)
+            _write_atomically(Path(record_file.path), text)
             print(f"reformatted {record_file.display}")
     for problem in sorted(problems):
         print(problem)
@@ -315,7 +315,7 @@ def select(project: load.Project, files: list[load.RecordFile], paths: list[Path
         return files, []
     missing = [str(path) for path in paths if not path.exists()]
     wanted = [path.resolve() for path in paths]
-    return [f for f in files if _under(f.path, wanted)], missing
+    return [f for f in files if _under(Path(f.path), wanted)], missing
 
 
 def _under(path: Path, wanted: list[Path]) -> bool:

@@ -15,10 +15,11 @@ every file once without them, and again with them only for a file that has a pro
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from yaml.cyaml import CParser
@@ -261,11 +262,10 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Any, list[Problem
 # --------------------------------------------------------------------------- finding record files
 
 
-@dataclass(frozen=True)
-class RecordFile:
+class RecordFile(NamedTuple):
     """A file that should hold one record: ``data/<collection>/<stem>.yaml``."""
 
-    path: Path
+    path: str  # as the file system is asked for it (under the project's root)
     display: str  # the path as printed in problems (relative to the root)
     collection: str
     stem: str
@@ -309,9 +309,16 @@ def _collection_files(project: Project, collection: str, stray) -> list[RecordFi
     directory = project.data_dir / collection
     shown = display_path(project, directory)
     data_dir = project.data_dir.resolve()
+    prefix, display_prefix = f"{directory}{os.sep}", f"{shown}/"
+    make = functools.partial(tuple.__new__, RecordFile)  # a third of the time of RecordFile(...), for 100k files
     for entry in _entries(directory, stray):
-        path = directory / entry.name
-        stem, suffix = os.path.splitext(entry.name)
+        name = entry.name
+        if name.endswith(RECORD_SUFFIX) and entry.is_file(follow_symlinks=False) and name != RECORD_SUFFIX:
+            # the common case, decided without a system call
+            files.append(make((prefix + name, display_prefix + name, collection, name[: -len(RECORD_SUFFIX)])))
+            continue
+        stem, suffix = os.path.splitext(name)
+        path = directory / name
         if entry.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(data_dir):
             stray(path, "symbolic link to a file outside data/: replace it with the record itself")
         elif entry.is_dir():
@@ -321,8 +328,8 @@ def _collection_files(project: Project, collection: str, stray) -> list[RecordFi
         elif suffix != RECORD_SUFFIX:
             hint = f"rename it to {stem}.yaml" if suffix in (".yml", ".YAML", ".YML") else "remove it"
             stray(path, f"not a record file (record files end in .yaml): {hint}")
-        else:
-            files.append(RecordFile(path, f"{shown}/{entry.name}", collection, stem))
+        else:  # a symbolic link to a record inside data/
+            files.append(RecordFile(prefix + name, display_prefix + name, collection, stem))
     return files
 
 
@@ -330,7 +337,8 @@ def _entries(directory: Path, stray) -> list[os.DirEntry]:
     """The entries of ``directory`` sorted by name; none (and a problem) if it cannot be listed."""
     try:
         with os.scandir(directory) as entries:
-            return sorted(entries, key=lambda entry: entry.name)
+            by_name = {entry.name: entry for entry in entries}
+        return [by_name[name] for name in sorted(by_name)]
     except OSError as error:
         stray(directory, f"cannot list the directory ({error.strerror or error}): check its permissions")
         return []
