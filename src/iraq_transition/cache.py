@@ -1,16 +1,13 @@
 """Caches that make repeated runs fast without changing what they produce.
 
-Records: a cache of checked record files, so that a run parses and validates only what changed.
-
-It lives in ``.cache/`` under the repository root (gitignored). An entry is the outcome of
-checking one record file (``validate.check_file``), stored pickled, under the file's path: the
-record, and apart from it the summary the cross-record checks read (so that they need not
-unpickle records), with the outcome of its citations' lookups and the source texts it held for. It
-is used only while the file holds the same bytes: size, mtime_ns and inode are compared first
-(a fast path, like git's index); when they differ, the SHA-256 of the bytes decides. And only
-by the same code: the cache file's name carries :func:`code_version`, a hash of
-``models.SCHEMA_VERSION``, the package version and the package's source files, so a change to
-any of them starts a new cache. The cache never changes results, only how fast they come.
+Validation: :class:`Store`, in ``.cache/`` under the repository root (gitignored). A validation run
+leaves there the state of its checks (see ``validate._State``): every record file with its stat and
+SHA-256, its record and summary pickled in an append-only pack, and the outcomes of the checks that
+span records. The next run checks again only the files whose bytes changed (stat first, like git's
+index; when the stat differs, the SHA-256 decides) and repeats only the cross-record checks whose
+outcome could differ. Everything is keyed by :func:`code_version`, a hash of
+``models.SCHEMA_VERSION``, the package version and the package's source files: a change to any of
+them starts afresh. The cache never changes results, only how fast they come.
 
 Builds: ``build`` remembers the fingerprint of its inputs (every entry under data/ and seeds/ with
 its stat, and the code version) and of the output it wrote; when both are unchanged, the output
@@ -23,22 +20,22 @@ and a build with such inputs is not remembered.
 
 from __future__ import annotations
 
-import contextlib
+import fcntl
 import hashlib
 import json
 import os
-import struct
+import pickle
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from . import __version__, models
 
 CACHE_DIR = ".cache"
-PREFIX = "records-"  # then the code version
+PREFIX = "records-"  # the cache files of earlier releases, removed when found
 BUILD_STAMP = "build.json"
 RACY_NS = 2_000_000_000
 
@@ -88,102 +85,139 @@ def _write_atomically(path: Path, data: bytes) -> None:
         pass
 
 
-@dataclass
-class Entry:
-    stat: Stat | None
-    digest: str  # SHA-256 of the file's bytes, in hex
-    result: bytes  # the pickled record (or None)
-    summary: bytes  # the pickled summary (validate.Summary)
+INDEX = "index-"  # then the code version, .pickle: the state a validation run leaves for the next
+PACK = "pack-"  # then the code version and a token, .bin: the blobs the state points into
+LOCK = "lock"
 
 
-MAGIC = b"iraq-transition record cache 2\n"
-_HEADER = struct.Struct("<HqqQ32sII")
-"""Before each entry's key, result and summary: key length, size, mtime_ns (-1: no stat), inode, SHA-256,
-result length, summary length."""
+class Store:
+    """The validation cache of one repository for the running code version, used as a context manager.
 
-
-class RecordCache:
-    """The entries of one code version, read from ``.cache/`` and written back entry by entry."""
+    Two files: a *pack* that blobs (pickled records and summaries) are only ever appended to, and
+    an *index* holding the state a run leaves for the next (whatever :mod:`.validate` puts there,
+    with offsets into the pack). The index is replaced atomically and names the pack and how much
+    of it was written when the index was; so a run that fails half way leaves the previous state
+    usable. An exclusive lock on ``.cache/lock`` keeps concurrent runs from writing at once.
+    Every failure to read makes a cold start, and every failure to write only costs time.
+    """
 
     def __init__(self, root: Path):
         self.directory = root / CACHE_DIR
-        self.path = self.directory / f"{PREFIX}{code_version()}.bin"
-        try:
-            self.entries = _read_entries(self.path)
-        except Exception:  # missing, unreadable or truncated: start afresh
-            self.entries = {}
+        self.version = code_version()
+        self.index_path = self.directory / f"{INDEX}{self.version}.pickle"
+        self.state: Any = None  # what the last run saved, or None
+        self.usable = False  # whether the cache can be written
+        self._lock: Any = None
+        self._pack: Any = None  # the pack, open for reading and appending
+        self._pack_name = ""
+        self._end = 0
 
-    def unchanged(self, key: str, stat: Stat | None) -> Entry | None:
-        """The entry of ``key`` if the file's stat is what it was (then its bytes are taken to be too)."""
-        entry = self.entries.get(key)
-        return entry if entry is not None and stat is not None and entry.stat == stat else None
-
-    def digest(self, key: str) -> str | None:
-        entry = self.entries.get(key)
-        return entry.digest if entry else None
-
-    @contextlib.contextmanager
-    def writer(self) -> Iterator[Callable[[str, Entry], None]]:
-        """``add(key, entry)`` for every entry of a new cache file, which replaces the old one (and the caches
-        of other code versions) when the block ends without error. Writing is best effort: a cache that
-        cannot be written only costs time."""
+    def __enter__(self) -> Store:
         try:
             self.directory.mkdir(exist_ok=True)
-            file = tempfile.NamedTemporaryFile(dir=self.directory, prefix=".tmp-", delete=False)
+            self._lock = open(self.directory / LOCK, "ab")
+            fcntl.flock(self._lock, fcntl.LOCK_EX)
         except OSError:
-            yield lambda key, entry: None
-            return
-        failed = False
-
-        def add(key: str, entry: Entry) -> None:
-            nonlocal failed
-            if failed:
-                return
-            stat = entry.stat or (0, -1, 0)
-            name = key.encode()
-            try:
-                file.write(_HEADER.pack(len(name), *stat, bytes.fromhex(entry.digest), len(entry.result),
-                                        len(entry.summary)))
-                file.write(name)
-                file.write(entry.result)
-                file.write(entry.summary)
-            except OSError:
-                failed = True
-
+            return self
         try:
-            with file:
-                file.write(MAGIC)
-                yield add
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            try:
-                if failed:
-                    os.unlink(file.name)
-                else:
-                    os.replace(file.name, self.path)
-                    for other in self.directory.glob(f"{PREFIX}*"):
-                        if other != self.path:
-                            other.unlink(missing_ok=True)
-            except OSError:
-                pass
+            with open(self.index_path, "rb") as file:
+                index = pickle.load(file)
+            self._pack = open(self.directory / index["pack"], "r+b")
+            if os.fstat(self._pack.fileno()).st_size < index["length"]:
+                raise ValueError("the pack is shorter than the index says")
+            self._pack_name, self.state = index["pack"], index["state"]
+        except Exception:  # missing, unreadable or inconsistent: start afresh
+            self._close_pack()
+            self.state = None
+        if self._pack is None and not self._new_pack():
+            return self
+        self._end = os.fstat(self._pack.fileno()).st_size
+        self.usable = True
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._close_pack()
+        if self._lock is not None:
+            self._lock.close()  # releases the lock
+
+    def _new_pack(self) -> bool:
+        name = f"{PACK}{self.version}-{os.urandom(6).hex()}.bin"
+        try:
+            self._pack = open(self.directory / name, "w+b")
+        except OSError:
+            return False
+        self._pack_name = name
+        return True
+
+    def _close_pack(self) -> None:
+        if self._pack is not None:
+            self._pack.close()
+            self._pack = None
+
+    def read(self, offset: int, length: int) -> bytes:
+        """The blob at ``offset``: from the pack as it was when the state was saved, or as appended since."""
+        return os.pread(self._pack.fileno(), length, offset)
+
+    def append(self, blob: bytes) -> int:
+        """Add ``blob`` to the pack; its offset. Raises OSError (then do not save)."""
+        offset = self._end
+        os.pwrite(self._pack.fileno(), blob, offset)
+        self._end += len(blob)
+        return offset
+
+    def loader(self) -> Callable[[int, int], bytes] | None:
+        """A reader of blobs that stays valid after the store is closed (it keeps its own descriptor)."""
+        if self._pack is None:
+            return None
+        descriptor = os.dup(self._pack.fileno())
+        reader = _PackReader(descriptor)
+        return reader.read
+
+    def compact(self, blobs: list[tuple[int, int]]) -> list[int] | None:
+        """When over half the pack is dead, copy the live ``blobs`` (offset, length) to a new pack and return
+        their new offsets; None when the pack stays as it is."""
+        live = sum(length for _, length in blobs)
+        if live * 2 >= self._end:
+            return None
+        old, old_name, old_end = self._pack, self._pack_name, self._end
+        if not self._new_pack():
+            self._pack = old
+            return None
+        self._end = 0
+        try:
+            offsets = [self.append(os.pread(old.fileno(), length, offset)) for offset, length in blobs]
+        except OSError:
+            self._close_pack()
+            (self.directory / self._pack_name).unlink(missing_ok=True)
+            self._pack, self._pack_name, self._end = old, old_name, old_end
+            return None
+        old.close()
+        return offsets
+
+    def save(self, state: Any) -> None:
+        """Make ``state`` the state the next run starts from; drop the files of other code versions and old packs."""
+        index = {"pack": self._pack_name, "length": self._end, "state": state}
+        try:
+            self._pack.flush()
+        except OSError:
+            return
+        _write_atomically(self.index_path, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
+        for other in self.directory.iterdir():
+            if other.name.startswith((INDEX, PACK, PREFIX)) and other.name not in (self.index_path.name, self._pack_name):
+                other.unlink(missing_ok=True)
 
 
-def _read_entries(path: Path) -> dict[str, Entry]:
-    entries = {}
-    with open(path, "rb") as file:
-        if file.read(len(MAGIC)) != MAGIC:
-            return {}
-        while header := file.read(_HEADER.size):
-            name_length, size, mtime_ns, inode, digest, length, summary_length = _HEADER.unpack(header)
-            key = file.read(name_length).decode()
-            result = file.read(length)
-            summary = file.read(summary_length)
-            if len(result) != length or len(summary) != summary_length:
-                return {}
-            entries[key] = Entry(None if mtime_ns < 0 else (size, mtime_ns, inode), digest.hex(), result, summary)
-    return entries
+class _PackReader:
+    """Reads blobs of a pack through a descriptor of its own, closed with the reader."""
+
+    def __init__(self, descriptor: int):
+        self.descriptor = descriptor
+
+    def read(self, offset: int, length: int) -> bytes:
+        return os.pread(self.descriptor, length, offset)
+
+    def __del__(self) -> None:
+        os.close(self.descriptor)
 
 
 # --------------------------------------------------------------------------- builds

@@ -19,16 +19,18 @@ import difflib
 import functools
 import gc
 import hashlib
+import itertools
 import json
 import os
 import pickle
 import re
 import subprocess
 import sys
+import threading
 import typing
 import unicodedata
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -36,9 +38,10 @@ from typing import Any, TextIO
 from pydantic import BaseModel, ValidationError
 
 from . import models
-from .cache import Entry, RecordCache, Stat, file_stat
+from .cache import Stat, Store, file_stat
 from .cli import UsageError
 from .load import (
+    RECORD_SUFFIX,
     LoadError,
     Positions,
     Problem,
@@ -53,20 +56,35 @@ from .load import (
 from .models import COLLECTIONS, Citation, Record, References, field_type, is_model
 
 
-@dataclass
 class Dataset:
-    """The valid records (collection -> id -> record, in COLLECTIONS order, ids sorted) and the source texts."""
+    """The valid records without problems, loaded as they are asked for, and the source texts."""
 
-    records: dict[str, dict[str, Record]]
-    texts: dict[str, str]  # source id -> full article text, exactly as in seeds/
+    def __init__(self, entries: dict[str, list[tuple[str, Callable[[], Record]]]], texts: dict[str, str]):
+        self._entries = entries  # collection -> (id, loader) in id order, for every collection in COLLECTIONS order
+        self.texts = texts  # source id -> full article text, exactly as in seeds/
+        self._records: dict[str, dict[str, Record]] | None = None
+
+    @property
+    def records(self) -> dict[str, dict[str, Record]]:
+        """Every record, loaded and kept: collection -> id -> record (in COLLECTIONS order, ids sorted)."""
+        if self._records is None:
+            self._records = {collection: dict(self.items(collection)) for collection in self._entries}
+        return self._records
 
     @property
     def size(self) -> int:
-        return sum(len(by_id) for by_id in self.records.values())
+        return sum(len(entries) for entries in self._entries.values())
 
     def items(self, collection: str) -> Iterator[tuple[str, Record]]:
-        """The records of ``collection`` as (id, record) in id order; a consumer should not hold on to them."""
-        return iter(self.records.get(collection, {}).items())
+        """The records of ``collection`` as (id, record) in id order, each loaded as it is given (unless all are)."""
+        if self._records is not None:
+            return iter(self._records.get(collection, {}).items())
+        return ((record_id, load()) for record_id, load in self._entries.get(collection, ()))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Dataset) and (self.records, self.texts) == (other.records, other.texts)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 # --------------------------------------------------------------------------- the models, read generically
@@ -537,27 +555,48 @@ def summarise(file: RecordFile, result: FileResult) -> Summary:
     )
 
 
+def _reference_line(summary: Summary) -> str:
+    """A file's references as one line, ``\t<collection>/<id>`` each and a closing tab (see :meth:`_Run.referrers`)."""
+    return "".join(f"\t{collection}/{target}" for _, collection, target in summary.references) + "\t"
+
+
+def _record_key(display: str) -> str:
+    """``data/events/x.yaml`` -> ``events/x``, as in :func:`_reference_line`."""
+    return display.split("/", 1)[1].removesuffix(RECORD_SUFFIX)
+
+
 @dataclass
-class _Checked:
-    """A checked file: its summary, its record (pickled when cached), and what its cache entry needs."""
+class _State:
+    """What a validation run leaves in the cache for the next one (see :class:`.cache.Store`).
 
-    file: RecordFile
-    stat: Stat | None
-    digest: str | None  # SHA-256 of its bytes (None: unreadable, not cached)
-    record: Any  # the record (or None), pickled if the cache is used
-    summary: Summary
-    stored: bytes | None  # the summary as cached, None when it must be pickled anew
-    stale: bool  # its cache entry must be written anew
+    Per record file, in listing order, in compact columns: stat and SHA-256 (whether it changed), where its
+    pickled record and summary are in the pack, whether it is valid, and its references as one line (which
+    files refer to a record that came or went, or to a source whose text changed). By file, only what is
+    rare or small: problems, issues, declared ids that are not the file's name, sources, links. And the
+    seeds: stat and SHA-256 of each, and the SHA-256 of each source's text that the issues were found with.
+    """
 
-    def load(self) -> Record:
-        return pickle.loads(self.record) if isinstance(self.record, bytes) else self.record
+    paths: list[str]  # display paths
+    stats: array  # size, mtime_ns, inode per file (all -1: look at the file again)
+    digests: bytes  # SHA-256 per file, 32 bytes each
+    blobs: array  # offset and length of the pickled record, then of the pickled summary, per file
+    valid: bytes  # 1 per file that holds a valid record, else 0
+    references: list[str]  # per file, see :func:`_reference_line`
+    declared: dict[str, str | None]  # display -> declared id, where it is not the file's stem
+    problems: dict[str, list[Problem]]  # display -> the file's own problems
+    issues: dict[str, list[Issue]]  # display -> the issues of its references and citations
+    sources: dict[str, tuple[str | None, str | None, bool]]  # display of a source file -> seed file, sha256, valid
+    links: dict[str, tuple[tuple[str, str], ...]]  # display -> links of a valid record that has any
+    seeds: dict[str, tuple[Stat, str]]  # seed file name -> stat and SHA-256 of a seed that is UTF-8 text
+    text_digests: dict[str, str]  # source id -> SHA-256 of the text its citations were looked up in
 
 
+UNKNOWN_STAT = (-1, -1, -1)
 PARALLEL_MIN_FILES = 1000
 """Fewer files than this to check are checked in this process: starting workers would cost more."""
 
 
-def _check_path(file: RecordFile, known_digest: str | None, pickled: bool) -> tuple[str | None, Any, Any]:
+def _check_path(file: RecordFile, known_digest: bytes | None, pickled: bool) -> tuple[bytes | None, Any, Any]:
     """Read and check one file: (SHA-256 of its bytes, its record, its summary), pickled if ``pickled``;
     record and summary are None if the bytes have ``known_digest`` (the cached entry holds). Runs in workers."""
     try:
@@ -565,7 +604,7 @@ def _check_path(file: RecordFile, known_digest: str | None, pickled: bool) -> tu
     except LoadError as error:
         digest, result = None, FileResult(None, None, [Problem(file.display, error.line, error.col, error.message, file.label)])
     else:
-        digest = hashlib.sha256(data).hexdigest()
+        digest = hashlib.sha256(data).digest()
         if digest == known_digest:
             return digest, None, None
         result = check_file(file, data)
@@ -575,255 +614,320 @@ def _check_path(file: RecordFile, known_digest: str | None, pickled: bool) -> tu
     return digest, _dumps(result.record), _dumps(summary)
 
 
+def _check_path_star(arguments: tuple) -> tuple[bytes | None, Any, Any]:
+    return _check_path(*arguments)
+
+
 def _dumps(value: Any) -> bytes:
     return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def check_files(files: list[RecordFile], cache: RecordCache | None) -> list[_Checked]:
-    """:func:`check_file` of every file: cached results for unchanged files, the others checked with every core.
+def _differing(new: bytes, old: bytes, width: int) -> list[int]:
+    """Indexes of the ``width``-byte items that differ between two sequences of the same length, found by halving
+    (a few changes among 100k items cost microseconds)."""
+    if new == old:
+        return []
+    if len(new) == width:
+        return [0]
+    half = len(new) // width // 2 * width
+    return _differing(new[:half], old[:half], width) + [
+        half // width + index for index in _differing(new[half:], old[half:], width)
+    ]
 
-    Results are read in file order as workers deliver them (overlapping with their work).
+
+def _stats(paths: list[str]) -> list[Stat | None]:
+    """:func:`.cache.file_stat` of every path, on two threads (their system calls overlap)."""
+    half = len(paths) // 2
+    first: list[Stat | None] = []
+    thread = threading.Thread(target=lambda: first.extend(map(file_stat, paths[:half])))
+    thread.start()
+    second = list(map(file_stat, paths[half:]))
+    thread.join()
+    return first + second
+
+
+class _Run:
+    """One validation: the files checked (or taken from the cache where unchanged), then the checks spanning records.
+
+    With the state the last run left in the cache, only the files that changed are checked, and the checks
+    of references and citations look again only at the files whose outcome could differ: the changed ones,
+    and those referring to a record that came or went or to a source whose text changed. The checks of the
+    whole (duplicate ids, seeds, cycles) read little and always run. The outcome is the same as without the
+    cache (a test compares them).
     """
-    stats = [file_stat(file.path) for file in files] if cache else [None] * len(files)
-    hits = [cache.unchanged(file.display, stat) for file, stat in zip(files, stats)] if cache else [None] * len(files)
-    todo = [index for index, hit in enumerate(hits) if hit is None]
-    jobs = min(os.cpu_count() or 1, 1 + len(todo) // PARALLEL_MIN_FILES)
-    pickled = cache is not None or jobs > 1
-    arguments = [(files[i], cache.digest(files[i].display) if cache else None, pickled) for i in todo]
-    checked: list[_Checked] = []
-    with contextlib.ExitStack() as stack:
-        if jobs > 1:
-            import multiprocessing
 
-            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(jobs))
-            chunk = max(1, min(500, len(arguments) // (8 * jobs)))
-            outcomes = pool.imap(_check_path_star, arguments, chunksize=chunk)
-        else:
-            outcomes = (_check_path(*argument) for argument in arguments)
-        for file, stat, entry in zip(files, stats, hits):
-            digest = entry.digest if entry else None
-            if entry is None:
-                digest, record, summary = next(outcomes)
-                if summary is None:
-                    entry = cache.entries[file.display]  # same bytes as when cached
-            if entry is not None:
-                record, summary = entry.result, entry.summary
-            stored = summary if pickled else None
-            checked.append(_Checked(file, stat, digest, record, pickle.loads(summary) if pickled else summary, stored,
-                                    entry is None or entry.stat != stat))
-    return checked
-
-
-def _check_path_star(arguments: tuple) -> tuple[str | None, Any, Any]:
-    return _check_path(*arguments)
-
-
-def _remember(cache: RecordCache, checked: list[_Checked]) -> None:
-    """Write the cache anew when an entry changed, or files came or went."""
-    if not any(item.stale for item in checked) and cache.entries.keys() == {item.file.display for item in checked}:
-        return
-    with cache.writer() as add:
-        for item in checked:
-            if item.digest is not None:
-                add(item.file.display, Entry(item.stat, item.digest, item.record, item.stored or _dumps(item.summary)))
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while records are built: they are all kept, and collecting them costs a third."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()  # what was built lives on (records): later collections need not look at it again
-        if enabled:
-            gc.enable()
-
-
-def validate_project(
-    project: Project, paths: list[Path] | None = None, changed_since: str | None = None, use_cache: bool = True
-) -> tuple[Dataset, list[Problem]]:
-    """Load and validate every record, seed and citation of ``project``.
-
-    Problems are sorted. With ``paths``, only problems in those files or directories are
-    reported (references still resolve against the whole dataset). With ``changed_since``
-    (a git revision), only problems of the records changed since then and of the records
-    that reference them. The dataset holds only records without problems. ``use_cache``
-    reuses (and updates) the results of files checked before (see :mod:`.cache`); the
-    results are the same either way.
-    """
-    with _gc_paused():
-        cross, problems = _validate_project(project, paths, changed_since, use_cache)
-        return cross.dataset(), problems
-
-
-def check_project(
-    project: Project, paths: list[Path] | None = None, changed_since: str | None = None, use_cache: bool = True
-) -> tuple[int, list[Problem]]:
-    """:func:`validate_project`'s problems, and the number of records its dataset would hold, without loading them."""
-    with _gc_paused():
-        cross, problems = _validate_project(project, paths, changed_since, use_cache)
-        return len(cross.kept), problems
-
-
-def _validate_project(
-    project: Project, paths: list[Path] | None, changed_since: str | None, use_cache: bool
-) -> tuple[_CrossChecks, list[Problem]]:
-    files, problems = record_files(project)
-    cache = RecordCache(project.root) if use_cache else None
-    checked = check_files(files, cache)
-    for item in checked:
-        problems.extend(item.summary.problems)
-    cross = _CrossChecks(project, checked)
-    if changed_since is not None:
-        report = cross.affected_by(changed_files(project, changed_since))
-    elif paths:
-        root = project.root.resolve()
-        wanted = [path.resolve() for path in paths]
-        prefixes = tuple(path.relative_to(root).as_posix() for path in wanted if path.is_relative_to(root))
-        report = lambda display: any(  # noqa: E731
-            prefix == "." or display == prefix or display.startswith(f"{prefix}/") for prefix in prefixes
-        )
-    else:
-        report = None
-    problems.extend(cross.run(report))
-    if cache is not None:
-        _remember(cache, checked)
-    cross.keep(problems)
-    if report is not None:
-        problems = [problem for problem in problems if report(problem.path)]
-    problems.sort()
-    return cross, problems
-
-
-class _CrossChecks:
-    """The checks that need more than one file: ids, references, seeds, citations. They read only summaries."""
-
-    def __init__(self, project: Project, checked: list[_Checked]):
-        self.project = project
-        self.checked = checked
-        self.known: dict[str, set[str]] = {collection: set() for collection in COLLECTIONS}
-        for item in checked:
-            self.known[item.file.collection].add(item.file.stem)
-        self.valid = [item for item in checked if item.summary.valid]
-        self.texts: dict[str, str] = {}
-        self.digests: dict[str, str] = {}  # source id -> SHA-256 of its text
-        self.issues: dict[RecordFile, list[Issue]] = {}
+    def __init__(self, project: Project, files: list[RecordFile], store: Store | None):
+        self.project, self.files = project, files
+        self.store = store if store is not None and store.usable else None
+        state = self.store.state if self.store is not None else None
+        self.state: _State | None = state if isinstance(state, _State) else None
+        count = len(files)
+        self.position = {file.display: index for index, file in enumerate(files)}
+        self.old = [-1] * count  # where each file is in the state, -1 if it is not there as it is now
+        self.new_digests: dict[int, bytes | None] = {}  # SHA-256 of the files read in this run (None: unreadable)
+        self.stats: list[Stat | None] = [None] * count
+        self.records: list[Any] = [None] * count  # a record (or its pickle) that is not in the pack
+        self.blobs: list[tuple[int, int] | None] = [None] * count  # where a record's pickle is in the pack
+        self.valid = bytearray(count)
+        self.summaries: dict[int, Summary] = {}  # of the files checked in this run, and of those looked at again
+        self.restored: set[int] = set()  # summaries to store anew
+        self.fresh: list[int] = []  # files checked in this run
+        self.issues: dict[int, list[Issue]] = {}  # issues of each file's references and citations
+        self.whole: dict[int, list[Issue]] = {}  # issues found by the checks of the whole
         self.problems: list[Problem] = []
-        self.kept: list[_Checked] = []
+        self.seeds: dict[str, tuple[Stat, str]] = {}
+        self.seed_paths: dict[str, Path] = {}  # source id -> its usable seed
+        self.text_digests: dict[str, str] = {}  # source id -> SHA-256 of its seed's text
+        self.texts: dict[str, str] = {}
+        self.changed = self.state is None  # whether the state must be saved anew
+        self.same_files = False  # the files are those of the state, in the same order
+        self.saved_blobs: array | None = None  # the pack's blobs after saving (records may have moved)
+        self.kept: list[int] = []
 
-    # ---- which records to report on
+    # ---- checking the files
 
-    def affected_by(self, changed: set[str]):
-        """A filter of display paths: the changed files, and the records that reference a changed record."""
-        changed_ids = {  # records changed, added or deleted
-            (path.split("/")[1], Path(path).stem) for path in changed if path.startswith("data/") and path.count("/") == 2
-        }
-        seeds = {path.split("/", 1)[1] for path in changed if path.startswith("seeds/")}
-        changed_ids |= {("sources", item.file.stem) for item in self.valid
-                        if item.file.collection == "sources" and item.summary.file in seeds}
-        selected = set(changed)
-        for item in self.checked:
-            key = (item.file.collection, item.file.stem)
-            if key in changed_ids or any(
-                (collection, target) in changed_ids for _, collection, target in item.summary.references
-            ):
-                selected.add(item.file.display)
-        return selected.__contains__
+    def check(self) -> None:
+        """Check every file that is new or changed; take the others as the state has them."""
+        state, files = self.state, self.files
+        if self.store is not None:
+            self.stats = _stats([file.path for file in files])
+        if state is not None and state.paths == [file.display for file in files]:
+            todo = self._unchanged_listing()
+        else:
+            self.old_position = {path: index for index, path in enumerate(state.paths)} if state else {}
+            todo = []
+            for index, (file, stat) in enumerate(zip(files, self.stats)):
+                old = self.old_position.get(file.display, -1)
+                if old >= 0 and stat is not None and (state.stats[3 * old], state.stats[3 * old + 1], state.stats[3 * old + 2]) == stat:
+                    self.old[index] = old
+                    self.valid[index] = state.valid[old]
+                else:
+                    todo.append((index, old))
+            self.changed = True
+        if todo:
+            self.changed = True
+        self._check_files(todo)
 
-    # ---- the checks
+    def _unchanged_listing(self) -> list[tuple[int, int]]:
+        """The files to check when the files are those of the state: those whose stat changed (found by halving)."""
+        state = self.state
+        self.same_files = True
+        self.old = list(range(len(self.files)))
+        self.valid = bytearray(state.valid)
+        self.stat_array = array("q", itertools.chain.from_iterable(stat or UNKNOWN_STAT for stat in self.stats))
+        changed = _differing(self.stat_array.tobytes(), state.stats.tobytes(), 24)
+        untrusted = [index for index, stat in enumerate(self.stats) if stat is None]  # (-1, -1, -1) on both sides
+        todo = [(index, index) for index in sorted({*changed, *untrusted})]
+        for index, _ in todo:
+            self.old[index] = -1
+        return todo
 
-    def run(self, report) -> list[Problem]:
-        self._duplicate_ids()
+    def _take(self, index: int, old: int) -> None:
+        """File ``index`` holds what it held at ``old`` in the state (its bytes are the same)."""
+        self.old[index] = old
+        self.valid[index] = self.state.valid[old]
+
+    def _check_files(self, todo: list[tuple[int, int]]) -> None:
+        """:func:`check_file` of the ``todo`` files (index, index in the state or -1), on every core if many.
+
+        Results are taken in file order as workers deliver them (overlapping with their work)."""
+        state, files = self.state, self.files
+        jobs = min(os.cpu_count() or 1, 1 + len(todo) // PARALLEL_MIN_FILES)
+        pickled = self.store is not None or jobs > 1
+        arguments = [
+            (files[index], state.digests[32 * old: 32 * old + 32] if old >= 0 else None, pickled) for index, old in todo
+        ]
+        with contextlib.ExitStack() as stack:
+            if jobs > 1:
+                import multiprocessing
+
+                pool = stack.enter_context(multiprocessing.get_context("fork").Pool(jobs))
+                chunk = max(1, min(500, len(arguments) // (8 * jobs)))
+                outcomes: Iterable = pool.imap(_check_path_star, arguments, chunksize=chunk)
+            else:
+                outcomes = map(_check_path_star, arguments)
+            for (index, old), (digest, record, summary) in zip(todo, outcomes):
+                self.new_digests[index] = digest
+                if summary is None:  # touched, but the same bytes
+                    self._take(index, old)
+                    continue
+                self.old[index] = -1
+                summary = pickle.loads(summary) if pickled else summary
+                self.summaries[index] = summary
+                self.restored.add(index)
+                self.fresh.append(index)
+                self.valid[index] = summary.valid
+                self._keep_record(index, record)
+
+    def _keep_record(self, index: int, record: Any) -> None:
+        """Put a checked record in the pack, or keep it here when there is no cache (or it cannot be written)."""
+        if self.store is not None:
+            try:
+                self.blobs[index] = (self.store.append(record), len(record))
+                return
+            except OSError:
+                self.store = None
+        self.records[index] = record
+
+    def summary(self, index: int) -> Summary:
+        """The summary of file ``index``: from this run's check, or read from the pack."""
+        summary = self.summaries.get(index)
+        if summary is None:
+            old, blobs = self.old[index], self.state.blobs
+            summary = pickle.loads(self.store.read(blobs[4 * old + 2], blobs[4 * old + 3]))
+            self.summaries[index] = summary
+        return summary
+
+    # ---- the checks that span records
+
+    def cross_check(self) -> None:
+        """Check references, seeds, citations, ids and cycles across the files (again only where needed)."""
+        state, files = self.state, self.files
+        self.known: dict[str, set[str]] = {collection: set() for collection in COLLECTIONS}
+        for file in files:
+            self.known[file.collection].add(file.stem)
         self._seeds()
-        for item in self.checked:
-            if report is None or report(item.file.display):
-                self._references(item)
-                self._citations(item)
+        if state is None:
+            again: Iterable[int] = range(len(files))
+        else:
+            came_or_went = set() if self.same_files else self.position.keys() ^ self.old_position.keys()
+            keys = {_record_key(path) for path in came_or_went}
+            keys |= {f"sources/{source}" for source in state.text_digests.keys() | self.text_digests.keys()
+                     if state.text_digests.get(source) != self.text_digests.get(source)}
+            self.changed = self.changed or bool(keys)
+            again = sorted(set(self.fresh) | self.referrers(keys))
+            for path, issues in state.issues.items():
+                index = self.position.get(path)
+                if index is not None and self.old[index] >= 0:
+                    self.issues[index] = issues
+        for index in again:
+            self.issues.pop(index, None)
+            summary = self.summary(index)
+            self._references(index, summary)
+            self._citations(index, summary)
+        self._duplicate_ids()
         self._cycles()
-        for file, issues in self.issues.items():
-            if report is None or report(file.display):
-                self.problems.extend(locate(file, decode(read_bytes(file.path)), issues))
-        return self.problems
 
-    def _add(self, file: RecordFile, loc: tuple, message: str) -> None:
-        self.issues.setdefault(file, []).append(Issue(loc, message))
+    def referrers(self, keys: set[str]) -> set[int]:
+        """The files that refer to any of ``keys`` (``<collection>/<id>``)."""
+        if not keys:
+            return set()
+        wanted = [f"\t{key}\t" for key in keys]
+        return {index for index, line in enumerate(self.reference_lines()) if any(key in line for key in wanted)}
 
-    def _duplicate_ids(self) -> None:
-        by_id: dict[tuple[str, str], list[RecordFile]] = {}
-        for item in self.checked:
-            if item.summary.declared_id is not None:
-                by_id.setdefault((item.file.collection, item.summary.declared_id), []).append(item.file)
-        for (collection, record_id), files in by_id.items():
-            for file in files:
-                others = ", ".join(other.display for other in files if other is not file)
-                if others:
-                    self._add(file, ("id",), f"duplicate id {record_id!r}, also in {others}: ids must be unique")
+    def reference_lines(self) -> list[str]:
+        """:func:`_reference_line` of every file."""
+        if self.same_files:
+            lines = list(self.state.references)
+            for index in self.fresh:
+                lines[index] = _reference_line(self.summaries[index])
+            return lines
+        lines = self.state.references if self.state else []
+        return [
+            lines[old] if (old := self.old[index]) >= 0 else _reference_line(self.summaries[index])
+            for index in range(len(self.files))
+        ]
+
+    def _add(self, index: int, loc: tuple, message: str) -> None:
+        self.whole.setdefault(index, []).append(Issue(loc, message))
+
+    def _source_files(self) -> Iterator[tuple[int, str | None, str | None, bool]]:
+        """Every source file: index, seed file, sha256 and whether it is valid."""
+        state = self.state
+        for index, file in enumerate(self.files):
+            if file.collection != "sources":
+                continue
+            if self.old[index] < 0:
+                summary = self.summaries[index]
+                yield index, summary.file, summary.sha256, summary.valid
+            else:
+                yield (index, *state.sources[file.display])
 
     def _seeds(self) -> None:
+        """Every valid source describes a seed of its own that has the SHA-256 it gives; every seed is described."""
         seeds_dir = self.project.seeds_dir
-        described: dict[str, RecordFile] = {}
-        for item in self.valid:
-            if item.file.collection != "sources":
+        described: dict[str, int] = {}
+        mentioned = set()
+        known = self.state.seeds if self.state else {}
+        for index, source_file, sha256, valid in self._source_files():
+            if not valid:
+                mentioned.add(source_file)
                 continue
-            source_id, source_file = item.file.stem, item.summary.file
             if source_file in described:
-                self._add(item.file, ("file",), f"{source_file} is already described by {described[source_file].display}: "
-                          "one source record per seed file")
+                self._add(index, ("file",), f"{source_file} is already described by "
+                          f"{self.files[described[source_file]].display}: one source record per seed file")
                 continue
-            described[source_file] = item.file
+            described[source_file] = index
             seed = seeds_dir / source_file
-            if not seed.is_file():
-                self._add(item.file, ("file",), f"seed file seeds/{source_file} does not exist: archive the "
+            stat = file_stat(seed)
+            if stat is not None and known.get(source_file, (None,))[0] == stat:
+                digest = known[source_file][1]
+            elif not seed.is_file():
+                self._add(index, ("file",), f"seed file seeds/{source_file} does not exist: archive the "
                           "article's text there, or correct the file name")
                 continue
-            try:
-                data = read_bytes(seed)
-                self.texts[source_id] = data.decode("utf-8")
-            except (LoadError, UnicodeDecodeError) as error:
-                self._add(item.file, ("file",), f"seeds/{source_file} cannot be used: "
-                          f"{getattr(error, 'message', 'it is not valid UTF-8')}")
-                continue
-            digest = self.digests[source_id] = hashlib.sha256(data).hexdigest()
-            if digest != item.summary.sha256:
-                self._add(item.file, ("sha256",), f"seeds/{source_file} has changed: its SHA-256 is {digest}. "
+            else:
+                try:
+                    data = read_bytes(seed)
+                    self.texts[self.files[index].stem] = data.decode("utf-8")
+                except (LoadError, UnicodeDecodeError) as error:
+                    self._add(index, ("file",), f"seeds/{source_file} cannot be used: "
+                              f"{getattr(error, 'message', 'it is not valid UTF-8')}")
+                    continue
+                digest = hashlib.sha256(data).hexdigest()
+                self.changed = True
+            if stat is not None:
+                self.seeds[source_file] = (stat, digest)
+            source_id = self.files[index].stem
+            self.text_digests[source_id] = digest
+            self.seed_paths[source_id] = seed
+            if digest != sha256:
+                self._add(index, ("sha256",), f"seeds/{source_file} has changed: its SHA-256 is {digest}. "
                           "Seeds must stay byte-for-byte as archived; restore the file, or if the new text is "
                           "right, set sha256 to the new value and re-check every citation of this source")
-        mentioned = {item.summary.file for item in self.checked if item.file.collection == "sources" and not item.summary.valid}
         if seeds_dir.is_dir():
-            for seed in sorted(seeds_dir.iterdir()):
-                if seed.name not in described and seed.name not in mentioned:
+            for name in sorted(os.listdir(seeds_dir)):
+                if name not in described and name not in mentioned:
                     self.problems.append(Problem(
-                        display_path(self.project, seed), 1, 1,
+                        display_path(self.project, seeds_dir / name), 1, 1,
                         "no source record describes this seed file: add one with "
-                        f"'iraq-transition new sources' (file: {seed.name}), or remove the file"))
+                        f"'iraq-transition new sources' (file: {name}), or remove the file"))
 
-    def _references(self, item: _Checked) -> None:
-        for loc, collection, target in item.summary.references:
-            if collection == item.file.collection and target == item.file.stem:
-                self._add(item.file, loc, "refers to this record itself: point it at another record or remove it")
+    def text(self, source_id: str) -> str | None:
+        """The text of a source whose seed is usable, read when first wanted."""
+        if source_id not in self.text_digests:
+            return None
+        if source_id not in self.texts:
+            self.texts[source_id] = read_bytes(self.seed_paths[source_id]).decode("utf-8")
+        return self.texts[source_id]
+
+    def _references(self, index: int, summary: Summary) -> None:
+        file = self.files[index]
+        for loc, collection, target in summary.references:
+            if collection == file.collection and target == file.stem:
+                self.issues.setdefault(index, []).append(
+                    Issue(loc, "refers to this record itself: point it at another record or remove it"))
             elif target not in self.known[collection]:
                 guess = difflib.get_close_matches(target, self.known[collection], n=1)
                 hint = f"; did you mean {guess[0]!r}?" if guess else ""
-                self._add(item.file, loc, f"unknown {collection} id {target!r}: there is no "
-                          f"data/{collection}/{target}.yaml{hint}")
+                self.issues.setdefault(index, []).append(
+                    Issue(loc, f"unknown {collection} id {target!r}: there is no data/{collection}/{target}.yaml{hint}"))
 
-    def _citations(self, item: _Checked) -> None:
+    def _citations(self, index: int, summary: Summary) -> None:
         """The issues of the file's citations: those it had before if the cited sources' texts are the same."""
-        summary = item.summary
-        texts = tuple(self.digests.get(source) for source in dict.fromkeys(cited[1] for cited in summary.citations))
+        texts = tuple(self.text_digests.get(source) for source in dict.fromkeys(cited[1] for cited in summary.citations))
         if summary.cited is None or summary.cited[1] != texts:
-            item.summary = summary._replace(cited=(tuple(self._citation_issues(summary)), texts))
-            item.stored, item.stale = None, True
-        if item.summary.cited[0]:
-            self.issues.setdefault(item.file, []).extend(item.summary.cited[0])
+            summary = self.summaries[index] = summary._replace(cited=(tuple(self._citation_issues(summary)), texts))
+            self.restored.add(index)
+            self.changed = True
+        if summary.cited[0]:
+            self.issues.setdefault(index, []).extend(summary.cited[0])
 
     def _citation_issues(self, summary: Summary) -> Iterator[Issue]:
         found_spans = []
         hints = 0
         for loc, source, quote, prefix, suffix in summary.citations:
-            text = self.texts.get(source)
+            text = self.text(source)
             if text is None:
                 continue  # unknown or unusable source: reported on its own
             spans, occurrences = _span_matches(text, quote, prefix, suffix)
@@ -850,16 +954,65 @@ class _CrossChecks:
                 yield Issue(("text",), "the quoted text is not inside any of the record's citation "
                             "spans: cite the span that contains these words, or correct the text")
 
+    def _declared_ids(self) -> dict[int, str | None]:
+        """The files whose declared id is not their file name, with the id they declare (None: none)."""
+        declared = {}
+        if self.state:
+            for path, declared_id in self.state.declared.items():
+                index = self.position.get(path)
+                if index is not None and self.old[index] >= 0:
+                    declared[index] = declared_id
+        for index in self.fresh:
+            declared_id = self.summaries[index].declared_id
+            if declared_id != self.files[index].stem:
+                declared[index] = declared_id
+        return declared
+
+    def _duplicate_ids(self) -> None:
+        declared = self.declared = self._declared_ids()
+        by_id: dict[tuple[str, str], list[int]] = {}
+        for index, record_id in declared.items():
+            if record_id is not None:
+                by_id.setdefault((self.files[index].collection, record_id), []).append(index)
+        for (collection, record_id), indexes in by_id.items():
+            named = self.position.get(f"{self.project_data}/{collection}/{record_id}{RECORD_SUFFIX}")
+            if named is not None and named not in declared:
+                indexes.append(named)
+            indexes.sort()
+            for index in indexes:
+                others = ", ".join(self.files[other].display for other in indexes if other != index)
+                if others:
+                    self._add(index, ("id",), f"duplicate id {record_id!r}, also in {others}: ids must be unique")
+
+    @property
+    def project_data(self) -> str:
+        return display_path(self.project, self.project.data_dir)
+
+    def _links(self) -> dict[int, tuple[tuple[str, str], ...]]:
+        """The valid files with top-level references to their own collection, and those references."""
+        links = {}
+        if self.state:
+            for path, held in self.state.links.items():
+                index = self.position.get(path)
+                if index is not None and self.old[index] >= 0:
+                    links[index] = held
+        for index in self.fresh:
+            summary = self.summaries[index]
+            if summary.valid and summary.links:
+                links[index] = summary.links
+        return dict(sorted(links.items()))
+
     def _cycles(self) -> None:
         """Chains of same-collection references held in a top-level field (variant_of, same_story_as, ...) must end."""
-        links = {(item.file.collection, item.file.stem): dict(item.summary.links) for item in self.valid}
-        for item in self.valid:
-            collection, record_id = item.file.collection, item.file.stem
-            for name, target in item.summary.links:
+        held = self.links = self._links()
+        links = {(self.files[index].collection, self.files[index].stem): dict(pairs) for index, pairs in held.items()}
+        for index, pairs in held.items():
+            collection, record_id = self.files[index].collection, self.files[index].stem
+            for name, target in pairs:
                 chain = [record_id]
                 while target is not None and (collection, target) in links:
                     if target == record_id and len(chain) > 1:
-                        self._add(item.file, (name,), f"{name} forms a cycle "
+                        self._add(index, (name,), f"{name} forms a cycle "
                                   f"({' -> '.join(chain + [target])}): point every record at one that has none")
                         break
                     if target in chain:
@@ -867,21 +1020,207 @@ class _CrossChecks:
                     chain.append(target)
                     target = links[(collection, target)].get(name)
 
+    # ---- the outcome
+
+    def locate(self) -> list[Problem]:
+        """Every problem: the files' own, then their issues located at line and column, then those of seeds."""
+        problems = []
+        state = self.state
+        for path, own in state.problems.items() if state else ():
+            index = self.position.get(path)
+            if index is not None and self.old[index] >= 0:
+                problems.extend(own)
+        for index in self.fresh:
+            problems.extend(self.summaries[index].problems)
+        for index in sorted(self.issues.keys() | self.whole.keys()):
+            issues = self.whole.get(index, []) + self.issues.get(index, [])
+            if not issues:
+                continue
+            file = self.files[index]
+            try:
+                problems.extend(locate(file, decode(read_bytes(file.path)), issues))
+            except LoadError as error:  # changed while being checked
+                problems.append(Problem(file.display, error.line, error.col, error.message, file.label))
+        return problems + self.problems
+
     def keep(self, problems: list[Problem]) -> None:
         """Note the valid records without problems: the dataset's."""
-        bad = {problem.path for problem in problems} | {file.display for file in self.issues}
-        self.kept = [item for item in self.valid if item.file.display not in bad]
+        bad = {problem.path for problem in problems}
+        self.kept = [index for index, file in enumerate(self.files) if self.valid[index] and file.display not in bad]
 
-    def dataset(self) -> Dataset:
-        """The kept records, loaded; each file's pickled record and summary are let go as it is loaded."""
-        records: dict[str, dict[str, Record]] = {collection: {} for collection in COLLECTIONS}
-        for item in self.kept:
-            records[item.file.collection][item.file.stem] = item.load()
-            item.record = item.summary = item.stored = None
-        for collection, by_id in records.items():
-            records[collection] = dict(sorted(by_id.items()))
-        texts = {source_id: self.texts[source_id] for source_id in records["sources"] if source_id in self.texts}
-        return Dataset(records, texts)
+    def save(self) -> None:
+        """Leave the state of this run in the cache for the next, unless it is the state already there."""
+        if self.store is None or not self.changed:
+            return
+        try:
+            restored = {}
+            for index in sorted(self.restored):
+                pickled = _dumps(self.summaries[index])
+                restored[index] = (self.store.append(pickled), len(pickled))
+            blobs = self._blobs(restored)
+            moved = self.store.compact(list(zip(blobs[0::2], blobs[1::2])))
+        except OSError:
+            return
+        if moved is not None:
+            blobs[0::2] = array("q", moved)
+        self.store.save(self._state(blobs))
+        self.saved_blobs = blobs
+
+    def _blobs(self, restored: dict[int, tuple[int, int]]) -> array:
+        """Where each file's record and summary are in the pack (``restored``: the summaries stored anew)."""
+        state = self.state
+        if self.same_files:
+            blobs = array("q", state.blobs)
+            for index in self.fresh:
+                blobs[4 * index: 4 * index + 2] = array("q", self.blobs[index])
+        else:
+            blobs = array("q")
+            for index, old in enumerate(self.old):
+                record = self.blobs[index] if old < 0 else (state.blobs[4 * old], state.blobs[4 * old + 1])
+                summary = (state.blobs[4 * old + 2], state.blobs[4 * old + 3]) if old >= 0 else (0, 0)
+                blobs.extend((*record, *summary))
+        for index, summary in restored.items():
+            blobs[4 * index + 2: 4 * index + 4] = array("q", summary)
+        return blobs
+
+    def _state(self, blobs: array) -> _State:
+        files, state = self.files, self.state
+        if self.same_files:  # patch the state's columns
+            stats, digests = array("q", self.stat_array), bytearray(state.digests)
+            for index, digest in self.new_digests.items():
+                digests[32 * index: 32 * index + 32] = digest or bytes(32)
+                if digest is None:
+                    stats[3 * index: 3 * index + 3] = array("q", UNKNOWN_STAT)
+        else:
+            stats, digests = array("q"), bytearray()
+            for index, (old, stat) in enumerate(zip(self.old, self.stats)):
+                digest = self.new_digests[index] if old < 0 else state.digests[32 * old: 32 * old + 32]
+                stats.extend(stat if stat is not None and digest is not None else UNKNOWN_STAT)
+                digests += digest or bytes(32)
+        own = {path: problems for path, problems in state.problems.items() if path in self.position} if state else {}
+        for index in self.fresh:
+            own.pop(files[index].display, None)
+            if self.summaries[index].problems:
+                own[files[index].display] = self.summaries[index].problems
+        return _State(
+            paths=[file.display for file in files],
+            stats=stats,
+            digests=bytes(digests),
+            blobs=blobs,
+            valid=bytes(self.valid),
+            references=self.reference_lines(),
+            declared={files[index].display: declared for index, declared in self.declared.items()},
+            problems=own,
+            issues={files[index].display: issues for index, issues in self.issues.items() if issues},
+            sources={files[index].display: facts for index, *facts in self._source_files()},
+            links={files[index].display: links for index, links in self.links.items()},
+            seeds=self.seeds,
+            text_digests=self.text_digests,
+        )
+
+    def dataset(self, read: Callable[[int, int], bytes] | None) -> Dataset:
+        """The kept records, to be loaded one by one as they are wanted (``read`` reads blobs of the pack)."""
+        entries: dict[str, list[tuple[str, Callable[[], Record]]]] = {collection: [] for collection in COLLECTIONS}
+        for index in self.kept:
+            file, old = self.files[index], self.old[index]
+            if self.records[index] is not None:
+                load = functools.partial(_unpickled, self.records[index])
+            else:
+                offset, length = (
+                    (self.saved_blobs[4 * index], self.saved_blobs[4 * index + 1]) if self.saved_blobs is not None
+                    else (self.state.blobs[4 * old], self.state.blobs[4 * old + 1]) if old >= 0
+                    else self.blobs[index]
+                )
+                load = functools.partial(_read_record, read, offset, length)
+            entries[file.collection].append((file.stem, load))
+        for listed in entries.values():
+            listed.sort(key=lambda entry: entry[0])
+        texts = {source_id: text for source_id, _ in entries["sources"] if (text := self.text(source_id)) is not None}
+        return Dataset(entries, texts)
+
+    def affected_by(self, changed: set[str]) -> Callable[[str], bool]:
+        """A filter of display paths: the changed files, and the records that refer to a changed record."""
+        keys = {_record_key(path) for path in changed if path.startswith("data/") and path.count("/") == 2}
+        seeds = {path.split("/", 1)[1] for path in changed if path.startswith("seeds/")}
+        keys |= {f"sources/{self.files[index].stem}" for index, source_file, _, valid in self._source_files()
+                 if valid and source_file in seeds}
+        selected = set(changed) | {self.files[index].display for index in self.referrers(keys)}
+        selected |= {f"data/{key}{RECORD_SUFFIX}" for key in keys}
+        return selected.__contains__
+
+
+def _unpickled(record: Any) -> Record:
+    return pickle.loads(record) if isinstance(record, bytes) else record
+
+
+def _read_record(read: Callable[[int, int], bytes], offset: int, length: int) -> Record:
+    return pickle.loads(read(offset, length))
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while records are built: they are all kept, and collecting them costs a third."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()  # what was built lives on (records): later collections need not look at it again
+        if enabled:
+            gc.enable()
+
+
+def validate_project(
+    project: Project, paths: list[Path] | None = None, changed_since: str | None = None, use_cache: bool = True
+) -> tuple[Dataset, list[Problem]]:
+    """Load and validate every record, seed and citation of ``project``.
+
+    Problems are sorted. With ``paths``, only problems in those files or directories are
+    reported (references still resolve against the whole dataset). With ``changed_since``
+    (a git revision), only problems of the records changed since then and of the records
+    that reference them. The dataset holds only records without problems, loaded as they are
+    wanted. ``use_cache`` reuses (and updates) the results of the last run (see :mod:`.cache`);
+    the results are the same either way.
+    """
+    with _gc_paused():
+        return _validate_project(project, paths, changed_since, use_cache, want_dataset=True)
+
+
+def check_project(
+    project: Project, paths: list[Path] | None = None, changed_since: str | None = None, use_cache: bool = True
+) -> tuple[int, list[Problem]]:
+    """:func:`validate_project`'s problems, and the number of records its dataset would hold, without loading them."""
+    with _gc_paused():
+        return _validate_project(project, paths, changed_since, use_cache, want_dataset=False)
+
+
+def _validate_project(
+    project: Project, paths: list[Path] | None, changed_since: str | None, use_cache: bool, want_dataset: bool
+) -> tuple[Any, list[Problem]]:
+    files, problems = record_files(project)
+    with Store(project.root) if use_cache else contextlib.nullcontext() as store:
+        run = _Run(project, files, store)
+        run.check()
+        run.cross_check()
+        problems += run.locate()
+        run.keep(problems)
+        run.save()
+        read = store.loader() if store is not None else None
+    if changed_since is not None:
+        report = run.affected_by(changed_files(project, changed_since))
+    elif paths:
+        root = project.root.resolve()
+        wanted = [path.resolve() for path in paths]
+        prefixes = tuple(path.relative_to(root).as_posix() for path in wanted if path.is_relative_to(root))
+        report = lambda display: any(  # noqa: E731
+            prefix == "." or display == prefix or display.startswith(f"{prefix}/") for prefix in prefixes
+        )
+    else:
+        report = None
+    if report is not None:
+        problems = [problem for problem in problems if report(problem.path)]
+    problems.sort()
+    return (run.dataset(read) if want_dataset else len(run.kept)), problems
 
 
 def changed_files(project: Project, revision: str) -> set[str]:
