@@ -15,7 +15,8 @@ every 20 ms):
   its own venv under bench-results/) plus ``frictionless validate datapackage.json`` on the CSVs
   of our build, at sizes up to --naive-limit, each with a --naive-timeout;
 - ours: ``validate`` and ``build`` cold (no cache), ``build`` and ``validate`` again with nothing
-  changed, then `validate`, `validate --changed-since` and `build`, each right after a record changed that no earlier run saw;
+  changed, then ``validate``, ``validate --changed-since`` and ``build``, each right after a
+  record changed that no earlier run saw;
 - Datasette over the built database (the serve command's own configuration, in-process client):
   the median time of the events table page and of facets, and whether a facet timed out.
 
