@@ -217,6 +217,20 @@ def test_warm_runs_give_exactly_the_problems_of_runs_without_the_cache(scratch):
     assert not any(problem.message.startswith("quote not found") for problem in agree())
 
 
+def test_checking_on_every_core_gives_what_one_process_gives(scratch, monkeypatch):
+    """Workers check the files and, again, their references and citations: the outcome is that of one process."""
+    project = Project(scratch)
+    quote = sorted((scratch / "data" / "quotes").glob("*.yaml"))[0]
+    quote.write_text(re.sub(r"\ntext: .*", "\ntext: Words nobody said", quote.read_text(encoding="utf-8")), encoding="utf-8")
+    (scratch / "data" / "actors" / "extra.yaml").write_text("id: extra\nname: [\n", encoding="utf-8")
+    alone = validate.validate_project(project, use_cache=False)
+    assert len(alone[1]) == 2
+    monkeypatch.setattr(validate, "PARALLEL_MIN_FILES", 40)
+    assert validate.validate_project(project, use_cache=False) == alone  # in parallel, without the cache
+    assert validate.validate_project(project) == alone  # in parallel, filling the cache
+    assert validate.validate_project(project) == alone  # from the cache
+
+
 def test_a_file_changed_twice_in_a_row_is_checked_each_time(scratch):
     """A file changed just now has a stat that a further change may keep: it is read again until it is older."""
     project = Project(scratch)

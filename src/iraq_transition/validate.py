@@ -21,6 +21,7 @@ import gc
 import hashlib
 import itertools
 import json
+import marshal
 import os
 import pickle
 import re
@@ -190,7 +191,7 @@ class FileResult:
     record: Record | None  # the validated record, or None
     declared_id: str | None  # the id the file declares, even if the record is invalid
     problems: list[Problem] = field(default_factory=list)
-    content: dict | None = None  # the parsed data, kept only when it is not a valid record
+    content: dict | None = None  # the parsed data (from which the record is validated again when it is loaded)
 
     @property
     def subject(self) -> BaseModel | dict | None:
@@ -233,7 +234,7 @@ def check_file(file: RecordFile, data: bytes) -> FileResult:
                   f"rename the file to {declared_id}.yaml or set id: {file.stem}")
         )
     if not issues:
-        return FileResult(record, declared_id)
+        return FileResult(record, declared_id, content=content)
     return FileResult(None, declared_id, locate(file, text, issues), content)
 
 
@@ -611,7 +612,8 @@ def _check_path(file: RecordFile, known_digest: bytes | None, pickled: bool) -> 
     summary = summarise(file, result)
     if not pickled:
         return digest, result.record, summary
-    return digest, _dumps(result.record), _dumps(summary)
+    # the record travels as its parsed data: marshal and validating again cost a third of pickling and unpickling
+    return digest, marshal.dumps(result.content if result.record is not None else None), _dumps(summary)
 
 
 def _check_path_star(arguments: tuple) -> tuple[bytes | None, Any, Any]:
@@ -671,6 +673,7 @@ class _Run:
         self.valid = bytearray(count)
         self.summaries: dict[int, Summary] = {}  # of the files checked in this run, and of those looked at again
         self.restored: set[int] = set()  # summaries to store anew
+        self.renewed: dict[int, bytes] = {}  # summaries to store anew, pickled by workers
         self.fresh: list[int] = []  # files checked in this run
         self.issues: dict[int, list[Issue]] = {}  # issues of each file's references and citations
         self.whole: dict[int, list[Issue]] = {}  # issues found by the checks of the whole
@@ -800,11 +803,16 @@ class _Run:
                 index = self.position.get(path)
                 if index is not None and self.old[index] >= 0:
                     self.issues[index] = issues
-        for index in again:
+        for index, issues, renewed in self._check_files_again(list(again)):
             self.issues.pop(index, None)
-            summary = self.summary(index)
-            self._references(index, summary)
-            self._citations(index, summary)
+            if issues:
+                self.issues[index] = issues
+            if isinstance(renewed, bytes):  # pickled by a worker, with its citations' outcome
+                self.renewed[index] = renewed
+            elif renewed is not None:
+                self.summaries[index] = renewed
+                self.restored.add(index)
+            self.changed = self.changed or renewed is not None
         self._duplicate_ids()
         self._cycles()
 
@@ -901,27 +909,43 @@ class _Run:
             self.texts[source_id] = read_bytes(self.seed_paths[source_id]).decode("utf-8")
         return self.texts[source_id]
 
-    def _references(self, index: int, summary: Summary) -> None:
+    def _check_files_again(self, indexes: list[int]) -> Iterable[tuple[int, list[Issue], Summary | bytes | None]]:
+        """:meth:`_file_issues` of the files, on every core if many (workers send the renewed summaries pickled)."""
+        global _RUN
+        jobs = min(os.cpu_count() or 1, 1 + len(indexes) // PARALLEL_MIN_FILES)
+        if jobs == 1:
+            return [self._file_issues(index) for index in indexes]
+        import multiprocessing
+
+        _RUN = self  # the workers are forked with this run as it is now
+        try:
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                chunks = [indexes[start: start + PARALLEL_MIN_FILES] for start in range(0, len(indexes), PARALLEL_MIN_FILES)]
+                return [outcome for outcomes in pool.imap(_file_issues_pickled, chunks) for outcome in outcomes]
+        finally:
+            _RUN = None
+
+    def _file_issues(self, index: int) -> tuple[int, list[Issue], Summary | None]:
+        """The issues of a file's references and citations, and its summary if the citations' outcome was found anew
+        (else None: it holds while the cited sources' texts are the same)."""
+        summary = self.summary(index)
+        issues = list(self._reference_issues(index, summary))
+        texts = tuple(self.text_digests.get(source) for source in dict.fromkeys(cited[1] for cited in summary.citations))
+        renewed = None
+        if summary.cited is None or summary.cited[1] != texts:
+            summary = renewed = summary._replace(cited=(tuple(self._citation_issues(summary)), texts))
+        issues.extend(summary.cited[0])
+        return index, issues, renewed
+
+    def _reference_issues(self, index: int, summary: Summary) -> Iterator[Issue]:
         file = self.files[index]
         for loc, collection, target in summary.references:
             if collection == file.collection and target == file.stem:
-                self.issues.setdefault(index, []).append(
-                    Issue(loc, "refers to this record itself: point it at another record or remove it"))
+                yield Issue(loc, "refers to this record itself: point it at another record or remove it")
             elif target not in self.known[collection]:
                 guess = difflib.get_close_matches(target, self.known[collection], n=1)
                 hint = f"; did you mean {guess[0]!r}?" if guess else ""
-                self.issues.setdefault(index, []).append(
-                    Issue(loc, f"unknown {collection} id {target!r}: there is no data/{collection}/{target}.yaml{hint}"))
-
-    def _citations(self, index: int, summary: Summary) -> None:
-        """The issues of the file's citations: those it had before if the cited sources' texts are the same."""
-        texts = tuple(self.text_digests.get(source) for source in dict.fromkeys(cited[1] for cited in summary.citations))
-        if summary.cited is None or summary.cited[1] != texts:
-            summary = self.summaries[index] = summary._replace(cited=(tuple(self._citation_issues(summary)), texts))
-            self.restored.add(index)
-            self.changed = True
-        if summary.cited[0]:
-            self.issues.setdefault(index, []).extend(summary.cited[0])
+                yield Issue(loc, f"unknown {collection} id {target!r}: there is no data/{collection}/{target}.yaml{hint}")
 
     def _citation_issues(self, summary: Summary) -> Iterator[Issue]:
         found_spans = []
@@ -1054,8 +1078,8 @@ class _Run:
             return
         try:
             restored = {}
-            for index in sorted(self.restored):
-                pickled = _dumps(self.summaries[index])
+            for index in sorted(self.restored | self.renewed.keys()):
+                pickled = self.renewed.get(index) or _dumps(self.summaries[index])
                 restored[index] = (self.store.append(pickled), len(pickled))
             blobs = self._blobs(restored)
             moved = self.store.compact(list(zip(blobs[0::2], blobs[1::2])))
@@ -1124,14 +1148,14 @@ class _Run:
         for index in self.kept:
             file, old = self.files[index], self.old[index]
             if self.records[index] is not None:
-                load = functools.partial(_unpickled, self.records[index])
+                load = functools.partial(_record_from, file.collection, self.records[index])
             else:
                 offset, length = (
                     (self.saved_blobs[4 * index], self.saved_blobs[4 * index + 1]) if self.saved_blobs is not None
                     else (self.state.blobs[4 * old], self.state.blobs[4 * old + 1]) if old >= 0
                     else self.blobs[index]
                 )
-                load = functools.partial(_read_record, read, offset, length)
+                load = functools.partial(_read_record, read, file.collection, offset, length)
             entries[file.collection].append((file.stem, load))
         for listed in entries.values():
             listed.sort(key=lambda entry: entry[0])
@@ -1149,12 +1173,25 @@ class _Run:
         return selected.__contains__
 
 
-def _unpickled(record: Any) -> Record:
-    return pickle.loads(record) if isinstance(record, bytes) else record
+_RUN: _Run | None = None
+"""The run whose files forked workers look at again (see :meth:`_Run._check_files_again`)."""
 
 
-def _read_record(read: Callable[[int, int], bytes], offset: int, length: int) -> Record:
-    return pickle.loads(read(offset, length))
+def _file_issues_pickled(indexes: list[int]) -> list[tuple[int, list[Issue], bytes | None]]:
+    outcomes = []
+    for index in indexes:
+        index, issues, renewed = _RUN._file_issues(index)
+        outcomes.append((index, issues, None if renewed is None else _dumps(renewed)))
+    return outcomes
+
+
+def _record_from(collection: str, record: Record | bytes) -> Record:
+    """A record, or the record of its marshalled parsed data."""
+    return COLLECTIONS[collection].model_validate(marshal.loads(record)) if isinstance(record, bytes) else record
+
+
+def _read_record(read: Callable[[int, int], bytes], collection: str, offset: int, length: int) -> Record:
+    return _record_from(collection, read(offset, length))
 
 
 @contextlib.contextmanager
