@@ -151,3 +151,21 @@ def test_record_page_lists_its_citations(server, page):
     assert items.count() == len(quotes) >= count
     assert [items.nth(i).locator("blockquote").inner_text() for i in range(len(quotes))] == quotes
     screenshot(page, "record-citations")
+
+
+def test_events_page_shows_every_event_with_its_title_date_status_type_and_place(server, page):
+    """The table rows come from serve.table_body_html: they show, and Datasette's column menus still attach."""
+    base, database = server
+    with sqlite3.connect(database) as connection:
+        titles = sorted(t for (t,) in connection.execute("select title from events"))
+    assert 0 < len(titles) <= 100  # one page
+    page.goto(f"{base}/{DB}/events")
+    rows = page.locator("table.rows-and-columns tbody tr")
+    rows.first.wait_for(state="visible")
+    assert rows.count() == len(titles)
+    assert sorted(page.locator("tbody td.col-title").all_inner_texts()) == titles
+    for column in ("date_value", "status", "event_type", "place_country", "place_name"):
+        assert page.locator(f"tbody td.col-{column}").count() == len(titles), column
+    headers = page.locator("table.rows-and-columns thead th")
+    assert page.locator("thead th svg.dropdown-menu-icon").count() == headers.count() > 10  # table.js ran
+    screenshot(page, "events-table")

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -17,6 +18,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from datasette.app import Datasette
+from datasette.utils import to_css_class
 
 from iraq_transition import build, serve, timeline
 from iraq_transition.load import Project
@@ -150,6 +153,54 @@ def test_record_page_leads_to_its_citations(ds, db, collection):
     )
     got = [(r["part"], r["position"], r["source_id"], r["quote"], r["start_offset"], r["end_offset"]) for r in rows]
     assert got == expected and got
+
+
+def rows_and_columns(html: str) -> str:
+    """The table of a table or record page, with the whitespace between tags taken out."""
+    match = re.search(r'<table class="rows-and-columns">.*?</table>', html, re.DOTALL)
+    assert match, html[:500]
+    return re.sub(r">\s+<", "><", match.group(0))
+
+
+def test_table_and_record_pages_show_the_rows_as_datasette_would(ds, db, site):
+    """templates/_table.html writes the rows in Python (serve.table_body_html): the same table as Datasette's own."""
+    meta = json.loads((site / build.METADATA).read_text())
+    plain = Datasette(immutables=[str(serve.database_path(site))], metadata=meta, settings=serve.SETTINGS)
+    paths = [quote_path(DB, name) for name in names(db, "table") + names(db, "view") if "_fts" not in name]
+    paths += [f"/{DB}/events?_sort=title&_size=3", f"/{DB}/quotes?_search=withdrawal", f"/{DB}/citations?_col=quote"]
+    for collection in COLLECTIONS:
+        (first,) = db.execute(f"select id from {collection} order by id limit 1").fetchone()
+        paths.append(quote_path(DB, collection, first))
+    for path in paths:
+        ours, theirs = get(ds, path), get(plain, path)
+        assert ours.status_code == theirs.status_code == 200, path
+        assert rows_and_columns(ours.text) == rows_and_columns(theirs.text), path
+        if "/events" in path and "_size" not in path:
+            assert '<td class="col-title type-str">' in ours.text
+
+
+def test_table_rows_in_python_are_those_of_datasettes_loop():
+    """Every kind of cell: text to escape, markup, none, numbers, a column whose CSS class Datasette hashes."""
+    from datasette.views.table import Row
+    from jinja2 import Environment
+    from markupsafe import Markup
+
+    environment = Environment(autoescape=True, enable_async=True)  # as Datasette's
+    environment.filters["to_css_class"] = to_css_class
+    loop = environment.from_string(
+        """{% for row in display_rows %}<tr>{% for cell in row %}<td class="col-{{ cell.column|to_css_class }} """
+        """type-{{ cell.value_type }}">{{ cell.value }}</td>{% endfor %}</tr>{% endfor %}"""
+    )
+    cells = [
+        {"column": "id", "value_type": "pk", "value": Markup('<a href="/db/t/a%2Fb">a/b</a>')},
+        {"column": "text", "value_type": "str", "value": "<b>“Troops” & 'forces'</b>"},
+        {"column": "place name", "value_type": "none", "value": Markup("&nbsp;")},
+        {"column": "_private", "value_type": "int", "value": 2500},
+        {"column": "best", "value_type": "float", "value": 2.5},
+    ]
+    rows = [Row(cells), Row(cells[::-1])]
+    expected = asyncio.run(loop.render_async(display_rows=rows))
+    assert re.sub(r">\s+<", "><", str(serve.table_body_html(rows))) == expected
 
 
 def test_foreign_keys_show_labels(ds, db):
