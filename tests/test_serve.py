@@ -399,6 +399,11 @@ def event(id_: str, title: str, status: str, date: dict | None, end_date: dict |
     )
 
 
+def events_dataset(events: list[Event]) -> Dataset:
+    """A dataset of just ``events``, as validation hands it over: (id, loader) in id order."""
+    return Dataset({"events": [(e.id, lambda e=e: e) for e in sorted(events, key=lambda e: e.id)]}, {})
+
+
 def test_timeline_of_awkward_events():
     events = [
         event("markup", "A <title> & 'quotes' " + "very long " * 30, "occurred", {"value": "2024-09-27", "precision": "day"}),
@@ -409,7 +414,7 @@ def test_timeline_of_awkward_events():
               {"value": "2026-09", "precision": "month", "qualifier": "no_earlier_than"}),
         event("undated", "No date", "expected", None),
     ]
-    svg = timeline.render_svg(Dataset({"events": {e.id: e for e in events}}, {}))
+    svg = timeline.render_svg(events_dataset(events))
     root = ET.fromstring(svg)  # well-formed despite the markup in a title
     labels = {g.get("data-id"): "".join(g.find(f"{SVG}text").itertext()) for g in root.iter(f"{SVG}g") if g.get("data-id")}
     assert set(labels) == {"markup", "about", "early", "open"}
@@ -427,7 +432,7 @@ def test_timeline_counts_events_by_month_when_too_many_to_list():
         event(f"e{i}", f"Event {i}", statuses[i % 3], {"value": f"{2020 + i % 7}-{i % 12 + 1:02d}", "precision": "month"})
         for i in range(3 * timeline.MAX_ROWS + 3)
     ]
-    root = ET.fromstring(timeline.render_svg(Dataset({"events": {e.id: e for e in events}}, {})))
+    root = ET.fromstring(timeline.render_svg(events_dataset(events)))
     assert not [g for g in root.iter(f"{SVG}g") if g.get("data-id")]  # no rows: counts instead
     counted = Counter()
     for g in root.iter(f"{SVG}g"):
