@@ -70,6 +70,21 @@ def file_stat(path: Path) -> Stat | None:
     return stat.st_size, stat.st_mtime_ns, stat.st_ino
 
 
+def file_stats(paths: list[str]) -> list[Stat | None]:
+    """:func:`file_stat` of every path (in one thread: threads only fight over the interpreter lock)."""
+    trusted_until = time.time_ns() - RACY_NS
+    stats: list[Stat | None] = []
+    add, stat = stats.append, os.stat
+    for path in paths:
+        try:
+            found = stat(path)
+        except OSError:
+            add(None)
+            continue
+        add((found.st_size, found.st_mtime_ns, found.st_ino) if found.st_mtime_ns <= trusted_until else None)
+    return stats
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write ``path`` through a temporary file and a rename; a cache that cannot be written only costs time."""
     try:

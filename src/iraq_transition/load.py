@@ -293,7 +293,7 @@ def record_files(project: Project) -> tuple[list[RecordFile], list[Problem]]:
     def stray(path: Path, message: str) -> None:
         problems.append(Problem(display_path(project, path), 1, 1, message))
 
-    for entry in _entries(data_dir, stray):
+    for entry in sorted(_entries(data_dir, stray), key=lambda entry: entry.name):
         path = data_dir / entry.name
         if entry.is_dir(follow_symlinks=False) and entry.name in COLLECTIONS:
             files.extend(_collection_files(project, entry.name, stray))
@@ -305,20 +305,31 @@ def record_files(project: Project) -> tuple[list[RecordFile], list[Problem]]:
 
 
 def _collection_files(project: Project, collection: str, stray) -> list[RecordFile]:
-    files = []
     directory = project.data_dir / collection
     shown = display_path(project, directory)
-    data_dir = project.data_dir.resolve()
-    prefix, display_prefix = f"{directory}{os.sep}", f"{shown}/"
+    entries = _entries(directory, stray)
+    names = [  # regular record files, the common case, decided without a system call
+        entry.name for entry in entries
+        if entry.name.endswith(RECORD_SUFFIX) and entry.name != RECORD_SUFFIX and entry.is_file(follow_symlinks=False)
+    ]
+    if len(names) < len(entries):
+        regular = set(names)
+        names += _irregular(project, collection, [entry for entry in entries if entry.name not in regular], stray)
+    names.sort()
+    prefix, display_prefix, cut = f"{directory}{os.sep}", f"{shown}/", len(RECORD_SUFFIX)
     make = functools.partial(tuple.__new__, RecordFile)  # a third of the time of RecordFile(...), for 100k files
-    for entry in _entries(directory, stray):
-        name = entry.name
-        if name.endswith(RECORD_SUFFIX) and entry.is_file(follow_symlinks=False) and name != RECORD_SUFFIX:
-            # the common case, decided without a system call
-            files.append(make((prefix + name, display_prefix + name, collection, name[: -len(RECORD_SUFFIX)])))
-            continue
-        stem, suffix = os.path.splitext(name)
-        path = directory / name
+    return [make((prefix + name, display_prefix + name, collection, name[:-cut])) for name in names]
+
+
+def _irregular(project: Project, collection: str, entries: list[os.DirEntry], stray) -> list[str]:
+    """Report the entries of a collection's directory that are not regular record files; the names of those that
+    are records all the same (symbolic links to record files inside data/)."""
+    names = []
+    directory = project.data_dir / collection
+    data_dir = project.data_dir.resolve()
+    for entry in entries:
+        stem, suffix = os.path.splitext(entry.name)
+        path = directory / entry.name
         if entry.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(data_dir):
             stray(path, "symbolic link to a file outside data/: replace it with the record itself")
         elif entry.is_dir():
@@ -328,17 +339,16 @@ def _collection_files(project: Project, collection: str, stray) -> list[RecordFi
         elif suffix != RECORD_SUFFIX:
             hint = f"rename it to {stem}.yaml" if suffix in (".yml", ".YAML", ".YML") else "remove it"
             stray(path, f"not a record file (record files end in .yaml): {hint}")
-        else:  # a symbolic link to a record inside data/
-            files.append(RecordFile(prefix + name, display_prefix + name, collection, stem))
-    return files
+        else:
+            names.append(entry.name)
+    return names
 
 
 def _entries(directory: Path, stray) -> list[os.DirEntry]:
-    """The entries of ``directory`` sorted by name; none (and a problem) if it cannot be listed."""
+    """The entries of ``directory``; none (and a problem) if it cannot be listed."""
     try:
         with os.scandir(directory) as entries:
-            by_name = {entry.name: entry for entry in entries}
-        return [by_name[name] for name in sorted(by_name)]
+            return list(entries)
     except OSError as error:
         stray(directory, f"cannot list the directory ({error.strerror or error}): check its permissions")
         return []

@@ -27,7 +27,6 @@ import pickle
 import re
 import subprocess
 import sys
-import threading
 import typing
 import unicodedata
 from array import array
@@ -39,7 +38,7 @@ from typing import Any, TextIO
 from pydantic import BaseModel, ValidationError
 
 from . import models
-from .cache import Stat, Store, file_stat
+from .cache import Stat, Store, file_stat, file_stats
 from .cli import UsageError
 from .load import (
     RECORD_SUFFIX,
@@ -637,17 +636,6 @@ def _differing(new: bytes, old: bytes, width: int) -> list[int]:
     ]
 
 
-def _stats(paths: list[str]) -> list[Stat | None]:
-    """:func:`.cache.file_stat` of every path, on two threads (their system calls overlap)."""
-    half = len(paths) // 2
-    first: list[Stat | None] = []
-    thread = threading.Thread(target=lambda: first.extend(map(file_stat, paths[:half])))
-    thread.start()
-    second = list(map(file_stat, paths[half:]))
-    thread.join()
-    return first + second
-
-
 class _Run:
     """One validation: the files checked (or taken from the cache where unchanged), then the checks spanning records.
 
@@ -693,7 +681,7 @@ class _Run:
         """Check every file that is new or changed; take the others as the state has them."""
         state, files = self.state, self.files
         if self.store is not None:
-            self.stats = _stats([file.path for file in files])
+            self.stats = file_stats([file.path for file in files])
         if state is not None and state.paths == [file.display for file in files]:
             todo = self._unchanged_listing()
         else:
