@@ -59,7 +59,7 @@ def code_version() -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def file_stat(path: Path) -> Stat | None:
+def file_stat(path: str | Path) -> Stat | None:
     """The stat of ``path``, or None if it cannot be had or the file changed too recently to trust it."""
     try:
         stat = os.stat(path)

@@ -85,7 +85,7 @@ class LoadError(Exception):
 # --------------------------------------------------------------------------- bytes and text
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: str | Path) -> bytes:
     """The bytes of a file no larger than MAX_FILE_BYTES; LoadError (at 1:1) otherwise."""
     try:
         with open(path, "rb") as stream:

@@ -653,6 +653,7 @@ class _Run:
         self.state: _State | None = state if isinstance(state, _State) else None
         count = len(files)
         self.position = {file.display: index for index, file in enumerate(files)}
+        self.source_indexes = [index for index, file in enumerate(files) if file.collection == "sources"]
         self.old = [-1] * count  # where each file is in the state, -1 if it is not there as it is now
         self.new_digests: dict[int, bytes | None] = {}  # SHA-256 of the files read in this run (None: unreadable)
         self.stats: list[Stat | None] = [None] * count
@@ -667,7 +668,7 @@ class _Run:
         self.whole: dict[int, list[Issue]] = {}  # issues found by the checks of the whole
         self.problems: list[Problem] = []
         self.seeds: dict[str, tuple[Stat, str]] = {}
-        self.seed_paths: dict[str, Path] = {}  # source id -> its usable seed
+        self.seed_paths: dict[str, str] = {}  # source id -> its usable seed
         self.text_digests: dict[str, str] = {}  # source id -> SHA-256 of its seed's text
         self.texts: dict[str, str] = {}
         self.changed = self.state is None  # whether the state must be saved anew
@@ -830,9 +831,8 @@ class _Run:
     def _source_files(self) -> Iterator[tuple[int, str | None, str | None, bool]]:
         """Every source file: index, seed file, sha256 and whether it is valid."""
         state = self.state
-        for index, file in enumerate(self.files):
-            if file.collection != "sources":
-                continue
+        for index in self.source_indexes:
+            file = self.files[index]
             if self.old[index] < 0:
                 summary = self.summaries[index]
                 yield index, summary.file, summary.sha256, summary.valid
@@ -854,11 +854,11 @@ class _Run:
                           f"{self.files[described[source_file]].display}: one source record per seed file")
                 continue
             described[source_file] = index
-            seed = seeds_dir / source_file
+            seed = os.path.join(seeds_dir, source_file)
             stat = file_stat(seed)
             if stat is not None and known.get(source_file, (None,))[0] == stat:
                 digest = known[source_file][1]
-            elif not seed.is_file():
+            elif not os.path.isfile(seed):
                 self._add(index, ("file",), f"seed file seeds/{source_file} does not exist: archive the "
                           "article's text there, or correct the file name")
                 continue
