@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import unicodedata
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from datasette.utils import detect_fts
 from iraq_transition import build
 from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS
-from iraq_transition.validate import citations, validate_project
+from iraq_transition.validate import Dataset, citations, validate_project
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = {"pentagon-statement": "000_adbaac8c2019ffeb.txt", "statement-rewrite": "002_7a0b9a0022a58a96.txt"}
@@ -416,6 +417,31 @@ def test_builds_are_byte_identical(small: Path, tmp_path: Path, cli):
     assert {"iraq-transition.db", "timeline.svg", "csv/events.csv"} <= set(first)
 
 
+class _ItemsOnly(Dataset):
+    """The records of a dataset given only through :meth:`items`, which counts its calls per collection."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        super().__init__({}, dataset.texts)
+        self.whole = dataset
+        self.calls: Counter = Counter()
+
+    def items(self, collection: str):
+        self.calls[collection] += 1
+        return self.whole.items(collection)
+
+
+def test_the_build_streams_the_records_once_in_batches(small: Path, tmp_path: Path, monkeypatch):
+    dataset, problems = validate_project(Project(small))
+    assert problems == []
+    counts = build.build(dataset, tmp_path / "whole")
+    assert counts == {collection: sum(1 for _ in dataset.items(collection)) for collection in COLLECTIONS}
+    streamed = _ItemsOnly(dataset)
+    monkeypatch.setattr(build, "BATCH", 2)  # several batches per collection, and a last one not full
+    assert build.build(streamed, tmp_path / "streamed") == counts
+    assert streamed.calls == dict.fromkeys(COLLECTIONS, 1)  # one pass over each collection, the timeline's included
+    assert _files(tmp_path / "streamed") == _files(tmp_path / "whole")
+
+
 def _litter(parent: Path) -> list[str]:
     """Temporary build directories left in ``parent``."""
     return sorted(p.name for p in parent.iterdir() if p.name.startswith(".") and ("-new-" in p.name or "-old-" in p.name))
@@ -441,25 +467,26 @@ def test_a_failure_midway_leaves_the_previous_build_untouched(small: Path, monke
     build.build(dataset, out)
     before = _files(out)
 
-    def broken_csvs(directory, rows):
+    def broken_csvs(directory):
         raise OSError("disk full (injected)")
 
     with monkeypatch.context() as patch:
-        patch.setattr(build, "write_csvs", broken_csvs)
+        patch.setattr(build, "_csv_writers", broken_csvs)
         with pytest.raises(OSError, match="injected"):
             build.build(dataset, out)
     assert _files(out) == before
     assert _litter(small) == []
 
-    real_rows = build.table_rows
+    real_rows = build.batch_rows
 
-    def rows_with_a_dangling_reference(data):
-        rows = real_rows(data)
-        rows["event_participants"].append(("mission-ends", 99, "nobody", "party"))
+    def rows_with_a_dangling_reference(plan, batch, texts):
+        rows = real_rows(plan, batch, texts)
+        if plan.collection == "events":
+            rows["event_participants"].append(("mission-ends", 99, "nobody", "party"))
         return rows
 
     with monkeypatch.context() as patch:
-        patch.setattr(build, "table_rows", rows_with_a_dangling_reference)
+        patch.setattr(build, "batch_rows", rows_with_a_dangling_reference)
         with pytest.raises(build.BuildError, match="foreign keys"):
             build.build(dataset, out)
     assert _files(out) == before
@@ -467,10 +494,10 @@ def test_a_failure_midway_leaves_the_previous_build_untouched(small: Path, monke
 
 
 def test_a_failed_write_is_reported_without_a_traceback(small: Path, monkeypatch, capsys):
-    def full_disk(directory, rows):
+    def full_disk(directory):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(build, "write_csvs", full_disk)
+    monkeypatch.setattr(build, "_csv_writers", full_disk)
     assert build.run(argparse.Namespace(root=small, out=None, no_cache=False)) == 1
     assert "iraq-transition build: [Errno 28] No space left on device" in capsys.readouterr().err
     assert not (small / "build").exists()

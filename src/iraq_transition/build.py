@@ -3,11 +3,14 @@
 The table layout is derived from the Pydantic models by walking their fields; it is the one
 description of the tables, used here for SQLite and CSV and by ``export`` for the Frictionless
 data package. Builds start from scratch, are atomic (written next to the output, then swapped
-in with renames) and deterministic (the same records give byte-identical files).
+in with renames) and deterministic (the same records give byte-identical files). They stream: the
+records are taken a batch at a time, collection after collection, and each batch's rows go
+straight into SQLite and the CSV files, so that memory never holds the tables.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -17,9 +20,11 @@ import sqlite3
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -28,9 +33,11 @@ from pydantic import BaseModel, StringConstraints
 
 from .cache import built_before, input_state, remember_build
 from .cli import UsageError
-from .load import Problem, Project
-from .models import COLLECTIONS, SCHEMA_VERSION, SLUG_PATTERN, Citation, FuzzyDate, References, field_type, is_model
-from .timeline import render_svg
+from .load import Project
+from .models import (
+    COLLECTIONS, SCHEMA_VERSION, SLUG_PATTERN, Citation, FuzzyDate, Record, References, field_type, is_model
+)
+from .timeline import Timeline
 from .validate import Dataset, find_span, refuse, validate_project
 
 DATABASE = "iraq-transition.db"
@@ -43,6 +50,8 @@ LABEL_FIELDS = ("title", "name", "headline", "wording", "text")
 """The first of these a collection has names its records in views (and in Datasette)."""
 FULL_TEXT = {"sources": ("text",), "events": ("title", "description"), "quotes": ("text",)}
 """Tables searchable with FTS5 (``<table>_fts``, external content), and the columns indexed."""
+BATCH = 1000
+"""Records whose rows are made and written together: enough for bulk inserts, few enough to hold."""
 
 SQL_TYPES = {
     "string": "TEXT", "date": "TEXT", "array": "TEXT", "integer": "INTEGER", "boolean": "INTEGER", "number": "REAL"
@@ -287,7 +296,7 @@ def _doc(model: type[BaseModel]) -> str:
 
 def _getter(name: str, convert: Callable[[Any], Any] | None) -> Getter:
     if convert is None:
-        return lambda obj: getattr(obj, name)
+        return attrgetter(name)
     return lambda obj: None if (value := getattr(obj, name)) is None else convert(value)
 
 
@@ -302,46 +311,49 @@ def _json_array(values: list[str]) -> str:
 # --------------------------------------------------------------------------- rows
 
 
-def table_rows(dataset: Dataset) -> dict[str, list[tuple]]:
-    """The rows of every table in :func:`table_layout`, in primary-key order of records, lists and citations."""
-    rows: dict[str, list[tuple]] = {table.name: [] for table in table_layout()}
-    cited: list[tuple[tuple, Citation]] = []  # citations rows still without their offsets
-    for plan in _collection_plans():
-        record_rows = rows[plan.collection]
-        getters = plan.record.getters
-        for record_id, record in sorted(dataset.records.get(plan.collection, {}).items()):
-            row = [getter(record) for getter in getters]
-            if plan.collection == "sources":
-                row.append(dataset.texts[record_id])
-            record_rows.append(tuple(row))
-            for field, child in plan.children:
-                child_rows = rows[child.table.name]
-                for position, item in enumerate(getattr(record, field)):
-                    child_rows.append((record_id, position, *[getter(item) for getter in child.getters]))
-            parts = [("", record)] if plan.cited else []
-            for field in plan.cited_fields:
-                parts += [(f"{field}.{n}", item) for n, item in enumerate(getattr(record, field))]
-            for part, item in parts:
-                for position, citation in enumerate(item.citations):
-                    key = (plan.collection, record_id, part, position, citation.source)
-                    cited.append(((*key, citation.quote, citation.prefix, citation.suffix), citation))
-    rows[CITATIONS] = _with_offsets(cited, dataset.texts)
-    return rows
+def _batches(items: Iterator[tuple[str, Record]]) -> Iterator[list[tuple[str, Record]]]:
+    """``items`` in lists of up to :data:`BATCH`."""
+    while batch := list(islice(items, BATCH)):
+        yield batch
 
 
-def _with_offsets(cited: list[tuple[tuple, Citation]], texts: dict[str, str]) -> list[tuple]:
-    """The citations rows completed with the span's offsets in the source text."""
-    spans: list[tuple[int, int]] = [(0, 0)] * len(cited)
-    # one source after another, so that find_span reuses the source's normalised text
-    for index in sorted(range(len(cited)), key=lambda i: cited[i][1].source):
-        row, citation = cited[index]
-        span = find_span(texts[citation.source], citation)
-        if span is None:
-            collection, record_id, part, position = row[:4]
-            where = f"{part}.citations" if part else "citations"
-            raise BuildError(f"{collection}/{record_id}: {where}.{position}: span not found once in {citation.source}")
-        spans[index] = span
-    return [(*row, *span) for (row, _), span in zip(cited, spans)]
+def batch_rows(plan: _CollectionPlan, batch: list[tuple[str, Record]], texts: dict[str, str]) -> dict[str, list[tuple]]:
+    """The rows a batch of one collection's records (in id order) adds to the collection's table, its child tables
+    and citations, in primary-key order."""
+    record_rows: list[tuple] = []
+    child_rows: dict[str, list[tuple]] = {child.table.name: [] for _, child in plan.children}
+    citation_rows: list[tuple] = []
+    getters = plan.record.getters
+    for record_id, record in batch:
+        row = [getter(record) for getter in getters]
+        if plan.collection == "sources":
+            row.append(texts[record_id])
+        record_rows.append(tuple(row))
+        for field, child in plan.children:
+            rows = child_rows[child.table.name]
+            for position, item in enumerate(getattr(record, field)):
+                rows.append((record_id, position, *[getter(item) for getter in child.getters]))
+        citation_rows += _citation_rows(plan, record_id, record, texts)
+    return {plan.collection: record_rows, **child_rows, CITATIONS: citation_rows}
+
+
+def _citation_rows(plan: _CollectionPlan, record_id: str, record: Record, texts: dict[str, str]) -> Iterator[tuple]:
+    """The citations rows of one record and of its list items, with the span's offsets in the source text."""
+    parts = [("", record)] if plan.cited else []
+    for field in plan.cited_fields:
+        parts += [(f"{field}.{n}", item) for n, item in enumerate(getattr(record, field))]
+    for part, item in parts:
+        for position, citation in enumerate(item.citations):
+            span = find_span(texts[citation.source], citation)
+            if span is None:
+                where = f"{part}.citations" if part else "citations"
+                raise BuildError(
+                    f"{plan.collection}/{record_id}: {where}.{position}: span not found once in {citation.source}"
+                )
+            yield (
+                plan.collection, record_id, part, position, citation.source, citation.quote, citation.prefix,
+                citation.suffix, *span,
+            )
 
 
 # --------------------------------------------------------------------------- SQLite
@@ -443,10 +455,9 @@ ORDER BY c.source_id, c.start_offset, c.end_offset, c.record_type, c.record_id, 
     ]
 
 
-def write_database(path: Path, rows: dict[str, list[tuple]], browsed: dict[str, tuple[str, ...]] | None = None) -> None:
-    """Write a fresh database at ``path``: tables, indexes (also on the ``browsed`` columns of each table: those
-    Datasette facets or sorts by), full-text indexes, views; check foreign keys; VACUUM."""
-    browsed = browsed or {}
+@contextlib.contextmanager
+def _database(path: Path) -> Iterator[sqlite3.Connection]:
+    """A fresh database at ``path`` with every table of :func:`table_layout` created, in an open transaction."""
     connection = sqlite3.connect(path, isolation_level=None)
     try:
         # fixed page size, no journal (a failed build is thrown away), the schema version in the header
@@ -455,51 +466,88 @@ def write_database(path: Path, rows: dict[str, list[tuple]], browsed: dict[str, 
         connection.execute("BEGIN")
         for table in table_layout():
             connection.execute(create_table_sql(table))
-            placeholders = ", ".join("?" * len(table.columns))
-            connection.executemany(f"INSERT INTO {_q(table.name)} VALUES ({placeholders})", rows[table.name])
-        statements = [sql for table in table_layout() for sql in _index_sql(table, browsed.get(table.name, ()))]
-        statements += [sql for name, columns in FULL_TEXT.items() for sql in _fts_sql(name, columns)]
-        statements += _view_sql()
-        for sql in statements:
-            connection.execute(sql)
-        connection.execute("COMMIT")
-        broken = connection.execute("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise BuildError(f"foreign keys broken in the database (table, rowid, parent): {broken[:5]}")
-        connection.execute("VACUUM")
+        yield connection
     finally:
         connection.close()
+
+
+def _insert_sql(table: Table) -> str:
+    return f"INSERT INTO {_q(table.name)} VALUES ({', '.join('?' * len(table.columns))})"
+
+
+def _finish_database(connection: sqlite3.Connection, browsed: dict[str, tuple[str, ...]]) -> None:
+    """Once the rows are in: indexes (also on the ``browsed`` columns of each table: those Datasette facets or sorts
+    by), full-text indexes, views; commit, check foreign keys, VACUUM."""
+    statements = [sql for table in table_layout() for sql in _index_sql(table, browsed.get(table.name, ()))]
+    statements += [sql for name, columns in FULL_TEXT.items() for sql in _fts_sql(name, columns)]
+    statements += _view_sql()
+    for sql in statements:
+        connection.execute(sql)
+    connection.execute("COMMIT")
+    broken = connection.execute("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise BuildError(f"foreign keys broken in the database (table, rowid, parent): {broken[:5]}")
+    connection.execute("VACUUM")
 
 
 # --------------------------------------------------------------------------- CSV and the whole build
 
 
-def write_csvs(directory: Path, rows: dict[str, list[tuple]]) -> None:
-    """``directory/<table>.csv`` for every table: UTF-8, header row, CRLF, null as an empty cell, booleans 0/1."""
+@contextlib.contextmanager
+def _csv_writers(directory: Path) -> Iterator[dict[str, Any]]:
+    """A writer per table into ``directory/<table>.csv``, its header row written: UTF-8, CRLF, null as an empty cell,
+    booleans 0/1."""
     directory.mkdir()
-    for table in table_layout():
-        with open(directory / f"{table.name}.csv", "w", encoding="utf-8", newline="") as file:
-            writer = csv.writer(file, lineterminator=CSV_LINE_TERMINATOR)
-            writer.writerow(column.name for column in table.columns)
-            writer.writerows(rows[table.name])
+    with contextlib.ExitStack() as stack:
+        writers = {}
+        for table in table_layout():
+            file = stack.enter_context(open(directory / f"{table.name}.csv", "w", encoding="utf-8", newline=""))
+            writers[table.name] = csv.writer(file, lineterminator=CSV_LINE_TERMINATOR)
+            writers[table.name].writerow(column.name for column in table.columns)
+        yield writers
 
 
-def write_outputs(dataset: Dataset, directory: Path) -> None:
-    """Write every build output into the empty ``directory``."""
+def write_tables(
+    dataset: Dataset, directory: Path, browsed: dict[str, tuple[str, ...]], timeline: Timeline
+) -> dict[str, int]:
+    """Write every table into the database and its CSV file in ``directory``, a batch of records at a time, collection
+    after collection (so that only a batch's rows are held), and draw the events into ``timeline`` on the way.
+
+    ``browsed`` are the columns to index besides the foreign keys (:func:`browsed_columns`). Returns the number of
+    records of each collection.
+    """
+    counts = dict.fromkeys(COLLECTIONS, 0)
+    inserts = {table.name: _insert_sql(table) for table in table_layout()}
+    with _database(directory / DATABASE) as connection, _csv_writers(directory / CSV_DIR) as writers:
+        for plan in _collection_plans():
+            for batch in _batches(dataset.items(plan.collection)):
+                counts[plan.collection] += len(batch)
+                if plan.collection == "events":
+                    for _, event in batch:
+                        timeline.add(event)
+                for name, rows in batch_rows(plan, batch, dataset.texts).items():
+                    connection.executemany(inserts[name], rows)
+                    writers[name].writerows(rows)
+        _finish_database(connection, browsed)
+    return counts
+
+
+def write_outputs(dataset: Dataset, directory: Path) -> dict[str, int]:
+    """Write every build output into the empty ``directory``; the number of records of each collection."""
     from .serve import metadata  # here, not at the top: serve imports this module
 
-    rows = table_rows(dataset)
-    svg = render_svg(dataset)
-    meta = metadata(timeline_svg=svg)
-    write_database(directory / DATABASE, rows, browsed_columns(meta))
-    write_csvs(directory / CSV_DIR, rows)
+    timeline = Timeline()
+    counts = write_tables(dataset, directory, browsed_columns(metadata()), timeline)
+    svg = timeline.svg()
     (directory / TIMELINE).write_text(svg, encoding="utf-8", newline="")
-    text = json.dumps(meta, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(metadata(timeline_svg=svg), indent=2, ensure_ascii=False) + "\n"
     (directory / METADATA).write_text(text, encoding="utf-8", newline="")
+    return counts
 
 
-def build(dataset: Dataset, out: Path) -> None:
-    """Write the outputs of ``dataset`` into a temporary directory next to ``out``, then swap it in.
+def build(dataset: Dataset, out: Path) -> dict[str, int]:
+    """Write the outputs of ``dataset`` into a temporary directory next to ``out``, then swap it in; the number of
+    records of each collection.
 
     A failure at any point leaves a previous ``out`` untouched and removes the temporary directory.
     """
@@ -509,10 +557,11 @@ def build(dataset: Dataset, out: Path) -> None:
     staging = out.parent / f".{out.name}-new-{uuid.uuid4().hex[:12]}"
     staging.mkdir()  # not mkdtemp: the output directory gets the usual permissions
     try:
-        write_outputs(dataset, staging)
+        counts = write_outputs(dataset, staging)
         _swap_in(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return counts
 
 
 def _check_replaceable(out: Path) -> None:
@@ -538,14 +587,6 @@ def _swap_in(staging: Path, out: Path) -> None:
         shutil.rmtree(retired, ignore_errors=True)
 
 
-def build_project(project: Project, out: Path | None = None, use_cache: bool = True) -> tuple[Dataset, list[Problem]]:
-    """Validate ``project`` and, when there are no problems, build it into ``out`` (default: build/)."""
-    dataset, problems = validate_project(project, use_cache=use_cache)
-    if not problems:
-        build(dataset, out if out is not None else project.build_dir)
-    return dataset, problems
-
-
 def run(args) -> int:
     """The ``build`` command."""
     project = Project(args.root)
@@ -556,14 +597,15 @@ def run(args) -> int:
         print(message)  # the same inputs and code built this very output: building again would give the same bytes
         return 0
     try:
-        dataset, problems = build_project(project, out, use_cache)
+        dataset, problems = validate_project(project, use_cache=use_cache)
+        counts = {} if problems else build(dataset, out)
     except (OSError, BuildError) as error:
         print(f"iraq-transition build: {error}", file=sys.stderr)
         return 1
     if problems:
         return refuse("build", dataset.size, problems, f"{out} left unchanged")
-    counts = ", ".join(f"{len(records)} {collection}" for collection, records in dataset.records.items())
-    message = f"built {out / DATABASE}, {out / CSV_DIR}/ and {out / TIMELINE} from {counts}"
+    built = ", ".join(f"{count} {collection}" for collection, count in counts.items())
+    message = f"built {out / DATABASE}, {out / CSV_DIR}/ and {out / TIMELINE} from {built}"
     print(message)
     if inputs is not None:
         remember_build(project, out, inputs, message)

@@ -3,14 +3,16 @@
 Pure string generation, deterministic (no timestamps, fixed number formatting), so that the
 committed ``docs/timeline.svg`` can be checked for staleness. The time axis is broken in two: the
 years before the transition are compressed on the left, the transition period (2024–2026) is
-spread over most of the width, so that month-level plans and deadlines stay legible.
+spread over most of the width, so that month-level plans and deadlines stay legible. Events are
+taken one at a time (:class:`Timeline`), and only a lane's few listed ones are kept, so that the
+build draws the timeline as it streams the records.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from html import escape
 
@@ -91,9 +93,65 @@ class Lane:
 
 def render_svg(dataset) -> str:
     """The timeline of ``dataset``'s dated events as a standalone SVG document."""
-    events = list(dataset.records.get("events", {}).values())
-    dated = [event for event in events if event.date is not None]
-    lanes = [_lane(key, label, [e for e in dated if e.status in statuses]) for key, label, statuses in LANES]
+    timeline = Timeline()
+    for _, event in dataset.items("events"):
+        timeline.add(event)
+    return timeline.svg()
+
+
+class Timeline:
+    """The timeline drawn from events given one at a time; it keeps only what the picture needs of them."""
+
+    def __init__(self) -> None:
+        self.tallies = {key: _Tally() for key, _, _ in LANES}
+        self.undated = 0
+
+    def add(self, event: Event) -> None:
+        """Draw ``event`` too (an undated one is only counted)."""
+        if event.date is None:
+            self.undated += 1
+            return
+        for key, _, statuses in LANES:
+            if event.status in statuses:
+                self.tallies[key].add(event)
+
+    def svg(self) -> str:
+        """The timeline of the events added so far as a standalone SVG document."""
+        lanes = [self.tallies[key].lane(key, label) for key, label, _ in LANES]
+        return _draw(lanes, self.undated)
+
+
+@dataclass
+class _Tally:
+    """A lane's dated events as they come: kept while few enough to list, counted by month and status in any case."""
+
+    count: int = 0
+    events: list[Event] = field(default_factory=list)
+    by_month: Counter = field(default_factory=Counter)  # ("YYYY-MM", status) -> number of events
+
+    def add(self, event: Event) -> None:
+        self.count += 1
+        first, last = _bounds(event.date)
+        self.by_month[(first or last)[:7], event.status] += 1  # a deadline counts at its day
+        if self.count <= MAX_ROWS:
+            self.events.append(event)
+        else:
+            self.events.clear()
+
+    def lane(self, key: str, label: str) -> Lane:
+        """The lane: the events' marks when few enough to list, else their counts by month."""
+        if self.count <= MAX_ROWS:
+            marks = sorted(map(_mark, self.events), key=lambda m: (m.start, m.end, m.event.id))
+            return Lane(key, label, self.count, marks, Counter())
+        bins: Counter = Counter()
+        for (month, status), count in self.by_month.items():
+            start = _day(month + "-01")
+            bins[start if start >= FOCUS_START else dt.date(start.year, 1, 1), status] += count
+        return Lane(key, label, self.count, [], bins)
+
+
+def _draw(lanes: list[Lane], undated: int) -> str:
+    """The SVG document of ``lanes``, noting how many events are ``undated``."""
     years = [year for lane in lanes for year in lane.years()]
     axis = _Axis(min([FIRST_YEAR, *years]), max([FOCUS_END.year - 1, *years]) + 1)
 
@@ -118,7 +176,6 @@ def render_svg(dataset) -> str:
     legend_top = top
     height = legend_top + 46
 
-    undated = len(events) - len(dated)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {_n(height)}" width="{WIDTH}" '
         f'height="{_n(height)}" role="img" aria-labelledby="timeline-title timeline-desc" '
@@ -134,22 +191,6 @@ def render_svg(dataset) -> str:
         "</svg>",
     ]
     return "\n".join(parts) + "\n"
-
-
-def _lane(key: str, label: str, events: list[Event]) -> Lane:
-    """A lane of ``events`` (all dated): their marks when few enough to list, else their counts by month."""
-    if len(events) <= MAX_ROWS:
-        marks = sorted(map(_mark, events), key=lambda m: (m.start, m.end, m.event.id))
-        return Lane(key, label, len(events), marks, Counter())
-    by_month: Counter = Counter()
-    for event in events:
-        first, last = _bounds(event.date)
-        by_month[(first or last)[:7], event.status] += 1  # a deadline counts at its day
-    bins: Counter = Counter()
-    for (month, status), count in by_month.items():
-        start = _day(month + "-01")
-        bins[start if start >= FOCUS_START else dt.date(start.year, 1, 1), status] += count
-    return Lane(key, label, len(events), [], bins)
 
 
 def _mark(event: Event) -> Mark:
