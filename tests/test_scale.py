@@ -21,7 +21,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from iraq_transition import models, validate
+from iraq_transition import build, models, validate
 from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS
 
@@ -289,6 +289,22 @@ def test_warm_runs_agree_with_runs_without_the_cache_through_a_series_of_changes
         assert validate.validate_project(project) == (dataset, problems), f"step {step}: change {change}"
         assert validate.check_project(project) == (dataset.size, problems), f"step {step}: change {change}"
     assert len(kinds) >= 8
+
+
+def test_builds_take_the_citation_spans_that_validation_found(scratch, monkeypatch, tmp_path):
+    project = Project(scratch)
+
+    def looked_up_again(text, citation):
+        raise AssertionError(f"the span of {citation.quote!r} was looked up again")
+
+    monkeypatch.setattr(build, "find_span", looked_up_again)
+    outputs = []
+    for name, use_cache in (("without-cache", False), ("cold", True), ("warm", True)):
+        dataset, problems = validate.validate_project(project, use_cache=use_cache)
+        assert problems == []
+        build.build(dataset, tmp_path / name)
+        outputs.append(tree_bytes(tmp_path / name))
+    assert outputs[0] == outputs[1] == outputs[2]
 
 
 def test_build_is_skipped_only_while_inputs_and_output_are_unchanged(scratch, cli):

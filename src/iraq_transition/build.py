@@ -38,7 +38,7 @@ from .models import (
     COLLECTIONS, SCHEMA_VERSION, SLUG_PATTERN, Citation, FuzzyDate, Record, References, field_type, is_model
 )
 from .timeline import Timeline
-from .validate import Dataset, find_span, refuse, validate_project
+from .validate import Dataset, Spans, find_span, refuse, validate_project
 
 DATABASE = "iraq-transition.db"
 CSV_DIR = "csv"
@@ -311,20 +311,20 @@ def _json_array(values: list[str]) -> str:
 # --------------------------------------------------------------------------- rows
 
 
-def _batches(items: Iterator[tuple[str, Record]]) -> Iterator[list[tuple[str, Record]]]:
+def _batches(items: Iterator[tuple[str, Record, Spans]]) -> Iterator[list[tuple[str, Record, Spans]]]:
     """``items`` in lists of up to :data:`BATCH`."""
     while batch := list(islice(items, BATCH)):
         yield batch
 
 
-def batch_rows(plan: _CollectionPlan, batch: list[tuple[str, Record]], texts: dict[str, str]) -> dict[str, list[tuple]]:
-    """The rows a batch of one collection's records (in id order) adds to the collection's table, its child tables
-    and citations, in primary-key order."""
+def batch_rows(plan: _CollectionPlan, batch: list[tuple[str, Record, Spans]], texts: dict[str, str]) -> dict[str, list[tuple]]:
+    """The rows a batch of one collection's records (in id order, each with the spans validation found for its
+    citations) adds to the collection's table, its child tables and citations, in primary-key order."""
     record_rows: list[tuple] = []
     child_rows: dict[str, list[tuple]] = {child.table.name: [] for _, child in plan.children}
     citation_rows: list[tuple] = []
     getters = plan.record.getters
-    for record_id, record in batch:
+    for record_id, record, spans in batch:
         row = [getter(record) for getter in getters]
         if plan.collection == "sources":
             row.append(texts[record_id])
@@ -333,18 +333,19 @@ def batch_rows(plan: _CollectionPlan, batch: list[tuple[str, Record]], texts: di
             rows = child_rows[child.table.name]
             for position, item in enumerate(getattr(record, field)):
                 rows.append((record_id, position, *[getter(item) for getter in child.getters]))
-        citation_rows += _citation_rows(plan, record_id, record, texts)
+        citation_rows += _citation_rows(plan, record_id, record, spans, texts)
     return {plan.collection: record_rows, **child_rows, CITATIONS: citation_rows}
 
 
-def _citation_rows(plan: _CollectionPlan, record_id: str, record: Record, texts: dict[str, str]) -> Iterator[tuple]:
-    """The citations rows of one record and of its list items, with the span's offsets in the source text."""
-    parts = [("", record)] if plan.cited else []
+def _citation_rows(plan: _CollectionPlan, record_id: str, record: Record, spans: Spans, texts: dict[str, str]) -> Iterator[tuple]:
+    """The citations rows of one record and of its list items, with the span's offsets in the source text (as
+    validation found them, or looked up here)."""
+    parts = [("", (), record)] if plan.cited else []
     for field in plan.cited_fields:
-        parts += [(f"{field}.{n}", item) for n, item in enumerate(getattr(record, field))]
-    for part, item in parts:
+        parts += [(f"{field}.{n}", (field, n), item) for n, item in enumerate(getattr(record, field))]
+    for part, loc, item in parts:
         for position, citation in enumerate(item.citations):
-            span = find_span(texts[citation.source], citation)
+            span = spans.get((*loc, "citations", position)) or find_span(texts[citation.source], citation)
             if span is None:
                 where = f"{part}.citations" if part else "citations"
                 raise BuildError(
@@ -520,10 +521,10 @@ def write_tables(
     inserts = {table.name: _insert_sql(table) for table in table_layout()}
     with _database(directory / DATABASE) as connection, _csv_writers(directory / CSV_DIR) as writers:
         for plan in _collection_plans():
-            for batch in _batches(dataset.items(plan.collection)):
+            for batch in _batches(dataset.located_items(plan.collection)):
                 counts[plan.collection] += len(batch)
                 if plan.collection == "events":
-                    for _, event in batch:
+                    for _, event, _ in batch:
                         timeline.add(event)
                 for name, rows in batch_rows(plan, batch, dataset.texts).items():
                     connection.executemany(inserts[name], rows)

@@ -56,12 +56,22 @@ from .load import (
 from .models import COLLECTIONS, Citation, Record, References, field_type, is_model
 
 
+Spans = dict[tuple, tuple[int, int]]
+"""Where a record's citations are in their sources' texts: loc of the citation -> (start, end) offsets."""
+
+
 class Dataset:
     """The valid records without problems, loaded as they are asked for, and the source texts."""
 
-    def __init__(self, entries: dict[str, list[tuple[str, Callable[[], Record]]]], texts: dict[str, str]):
+    def __init__(
+        self,
+        entries: dict[str, list[tuple[str, Callable[[], Record]]]],
+        texts: dict[str, str],
+        spans: dict[str, list[Callable[[], Spans]]] | None = None,
+    ):
         self._entries = entries  # collection -> (id, loader) in id order, for every collection in COLLECTIONS order
         self.texts = texts  # source id -> full article text, exactly as in seeds/
+        self._spans = spans or {}  # collection -> loader of each record's spans, as validation found them
         self._records: dict[str, dict[str, Record]] | None = None
 
     @property
@@ -80,6 +90,13 @@ class Dataset:
         if self._records is not None:
             return iter(self._records.get(collection, {}).items())
         return ((record_id, load()) for record_id, load in self._entries.get(collection, ()))
+
+    def located_items(self, collection: str) -> Iterator[tuple[str, Record, Spans]]:
+        """:meth:`items` with the spans validation found for each record's citations (empty when it has none at hand)."""
+        spans = self._spans.get(collection)
+        if spans is None:
+            return ((record_id, record, {}) for record_id, record in self.items(collection))
+        return ((record_id, record, load()) for (record_id, record), load in zip(self.items(collection), spans))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Dataset) and (self.records, self.texts) == (other.records, other.texts)
@@ -533,7 +550,7 @@ class Summary(typing.NamedTuple):
     file: str | None  # a source's seed file
     sha256: str | None  # a valid source's seed hash
     links: tuple[tuple[str, str], ...]  # a valid record's top-level references to its own collection
-    cited: tuple | None = None  # the citations' issues, and the SHA-256 of each cited source's text they hold for
+    cited: tuple | None = None  # the citations' issues, the SHA-256 of each cited source's text they hold for, their spans
 
 
 def summarise(file: RecordFile, result: FileResult) -> Summary:
@@ -921,7 +938,8 @@ class _Run:
         texts = tuple(self.text_digests.get(source) for source in dict.fromkeys(cited[1] for cited in summary.citations))
         renewed = None
         if summary.cited is None or summary.cited[1] != texts:
-            summary = renewed = summary._replace(cited=(tuple(self._citation_issues(summary)), texts))
+            spans: list[tuple[int, int] | None] = []
+            summary = renewed = summary._replace(cited=(tuple(self._citation_issues(summary, spans)), texts, tuple(spans)))
         issues.extend(summary.cited[0])
         return index, issues, renewed
 
@@ -935,14 +953,16 @@ class _Run:
                 hint = f"; did you mean {guess[0]!r}?" if guess else ""
                 yield Issue(loc, f"unknown {collection} id {target!r}: there is no data/{collection}/{target}.yaml{hint}")
 
-    def _citation_issues(self, summary: Summary) -> Iterator[Issue]:
+    def _citation_issues(self, summary: Summary, found: list[tuple[int, int] | None]) -> Iterator[Issue]:
+        """The issues of the summary's citations; appends to ``found`` each citation's span (None: not found once)."""
         found_spans = []
         hints = 0
         for loc, source, quote, prefix, suffix in summary.citations:
             text = self.text(source)
+            spans, occurrences = _span_matches(text, quote, prefix, suffix) if text is not None else ((), 0)
+            found.append(spans[0] if len(spans) == 1 else None)
             if text is None:
                 continue  # unknown or unusable source: reported on its own
-            spans, occurrences = _span_matches(text, quote, prefix, suffix)
             if len(spans) == 1:
                 found_spans.append(text[spans[0][0]: spans[0][1]])
             elif occurrences == 0:
@@ -1131,24 +1151,31 @@ class _Run:
         )
 
     def dataset(self, read: Callable[[int, int], bytes] | None) -> Dataset:
-        """The kept records, to be loaded one by one as they are wanted (``read`` reads blobs of the pack)."""
-        entries: dict[str, list[tuple[str, Callable[[], Record]]]] = {collection: [] for collection in COLLECTIONS}
+        """The kept records, to be loaded one by one as they are wanted (``read`` reads blobs of the pack), with the
+        spans of their citations."""
+        entries: dict[str, list[tuple[str, Callable[[], Record], Callable[[], Spans]]]] = {c: [] for c in COLLECTIONS}
         for index in self.kept:
             file, old = self.files[index], self.old[index]
+            blobs, at = (self.saved_blobs, index) if self.saved_blobs is not None else (self.state.blobs if old >= 0 else None, old)
             if self.records[index] is not None:
                 load = functools.partial(_record_from, file.collection, self.records[index])
             else:
-                offset, length = (
-                    (self.saved_blobs[4 * index], self.saved_blobs[4 * index + 1]) if self.saved_blobs is not None
-                    else (self.state.blobs[4 * old], self.state.blobs[4 * old + 1]) if old >= 0
-                    else self.blobs[index]
-                )
+                offset, length = (blobs[4 * at], blobs[4 * at + 1]) if blobs is not None else self.blobs[index]
                 load = functools.partial(_read_record, read, file.collection, offset, length)
-            entries[file.collection].append((file.stem, load))
+            if blobs is None:  # the summary is here (no cache, or it could not be saved)
+                summary = self.renewed.get(index) or self.summaries[index]
+                spans = functools.partial(_spans_of, summary)
+            else:
+                spans = functools.partial(_read_spans, read, blobs[4 * at + 2], blobs[4 * at + 3])
+            entries[file.collection].append((file.stem, load, spans))
         for listed in entries.values():
             listed.sort(key=lambda entry: entry[0])
-        texts = {source_id: text for source_id, _ in entries["sources"] if (text := self.text(source_id)) is not None}
-        return Dataset(entries, texts)
+        texts = {source_id: text for source_id, _, _ in entries["sources"] if (text := self.text(source_id)) is not None}
+        return Dataset(
+            {collection: [entry[:2] for entry in listed] for collection, listed in entries.items()},
+            texts,
+            {collection: [entry[2] for entry in listed] for collection, listed in entries.items()},
+        )
 
     def affected_by(self, changed: set[str]) -> Callable[[str], bool]:
         """A filter of display paths: the changed files, and the records that refer to a changed record."""
@@ -1180,6 +1207,16 @@ def _record_from(collection: str, record: Record | bytes) -> Record:
 
 def _read_record(read: Callable[[int, int], bytes], collection: str, offset: int, length: int) -> Record:
     return _record_from(collection, read(offset, length))
+
+
+def _spans_of(summary: Summary | bytes) -> Spans:
+    """The spans of a summary's citations (a summary pickled, or not)."""
+    summary = pickle.loads(summary) if isinstance(summary, bytes) else summary
+    return {cited[0]: span for cited, span in zip(summary.citations, summary.cited[2]) if span is not None}
+
+
+def _read_spans(read: Callable[[int, int], bytes], offset: int, length: int) -> Spans:
+    return _spans_of(read(offset, length))
 
 
 @contextlib.contextmanager
