@@ -16,7 +16,7 @@ every 20 ms):
   of our build, at sizes up to --naive-limit, each with a --naive-timeout;
 - ours: ``validate`` and ``build`` cold (no cache), ``build`` and ``validate`` again with nothing
   changed, then ``validate``, ``validate --changed-since`` and ``build``, each right after a
-  record changed that no earlier run saw;
+  record changed that no earlier run saw (these warm steps --warm-repeat times, the median run reported);
 - Datasette over the built database (the serve command's own configuration, in-process client):
   the median time of the events table page and of facets, and whether a facet timed out.
 
@@ -254,6 +254,13 @@ def naive_steps(root: Path, timeout: float) -> dict[str, dict]:
     return steps
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run of median time among ``runs`` (the machine's speed varies between runs), with every run's time."""
+    median = dict(sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2])
+    median["runs"] = [run["seconds"] for run in runs]
+    return median
+
+
 def change_one_record(root: Path, which: int) -> tuple[Path, bytes]:
     """Edit the description of one event (a different one for each ``which``) in place; the file and its old bytes."""
     path = sorted((root / "data" / "events").glob("*.yaml"))[len(os.listdir(root / "data" / "events")) // 2 + which]
@@ -275,16 +282,20 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, dict]:
     shutil.rmtree(root / ".cache", ignore_errors=True)
     shutil.rmtree(root / "build", ignore_errors=True)
     steps["build cold"] = measure(cli(root, "build"))
-    steps["build, nothing changed"] = measure(cli(root, "build"))
-    steps["validate, nothing changed"] = measure(cli(root, "validate"))
-    changed = []  # each step right after a change of its own, which no earlier run has seen
-    for which, (step, command) in enumerate((
+    steps["build, nothing changed"] = median_run([measure(cli(root, "build")) for _ in range(args.warm_repeat)])
+    steps["validate, nothing changed"] = median_run([measure(cli(root, "validate")) for _ in range(args.warm_repeat)])
+    changed = []  # each run right after a change of its own, which no earlier run has seen
+    one_change = (
         ("validate, one record changed", cli(root, "validate")),
         ("validate --changed-since, one record changed", cli(root, "validate", "--changed-since", "HEAD")),
         ("build, one record changed", cli(root, "build")),
-    )):
-        changed.append(change_one_record(root, which))
-        steps[step] = measure(command)
+    )
+    for kind, (step, command) in enumerate(one_change):
+        runs = []
+        for run in range(args.warm_repeat):
+            changed.append(change_one_record(root, kind * args.warm_repeat + run))
+            runs.append(measure(command))
+        steps[step] = median_run(runs)
     for path, old in changed:
         path.write_bytes(old)
 
@@ -331,6 +342,8 @@ def rows(results: dict, jobs: int) -> list[list[str]]:
                 continue
             seconds = step["seconds"]
             note = "TIMED OUT" if step.get("timed_out") else (f"exit {step['exit']}" if step.get("exit") else "")
+            if len(step.get("runs", ())) > 1:
+                note += f" median of {len(step['runs'])}: " + ", ".join(f"{run:.2f}" for run in step["runs"]) + " s"
             if step.get("facets_timed_out"):
                 note += f" facets timed out: {', '.join(step['facets_timed_out'])}"
             per_second = f"{int(size) / seconds:,.0f}" if seconds and size.isdigit() and "datasette" not in name else ""
@@ -379,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic data")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes of the all-cores floor (default: every core)")
     parser.add_argument("--repeat", type=int, default=15, help="requests per Datasette page (median reported)")
+    parser.add_argument("--warm-repeat", type=int, default=3, help="runs of each warm or one-change step (median reported)")
     parser.add_argument("--naive-limit", type=int, default=10000, help="largest size for the naive baseline (default: 10000)")
     parser.add_argument("--naive-timeout", type=float, default=120, help="seconds before a naive step is stopped (default: 120)")
     parser.add_argument("--floor", type=Path, help=argparse.SUPPRESS)  # internal: the floor of one repository
