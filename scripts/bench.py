@@ -7,7 +7,7 @@
 For each size it writes a synthetic repository (scripts/synthetic.py) into --workdir, commits it
 to a throwaway git repository there, and measures, each step as its own process (wall time, and
 peak memory: the largest process's max RSS from wait4, and the whole process tree's PSS sampled
-every 20 ms):
+every 100 ms):
 
 - the floor: reading every record file and parsing it with libyaml (``yaml.load(...,
   Loader=yaml.CSafeLoader)``), in one process and with every core;
@@ -87,7 +87,7 @@ def measure(command: list[str], cwd: Path = REPO, timeout: float = 900) -> dict:
     peak, done = [0], threading.Event()
 
     def sample() -> None:
-        while not done.wait(0.02):
+        while not done.wait(0.1):  # not more often: reading smaps_rollup slows the process it reads
             peak[0] = max(peak[0], _tree_pss(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)

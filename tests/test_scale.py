@@ -231,6 +231,27 @@ def test_checking_on_every_core_gives_what_one_process_gives(scratch, monkeypatc
     assert validate.validate_project(project) == alone  # from the cache
 
 
+def test_the_pack_is_compacted_when_most_of_it_is_dead(tmp_path):
+    from array import array
+
+    from iraq_transition.cache import Store
+
+    blobs = [os.urandom(n) for n in (10, 300, 20, 400, 30)]
+    with Store(tmp_path) as store:
+        places = array("q")
+        for blob in blobs:
+            places.extend((store.append(blob), len(blob)))
+        live = array("q", (*places[0:2], *places[4:6], *places[8:10]))  # the small ones: most of the pack is dead
+        moved = store.compact(live)
+        assert moved is not None and store.compact(moved) is None  # all live now: nothing to gain
+        assert [store.read(moved[i], moved[i + 1]) for i in range(0, 6, 2)] == [blobs[0], blobs[2], blobs[4]]
+        store.save("state")
+    with Store(tmp_path) as store:
+        assert store.state == "state"
+        assert [store.read(moved[i], moved[i + 1]) for i in range(0, 6, 2)] == [blobs[0], blobs[2], blobs[4]]
+    assert len(list((tmp_path / ".cache").glob("pack-*"))) == 1
+
+
 def test_a_file_changed_twice_in_a_row_is_checked_each_time(scratch):
     """A file changed just now has a stat that a further change may keep: it is read again until it is older."""
     project = Project(scratch)

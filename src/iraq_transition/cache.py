@@ -27,6 +27,7 @@ import os
 import pickle
 import tempfile
 import time
+from array import array
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -188,26 +189,27 @@ class Store:
         reader = _PackReader(descriptor)
         return reader.read
 
-    def compact(self, blobs: list[tuple[int, int]]) -> list[int] | None:
-        """When over half the pack is dead, copy the live ``blobs`` (offset, length) to a new pack and return
-        their new offsets; None when the pack stays as it is."""
-        live = sum(length for _, length in blobs)
-        if live * 2 >= self._end:
+    def compact(self, blobs: array) -> array | None:
+        """When over half the pack is dead, copy the live blobs (``blobs``: offset, length, offset, length, ...) to a
+        new pack and return them with their new offsets; None when the pack stays as it is."""
+        if sum(blobs[1::2]) * 2 >= self._end:
             return None
         old, old_name, old_end = self._pack, self._pack_name, self._end
         if not self._new_pack():
             self._pack = old
             return None
         self._end = 0
+        moved = array("q", blobs)
         try:
-            offsets = [self.append(os.pread(old.fileno(), length, offset)) for offset, length in blobs]
+            for index in range(0, len(blobs), 2):
+                moved[index] = self.append(os.pread(old.fileno(), blobs[index + 1], blobs[index]))
         except OSError:
             self._close_pack()
             (self.directory / self._pack_name).unlink(missing_ok=True)
             self._pack, self._pack_name, self._end = old, old_name, old_end
             return None
         old.close()
-        return offsets
+        return moved
 
     def save(self, state: Any) -> None:
         """Make ``state`` the state the next run starts from; drop the files of other code versions and old packs."""

@@ -574,7 +574,13 @@ def summarise(file: RecordFile, result: FileResult) -> Summary:
 
 def _reference_line(summary: Summary) -> str:
     """A file's references as one line, ``\t<collection>/<id>`` each and a closing tab (see :meth:`_Run.referrers`)."""
-    return "".join(f"\t{collection}/{target}" for _, collection, target in summary.references) + "\t"
+    line = "".join(f"\t{collection}/{target}" for _, collection, target in summary.references) + "\t"
+    return line.replace("\n", " ")  # a line break can only be in an invalid record's reference
+
+
+def _lines(text: str) -> list[str]:
+    """The lines of a column of :class:`_State` kept as one string."""
+    return text.split("\n") if text else []
 
 
 def _record_key(display: str) -> str:
@@ -593,12 +599,12 @@ class _State:
     seeds: stat and SHA-256 of each, and the SHA-256 of each source's text that the issues were found with.
     """
 
-    paths: list[str]  # display paths
+    paths: str  # display paths, one a line (one string pickles and loads at the speed of a copy)
     stats: array  # size, mtime_ns, inode per file (all -1: look at the file again)
     digests: bytes  # SHA-256 per file, 32 bytes each
     blobs: array  # offset and length of the pickled record, then of the pickled summary, per file
     valid: bytes  # 1 per file that holds a valid record, else 0
-    references: list[str]  # per file, see :func:`_reference_line`
+    references: str  # per file, a line: see :func:`_reference_line`
     declared: dict[str, str | None]  # display -> declared id, where it is not the file's stem
     problems: dict[str, list[Problem]]  # display -> the file's own problems
     issues: dict[str, list[Issue]]  # display -> the issues of its references and citations
@@ -700,10 +706,10 @@ class _Run:
         state, files = self.state, self.files
         if self.store is not None:
             self.stats = file_stats([file.path for file in files])
-        if state is not None and state.paths == [file.display for file in files]:
+        if state is not None and state.paths == "\n".join(file.display for file in files):
             todo = self._unchanged_listing()
         else:
-            self.old_position = {path: index for index, path in enumerate(state.paths)} if state else {}
+            self.old_position = {path: index for index, path in enumerate(_lines(state.paths))} if state else {}
             todo = []
             for index, (file, stat) in enumerate(zip(files, self.stats)):
                 old = self.old_position.get(file.display, -1)
@@ -832,11 +838,11 @@ class _Run:
     def reference_lines(self) -> list[str]:
         """:func:`_reference_line` of every file."""
         if self.same_files:
-            lines = list(self.state.references)
+            lines = _lines(self.state.references)
             for index in self.fresh:
                 lines[index] = _reference_line(self.summaries[index])
             return lines
-        lines = self.state.references if self.state else []
+        lines = _lines(self.state.references) if self.state else []
         return [
             lines[old] if (old := self.old[index]) >= 0 else _reference_line(self.summaries[index])
             for index in range(len(self.files))
@@ -1082,20 +1088,19 @@ class _Run:
 
     def save(self) -> None:
         """Leave the state of this run in the cache for the next, unless it is the state already there."""
-        if self.store is None or not self.changed:
-            return
+        paths = "\n".join(file.display for file in self.files)
+        if self.store is None or not self.changed or paths.count("\n") != max(0, len(self.files) - 1):
+            return  # (a file name with a line break cannot be written in the state's columns: no cache then)
         try:
             restored = {}
             for index in sorted(self.restored | self.renewed.keys()):
                 pickled = self.renewed.get(index) or _dumps(self.summaries[index])
                 restored[index] = (self.store.append(pickled), len(pickled))
             blobs = self._blobs(restored)
-            moved = self.store.compact(list(zip(blobs[0::2], blobs[1::2])))
+            blobs = self.store.compact(blobs) or blobs
         except OSError:
             return
-        if moved is not None:
-            blobs[0::2] = array("q", moved)
-        self.store.save(self._state(blobs))
+        self.store.save(self._state(blobs, paths))
         self.saved_blobs = blobs
 
     def _blobs(self, restored: dict[int, tuple[int, int]]) -> array:
@@ -1115,7 +1120,7 @@ class _Run:
             blobs[4 * index + 2: 4 * index + 4] = array("q", summary)
         return blobs
 
-    def _state(self, blobs: array) -> _State:
+    def _state(self, blobs: array, paths: str) -> _State:
         files, state = self.files, self.state
         if self.same_files:  # patch the state's columns
             stats, digests = array("q", self.stat_array), bytearray(state.digests)
@@ -1135,12 +1140,12 @@ class _Run:
             if self.summaries[index].problems:
                 own[files[index].display] = self.summaries[index].problems
         return _State(
-            paths=[file.display for file in files],
+            paths=paths,
             stats=stats,
             digests=bytes(digests),
             blobs=blobs,
             valid=bytes(self.valid),
-            references=self.reference_lines(),
+            references="\n".join(self.reference_lines()),
             declared={files[index].display: declared for index, declared in self.declared.items()},
             problems=own,
             issues={files[index].display: issues for index, issues in self.issues.items() if issues},
