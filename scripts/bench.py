@@ -385,6 +385,9 @@ def check_targets(results: dict, jobs: int) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # commands run as a contributor runs them: with Python's bytecode cache (an environment may turn it off, and then
+    # every run compiles the package again)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated record counts (default: 1000,10000,100000)")
     parser.add_argument("--out", type=Path, default=REPO / "bench-results" / "latest.json", help="JSON results file (a .md table is written beside it)")
