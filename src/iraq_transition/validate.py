@@ -605,11 +605,12 @@ class _State:
     blobs: array  # offset and length of the pickled record, then of the pickled summary, per file
     valid: bytes  # 1 per file that holds a valid record, else 0
     references: str  # per file, a line: see :func:`_reference_line`
-    declared: dict[str, str | None]  # display -> declared id, where it is not the file's stem
-    problems: dict[str, list[Problem]]  # display -> the file's own problems
-    issues: dict[str, list[Issue]]  # display -> the issues of its references and citations
-    sources: dict[str, tuple[str | None, str | None, bool]]  # display of a source file -> seed file, sha256, valid
-    links: dict[str, tuple[tuple[str, str], ...]]  # display -> links of a valid record that has any
+    # by the index of a file in ``paths``:
+    declared: dict[int, str | None]  # the declared id, where it is not the file's stem
+    problems: dict[int, list[Problem]]  # the file's own problems
+    issues: dict[int, list[Issue]]  # the issues of its references and citations
+    sources: dict[int, tuple[str | None, str | None, bool]]  # of a source file: seed file, sha256, valid
+    links: dict[int, tuple[tuple[str, str], ...]]  # the links of a valid record that has any
     seeds: dict[str, tuple[Stat, str]]  # seed file name -> stat and SHA-256 of a seed that is UTF-8 text
     text_digests: dict[str, str]  # source id -> SHA-256 of the text its citations were looked up in
 
@@ -675,7 +676,6 @@ class _Run:
         state = self.store.state if self.store is not None else None
         self.state: _State | None = state if isinstance(state, _State) else None
         count = len(files)
-        self.position = {file.display: index for index, file in enumerate(files)}
         self.source_indexes = [index for index, file in enumerate(files) if file.collection == "sources"]
         self.old = [-1] * count  # where each file is in the state, -1 if it is not there as it is now
         self.new_digests: dict[int, bytes | None] = {}  # SHA-256 of the files read in this run (None: unreadable)
@@ -698,6 +698,21 @@ class _Run:
         self.same_files = False  # the files are those of the state, in the same order
         self.saved_blobs: array | None = None  # the pack's blobs after saving (records may have moved)
         self.kept: list[int] = []
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        """The index of each file, by display path."""
+        return {file.display: index for index, file in enumerate(self.files)}
+
+    @functools.cached_property
+    def _moved(self) -> dict[int, int]:
+        """The index now of each file the state has at another index (when files came or went)."""
+        return {old: index for index, old in enumerate(self.old) if old >= 0 and old != index}
+
+    def unchanged(self, old: int) -> int | None:
+        """The index now of the file at ``old`` in the state, if it is there with the same bytes."""
+        index = old if self.same_files else self._moved.get(old, old if old < len(self.old) else None)
+        return index if index is not None and self.old[index] == old else None
 
     # ---- checking the files
 
@@ -811,9 +826,8 @@ class _Run:
                      if state.text_digests.get(source) != self.text_digests.get(source)}
             self.changed = self.changed or bool(keys)
             again = sorted(set(self.fresh) | self.referrers(keys))
-            for path, issues in state.issues.items():
-                index = self.position.get(path)
-                if index is not None and self.old[index] >= 0:
+            for old, issues in state.issues.items():
+                if (index := self.unchanged(old)) is not None:
                     self.issues[index] = issues
         for index, issues, renewed in self._check_files_again(list(again)):
             self.issues.pop(index, None)
@@ -860,7 +874,7 @@ class _Run:
                 summary = self.summaries[index]
                 yield index, summary.file, summary.sha256, summary.valid
             else:
-                yield (index, *state.sources[file.display])
+                yield (index, *state.sources[self.old[index]])
 
     def _seeds(self) -> None:
         """Every valid source describes a seed of its own that has the SHA-256 it gives; every seed is described."""
@@ -996,9 +1010,8 @@ class _Run:
         """The files whose declared id is not their file name, with the id they declare (None: none)."""
         declared = {}
         if self.state:
-            for path, declared_id in self.state.declared.items():
-                index = self.position.get(path)
-                if index is not None and self.old[index] >= 0:
+            for old, declared_id in self.state.declared.items():
+                if (index := self.unchanged(old)) is not None:
                     declared[index] = declared_id
         for index in self.fresh:
             declared_id = self.summaries[index].declared_id
@@ -1030,9 +1043,8 @@ class _Run:
         """The valid files with top-level references to their own collection, and those references."""
         links = {}
         if self.state:
-            for path, held in self.state.links.items():
-                index = self.position.get(path)
-                if index is not None and self.old[index] >= 0:
+            for old, held in self.state.links.items():
+                if (index := self.unchanged(old)) is not None:
                     links[index] = held
         for index in self.fresh:
             summary = self.summaries[index]
@@ -1064,9 +1076,8 @@ class _Run:
         """Every problem: the files' own, then their issues located at line and column, then those of seeds."""
         problems = []
         state = self.state
-        for path, own in state.problems.items() if state else ():
-            index = self.position.get(path)
-            if index is not None and self.old[index] >= 0:
+        for old, own in state.problems.items() if state else ():
+            if self.unchanged(old) is not None:
                 problems.extend(own)
         for index in self.fresh:
             problems.extend(self.summaries[index].problems)
@@ -1134,11 +1145,13 @@ class _Run:
                 digest = self.new_digests[index] if old < 0 else state.digests[32 * old: 32 * old + 32]
                 stats.extend(stat if stat is not None and digest is not None else UNKNOWN_STAT)
                 digests += digest or bytes(32)
-        own = {path: problems for path, problems in state.problems.items() if path in self.position} if state else {}
+        own = {}
+        for old, problems in state.problems.items() if state else ():
+            if (index := self.unchanged(old)) is not None:
+                own[index] = problems
         for index in self.fresh:
-            own.pop(files[index].display, None)
             if self.summaries[index].problems:
-                own[files[index].display] = self.summaries[index].problems
+                own[index] = self.summaries[index].problems
         return _State(
             paths=paths,
             stats=stats,
@@ -1146,11 +1159,11 @@ class _Run:
             blobs=blobs,
             valid=bytes(self.valid),
             references="\n".join(self.reference_lines()),
-            declared={files[index].display: declared for index, declared in self.declared.items()},
+            declared=self.declared,
             problems=own,
-            issues={files[index].display: issues for index, issues in self.issues.items() if issues},
-            sources={files[index].display: facts for index, *facts in self._source_files()},
-            links={files[index].display: links for index, links in self.links.items()},
+            issues={index: issues for index, issues in self.issues.items() if issues},
+            sources={index: facts for index, *facts in self._source_files()},
+            links=self.links,
             seeds=self.seeds,
             text_digests=self.text_digests,
         )
