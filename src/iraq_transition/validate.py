@@ -714,6 +714,10 @@ class _Run:
         index = old if self.same_files else self._moved.get(old, old if old < len(self.old) else None)
         return index if index is not None and self.old[index] == old else None
 
+    def _still(self, column: dict[int, Any]) -> dict[int, Any]:
+        """The entries of a per-file column of the state whose files are unchanged, by their index now."""
+        return {index: value for old, value in column.items() if (index := self.unchanged(old)) is not None}
+
     # ---- checking the files
 
     def check(self) -> None:
@@ -826,9 +830,7 @@ class _Run:
                      if state.text_digests.get(source) != self.text_digests.get(source)}
             self.changed = self.changed or bool(keys)
             again = sorted(set(self.fresh) | self.referrers(keys))
-            for old, issues in state.issues.items():
-                if (index := self.unchanged(old)) is not None:
-                    self.issues[index] = issues
+            self.issues.update(self._still(state.issues))
         for index, issues, renewed in self._check_files_again(list(again)):
             self.issues.pop(index, None)
             if issues:
@@ -1008,11 +1010,7 @@ class _Run:
 
     def _declared_ids(self) -> dict[int, str | None]:
         """The files whose declared id is not their file name, with the id they declare (None: none)."""
-        declared = {}
-        if self.state:
-            for old, declared_id in self.state.declared.items():
-                if (index := self.unchanged(old)) is not None:
-                    declared[index] = declared_id
+        declared = self._still(self.state.declared) if self.state else {}
         for index in self.fresh:
             declared_id = self.summaries[index].declared_id
             if declared_id != self.files[index].stem:
@@ -1041,11 +1039,7 @@ class _Run:
 
     def _links(self) -> dict[int, tuple[tuple[str, str], ...]]:
         """The valid files with top-level references to their own collection, and those references."""
-        links = {}
-        if self.state:
-            for old, held in self.state.links.items():
-                if (index := self.unchanged(old)) is not None:
-                    links[index] = held
+        links = self._still(self.state.links) if self.state else {}
         for index in self.fresh:
             summary = self.summaries[index]
             if summary.valid and summary.links:
@@ -1076,9 +1070,8 @@ class _Run:
         """Every problem: the files' own, then their issues located at line and column, then those of seeds."""
         problems = []
         state = self.state
-        for old, own in state.problems.items() if state else ():
-            if self.unchanged(old) is not None:
-                problems.extend(own)
+        for own in self._still(state.problems).values() if state else ():
+            problems.extend(own)
         for index in self.fresh:
             problems.extend(self.summaries[index].problems)
         for index in sorted(self.issues.keys() | self.whole.keys()):
@@ -1145,10 +1138,7 @@ class _Run:
                 digest = self.new_digests[index] if old < 0 else state.digests[32 * old: 32 * old + 32]
                 stats.extend(stat if stat is not None and digest is not None else UNKNOWN_STAT)
                 digests += digest or bytes(32)
-        own = {}
-        for old, problems in state.problems.items() if state else ():
-            if (index := self.unchanged(old)) is not None:
-                own[index] = problems
+        own = self._still(state.problems) if state else {}
         for index in self.fresh:
             if self.summaries[index].problems:
                 own[index] = self.summaries[index].problems
