@@ -696,6 +696,8 @@ class _Run:
         self.texts: dict[str, str] = {}
         self.changed = self.state is None  # whether the state must be saved anew
         self.same_files = False  # the files are those of the state, in the same order
+        self.old_position: dict[str, int] = {}  # when not: the index of each file in the state, by display path
+        self.stat_array = array("q")  # when so: the stats of the files, as the state keeps them
         self.saved_blobs: array | None = None  # the pack's blobs after saving (records may have moved)
         self.kept: list[int] = []
 
