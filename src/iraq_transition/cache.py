@@ -109,11 +109,11 @@ LOCK = "lock"
 class Store:
     """The validation cache of one repository for the running code version, used as a context manager.
 
-    Two files: a *pack* that blobs (pickled records and summaries) are only ever appended to, and
-    an *index* holding the state a run leaves for the next (whatever :mod:`.validate` puts there,
-    with offsets into the pack). The index is replaced atomically and names the pack and how much
-    of it was written when the index was; so a run that fails half way leaves the previous state
-    usable. An exclusive lock on ``.cache/lock`` keeps concurrent runs from writing at once.
+    Two files: a *pack* that blobs (records as marshalled parsed data, pickled summaries) are only
+    ever appended to, and an *index* holding the state a run leaves for the next (whatever
+    :mod:`.validate` puts there, with offsets into the pack). The index is replaced atomically and
+    names the pack and how much of it was written when the index was; so a run that fails half
+    way leaves the previous state usable. An exclusive lock on ``.cache/lock`` keeps concurrent runs from writing at once.
     Every failure to read makes a cold start, and every failure to write only costs time.
     """
 

@@ -593,8 +593,9 @@ class _State:
     """What a validation run leaves in the cache for the next one (see :class:`.cache.Store`).
 
     Per record file, in listing order, in compact columns: stat and SHA-256 (whether it changed), where its
-    pickled record and summary are in the pack, whether it is valid, and its references as one line (which
-    files refer to a record that came or went, or to a source whose text changed). By file, only what is
+    record (marshalled parsed data) and pickled summary are in the pack, whether it is valid, and its
+    references as one line (which files refer to a record that came or went, or to a source whose text
+    changed). By file, only what is
     rare or small: problems, issues, declared ids that are not the file's name, sources, links. And the
     seeds: stat and SHA-256 of each, and the SHA-256 of each source's text that the issues were found with.
     """
@@ -602,7 +603,7 @@ class _State:
     paths: str  # display paths, one a line (one string pickles and loads at the speed of a copy)
     stats: array  # size, mtime_ns, inode per file (all -1: look at the file again)
     digests: bytes  # SHA-256 per file, 32 bytes each
-    blobs: array  # offset and length of the pickled record, then of the pickled summary, per file
+    blobs: array  # offset and length of the record, then of the summary, per file
     valid: bytes  # 1 per file that holds a valid record, else 0
     references: str  # per file, a line: see :func:`_reference_line`
     # by the index of a file in ``paths``:
@@ -680,8 +681,8 @@ class _Run:
         self.old = [-1] * count  # where each file is in the state, -1 if it is not there as it is now
         self.new_digests: dict[int, bytes | None] = {}  # SHA-256 of the files read in this run (None: unreadable)
         self.stats: list[Stat | None] = [None] * count
-        self.records: list[Any] = [None] * count  # a record (or its pickle) that is not in the pack
-        self.blobs: list[tuple[int, int] | None] = [None] * count  # where a record's pickle is in the pack
+        self.records: list[Any] = [None] * count  # a record (or its marshalled data) that is not in the pack
+        self.blobs: list[tuple[int, int] | None] = [None] * count  # where a record's data is in the pack
         self.valid = bytearray(count)
         self.summaries: dict[int, Summary] = {}  # of the files checked in this run, and of those looked at again
         self.restored: set[int] = set()  # summaries to store anew
