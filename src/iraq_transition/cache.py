@@ -2,12 +2,12 @@
 
 Validation: :class:`Store`, in ``.cache/`` under the repository root (gitignored). A validation run
 leaves there the state of its checks (see ``validate._State``): every record file with its stat and
-SHA-256, its record and summary pickled in an append-only pack, and the outcomes of the checks that
-span records. The next run checks again only the files whose bytes changed (stat first, like git's
-index; when the stat differs, the SHA-256 decides) and repeats only the cross-record checks whose
-outcome could differ. Everything is keyed by :func:`code_version`, a hash of
-``models.SCHEMA_VERSION``, the package version and the package's source files: a change to any of
-them starts afresh. The cache never changes results, only how fast they come.
+SHA-256, its record (marshalled parsed data) and pickled summary in an append-only pack, and the
+outcomes of the checks that span records. The next run checks again only the files whose bytes
+changed (stat first, like git's index; when the stat differs, the SHA-256 decides) and repeats only
+the cross-record checks whose outcome could differ. Everything is keyed by :func:`code_version`, a
+hash of ``models.SCHEMA_VERSION``, the package version and the package's source files: a change to
+any of them starts afresh. The cache never changes results, only how fast they come.
 
 Builds: ``build`` remembers the fingerprint of its inputs (every entry under data/ and seeds/ with
 its stat, and the code version) and of the output it wrote; when both are unchanged, the output
@@ -62,17 +62,12 @@ def code_version() -> str:
 
 def file_stat(path: str | Path) -> Stat | None:
     """The stat of ``path``, or None if it cannot be had or the file changed too recently to trust it."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    if time.time_ns() - stat.st_mtime_ns < RACY_NS:
-        return None
-    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+    return file_stats([path])[0]
 
 
-def file_stats(paths: list[str]) -> list[Stat | None]:
-    """:func:`file_stat` of every path (in one thread: threads only fight over the interpreter lock)."""
+def file_stats(paths: list[str | Path]) -> list[Stat | None]:
+    """:func:`file_stat` of every path, the time read once (in one thread: threads only fight over the
+    interpreter lock)."""
     trusted_until = time.time_ns() - RACY_NS
     stats: list[Stat | None] = []
     add, stat = stats.append, os.stat
@@ -86,8 +81,9 @@ def file_stats(paths: list[str]) -> list[Stat | None]:
     return stats
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``path`` through a temporary file and a rename; a cache that cannot be written only costs time."""
+def _write_atomically(path: Path, data: bytes) -> bool:
+    """Write ``path`` through a temporary file and a rename; whether it was written (a cache that cannot be
+    written only costs time)."""
     try:
         path.parent.mkdir(exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as file:
@@ -98,7 +94,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
                 raise
         os.replace(file.name, path)
     except OSError:
-        pass
+        return False
+    return True
 
 
 INDEX = "index-"  # then the code version, .pickle: the state a validation run leaves for the next
@@ -113,8 +110,8 @@ class Store:
     ever appended to, and an *index* holding the state a run leaves for the next (whatever
     :mod:`.validate` puts there, with offsets into the pack). The index is replaced atomically and
     names the pack and how much of it was written when the index was; so a run that fails half
-    way leaves the previous state usable. An exclusive lock on ``.cache/lock`` keeps concurrent runs from writing at once.
-    Every failure to read makes a cold start, and every failure to write only costs time.
+    way leaves the previous state usable. An exclusive lock on ``.cache/lock`` keeps concurrent runs
+    from writing at once. Every failure to read makes a cold start, and every failure to write only costs time.
     """
 
     def __init__(self, root: Path):
@@ -218,7 +215,8 @@ class Store:
             self._pack.flush()
         except OSError:
             return
-        _write_atomically(self.index_path, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))
+        if not _write_atomically(self.index_path, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)):
+            return  # the previous index, and the pack it names, stay
         for other in self.directory.iterdir():
             if other.name.startswith((INDEX, PACK, PREFIX)) and other.name not in (self.index_path.name, self._pack_name):
                 other.unlink(missing_ok=True)

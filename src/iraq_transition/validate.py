@@ -621,6 +621,11 @@ PARALLEL_MIN_FILES = 1000
 """Fewer files than this to check are checked in this process: starting workers would cost more."""
 
 
+def _workers(count: int) -> int:
+    """How many processes should work on ``count`` files: one per core, but one per :data:`PARALLEL_MIN_FILES`."""
+    return min(os.cpu_count() or 1, 1 + count // PARALLEL_MIN_FILES)
+
+
 def _check_path(file: RecordFile, known_digest: bytes | None, pickled: bool) -> tuple[bytes | None, Any, Any]:
     """Read and check one file: (SHA-256 of its bytes, its record, its summary), pickled if ``pickled``;
     record and summary are None if the bytes have ``known_digest`` (the cached entry holds). Runs in workers."""
@@ -769,7 +774,7 @@ class _Run:
 
         Results are taken in file order as workers deliver them (overlapping with their work)."""
         state, files = self.state, self.files
-        jobs = min(os.cpu_count() or 1, 1 + len(todo) // PARALLEL_MIN_FILES)
+        jobs = _workers(len(todo))
         pickled = self.store is not None or jobs > 1
         arguments = [
             (files[index], state.digests[32 * old: 32 * old + 32] if old >= 0 else None, pickled) for index, old in todo
@@ -942,7 +947,7 @@ class _Run:
     def _check_files_again(self, indexes: list[int]) -> Iterable[tuple[int, list[Issue], Summary | bytes | None]]:
         """:meth:`_file_issues` of the files, on every core if many (workers send the renewed summaries pickled)."""
         global _RUN
-        jobs = min(os.cpu_count() or 1, 1 + len(indexes) // PARALLEL_MIN_FILES)
+        jobs = _workers(len(indexes))
         if jobs == 1:
             return [self._file_issues(index) for index in indexes]
         import multiprocessing
