@@ -4,16 +4,40 @@ VENV := .venv
 BIN := $(VENV)/bin
 CLI := $(BIN)/iraq-transition
 PORT ?= 8001
+# The lock pins every runtime, test and build dependency, transitive ones included, with hashes.
+LOCK := requirements.lock
+UV_VERSION := 0.13.8
+# What the build backend needs (pyproject's build-system), locked too so that installing the
+# project downloads nothing unpinned.
+BUILD_REQUIREMENTS := setuptools>=68
 
-.PHONY: setup chromium validate build generate serve test bench clean
+.PHONY: setup chromium lock test-latest validate build generate serve test bench clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the lock, then the project itself without dependencies (and without fetching a
+# build backend of its own).
+$(VENV)/.installed: $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Refresh the lock from pyproject.toml's ranges: the newest versions they allow, with hashes.
+lock:
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	printf '%s\n' '$(BUILD_REQUIREMENTS)' | $(VENV)-lock/bin/uv pip compile pyproject.toml - \
+	  --extra test --generate-hashes --python-version 3.11 --upgrade --quiet \
+	  --custom-compile-command 'make lock' -o $(LOCK)
+
+# The whole suite on the newest releases pyproject.toml's ranges allow, not the lock: an
+# upstream release that breaks the project shows here before the lock is refreshed.
+test-latest: chromium
+	rm -rf $(VENV)-latest
+	$(PYTHON) -m venv $(VENV)-latest
+	$(VENV)-latest/bin/python -m pip install --quiet --upgrade -e '.[test]'
+	$(VENV)-latest/bin/pytest
 
 # Debian's chromium, for the browser tests (root, or sudo, needed once).
 chromium:

@@ -141,17 +141,49 @@ Positions = dict[tuple, tuple[int, int, int, int]]
 """loc (keys and list indices, as in Pydantic errors) -> (key line, key col, value line, value col)."""
 
 
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep: flatten it"
+_LIBYAML_TOO_DEEP = "exceeded maximum nesting depth"
+
+
+class _LibyamlTooDeep(Exception):
+    """libyaml's own nesting limit, reached at ``offset`` (a character index), 1-based ``line`` and ``col``."""
+
+    def __init__(self, offset: int, line: int, col: int):
+        super().__init__(offset, line, col)
+        self.offset, self.line, self.col = offset, line, col
+
+
 def parse_yaml(text: str, positions: Positions | None = None) -> Any:
     """The one YAML document in ``text`` as plain data (dict, list, str, int, float, bool, None).
 
     Raises LoadError for anything unsafe or malformed. When ``positions`` is given, it is
     filled with the 1-based position of every node (see :data:`Positions`).
     """
+    try:
+        return _parse(text, positions)
+    except _LibyamlTooDeep as deep:
+        # libyaml 0.2.5 and later stop nesting of their own (at 1,000 levels), and in flow style
+        # ("[[[...") their scanner reads that far ahead before this module is handed the level that
+        # passes MAX_DEPTH. The text before libyaml's stop holds that level: parse it again to
+        # report the same located error as for any other too-deep record.
+        try:
+            _parse(text[: deep.offset], None)
+        except LoadError as error:
+            if error.message == _TOO_DEEP:
+                raise error from None
+        except _LibyamlTooDeep:
+            pass
+        raise LoadError(deep.line, deep.col, _TOO_DEEP) from None
+
+
+def _parse(text: str, positions: Positions | None) -> Any:
     parser = CParser(text)
     try:
         return _build(parser, positions)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
+        if error.problem == _LIBYAML_TOO_DEEP and mark is not None:
+            raise _LibyamlTooDeep(mark.index, mark.line + 1, mark.column + 1) from None
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         context = f" ({error.context})" if error.context else ""
         raise LoadError(line, col, f"YAML syntax error: {error.problem}{context}: check indentation and quoting") from None
@@ -223,7 +255,7 @@ def _build(parser: CParser, positions: Positions | None) -> Any:
                     raise _error(event, "number is out of range (64-bit integers only)")
         elif kind is _MappingStart or kind is _SequenceStart:
             if len(stack) >= MAX_DEPTH:
-                raise _error(event, f"nested more than {MAX_DEPTH} levels deep: flatten it")
+                raise _error(event, _TOO_DEEP)
             value = {} if kind is _MappingStart else []
         else:  # pragma: no cover - libyaml emits no other event inside a document
             raise _error(event, f"unexpected YAML event {kind.__name__}")
