@@ -1,4 +1,5 @@
-"""``iraq-transition diff``: record-level changes between git revisions and data directories."""
+"""``iraq-transition diff``: record-level changes between git revisions and data directories; the
+git calls of ``diff`` and ``validate --changed-since`` take revisions, never options."""
 
 from __future__ import annotations
 
@@ -105,8 +106,8 @@ def test_directories_give_the_same_changes_as_revisions(history, tmp_path, cli):
     base_root.mkdir()
     _write_records(base_root, BEFORE)
     head_data = history / "data"
-    # BASE as a repository root, HEAD as a data directory.
-    document = _json(cli, history, base_root, head_data)
+    # OLD as a repository root, NEW as a data directory.
+    document = _json(cli, history, "--dir", base_root, "--dir", head_data)
     assert document["collections"] == EXPECTED
 
 
@@ -150,7 +151,7 @@ def test_markdown_keeps_long_values_short_and_escapes_table_syntax(tmp_path, cli
     long_text = "word " * 60
     for root, notes in ((before, long_text + "old | `tick`"), (after, long_text + "new | `tick`")):
         _write_records(root, {"actors/a": {"id": "a", "name": "A", "kind": "state", "notes": notes, "citations": [CITATION]}})
-    result = cli("diff", before, after)
+    result = cli("diff", "--dir", before, "--dir", after)
     assert result.code == 0, result.err
     [row] = [line for line in result.out.splitlines() if line.startswith("| `notes` |")]
     # The cells start shortly before the difference, pipes are escaped and backticks fenced.
@@ -166,11 +167,23 @@ def test_identical_sides_report_no_changes(history, cli):
     assert "No record changes." in result.out
 
 
-@pytest.mark.parametrize("bad", ["no-such-revision", "HEAD~99", "--help-me"])
-def test_a_bad_revision_or_path_is_a_usage_error(history, cli, bad):
-    result = cli("--root", history, "diff", "--", bad) if bad.startswith("-") else cli("--root", history, "diff", bad)
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["no-such-revision"], "git cannot compare with 'no-such-revision': no such commit in the repository"),
+        (["HEAD", "HEAD~99"], "git cannot compare with 'HEAD~99': no such commit in the repository"),
+        (["--", "--help-me"], "git cannot compare with '--help-me': no such commit in the repository"),
+        (["--dir", "data", "--dir", "no-such-directory"], "--dir 'no-such-directory': not a directory"),
+        (["--dir", "data/events/e.yaml"], "--dir 'data/events/e.yaml': not a directory"),
+        (["HEAD", "--dir", "data"], "compare either git revisions (BASE [HEAD]) or directories (--dir OLD [--dir NEW]), not both"),
+        (["--dir", "data", "--dir", "data", "--dir", "data"], "--dir is given once or twice"),
+        ([], "say what to compare: git revisions BASE [HEAD], or directories --dir OLD [--dir NEW]"),
+    ],
+)
+def test_a_bad_revision_or_directory_is_a_usage_error(history, cli, args, message):
+    result = cli("diff", *args, cwd=history)
     assert result.code == 2
-    assert "neither a directory nor a git revision" in result.err
+    assert result.err.startswith(f"iraq-transition diff: {message}")
     assert "Traceback" not in result.err
 
 
@@ -181,12 +194,12 @@ def test_markdown_details_at_most_a_few_hundred_records_per_collection(tmp_path,
     (before / "data").mkdir(parents=True)
     count = MAX_DETAILED + 5
     _write_records(after, {f"actors/a{n}": {"id": f"a{n}", "name": "A", "kind": "state"} for n in range(count)})
-    result = cli("diff", before, after)
+    result = cli("diff", "--dir", before, "--dir", after)
     assert result.code == 0, result.err
     assert f"| actors | {count} | 0 | 0 |" in result.out
     assert sum(line.startswith("- added ") for line in result.out.splitlines()) == MAX_DETAILED
     assert "… and 5 more records: `--format json` lists them all." in result.out
-    document = _json(cli, tmp_path, before, after)
+    document = _json(cli, tmp_path, "--dir", before, "--dir", after)
     assert len(document["collections"]["actors"]["added"]) == count
 
 
@@ -198,11 +211,47 @@ def test_symbolic_links_in_a_directory_are_reported_not_followed(tmp_path, cli):
     (after / "data/actors").mkdir(parents=True)
     (after / "data/actors/x.yaml").symlink_to(secret)
     _git(after, "init", "-q", "-b", "main")
+    _git(after, "commit", "-q", "--allow-empty", "-m", "nothing")
     _git(after, "add", "data")
     _git(after, "commit", "-q", "-m", "a link")
-    for head in (after, "HEAD"):
+    for sides in (["--dir", before, "--dir", after], ["HEAD~1", "HEAD"]):
         for output in ("markdown", "json"):
-            result = cli("--root", after, "diff", before, head, "--format", output)
+            result = cli("--root", after, "diff", *sides, "--format", output)
             assert result.code == 0, result.err
             assert "do-not-print-me" not in result.out
             assert "symbolic link, not read" in result.out
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+def test_folders_named_like_the_revisions_do_not_stand_in_for_them(history, cli):
+    _git(history, "update-ref", "refs/remotes/origin/main", "HEAD~1")
+    for folder in ("HEAD", "origin/main"):  # the same records in both: "no changes", were they read
+        _write_records(history / folder, BEFORE)
+    result = cli("diff", "origin/main", "HEAD", "--format", "json", cwd=history)
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["collections"] == EXPECTED
+
+
+def test_changed_since_never_reads_a_revision_as_an_option(history, cli):
+    kept, absent = history / "kept.txt", history / "absent.txt"
+    kept.write_text("precious\n")
+    for target in (kept, absent):
+        result = cli("--root", history, "validate", f"--changed-since=--output={target}")
+        assert result.code == 2, result.err
+        assert result.err == f"iraq-transition validate: git cannot compare with '--output={target}': no such commit in the repository\n"
+    assert kept.read_text() == "precious\n"
+    assert not absent.exists()
+
+
+def test_changed_since_reports_changed_files_whatever_their_names(history, cli):
+    tracked = history / "data/actors/a.yaml"
+    tracked.rename(history / "data/actors/ä.yaml")
+    _git(history, "add", "-A", "data")
+    _git(history, "commit", "-q", "-m", "a file name git would quote")
+    (history / "data/actors/ä.yaml").write_text("id: [unclosed\n")
+    (history / 'data/events/"é.yaml').write_text("id: [unclosed\n")
+    result = cli("--root", history, "validate", "--changed-since", "HEAD", "--format", "json")
+    assert result.code == 1, result.err
+    assert {problem["path"] for problem in json.loads(result.out)} == {"data/actors/ä.yaml", 'data/events/"é.yaml'}
