@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
 from iraq_transition.diff import RENAME_NOTE
 from iraq_transition.fmt import format_record
@@ -134,8 +136,8 @@ def test_markdown_summarises_counts_then_details(history, cli):
         "| events | 1 | 1 | 1 |",
         "| **total** | 2 | 2 | 1 |",
         RENAME_NOTE,
-        "- added `c`: C",
-        "- removed `b`: B",
+        "- added `c`: `C`",
+        "- removed `b`: `B`",
         "- removed `old-id`: likely renamed to `new-id` (identical apart from the id)",
         "Changed `e`:",
         "| `title` | `T` | `T2` |",
@@ -232,6 +234,61 @@ def test_folders_named_like_the_revisions_do_not_stand_in_for_them(history, cli)
     result = cli("diff", "origin/main", "HEAD", "--format", "json", cwd=history)
     assert result.code == 0, result.err
     assert json.loads(result.out)["collections"] == EXPECTED
+
+
+class _Rendered(HTMLParser):
+    """The elements of rendered HTML, the text outside code, and the number of cells of each table row."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags: set[str] = set()
+        self.text_outside_code = ""
+        self.row_widths: list[int] = []
+        self._open: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self._open.append(tag)
+        if tag == "tr":
+            self.row_widths.append(0)
+        elif tag in ("td", "th"):
+            self.row_widths[-1] += 1
+
+    def handle_endtag(self, tag):
+        self._open.pop()
+
+    def handle_data(self, data):
+        if "code" not in self._open:
+            self.text_outside_code += data
+
+
+HOSTILE = "<h1>x</h1>[approve](https://example.com) @octocat | "
+
+
+def test_markdown_shows_whatever_a_record_holds_as_literal_text(tmp_path, cli):
+    before, after = tmp_path / "before", tmp_path / "after"
+    hostile_id = "<img src=x onerror=alert(1)>@octocat|[id](javascript:alert(1))"  # also its file name
+    hostile_values = {
+        "notes": HOSTILE + "\n# heading\r\n| --- | --- |\n![image](https://example.com/x.png) `` ` <https://example.com>",
+        "name": "*bold* _em_ &amp; &lt;b&gt; <!-- comment --> \\| `",
+        f"<b>{HOSTILE}</b>": ["@octocat", "#1", ":smile:"],  # an unknown field: its name is a path in the table
+    }
+    actor = {"id": "a", "name": "A", "kind": "state", "citations": [CITATION]}
+    _write_records(before, {"actors/a": actor})
+    _write_records(after, {
+        "actors/a": {**actor, **hostile_values},
+        f"events/{hostile_id}": {"id": hostile_id, "title": HOSTILE, "description": HOSTILE, "event_type": "visit", "status": "planned"},
+    })
+    result = cli("diff", "--dir", before, "--dir", after)
+    assert result.code == 0, result.err
+    rendered = _Rendered(MarkdownIt("commonmark").enable("table").render(result.out))
+    assert rendered.tags == {"h3", "h4", "p", "ul", "li", "code", "table", "thead", "tbody", "tr", "th", "td", "strong", "em"}
+    # Nothing from a record is markup: no HTML, link, image, heading or mention outside code spans.
+    for text in ("<", ">", "[", "@", "#", "!", "example.com", "javascript"):
+        assert text not in rendered.text_outside_code, text
+    assert rendered.row_widths == [4] * 8 + [3] * 6  # the counts, then the changed record's fields
+    assert f"- added `{hostile_id}`: `{HOSTILE}`" in result.out
 
 
 def test_changed_since_never_reads_a_revision_as_an_option(history, cli):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ RENAME_NOTE = "Ids are stable: a renamed record appears as a removal plus an add
 MAX_SHOWN = 80
 """Longest value shown in full in Markdown; longer ones are cut with an ellipsis (JSON has them whole)."""
 SYMLINK_MESSAGE = "symbolic link, not read: replace it with the record itself"
+LINE_BREAK = re.compile(r"\r\n?|\n")
+"""What ends a line in Markdown (inside a code span too, which would end a table row or list item)."""
 MAX_DETAILED = 200
 """Most records detailed per collection in Markdown (the counts and JSON cover all of them)."""
 
@@ -261,7 +264,10 @@ def to_json(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges
 
 
 def to_markdown(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges]) -> str:
-    """A summary table of counts per collection, then the details: fit for a pull-request comment."""
+    """A summary table of counts per collection, then the details: fit for a pull-request comment.
+    Everything that comes from a record or a command line (ids, titles, values, field names,
+    revisions, paths) is written as a code span, where nothing is markup: no HTML, links,
+    mentions or headings, whatever a pull request puts in its records."""
     lines = [f"### Record changes from {_code(base.label)} to {_code(head.label)}", ""]
     totals = [sum(len(getattr(c, kind)) for c in changes.values()) for kind in ("added", "removed", "changed")]
     if not any(totals):
@@ -294,7 +300,7 @@ def _collection_details(name: str, changes: CollectionChanges) -> list[str]:
         else:
             entries.append([f"- removed {_code(record_id)}{_headline(record)}"])
     for record_id, fields in changes.changed.items():
-        table = [f"| {_code(f.path)} | {' | '.join(_cells(f.old, f.new))} |" for f in fields]
+        table = [f"| {_cell(f.path)} | {' | '.join(_cells(f.old, f.new))} |" for f in fields]
         entries.append(["", f"Changed {_code(record_id)}:", "", "| field | old | new |", "| --- | --- | --- |", *table])
     if not entries:
         return []
@@ -311,12 +317,11 @@ def _collection_details(name: str, changes: CollectionChanges) -> list[str]:
 def _headline(record: dict) -> str:
     for name in ("title", "name", "text", "wording", "headline"):
         if isinstance(record.get(name), str):
-            return f": {_shorten(record[name])}"
+            return f": {_code(record[name])}"
     return ""
 
 
 def _shorten(text: str) -> str:
-    text = text.replace("\r", "").replace("\n", "↵")
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
@@ -330,17 +335,23 @@ def _cells(old: Any, new: Any) -> tuple[str, str]:
 
 
 def _cell(value: Any) -> str:
+    """A table cell: a code span with its pipes escaped (GFM splits cells before reading code spans)."""
     if value is ABSENT:
         return "*(absent)*"
     return _code(value).replace("|", "\\|")
 
 
 def _code(value: Any, shorten: bool = True) -> str:
-    """``value`` as a Markdown code span: strings as they are, other values as JSON; shortened."""
+    """``value`` as a Markdown code span on one line: strings as they are (line breaks shown as ↵),
+    other values as JSON; shortened. Its fence is longer than any run of backticks inside, so
+    that the text cannot close it early."""
     text = value if isinstance(value, str) else json.dumps(_jsonable(value), ensure_ascii=False)
-    text = _shorten(text) if shorten else text.replace("\n", " ")
+    text = LINE_BREAK.sub("↵", text)
+    text = _shorten(text) if shorten else text
     fence = "`" * (_longest_backtick_run(text) + 1)
-    padding = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    # A space each side keeps a backtick off the fence (and an empty span a span); Markdown
+    # removes one space each side when there is one each side.
+    padding = " " if "`" in (text[:1], text[-1:]) or text[:1] == text[-1:] == " " or not text else ""
     return f"{fence}{padding}{text}{padding}{fence}"
 
 
