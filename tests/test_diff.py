@@ -1,13 +1,16 @@
-"""``iraq-transition diff``: record-level changes between git revisions and data directories."""
+"""``iraq-transition diff``: record-level changes between git revisions and data directories; the
+git calls of ``diff`` and ``validate --changed-since`` take revisions, never options."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 
 from iraq_transition.diff import RENAME_NOTE
 from iraq_transition.fmt import format_record
@@ -105,8 +108,8 @@ def test_directories_give_the_same_changes_as_revisions(history, tmp_path, cli):
     base_root.mkdir()
     _write_records(base_root, BEFORE)
     head_data = history / "data"
-    # BASE as a repository root, HEAD as a data directory.
-    document = _json(cli, history, base_root, head_data)
+    # OLD as a repository root, NEW as a data directory.
+    document = _json(cli, history, "--dir", base_root, "--dir", head_data)
     assert document["collections"] == EXPECTED
 
 
@@ -133,8 +136,8 @@ def test_markdown_summarises_counts_then_details(history, cli):
         "| events | 1 | 1 | 1 |",
         "| **total** | 2 | 2 | 1 |",
         RENAME_NOTE,
-        "- added `c`: C",
-        "- removed `b`: B",
+        "- added `c`: `C`",
+        "- removed `b`: `B`",
         "- removed `old-id`: likely renamed to `new-id` (identical apart from the id)",
         "Changed `e`:",
         "| `title` | `T` | `T2` |",
@@ -150,7 +153,7 @@ def test_markdown_keeps_long_values_short_and_escapes_table_syntax(tmp_path, cli
     long_text = "word " * 60
     for root, notes in ((before, long_text + "old | `tick`"), (after, long_text + "new | `tick`")):
         _write_records(root, {"actors/a": {"id": "a", "name": "A", "kind": "state", "notes": notes, "citations": [CITATION]}})
-    result = cli("diff", before, after)
+    result = cli("diff", "--dir", before, "--dir", after)
     assert result.code == 0, result.err
     [row] = [line for line in result.out.splitlines() if line.startswith("| `notes` |")]
     # The cells start shortly before the difference, pipes are escaped and backticks fenced.
@@ -166,11 +169,23 @@ def test_identical_sides_report_no_changes(history, cli):
     assert "No record changes." in result.out
 
 
-@pytest.mark.parametrize("bad", ["no-such-revision", "HEAD~99", "--help-me"])
-def test_a_bad_revision_or_path_is_a_usage_error(history, cli, bad):
-    result = cli("--root", history, "diff", "--", bad) if bad.startswith("-") else cli("--root", history, "diff", bad)
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["no-such-revision"], "git cannot compare with 'no-such-revision': no such commit in the repository"),
+        (["HEAD", "HEAD~99"], "git cannot compare with 'HEAD~99': no such commit in the repository"),
+        (["--", "--help-me"], "git cannot compare with '--help-me': no such commit in the repository"),
+        (["--dir", "data", "--dir", "no-such-directory"], "--dir 'no-such-directory': not a directory"),
+        (["--dir", "data/events/e.yaml"], "--dir 'data/events/e.yaml': not a directory"),
+        (["HEAD", "--dir", "data"], "compare either git revisions (BASE [HEAD]) or directories (--dir OLD [--dir NEW]), not both"),
+        (["--dir", "data", "--dir", "data", "--dir", "data"], "--dir is given once or twice"),
+        ([], "say what to compare: git revisions BASE [HEAD], or directories --dir OLD [--dir NEW]"),
+    ],
+)
+def test_a_bad_revision_or_directory_is_a_usage_error(history, cli, args, message):
+    result = cli("diff", *args, cwd=history)
     assert result.code == 2
-    assert "neither a directory nor a git revision" in result.err
+    assert result.err.startswith(f"iraq-transition diff: {message}")
     assert "Traceback" not in result.err
 
 
@@ -181,12 +196,12 @@ def test_markdown_details_at_most_a_few_hundred_records_per_collection(tmp_path,
     (before / "data").mkdir(parents=True)
     count = MAX_DETAILED + 5
     _write_records(after, {f"actors/a{n}": {"id": f"a{n}", "name": "A", "kind": "state"} for n in range(count)})
-    result = cli("diff", before, after)
+    result = cli("diff", "--dir", before, "--dir", after)
     assert result.code == 0, result.err
     assert f"| actors | {count} | 0 | 0 |" in result.out
     assert sum(line.startswith("- added ") for line in result.out.splitlines()) == MAX_DETAILED
     assert "… and 5 more records: `--format json` lists them all." in result.out
-    document = _json(cli, tmp_path, before, after)
+    document = _json(cli, tmp_path, "--dir", before, "--dir", after)
     assert len(document["collections"]["actors"]["added"]) == count
 
 
@@ -198,11 +213,102 @@ def test_symbolic_links_in_a_directory_are_reported_not_followed(tmp_path, cli):
     (after / "data/actors").mkdir(parents=True)
     (after / "data/actors/x.yaml").symlink_to(secret)
     _git(after, "init", "-q", "-b", "main")
+    _git(after, "commit", "-q", "--allow-empty", "-m", "nothing")
     _git(after, "add", "data")
     _git(after, "commit", "-q", "-m", "a link")
-    for head in (after, "HEAD"):
+    for sides in (["--dir", before, "--dir", after], ["HEAD~1", "HEAD"]):
         for output in ("markdown", "json"):
-            result = cli("--root", after, "diff", before, head, "--format", output)
+            result = cli("--root", after, "diff", *sides, "--format", output)
             assert result.code == 0, result.err
             assert "do-not-print-me" not in result.out
             assert "symbolic link, not read" in result.out
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+def test_folders_named_like_the_revisions_do_not_stand_in_for_them(history, cli):
+    _git(history, "update-ref", "refs/remotes/origin/main", "HEAD~1")
+    for folder in ("HEAD", "origin/main"):  # the same records in both: "no changes", were they read
+        _write_records(history / folder, BEFORE)
+    result = cli("diff", "origin/main", "HEAD", "--format", "json", cwd=history)
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["collections"] == EXPECTED
+
+
+class _Rendered(HTMLParser):
+    """The elements of rendered HTML, the text outside code, and the number of cells of each table row."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.tags: set[str] = set()
+        self.text_outside_code = ""
+        self.row_widths: list[int] = []
+        self._open: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self._open.append(tag)
+        if tag == "tr":
+            self.row_widths.append(0)
+        elif tag in ("td", "th"):
+            self.row_widths[-1] += 1
+
+    def handle_endtag(self, tag):
+        self._open.pop()
+
+    def handle_data(self, data):
+        if "code" not in self._open:
+            self.text_outside_code += data
+
+
+HOSTILE = "<h1>x</h1>[approve](https://example.com) @octocat | "
+
+
+def test_markdown_shows_whatever_a_record_holds_as_literal_text(tmp_path, cli):
+    before, after = tmp_path / "before", tmp_path / "after"
+    hostile_id = "<img src=x onerror=alert(1)>@octocat|[id](javascript:alert(1))"  # also its file name
+    hostile_values = {
+        "notes": HOSTILE + "\n# heading\r\n| --- | --- |\n![image](https://example.com/x.png) `` ` <https://example.com>",
+        "name": "*bold* _em_ &amp; &lt;b&gt; <!-- comment --> \\| `",
+        f"<b>{HOSTILE}</b>": ["@octocat", "#1", ":smile:"],  # an unknown field: its name is a path in the table
+    }
+    actor = {"id": "a", "name": "A", "kind": "state", "citations": [CITATION]}
+    _write_records(before, {"actors/a": actor})
+    _write_records(after, {
+        "actors/a": {**actor, **hostile_values},
+        f"events/{hostile_id}": {"id": hostile_id, "title": HOSTILE, "description": HOSTILE, "event_type": "visit", "status": "planned"},
+    })
+    result = cli("diff", "--dir", before, "--dir", after)
+    assert result.code == 0, result.err
+    rendered = _Rendered(MarkdownIt("commonmark").enable("table").render(result.out))
+    assert rendered.tags == {"h3", "h4", "p", "ul", "li", "code", "table", "thead", "tbody", "tr", "th", "td", "strong", "em"}
+    # Nothing from a record is markup: no HTML, link, image, heading or mention outside code spans.
+    for text in ("<", ">", "[", "@", "#", "!", "example.com", "javascript"):
+        assert text not in rendered.text_outside_code, text
+    assert rendered.row_widths == [4] * 8 + [3] * 6  # the counts, then the changed record's fields
+    assert f"- added `{hostile_id}`: `{HOSTILE}`" in result.out
+
+
+def test_changed_since_never_reads_a_revision_as_an_option(history, cli):
+    kept, absent = history / "kept.txt", history / "absent.txt"
+    kept.write_text("precious\n")
+    for target in (kept, absent):
+        result = cli("--root", history, "validate", f"--changed-since=--output={target}")
+        assert result.code == 2, result.err
+        assert result.err == f"iraq-transition validate: git cannot compare with '--output={target}': no such commit in the repository\n"
+    assert kept.read_text() == "precious\n"
+    assert not absent.exists()
+
+
+def test_changed_since_reports_changed_files_whatever_their_names(history, cli):
+    tracked = history / "data/actors/a.yaml"
+    tracked.rename(history / "data/actors/ä.yaml")
+    _git(history, "add", "-A", "data")
+    _git(history, "commit", "-q", "-m", "a file name git would quote")
+    (history / "data/actors/ä.yaml").write_text("id: [unclosed\n")
+    (history / 'data/events/"é.yaml').write_text("id: [unclosed\n")
+    result = cli("--root", history, "validate", "--changed-since", "HEAD", "--format", "json")
+    assert result.code == 1, result.err
+    assert {problem["path"] for problem in json.loads(result.out)} == {"data/actors/ä.yaml", 'data/events/"é.yaml'}

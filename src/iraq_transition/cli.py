@@ -74,9 +74,21 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("collection", choices=COLLECTION_NAMES, help="collection of the new record")
     new.add_argument("id", nargs="?", help="id of the new record (a lowercase slug)")
 
-    diff = commands.add_parser("diff", help="record-level changes between two git revisions or two data directories")
-    diff.add_argument("base", metavar="BASE", help="git revision or data directory to compare from")
-    diff.add_argument("head", metavar="HEAD", nargs="?", help="git revision or data directory to compare to (default: the working tree)")
+    diff = commands.add_parser(
+        "diff",
+        help="record-level changes between two git revisions or two data directories",
+        usage="%(prog)s [-h] [--format {markdown,json}] (BASE [HEAD] | --dir OLD [--dir NEW])",
+    )
+    diff.add_argument("base", metavar="BASE", nargs="?", help="git revision to compare from")
+    diff.add_argument("head", metavar="HEAD", nargs="?", help="git revision to compare to (default: the working tree)")
+    diff.add_argument(
+        "--dir",
+        dest="dirs",
+        action="append",
+        type=Path,
+        metavar="DIR",
+        help="compare directories instead (a repository root or its data/): --dir OLD [--dir NEW], NEW by default the working tree",
+    )
     diff.add_argument("--format", choices=("markdown", "json"), default="markdown", help="output format (default: markdown)")
     return parser
 

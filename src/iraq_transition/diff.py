@@ -1,22 +1,24 @@
 """The ``diff`` command: record-level changes between two git revisions or data directories.
 
-Each side is a snapshot of data/: a git revision (read with ``git ls-tree`` and
-``git cat-file``, without touching the working tree), a directory (the repository root or its
-data/), or, for HEAD by default, the working tree. Records are compared as data in canonical
-form, so a change of formatting alone is no change. Ids are stable: a renamed record shows as a
-removal plus an addition, flagged as a likely rename when nothing but the id differs.
+Each side is a snapshot of data/: a git revision (resolved once to its commit id, then read with
+``git ls-tree`` and ``git cat-file`` without touching the working tree), a directory given with
+``--dir`` (a repository root or its data/), or, for a missing second side, the working tree.
+Revisions and directories are never guessed from one another, so that a folder named like a
+revision cannot stand in for it. Records are compared as data in canonical form, so a change of
+formatting alone is no change. Ids are stable: a renamed record shows as a removal plus an
+addition, flagged as a likely rename when nothing but the id differs.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import load
+from . import git, load
 from .cli import UsageError
 from .fmt import canonical, same
 from .models import COLLECTIONS
@@ -25,6 +27,8 @@ RENAME_NOTE = "Ids are stable: a renamed record appears as a removal plus an add
 MAX_SHOWN = 80
 """Longest value shown in full in Markdown; longer ones are cut with an ellipsis (JSON has them whole)."""
 SYMLINK_MESSAGE = "symbolic link, not read: replace it with the record itself"
+LINE_BREAK = re.compile(r"\r\n?|\n")
+"""What ends a line in Markdown (inside a code span too, which would end a table row or list item)."""
 MAX_DETAILED = 200
 """Most records detailed per collection in Markdown (the counts and JSON cover all of them)."""
 
@@ -64,10 +68,8 @@ class CollectionChanges:
 
 
 def run(args) -> int:
-    """``iraq-transition diff BASE [HEAD] [--format markdown|json]``."""
-    root = args.root
-    base = snapshot(root, args.base)
-    head = snapshot(root, args.head)
+    """``iraq-transition diff BASE [HEAD]`` or ``diff --dir OLD [--dir NEW]``, ``[--format markdown|json]``."""
+    base, head = sides(args.root, args.base, args.head, args.dirs or [])
     changes = compare(base, head)
     render = to_json if args.format == "json" else to_markdown
     print(render(base, head, changes), end="")
@@ -77,23 +79,42 @@ def run(args) -> int:
 # --------------------------------------------------------------------------- reading snapshots
 
 
-def snapshot(root: Path, where: str | None) -> Snapshot:
-    """The records at ``where``: a directory (repository root or data/), a git revision, or
-    (None) the working tree of ``root``. UsageError when it is neither."""
-    if where is None:
-        return _read_directory(root / "data", "working tree", root)
-    directory = Path(where)
-    if directory.is_dir():
-        data_dir = directory / "data" if (directory / "data").is_dir() else directory
-        return _read_directory(data_dir, where, data_dir.parent)
-    return _read_revision(root, where)
+def sides(root: Path, base: str | None, head: str | None, directories: list[Path]) -> tuple[Snapshot, Snapshot]:
+    """The two snapshots to compare: revisions ``base`` and ``head``, or ``directories`` (one or
+    two); the working tree of ``root`` stands in for the second side when it is not given.
+    Every revision is resolved before anything is read; UsageError for a revision or directory
+    that does not exist, or for revisions and directories mixed."""
+    if directories and base is not None:
+        raise UsageError("compare either git revisions (BASE [HEAD]) or directories (--dir OLD [--dir NEW]), not both")
+    if len(directories) > 2:
+        raise UsageError("--dir is given once or twice: --dir OLD [--dir NEW]")
+    if directories:
+        for directory in directories:
+            if not directory.is_dir():
+                raise UsageError(f"--dir {str(directory)!r}: not a directory")
+        data_dirs = [(str(directory), _data_directory(directory)) for directory in directories]
+        snapshots = [_read_directory(data_dir, label, data_dir.parent) for label, data_dir in data_dirs]
+    elif base is None:
+        raise UsageError("say what to compare: git revisions BASE [HEAD], or directories --dir OLD [--dir NEW]")
+    else:
+        commits = [(revision, git.commit_id(root, revision)) for revision in (base, head) if revision is not None]
+        snapshots = [_read_revision(root, revision, commit) for revision, commit in commits]
+    if len(snapshots) == 1:
+        snapshots.append(_read_directory(root / "data", "working tree", root))
+    return snapshots[0], snapshots[1]
+
+
+def _data_directory(directory: Path) -> Path:
+    """The data/ of a repository root, or the directory itself."""
+    return directory / "data" if (directory / "data").is_dir() else directory
 
 
 def _read_directory(data_dir: Path, label: str, root: Path) -> Snapshot:
     result = Snapshot(label)
+    project = load.Project(root)
     for collection in COLLECTIONS:
         for path in sorted((data_dir / collection).glob("*.yaml")):
-            shown = load.display_path(load.Project(root), path)
+            shown = load.display_path(project, path)
             if path.is_symlink():  # never follow: it could point at any file on the machine
                 result.unreadable[collection, path.stem] = load.Problem(shown, 1, 1, SYMLINK_MESSAGE)
             elif path.is_file():
@@ -106,47 +127,34 @@ def _read_directory(data_dir: Path, label: str, root: Path) -> Snapshot:
     return result
 
 
-def _read_revision(root: Path, revision: str) -> Snapshot:
-    commit = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}")
-    if commit is None:
-        raise UsageError(f"{revision!r} is neither a directory nor a git revision of {root}")
-    listing = _git(root, "ls-tree", "-r", "-z", commit.decode().strip(), "--", "data/") or b""
-    result = Snapshot(revision)
+def _read_revision(root: Path, label: str, commit: str) -> Snapshot:
+    """The records of data/ at ``commit`` (a full commit id); files too large are not read."""
+    listing = git.output(root, "ls-tree", "-r", "-z", "-l", "--end-of-options", commit, "--", "data/")
+    result = Snapshot(label)
     wanted = []  # (collection, stem, path, object id)
     for entry in listing.split(b"\0"):
         if not entry:
             continue
         meta, _, name = entry.decode("utf-8", errors="replace").partition("\t")
-        mode, kind, object_id = meta.split()
+        mode, kind, object_id, size = meta.split()
         parts = Path(name).parts
         if kind != "blob" or len(parts) != 3 or parts[1] not in COLLECTIONS or not name.endswith(".yaml"):
             continue
+        key = parts[1], Path(name).stem
         if mode == "120000":
-            result.unreadable[parts[1], Path(name).stem] = load.Problem(name, 1, 1, SYMLINK_MESSAGE)
+            result.unreadable[key] = load.Problem(name, 1, 1, SYMLINK_MESSAGE)
+        elif int(size) > load.MAX_FILE_BYTES:
+            result.unreadable[key] = load.Problem(name, 1, 1, f"file is larger than {load.MAX_FILE_BYTES:,} bytes")
         else:
-            wanted.append((parts[1], Path(name).stem, name, object_id))
-    blobs = _git(root, "cat-file", "--batch", input="".join(f"{w[3]}\n" for w in wanted).encode()) or b""
+            wanted.append((*key, name, object_id))
+    blobs = git.output(root, "cat-file", "--batch", "--end-of-options", input="".join(f"{w[3]}\n" for w in wanted).encode())
     offset = 0
     for collection, stem, name, _ in wanted:
         header_end = blobs.index(b"\n", offset)
         size = int(blobs[offset:header_end].split()[2])
-        content = blobs[header_end + 1 : header_end + 1 + size]
+        _add(result, collection, stem, name, blobs[header_end + 1 : header_end + 1 + size])
         offset = header_end + 1 + size + 1
-        if size > load.MAX_FILE_BYTES:
-            problem = load.Problem(name, 1, 1, f"file is larger than {load.MAX_FILE_BYTES:,} bytes")
-            result.unreadable[collection, stem] = problem
-        else:
-            _add(result, collection, stem, name, content)
     return result
-
-
-def _git(root: Path, *args: str, input: bytes | None = None) -> bytes | None:
-    """Standard output of ``git ARGS`` run in ``root``, or None when git fails."""
-    try:
-        completed = subprocess.run(["git", *args], cwd=root, input=input, capture_output=True, check=False)
-    except OSError:
-        raise UsageError("git is needed to read revisions, and it could not be run") from None
-    return completed.stdout if completed.returncode == 0 else None
 
 
 def _add(result: Snapshot, collection: str, stem: str, shown: str, content: bytes) -> None:
@@ -256,7 +264,10 @@ def to_json(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges
 
 
 def to_markdown(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges]) -> str:
-    """A summary table of counts per collection, then the details: fit for a pull-request comment."""
+    """A summary table of counts per collection, then the details: fit for a pull-request comment.
+    Everything that comes from a record or a command line (ids, titles, values, field names,
+    revisions, paths) is written as a code span, where nothing is markup: no HTML, links,
+    mentions or headings, whatever a pull request puts in its records."""
     lines = [f"### Record changes from {_code(base.label)} to {_code(head.label)}", ""]
     totals = [sum(len(getattr(c, kind)) for c in changes.values()) for kind in ("added", "removed", "changed")]
     if not any(totals):
@@ -289,7 +300,7 @@ def _collection_details(name: str, changes: CollectionChanges) -> list[str]:
         else:
             entries.append([f"- removed {_code(record_id)}{_headline(record)}"])
     for record_id, fields in changes.changed.items():
-        table = [f"| {_code(f.path)} | {' | '.join(_cells(f.old, f.new))} |" for f in fields]
+        table = [f"| {_cell(f.path)} | {' | '.join(_cells(f.old, f.new))} |" for f in fields]
         entries.append(["", f"Changed {_code(record_id)}:", "", "| field | old | new |", "| --- | --- | --- |", *table])
     if not entries:
         return []
@@ -306,12 +317,11 @@ def _collection_details(name: str, changes: CollectionChanges) -> list[str]:
 def _headline(record: dict) -> str:
     for name in ("title", "name", "text", "wording", "headline"):
         if isinstance(record.get(name), str):
-            return f": {_shorten(record[name])}"
+            return f": {_code(record[name])}"
     return ""
 
 
 def _shorten(text: str) -> str:
-    text = text.replace("\r", "").replace("\n", "↵")
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 
@@ -325,17 +335,23 @@ def _cells(old: Any, new: Any) -> tuple[str, str]:
 
 
 def _cell(value: Any) -> str:
+    """A table cell: a code span with its pipes escaped (GFM splits cells before reading code spans)."""
     if value is ABSENT:
         return "*(absent)*"
     return _code(value).replace("|", "\\|")
 
 
 def _code(value: Any, shorten: bool = True) -> str:
-    """``value`` as a Markdown code span: strings as they are, other values as JSON; shortened."""
+    """``value`` as a Markdown code span on one line: strings as they are (line breaks shown as ↵),
+    other values as JSON; shortened. Its fence is longer than any run of backticks inside, so
+    that the text cannot close it early."""
     text = value if isinstance(value, str) else json.dumps(_jsonable(value), ensure_ascii=False)
-    text = _shorten(text) if shorten else text.replace("\n", " ")
+    text = LINE_BREAK.sub("↵", text)
+    text = _shorten(text) if shorten else text
     fence = "`" * (_longest_backtick_run(text) + 1)
-    padding = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    # A space each side keeps a backtick off the fence (and an empty span a span); Markdown
+    # removes one space each side when there is one each side.
+    padding = " " if "`" in (text[:1], text[-1:]) or text[:1] == text[-1:] == " " or not text else ""
     return f"{fence}{padding}{text}{padding}{fence}"
 
 

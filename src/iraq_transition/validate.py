@@ -25,7 +25,6 @@ import marshal
 import os
 import pickle
 import re
-import subprocess
 import sys
 import typing
 import unicodedata
@@ -37,7 +36,7 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel, ValidationError
 
-from . import models
+from . import git, models
 from .cache import Stat, Store, file_stat, file_stats
 from .cli import UsageError
 from .load import (
@@ -1302,21 +1301,14 @@ def _validate_project(
 
 
 def changed_files(project: Project, revision: str) -> set[str]:
-    """Paths (relative to the root) changed since ``revision``, plus untracked files under data/ and seeds/."""
-    commands = (
-        ["git", "diff", "--name-only", "--relative", revision, "--"],
-        ["git", "ls-files", "--others", "--exclude-standard", "--", "data", "seeds"],
+    """Paths (relative to the root) changed since ``revision``, plus untracked files under data/ and
+    seeds/. The revision is resolved to a commit first, so that it is never read as an option."""
+    commit = git.commit_id(project.root, revision)
+    listings = (
+        git.output(project.root, "diff", "--name-only", "--relative", "-z", "--end-of-options", commit, "--"),
+        git.output(project.root, "ls-files", "--others", "--exclude-standard", "-z", "--end-of-options", "--", "data", "seeds"),
     )
-    changed: set[str] = set()
-    for command in commands:
-        try:
-            done = subprocess.run(command, cwd=project.root, capture_output=True, text=True)
-        except OSError as error:
-            raise UsageError(f"cannot run git: {error}") from None
-        if done.returncode != 0:
-            raise UsageError(f"git cannot compare with {revision!r}: {done.stderr.strip()}")
-        changed.update(line for line in done.stdout.splitlines() if line)
-    return changed
+    return {path for listing in listings for path in os.fsdecode(listing).split("\0") if path}
 
 
 # --------------------------------------------------------------------------- output
