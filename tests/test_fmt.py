@@ -25,6 +25,8 @@ TRICKY = [
     "line\nbreak", "two\n\nparas\n", "\nlead break", "trail break\n\n", "cr\r\nlf", "nel\x85x", "ls\u2028x",
     "bom\ufeffx", "nul\x00x", "bell\x07", "del\x7f", "’typographic’ “quotes”", "日本語", "emoji 🙂",
     "---", "...", "a ---", "  indented\nlines", "x\n  more", "tab\tinside", "trailing\nspace \nline",
+    "0700", "010", "08", "+12", ".5", "-.5", "1.5e3", "1e+3", "-0x1F", "0b11", "1:30", "Y", "N", "\u0662\u0660\u0662\u0666",
+    "\x01", "\ufffe",
 ]
 ADVERSARIAL = st.one_of(
     st.sampled_from(TRICKY),

@@ -89,3 +89,53 @@ def test_the_timeline_is_well_formed_xml_whatever_the_titles_hold():
     texts = [node.firstChild.data for node in document.getElementsByTagName("title") if node.firstChild]
     assert any(text.startswith("bell\ufffd") for text in texts)
     assert any(text.startswith("<b>&amp;</b>") for text in texts)
+
+
+AMBIGUOUS = [  # (plain scalar, what the message says YAML 1.1 and YAML 1.2 read)
+    ("0700", "the number 448 by YAML 1.1 and 700 by YAML 1.2"),
+    ("1:30", "the number 90 by YAML 1.1 and the text '1:30' by YAML 1.2"),
+    ("1_000", "the number 1000 by YAML 1.1 and the text '1_000' by YAML 1.2"),
+    ("0o17", "the text '0o17' by YAML 1.1 and the number 15 by YAML 1.2"),
+    ("1e3", "the text '1e3' by YAML 1.1 and the number 1000.0 by YAML 1.2"),
+    ("-0x1F", "the number -31 by YAML 1.1 and the text '-0x1F' by YAML 1.2"),
+    ("08", "the text '08' by YAML 1.1 and the number 8 by YAML 1.2"),
+    ("-.5", "the text '-.5' by YAML 1.1 and the number -0.5 by YAML 1.2"),
+    ("yes", "the boolean true by YAML 1.1 and the text 'yes' by YAML 1.2"),
+    ("off", "the boolean false by YAML 1.1 and the text 'off' by YAML 1.2"),
+    ("y", "the boolean true by YAML 1.1 and the text 'y' by YAML 1.2"),
+]
+
+
+@pytest.mark.parametrize(("field", "scalar", "readings"), [
+    ("low", scalar, readings) for scalar, readings in AMBIGUOUS[:8]] + [("notes", scalar, readings) for scalar, readings in AMBIGUOUS[8:]
+])
+def test_scalars_yaml_versions_read_differently_are_refused(repo_copy: Path, cli, field, scalar, readings):
+    where = _replace(repo_copy, FORCE_LEVEL, "notes: ", f"{field}: {scalar}")
+    result = cli("--root", repo_copy, "validate", "--no-cache")
+    assert result.code == 1
+    hint = "write the number plainly" if "number" in readings else "write true or false"
+    assert result.out.splitlines() == [
+        f"{where}{len(field) + 3}: force_levels/us-remaining-forces-leave-iraq-by-end-2026: `{scalar}` is read as "
+        f"{readings}: quote it ('{scalar}') if it is text, or {hint}"
+    ]
+
+
+@pytest.mark.parametrize("scalar", ["12", "+12", "-3", "0x1F", "null", "~"])
+def test_scalars_both_versions_read_alike_are_kept(repo_copy: Path, cli, scalar):
+    _replace(repo_copy, FORCE_LEVEL, "notes: ", f"best: {scalar}")
+    result = cli("--root", repo_copy, "validate", "--no-cache")
+    assert result.code == 0, result.out
+
+
+def test_fmt_leaves_an_ambiguous_scalar_alone_and_quotes_text_that_would_be_one(repo_copy: Path, cli):
+    where = _replace(repo_copy, FORCE_LEVEL, "notes: ", "low: 0700")
+    before = (repo_copy / FORCE_LEVEL).read_bytes()
+    result = cli("--root", repo_copy, "fmt", repo_copy / FORCE_LEVEL)
+    assert result.code == 1
+    assert result.out.startswith(f"{where}6: ") and "by YAML 1.2" in result.out
+    assert (repo_copy / FORCE_LEVEL).read_bytes() == before  # not rewritten as 448
+
+    _replace(repo_copy, FORCE_LEVEL, "low: ", "notes: '0o17'")
+    result = cli("--root", repo_copy, "fmt", repo_copy / FORCE_LEVEL)
+    assert result.code == 0, result.out + result.err
+    assert re.search(r'^notes: "0o17"$', (repo_copy / FORCE_LEVEL).read_text(encoding="utf-8"), re.M)

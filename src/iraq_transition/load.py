@@ -4,10 +4,12 @@ YAML is read event by event with libyaml (``yaml.cyaml.CParser``) and turned int
 Python data here, so that nothing dangerous is ever built: tags, anchors and aliases
 (including alias bombs, rejected before any expansion), duplicate keys, nesting deeper
 than :data:`MAX_DEPTH` and files over :data:`MAX_FILE_BYTES` are errors. Plain scalars
-are resolved like PyYAML's SafeLoader (YAML 1.1: ``yes`` is true, ``0x1f`` is 31) with one
-exception: there is no timestamp resolver, so an unquoted ``2024-09-27`` stays the string
-``'2024-09-27'`` (as in YAML 1.2) and never becomes a date. Mapping keys are always taken
-as written (strings).
+are resolved like PyYAML's SafeLoader (YAML 1.1) with one exception: there is no timestamp
+resolver, so an unquoted ``2024-09-27`` stays the string ``'2024-09-27'`` (as in YAML 1.2)
+and never becomes a date. A plain scalar that YAML 1.2 (the core schema of editors and most
+other tools) reads as another value than YAML 1.1 (``0700``, ``1:30``, ``1_000``, ``yes``,
+``0o17``, ``1e3``) is an error, so that every reader of a record sees the same values.
+Mapping keys are always taken as written (strings).
 
 Positions cost time, so :func:`parse_yaml` records them only when asked: validation parses
 every file once without them, and again with them only for a file that has a problem.
@@ -16,7 +18,9 @@ every file once without them, and again with them only for a file that has a pro
 from __future__ import annotations
 
 import functools
+import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -129,12 +133,67 @@ _CONSTRUCT = {
 }
 
 
+_CORE_SCHEMA = (  # YAML 1.2's core schema, as editors (yaml-language-server) and most other tools read YAML
+    (re.compile(r"~|null|Null|NULL|"), lambda text: None),
+    (re.compile(r"true|True|TRUE|false|False|FALSE"), lambda text: text[0] in "tT"),
+    (re.compile(r"[-+]?[0-9]+"), int),
+    (re.compile(r"0o[0-7]+"), lambda text: int(text[2:], 8)),
+    (re.compile(r"0x[0-9a-fA-F]+"), lambda text: int(text[2:], 16)),
+    (re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"), float),
+    (re.compile(r"[-+]?\.(?:inf|Inf|INF)"), lambda text: -math.inf if text[0] == "-" else math.inf),
+    (re.compile(r"\.(?:nan|NaN|NAN)"), lambda text: math.nan),
+)
+_SPEC_1_1_BOOLEANS = {"y": True, "Y": True, "n": False, "N": False}
+"""Booleans of the YAML 1.1 specification that PyYAML does not resolve (a strict YAML 1.1 reader does)."""
+_CORE_NOT_TEXT_START = frozenset("0123456789+-.")
+"""First characters of the scalars YAML 1.2 may read as something else where YAML 1.1 reads text."""
+
+
+class AmbiguousScalar(ValueError):
+    """A plain scalar that YAML 1.1 and YAML 1.2 read as different values."""
+
+
 def plain_scalar(value: str) -> Any:
-    """The value of an unquoted scalar: YAML 1.1 booleans, numbers and null as SafeLoader reads them, else the string."""
+    """The value of an unquoted scalar as both YAML 1.1 (PyYAML's SafeLoader, no timestamps) and YAML 1.2
+    (core schema) read it: a boolean, number, null or the string; AmbiguousScalar when their readings differ."""
+    yaml_1_1: Any = _SPEC_1_1_BOOLEANS.get(value, value)
     for tag, pattern in _RESOLVERS.get(value[:1], ()):
         if tag in _CONSTRUCT and pattern.match(value):
-            return _CONSTRUCT[tag](ScalarNode(tag, value))
-    return value
+            yaml_1_1 = _CONSTRUCT[tag](ScalarNode(tag, value))
+            break
+    if yaml_1_1 is value and value[:1] not in _CORE_NOT_TEXT_START:
+        return value  # text, and text in YAML 1.2 too: the common case, decided without a second reading
+    yaml_1_2 = next((construct(value) for pattern, construct in _CORE_SCHEMA if pattern.fullmatch(value)), value)
+    if type(yaml_1_1) is not type(yaml_1_2) or (yaml_1_1 != yaml_1_2 and yaml_1_1 == yaml_1_1):  # nan is nan
+        raise AmbiguousScalar(_ambiguity(value, yaml_1_1, yaml_1_2))
+    return yaml_1_1
+
+
+def _ambiguity(text: str, yaml_1_1: Any, yaml_1_2: Any) -> str:
+    """What the two YAML versions make of ``text``, and what to write instead."""
+    numbers = [isinstance(v, (int, float)) and not isinstance(v, bool) for v in (yaml_1_1, yaml_1_2)]
+    shown = _cut(text)
+    second = _cut(repr(yaml_1_2)) if all(numbers) else _reading(yaml_1_2)
+    hint = "write the number plainly" if any(numbers) else "write true or false"
+    return (
+        f"`{shown}` is read as {_reading(yaml_1_1)} by YAML 1.1 and {second} by YAML 1.2: "
+        f"quote it ('{shown}') if it is text, or {hint}"
+    )
+
+
+def _reading(value: Any) -> str:
+    """A scalar's value in words: 'the number 448', 'the text '1:30'', 'the boolean true', 'null'."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {'true' if value else 'false'}"
+    if isinstance(value, str):
+        return f"the text {_cut(repr(value))}"
+    return f"the number {_cut(repr(value))}"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 Positions = dict[tuple, tuple[int, int, int, int]]
@@ -249,6 +308,8 @@ def _build(parser: CParser, positions: Positions | None) -> Any:
             if event.style == "":
                 try:
                     value = plain_scalar(value)
+                except AmbiguousScalar as error:
+                    raise _error(event, str(error)) from None
                 except ValueError:
                     raise _error(event, "number is too long: quote it if it is text") from None
                 if type(value) is int and value not in INT64:
