@@ -14,7 +14,7 @@ from typing import Any
 
 from . import __version__
 from .build import CSV_DIR, CSV_LINE_TERMINATOR, Column, Table, table_layout
-from .load import Project
+from .load import Project, write_files
 from .models import COLLECTIONS, NOT_IN_TEXT, TEXT_PATTERN, Record
 from .timeline import render_svg
 from .validate import Dataset, refuse, validate_project
@@ -191,10 +191,8 @@ def run_generate(args) -> int:
             return 1
         print(f"generated files up to date ({len(files)} files)")
         return 0
+    write_files({project.root / path: files[path] for path in stale})
     for path in stale:
-        target = project.root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(files[path], encoding="utf-8", newline="")
         print(f"wrote {path.as_posix()}")
     for path in leftovers:
         (project.root / path).unlink()

@@ -23,10 +23,8 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -295,14 +293,19 @@ def run(args) -> int:
             continue
         if text.encode() == original:
             continue
-        changed.append(record_file.display)
         if args.check:
             old = original.decode("utf-8", errors="replace").splitlines(keepends=True)
             name = record_file.display
             sys.stdout.writelines(difflib.unified_diff(old, text.splitlines(keepends=True), f"a/{name}", f"b/{name}"))
         else:
-            _write_atomically(Path(record_file.path), text)
+            try:
+                load.write_files({Path(record_file.path): text})
+            except OSError as error:
+                message = f"cannot rewrite the file ({error.strerror}): left as it was; make it writable, then run fmt again"
+                problems.append(load.Problem(record_file.display, 1, 1, message))
+                continue
             print(f"reformatted {record_file.display}")
+        changed.append(record_file.display)
     for problem in sorted(problems):
         print(problem)
     verb = "would reformat" if args.check else "reformatted"
@@ -324,15 +327,3 @@ def select(project: load.Project, files: list[load.RecordFile], paths: list[Path
 def _under(path: Path, wanted: list[Path]) -> bool:
     path = path.resolve()
     return any(path.is_relative_to(directory) for directory in wanted)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.chmod(temporary, path.stat().st_mode & 0o777)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
