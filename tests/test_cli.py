@@ -1,10 +1,16 @@
-"""The command itself: usage errors and behaviour in a shell pipeline."""
+"""The command itself: usage errors, behaviour in a shell pipeline, and faults that end in a clean message."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 
 def test_closed_pipe_ends_quietly(repo_copy: Path):
@@ -29,3 +35,122 @@ def test_unknown_command_is_a_usage_error(cli):
     result = cli("publish")
     assert result.code == 2
     assert "invalid choice" in result.err
+
+
+# --------------------------------------------------------------------------- faults end in a clean message
+
+
+@contextlib.contextmanager
+def read_only(directory: Path):
+    """``directory`` made unwritable for the test's length, for root too (``chattr +i``, where the file
+    system has it); skips the test where no real method works."""
+    if os.geteuid() != 0:
+        directory.chmod(0o555)
+        try:
+            yield
+        finally:
+            directory.chmod(0o755)
+        return
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", directory], capture_output=True).returncode:
+        pytest.skip("running as root, and this file system cannot make a directory immutable (chattr +i)")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", directory], check=True)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` and its bytes, but for the cache of validated records."""
+    files = (path for path in sorted(root.rglob("*")) if path.is_file() and ".cache" not in path.parts)
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in files}
+
+
+def assert_clean_failure(result, code: int = 1) -> None:
+    assert result.code == code, result.out + result.err
+    assert "Traceback" not in result.err and "internal error" not in result.err
+
+
+def _loop(link: Path, other: Path) -> None:
+    link.symlink_to(other.name)
+    other.symlink_to(link.name)
+
+
+@pytest.mark.parametrize("command", [["validate", "--no-cache"], ["fmt", "--check"], ["build"], ["generate", "--check"]])
+def test_a_loop_of_symbolic_links_as_record_files_is_a_located_problem(repo_copy: Path, cli, command):
+    events = repo_copy / "data" / "events"
+    _loop(events / "a.yaml", events / "b.yaml")
+    result = cli("--root", repo_copy, *command)
+    assert_clean_failure(result)
+    for name in ("a.yaml", "b.yaml"):
+        assert (f"data/events/{name}:1:1: a symbolic link that cannot be followed (Too many levels of symbolic links): "
+                "replace it with the record itself") in result.out.splitlines()
+
+
+@pytest.mark.parametrize("command", [["validate", "--no-cache"], ["fmt", "--check"], ["build"], ["new", "events", "x"]])
+def test_a_loop_of_symbolic_links_as_a_collection_directory_is_a_clean_failure(repo_copy: Path, cli, command):
+    events = repo_copy / "data" / "events"
+    shutil.rmtree(events)
+    events.symlink_to("events")
+    result = cli("--root", repo_copy, *command)
+    assert_clean_failure(result)
+    if command[0] == "new":
+        assert "/data/events: Not a directory: nothing was written" in result.err
+    else:
+        assert "data/events:1:1: a symbolic link, not a directory: make data/events/ a directory" in result.out
+
+
+@pytest.mark.parametrize("command", [["validate", "--no-cache"], ["fmt"], ["build"], ["generate"], ["new", "events", "x"]])
+def test_a_loop_of_symbolic_links_as_data_is_a_clean_failure(repo_copy: Path, cli, command):
+    shutil.rmtree(repo_copy / "data")
+    (repo_copy / "data").symlink_to("data")
+    before = snapshot(repo_copy)
+    result = cli("--root", repo_copy, *command)
+    assert_clean_failure(result, code=2 if command[0] in ("validate", "new") else 1)
+    if command[0] in ("fmt", "build", "generate"):
+        assert result.out.startswith(
+            "data:1:1: cannot list the directory (Too many levels of symbolic links): replace the links with a real directory"
+        )
+    assert snapshot(repo_copy) == before
+
+
+HOSTILE_NAMES = [
+    "x.yaml\ndata/events/fake.yaml:1:1: events/fake: forged",  # a directory and a file: / cannot be in a name
+    "x.yaml\nfake.yaml:1:1: events: forged",
+    "y\nfake.yaml:1:1: forged.yaml",
+    "cr\rfake.yaml",
+    "tab\there.yaml",
+    "esc\x1b[31mred.yaml",
+    "ls\u2028fake.yaml",
+]
+
+
+def test_file_names_cannot_add_or_forge_output_lines(repo_copy: Path, cli):
+    events = repo_copy / "data" / "events"
+    record = (events / "agreement-aim-withdraw-american-troops-by-end-2026.yaml").read_text(encoding="utf-8")
+    for name in HOSTILE_NAMES:
+        (events / name).parent.mkdir(parents=True, exist_ok=True)
+        (events / name).write_text(record, encoding="utf-8")
+    unprintable = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+    text = cli("--root", repo_copy, "validate", "--no-cache")
+    assert_clean_failure(text)
+    lines = text.out.split("\n")[:-1]
+    assert all(line.startswith("data/events/") and re.match(r"[^:]+:\d+:\d+: ", line) for line in lines), lines
+    assert not any(line.startswith(("data/events/fake.yaml", "fake.yaml")) for line in lines)
+    assert not unprintable.search(text.out.replace("\n", ""))
+    assert "data/events/x.yaml\\nfake.yaml:1:1: events: forged:1:1: not a record file" in text.out
+    assert "data/events/esc\\x1b[31mred.yaml:2:5: events/esc\\x1b[31mred: id: " in text.out
+
+    github = cli("--root", repo_copy, "validate", "--format", "github")
+    assert_clean_failure(github)
+    lines = github.out.split("\n")[:-1]
+    assert len(lines) == len(text.out.split("\n")[:-1])
+    assert all(line.startswith("::error file=data/events/") for line in lines), lines
+    assert "::error file=data/events/tab\\there.yaml,line=2,col=5,title=events/tab\\there::" in github.out
+
+    fmt = cli("--root", repo_copy, "fmt", "--check")
+    assert_clean_failure(fmt)
+    assert fmt.out.split("\n")[:-1] == [
+        "data/events/x.yaml\\ndata:1:1: a directory inside data/events/: records go directly in data/events/<id>.yaml",
+        "data/events/x.yaml\\nfake.yaml:1:1: events: forged:1:1: not a record file (record files end in .yaml): remove it",
+    ]

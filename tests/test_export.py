@@ -12,6 +12,7 @@ from pathlib import Path
 import frictionless
 import pytest
 from test_build import write_small_project
+from test_cli import assert_clean_failure, read_only, snapshot
 
 from iraq_transition import build, export
 from iraq_transition.models import COLLECTIONS
@@ -74,6 +75,30 @@ def test_check_lists_stale_files_and_writes_nothing(repo_copy: Path, cli):
     assert cli("--root", repo_copy, "generate").code == 0
     assert not leftover.exists()
     assert cli("--root", repo_copy, "generate", "--check").code == 0
+
+
+@pytest.mark.parametrize("unwritable", ["schema", "root"])
+def test_generate_into_a_read_only_directory_writes_nothing_and_says_so(repo_copy: Path, cli, unwritable):
+    assert cli("--root", repo_copy, "generate").code == 0
+    (repo_copy / "schema" / "events.schema.json").write_text("{}\n", encoding="utf-8")  # both stale
+    (repo_copy / "datapackage.json").write_text("{}\n", encoding="utf-8")
+    before = snapshot(repo_copy)
+    with read_only(repo_copy / "schema" if unwritable == "schema" else repo_copy):
+        result = cli("--root", repo_copy, "generate")
+    assert_clean_failure(result)
+    stuck = "schema/events.schema.json" if unwritable == "schema" else "datapackage.json"
+    assert f"/{stuck}: " in result.err and "nothing was written; make it writable" in result.err
+    assert snapshot(repo_copy) == before  # no file replaced, no temporary file left
+
+
+def test_generate_where_a_directory_is_a_file_writes_nothing(repo_copy: Path, cli):
+    (repo_copy / "docs").write_text("not a directory\n", encoding="utf-8")
+    (repo_copy / "datapackage.json").write_text("{}\n", encoding="utf-8")
+    before = snapshot(repo_copy)
+    result = cli("--root", repo_copy, "generate")
+    assert_clean_failure(result)
+    assert "/docs: Not a directory: nothing was written" in result.err
+    assert snapshot(repo_copy) == before
 
 
 def test_generate_refuses_invalid_data(repo_copy: Path, cli):

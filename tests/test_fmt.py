@@ -11,6 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
+from test_cli import read_only
 
 from iraq_transition.fmt import FormatError, canonical, format_record, format_text, same
 from iraq_transition.load import parse_yaml
@@ -25,6 +26,8 @@ TRICKY = [
     "line\nbreak", "two\n\nparas\n", "\nlead break", "trail break\n\n", "cr\r\nlf", "nel\x85x", "ls\u2028x",
     "bom\ufeffx", "nul\x00x", "bell\x07", "del\x7f", "’typographic’ “quotes”", "日本語", "emoji 🙂",
     "---", "...", "a ---", "  indented\nlines", "x\n  more", "tab\tinside", "trailing\nspace \nline",
+    "0700", "010", "08", "+12", ".5", "-.5", "1.5e3", "1e+3", "-0x1F", "0b11", "1:30", "Y", "N", "\u0662\u0660\u0662\u0666",
+    "\x01", "\ufffe",
 ]
 ADVERSARIAL = st.one_of(
     st.sampled_from(TRICKY),
@@ -174,6 +177,17 @@ def test_unparseable_files_are_reported_with_their_location_and_left_alone(tmp_p
     assert broken.read_text() == "id: broken\ntitle: [unclosed\n"
     assert duplicate.read_text() == "id: dup\nid: again\n"
     assert (tmp_path / "data/events/fine.yaml").read_text().startswith("# yaml-language-server")
+
+
+def test_a_file_fmt_cannot_rewrite_is_reported_and_left_alone(tmp_path, cli):
+    messy = _write(tmp_path, "data/actors/a.yaml", "id: a\n")
+    with read_only(messy.parent):
+        result = cli("--root", tmp_path, "fmt")
+    assert result.code == 1 and "Traceback" not in result.err
+    assert result.out.startswith("data/actors/a.yaml:1:1: cannot rewrite the file (")
+    assert "left as it was; make it writable, then run fmt again" in result.out
+    assert [path.name for path in messy.parent.iterdir()] == ["a.yaml"] and messy.read_text() == "id: a\n"
+    assert "reformatted 0" in result.err
 
 
 def test_a_missing_path_is_a_usage_error(tmp_path, cli):

@@ -66,7 +66,7 @@ def test_the_good_fixtures_match_their_schemas():
 @pytest.mark.parametrize(
     ("fixture", "keyword"),
     [
-        ("actors/unquoted-boolean.yaml", "type"),  # name: yes reads as a boolean
+        ("actors/unquoted-boolean.yaml", "type"),  # name: true reads as a boolean
         ("events/bad-enum.yaml", "enum"),
         ("events/date-format.yaml", "pattern"),
         ("events/missing-field.yaml", "required"),

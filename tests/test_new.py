@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_cli import assert_clean_failure, read_only, snapshot
 
 from iraq_transition.fmt import MODELINE, scalar
 from iraq_transition.models import COLLECTIONS
@@ -127,6 +128,25 @@ def test_a_missing_or_invalid_id_is_a_usage_error(project, cli, args, message):
     assert result.code == 2
     assert message in result.err
     assert not any((project / "data").iterdir())
+
+
+def test_new_in_a_read_only_collection_writes_nothing_and_says_so(project, cli):
+    (project / "data" / "events").mkdir()
+    with read_only(project / "data" / "events"):
+        result = cli("--root", project, "new", "events", "pentagon-briefing")
+    assert_clean_failure(result)
+    assert "/data/events/pentagon-briefing.yaml: " in result.err
+    assert "nothing was written; make it writable (or free disk space), then run new again" in result.err
+    assert list((project / "data" / "events").iterdir()) == []
+
+
+def test_new_where_the_collection_is_a_file_writes_nothing(project, cli):
+    (project / "data" / "events").write_text("not a directory\n", encoding="utf-8")
+    before = snapshot(project)
+    result = cli("--root", project, "new", "events", "pentagon-briefing")
+    assert_clean_failure(result)
+    assert "/data/events: Not a directory: nothing was written" in result.err
+    assert snapshot(project) == before
 
 
 def test_an_existing_record_is_never_overwritten(project, cli):

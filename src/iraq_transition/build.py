@@ -199,7 +199,7 @@ def _citations_table() -> Table:
             "string",
             "Which part of the record the citation supports: empty for the record itself, else list field "
             "and 0-based position, e.g. 'postures.0'.",
-            pattern=r"^[a-z_]+\.\d+$",
+            pattern=r"^[a-z_]+\.[0-9]+$",
         ),
         Column("position", "integer", "0-based position in the part's citations list.", required=True, minimum=0),
     ]

@@ -34,6 +34,18 @@ class UsageError(Exception):
     """A mistake in how the command was called (exit status 2)."""
 
 
+def _fault(error: OSError, command: str) -> str:
+    """An operating system's refusal in words: the file it concerns, why, and what to do."""
+    from .load import WriteError, printable  # here: load imports the models, which `--help` does not need
+
+    where = f"{printable(str(error.filename))}: " if error.filename else ""
+    reason = error.strerror or str(error)
+    if isinstance(error, WriteError):
+        advice = f"make it writable (or free disk space), then run {command} again"
+        return f"cannot write {where}{reason}: nothing was written; {advice}"
+    return f"{where}{reason}: fix that, then run {command} again"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="iraq-transition",
@@ -111,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`... | head`): stop quietly, like other Unix tools
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as error:  # the system's refusal (a read-only or full disk, a loop of links): not a bug
+        print(f"iraq-transition {args.command}: {_fault(error, args.command)}", file=sys.stderr)
+        return 1
     except Exception as error:  # last resort: a bug, never a contributor's mistake
         print(
             f"iraq-transition {args.command}: internal error ({type(error).__name__}: {error}); "

@@ -14,8 +14,8 @@ from typing import Any
 
 from . import __version__
 from .build import CSV_DIR, CSV_LINE_TERMINATOR, Column, Table, table_layout
-from .load import Project
-from .models import COLLECTIONS, Record
+from .load import Project, write_files
+from .models import COLLECTIONS, NOT_IN_TEXT, TEXT_PATTERN, Record
 from .timeline import render_svg
 from .validate import Dataset, refuse, validate_project
 
@@ -74,7 +74,7 @@ def _field(column: Column) -> dict[str, Any]:
     constraints = {
         "required": column.required or None,
         "enum": list(column.enum) if column.enum else None,
-        "pattern": _table_schema_pattern(column.pattern) if column.pattern else None,
+        "pattern": _table_schema_pattern(column.pattern),
         "minLength": column.min_length,
         "maxLength": column.max_length,
         "minimum": column.minimum,
@@ -86,9 +86,12 @@ def _field(column: Column) -> dict[str, Any]:
     return field
 
 
-def _table_schema_pattern(pattern: str) -> str:
-    """A model's anchored Python regex as a Table Schema pattern (XML Schema style: implicitly anchored)."""
-    return pattern.removeprefix("^").removesuffix("$").replace("(?:", "(")
+def _table_schema_pattern(pattern: str | None) -> str | None:
+    """A model's anchored Python regex as a Table Schema pattern (XML Schema style: implicitly anchored), less
+    the characters text may not hold: XML Schema regexes cannot name them, and the CSVs hold validated text."""
+    if pattern is None or pattern == TEXT_PATTERN:
+        return None
+    return pattern.replace(NOT_IN_TEXT, "").removeprefix("^").removesuffix("$").replace("(?:", "(")
 
 
 def _resource(table: Table) -> dict[str, Any]:
@@ -188,10 +191,8 @@ def run_generate(args) -> int:
             return 1
         print(f"generated files up to date ({len(files)} files)")
         return 0
+    write_files({project.root / path: files[path] for path in stale})
     for path in stale:
-        target = project.root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(files[path], encoding="utf-8", newline="")
         print(f"wrote {path.as_posix()}")
     for path in leftovers:
         (project.root / path).unlink()

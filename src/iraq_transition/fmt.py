@@ -8,7 +8,7 @@ Canonical form, so that a pull request's diff shows only real changes:
 - a field equal to its default (null, an empty list, qualifier ``exact``, measure ``level``,
   unnamed ``false``) is omitted: files stay short and there is one way to say "unknown";
 - block style, 2-space indent, list items indented under their key (``  - key: value``);
-- a string is written plain when YAML (1.1 or 1.2) reads it back as that same string, otherwise
+- a string is written plain when YAML (1.1 and 1.2) reads it back as that same string, otherwise
   double-quoted with escapes; a string with line breaks is a literal block (``|`` / ``|-``) when
   that is exact, else double-quoted; long strings stay on one line (no wrapping, ever);
 - comments other than the modeline are dropped (put remarks in ``notes``);
@@ -23,10 +23,8 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +45,8 @@ _INDICATORS = set("-?:,[]{}#&*!|>'\"%@`")
 # Characters PyYAML accepts in a stream and that never act as line breaks (PyYAML's
 # printable set, less tab, CR, NEL, the Unicode line/paragraph separators and the BOM).
 _SAFE_CHARS = re.compile("[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]*")
-# Plain scalars a YAML 1.2 reader (e.g. the editor's language server) or a strict YAML 1.1
-# reader would not read as a string, beyond what PyYAML's own resolver knows; and partial dates
-# such as 2025-09, so that every date value is written the same way.
-_TYPED_ELSEWHERE = re.compile(
-    r"[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+"
-    r"|[yYnN]|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
-    r"|[0-9]{4}-[0-9]{1,2}(?:-[0-9]{1,2}(?:[Tt ].*)?)?"  # dates and partial dates, quoted alike
-)
+# Dates and partial dates such as 2025-09, quoted alike so that every date value is written the same way.
+_DATE_LIKE = re.compile(r"[0-9]{4}-[0-9]{1,2}(?:-[0-9]{1,2}(?:[Tt ].*)?)?")
 _ESCAPES = {
     "\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
     "\r": "\\r", "\x1b": "\\e", '"': '\\"', "\\": "\\\\", "\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P",
@@ -202,9 +194,18 @@ def _is_plain(text: str) -> bool:
         and " #" not in text
         and not text.endswith(":")
         and _SAFE_CHARS.fullmatch(text)
-        and not _TYPED_ELSEWHERE.fullmatch(text)
-        and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG
+        and not _DATE_LIKE.fullmatch(text)
+        and _RESOLVER.resolve(yaml.ScalarNode, text, (True, False)) == _STR_TAG  # timestamps, merge keys too
+        and _reads_as_text(text)
     )
+
+
+def _reads_as_text(text: str) -> bool:
+    """Whether YAML 1.1 and 1.2 both read ``text``, unquoted, as that text."""
+    try:
+        return isinstance(load.plain_scalar(text), str)
+    except ValueError:  # read differently by the two, or a number too long to read
+        return False
 
 
 def _double_quoted(text: str) -> str:
@@ -292,14 +293,19 @@ def run(args) -> int:
             continue
         if text.encode() == original:
             continue
-        changed.append(record_file.display)
         if args.check:
             old = original.decode("utf-8", errors="replace").splitlines(keepends=True)
             name = record_file.display
             sys.stdout.writelines(difflib.unified_diff(old, text.splitlines(keepends=True), f"a/{name}", f"b/{name}"))
         else:
-            _write_atomically(Path(record_file.path), text)
+            try:
+                load.write_files({Path(record_file.path): text})
+            except OSError as error:
+                message = f"cannot rewrite the file ({error.strerror}): left as it was; make it writable, then run fmt again"
+                problems.append(load.Problem(record_file.display, 1, 1, message))
+                continue
             print(f"reformatted {record_file.display}")
+        changed.append(record_file.display)
     for problem in sorted(problems):
         print(problem)
     verb = "would reformat" if args.check else "reformatted"
@@ -321,15 +327,3 @@ def select(project: load.Project, files: list[load.RecordFile], paths: list[Path
 def _under(path: Path, wanted: list[Path]) -> bool:
     path = path.resolve()
     return any(path.is_relative_to(directory) for directory in wanted)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.chmod(temporary, path.stat().st_mode & 0o777)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise

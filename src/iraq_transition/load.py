@@ -4,10 +4,12 @@ YAML is read event by event with libyaml (``yaml.cyaml.CParser``) and turned int
 Python data here, so that nothing dangerous is ever built: tags, anchors and aliases
 (including alias bombs, rejected before any expansion), duplicate keys, nesting deeper
 than :data:`MAX_DEPTH` and files over :data:`MAX_FILE_BYTES` are errors. Plain scalars
-are resolved like PyYAML's SafeLoader (YAML 1.1: ``yes`` is true, ``0x1f`` is 31) with one
-exception: there is no timestamp resolver, so an unquoted ``2024-09-27`` stays the string
-``'2024-09-27'`` (as in YAML 1.2) and never becomes a date. Mapping keys are always taken
-as written (strings).
+are resolved like PyYAML's SafeLoader (YAML 1.1) with one exception: there is no timestamp
+resolver, so an unquoted ``2024-09-27`` stays the string ``'2024-09-27'`` (as in YAML 1.2)
+and never becomes a date. A plain scalar that YAML 1.2 (the core schema of editors and most
+other tools) reads as another value than YAML 1.1 (``0700``, ``1:30``, ``1_000``, ``yes``,
+``0o17``, ``1e3``) is an error, so that every reader of a record sees the same values.
+Mapping keys are always taken as written (strings).
 
 Positions cost time, so :func:`parse_yaml` records them only when asked: validation parses
 every file once without them, and again with them only for a file that has a problem.
@@ -15,8 +17,13 @@ every file once without them, and again with them only for a file that has a pro
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
+import math
 import os
+import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -70,8 +77,22 @@ class Problem:
     field: str | None = None  # dotted path inside the record, e.g. "citations.0.quote"
 
     def __str__(self) -> str:
+        """The problem on one line: names and values from the files are :func:`printable` in it."""
         where = ": ".join(part for part in (self.record, self.field) if part)
-        return f"{self.path}:{self.line}:{self.col}: {where + ': ' if where else ''}{self.message}"
+        return printable(f"{self.path}:{self.line}:{self.col}: {where + ': ' if where else ''}{self.message}")
+
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+"""Control characters, line and paragraph separators and bidirectional overrides: what can start a
+new output line (a forged ``path:1:1:`` or ``::error`` line) or make a terminal show other text."""
+_ESCAPED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def printable(text: str) -> str:
+    """``text`` with every character of :data:`_UNPRINTABLE` written as an escape (``\\n``, ``\\x1b``,
+    ``\\u2028``), so that it prints as one line showing what it holds."""
+    return _UNPRINTABLE.sub(lambda match: _ESCAPED.get(char := match.group()) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"), text)
 
 
 class LoadError(Exception):
@@ -116,6 +137,72 @@ def position_of_offset(text: bytes | str, offset: int) -> tuple[int, int]:
     return text.count(newline, 0, offset) + 1, offset - line_start + 1
 
 
+class WriteError(OSError):
+    """A file :func:`write_files` could not write (``filename``), having written none of its files: a command
+    that writes through one call of it has changed nothing."""
+
+
+def write_files(files: dict[Path, str]) -> None:
+    """Write every file of ``files`` (path -> text, UTF-8 with LF) or none of them.
+
+    Each text goes to a temporary file beside its target, and only once all are written do they
+    replace their targets, so that a read-only or full disk leaves every file as it was (and no
+    directory made for them): WriteError then. Should replacing a later target fail, OSError.
+    """
+    made: list[Path] = []
+    staged: list[tuple[str, Path]] = []
+    try:
+        for directory in dict.fromkeys(path.parent for path in files):
+            if os.path.lexists(directory) and not directory.is_dir():
+                raise WriteError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory))
+            if not directory.is_dir():
+                _naming(directory, directory.mkdir)
+                made.append(directory)
+        for path, text in files.items():
+            staged.append((_naming(path, _stage, path, text), path))
+        for done, (temporary, path) in enumerate(staged):
+            _naming(path, os.replace, temporary, path, error_class=OSError if done else WriteError)
+    except BaseException:
+        for temporary, _ in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+        for directory in reversed(made):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
+
+
+def _naming(path: Path, function, *args, error_class: type[OSError] = WriteError) -> Any:
+    """``function(*args)``, with an OSError it raises naming ``path`` (not a temporary file)."""
+    try:
+        return function(*args)
+    except OSError as error:
+        raise error_class(error.errno, error.strerror, str(path)) from None
+
+
+def _stage(path: Path, text: str) -> str:
+    """A temporary file beside ``path`` holding ``text``, with the mode ``path`` has (or a new file gets)."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        os.chmod(temporary, _mode_for(path))
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return temporary
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions ``path`` has, or those a new file gets (the umask applied)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 # --------------------------------------------------------------------------- YAML
 
 _RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
@@ -129,12 +216,67 @@ _CONSTRUCT = {
 }
 
 
+_CORE_SCHEMA = (  # YAML 1.2's core schema, as editors (yaml-language-server) and most other tools read YAML
+    (re.compile(r"~|null|Null|NULL|"), lambda text: None),
+    (re.compile(r"true|True|TRUE|false|False|FALSE"), lambda text: text[0] in "tT"),
+    (re.compile(r"[-+]?[0-9]+"), int),
+    (re.compile(r"0o[0-7]+"), lambda text: int(text[2:], 8)),
+    (re.compile(r"0x[0-9a-fA-F]+"), lambda text: int(text[2:], 16)),
+    (re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"), float),
+    (re.compile(r"[-+]?\.(?:inf|Inf|INF)"), lambda text: -math.inf if text[0] == "-" else math.inf),
+    (re.compile(r"\.(?:nan|NaN|NAN)"), lambda text: math.nan),
+)
+_SPEC_1_1_BOOLEANS = {"y": True, "Y": True, "n": False, "N": False}
+"""Booleans of the YAML 1.1 specification that PyYAML does not resolve (a strict YAML 1.1 reader does)."""
+_CORE_NOT_TEXT_START = frozenset("0123456789+-.")
+"""First characters of the scalars YAML 1.2 may read as something else where YAML 1.1 reads text."""
+
+
+class AmbiguousScalar(ValueError):
+    """A plain scalar that YAML 1.1 and YAML 1.2 read as different values."""
+
+
 def plain_scalar(value: str) -> Any:
-    """The value of an unquoted scalar: YAML 1.1 booleans, numbers and null as SafeLoader reads them, else the string."""
+    """The value of an unquoted scalar as both YAML 1.1 (PyYAML's SafeLoader, no timestamps) and YAML 1.2
+    (core schema) read it: a boolean, number, null or the string; AmbiguousScalar when their readings differ."""
+    yaml_1_1: Any = _SPEC_1_1_BOOLEANS.get(value, value)
     for tag, pattern in _RESOLVERS.get(value[:1], ()):
         if tag in _CONSTRUCT and pattern.match(value):
-            return _CONSTRUCT[tag](ScalarNode(tag, value))
-    return value
+            yaml_1_1 = _CONSTRUCT[tag](ScalarNode(tag, value))
+            break
+    if yaml_1_1 is value and value[:1] not in _CORE_NOT_TEXT_START:
+        return value  # text, and text in YAML 1.2 too: the common case, decided without a second reading
+    yaml_1_2 = next((construct(value) for pattern, construct in _CORE_SCHEMA if pattern.fullmatch(value)), value)
+    if type(yaml_1_1) is not type(yaml_1_2) or (yaml_1_1 != yaml_1_2 and yaml_1_1 == yaml_1_1):  # nan is nan
+        raise AmbiguousScalar(_ambiguity(value, yaml_1_1, yaml_1_2))
+    return yaml_1_1
+
+
+def _ambiguity(text: str, yaml_1_1: Any, yaml_1_2: Any) -> str:
+    """What the two YAML versions make of ``text``, and what to write instead."""
+    numbers = [isinstance(v, (int, float)) and not isinstance(v, bool) for v in (yaml_1_1, yaml_1_2)]
+    shown = _cut(text)
+    second = _cut(repr(yaml_1_2)) if all(numbers) else _reading(yaml_1_2)
+    hint = "write the number plainly" if any(numbers) else "write true or false"
+    return (
+        f"`{shown}` is read as {_reading(yaml_1_1)} by YAML 1.1 and {second} by YAML 1.2: "
+        f"quote it ('{shown}') if it is text, or {hint}"
+    )
+
+
+def _reading(value: Any) -> str:
+    """A scalar's value in words: 'the number 448', 'the text '1:30'', 'the boolean true', 'null'."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {'true' if value else 'false'}"
+    if isinstance(value, str):
+        return f"the text {_cut(repr(value))}"
+    return f"the number {_cut(repr(value))}"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 Positions = dict[tuple, tuple[int, int, int, int]]
@@ -249,6 +391,8 @@ def _build(parser: CParser, positions: Positions | None) -> Any:
             if event.style == "":
                 try:
                     value = plain_scalar(value)
+                except AmbiguousScalar as error:
+                    raise _error(event, str(error)) from None
                 except ValueError:
                     raise _error(event, "number is too long: quote it if it is text") from None
                 if type(value) is int and value not in INT64:
@@ -298,21 +442,22 @@ class RecordFile(NamedTuple):
     """A file that should hold one record: ``data/<collection>/<stem>.yaml``."""
 
     path: str  # as the file system is asked for it (under the project's root)
-    display: str  # the path as printed in problems (relative to the root)
+    display: str  # the path as printed in problems (relative to the root, printable)
     collection: str
     stem: str
 
     @property
     def label(self) -> str:
-        return f"{self.collection}/{self.stem}"
+        """``collection/stem``, as printed in problems (:func:`printable`)."""
+        return f"{self.collection}/{printable(self.stem)}"
 
 
 def display_path(project: Project, path: Path) -> str:
-    """``path`` relative to the root (POSIX separators) when inside it, else as given."""
+    """``path`` relative to the root (POSIX separators) when inside it, else as given; :func:`printable`."""
     try:
-        return path.relative_to(project.root).as_posix()
+        return printable(path.relative_to(project.root).as_posix())
     except ValueError:
-        return str(path)
+        return printable(str(path))
 
 
 def record_files(project: Project) -> tuple[list[RecordFile], list[Problem]]:
@@ -331,6 +476,8 @@ def record_files(project: Project) -> tuple[list[RecordFile], list[Problem]]:
             files.extend(_collection_files(project, entry.name, stray))
         elif entry.is_dir(follow_symlinks=False):
             stray(path, f"unknown collection directory {entry.name!r}: records go in data/<collection>/, one of {known}")
+        elif entry.is_symlink() and entry.name in COLLECTIONS:
+            stray(path, f"a symbolic link, not a directory: make data/{entry.name}/ a directory holding the records")
         else:
             stray(path, f"not a record: records go in data/<collection>/<id>.yaml, with collection one of {known}")
     return files, problems
@@ -350,7 +497,11 @@ def _collection_files(project: Project, collection: str, stray) -> list[RecordFi
     names.sort()
     prefix, display_prefix, cut = f"{directory}{os.sep}", f"{shown}/", len(RECORD_SUFFIX)
     make = functools.partial(tuple.__new__, RecordFile)  # a third of the time of RecordFile(...), for 100k files
-    return [make((prefix + name, display_prefix + name, collection, name[:-cut])) for name in names]
+    shown_names = map(printable, names) if _UNPRINTABLE.search("/".join(names)) else names
+    return [
+        make((prefix + name, display_prefix + shown_name, collection, name[:-cut]))
+        for name, shown_name in zip(names, shown_names)
+    ]
 
 
 def _irregular(project: Project, collection: str, entries: list[os.DirEntry], stray) -> list[str]:
@@ -360,20 +511,32 @@ def _irregular(project: Project, collection: str, entries: list[os.DirEntry], st
     directory = project.data_dir / collection
     data_dir = project.data_dir.resolve()
     for entry in entries:
-        stem, suffix = os.path.splitext(entry.name)
         path = directory / entry.name
-        if entry.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(data_dir):
-            stray(path, "symbolic link to a file outside data/: replace it with the record itself")
-        elif entry.is_dir():
-            stray(path, f"a directory inside data/{collection}/: records go directly in data/{collection}/<id>.yaml")
-        elif not entry.is_file():
-            stray(path, "not a regular file (a pipe, socket or device, or a broken link): replace it with a record file")
-        elif suffix != RECORD_SUFFIX:
-            hint = f"rename it to {stem}.yaml" if suffix in (".yml", ".YAML", ".YML") else "remove it"
-            stray(path, f"not a record file (record files end in .yaml): {hint}")
+        try:
+            problem = _irregular_problem(entry, path, collection, data_dir)
+        except OSError as error:  # a loop of symbolic links, or one too long to follow
+            problem = f"a symbolic link that cannot be followed ({error.strerror}): replace it with the record itself"
+        if problem:
+            stray(path, problem)
         else:
             names.append(entry.name)
     return names
+
+
+def _irregular_problem(entry: os.DirEntry, path: Path, collection: str, data_dir: Path) -> str | None:
+    """What is wrong with an entry of a collection's directory that is not a regular record file (None: it is
+    a record all the same)."""
+    stem, suffix = os.path.splitext(entry.name)
+    if entry.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(data_dir):
+        return "symbolic link to a file outside data/: replace it with the record itself"
+    if entry.is_dir():
+        return f"a directory inside data/{collection}/: records go directly in data/{collection}/<id>.yaml"
+    if not entry.is_file():
+        return "not a regular file (a pipe, socket or device, or a broken link): replace it with a record file"
+    if suffix != RECORD_SUFFIX:
+        hint = f"rename it to {stem}.yaml" if suffix in (".yml", ".YAML", ".YML") else "remove it"
+        return f"not a record file (record files end in .yaml): {hint}"
+    return None
 
 
 def _entries(directory: Path, stray) -> list[os.DirEntry]:
@@ -382,5 +545,6 @@ def _entries(directory: Path, stray) -> list[os.DirEntry]:
         with os.scandir(directory) as entries:
             return list(entries)
     except OSError as error:
-        stray(directory, f"cannot list the directory ({error.strerror or error}): check its permissions")
+        advice = "replace the links with a real directory" if error.errno == errno.ELOOP else "check its permissions"
+        stray(directory, f"cannot list the directory ({error.strerror or error}): {advice}")
         return []

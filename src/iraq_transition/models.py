@@ -12,7 +12,9 @@ their ``Annotated`` metadata so that generators can find foreign keys.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import types
+import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
@@ -22,9 +24,14 @@ SCHEMA_VERSION = "1"
 """Bump when a change to these models changes what a record means or how it is stored."""
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
-DATE_VALUE_PATTERN = r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$"
-ISO_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+DATE_VALUE_PATTERN = r"^[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?$"
+ISO_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 COUNTRY_PATTERN = r"^[A-Z]{2}$"
+NOT_IN_TEXT = r"\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff"
+TEXT_PATTERN = rf"^[^{NOT_IN_TEXT}]*$"
+"""Text holds no control character but tab and line feed, and nothing XML 1.0 cannot hold (the timeline
+is SVG): U+FFFE and U+FFFF. (Lone surrogates, which XML cannot hold either, are no text to Pydantic at all.)"""
+_NOT_TEXT = re.compile(rf"[{NOT_IN_TEXT}\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,16 @@ def field_type(annotation: Any, metadata: tuple = ()) -> FieldType:
             return FieldType(annotation, optional, is_list, tuple(found))
 
 
+def text_problem(text: str) -> str:
+    """Which character of ``text`` :data:`TEXT_PATTERN` refuses, where, and what to do."""
+    match = _NOT_TEXT.search(text)
+    char = match.group()
+    category = unicodedata.category(char)
+    kind = {"Cc": "a control character", "Cs": "half of a surrogate pair"}.get(category, "a noncharacter")
+    advice = " (tab and line breaks are the only control characters text may hold)" if category == "Cc" else ""
+    return f"U+{ord(char):04X} ({kind}) at character {match.start() + 1} is not allowed in text: remove it{advice}"
+
+
 def is_model(annotation: Any) -> bool:
     """Whether ``annotation`` is a model class (a nested record part)."""
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
@@ -74,7 +91,10 @@ ActorId = Annotated[Slug, References("actors")]
 EventId = Annotated[Slug, References("events")]
 QuoteId = Annotated[Slug, References("quotes")]
 BaseId = Annotated[Slug, References("bases")]
-Text = Annotated[str, StringConstraints(min_length=1)]
+PlainText = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
+"""A text field: any words, without the characters :data:`TEXT_PATTERN` refuses."""
+Text = Annotated[str, StringConstraints(min_length=1, pattern=TEXT_PATTERN)]
+"""A text field that must not be empty."""
 CountryCode = Annotated[str, StringConstraints(pattern=COUNTRY_PATTERN)]
 
 
@@ -95,11 +115,11 @@ class Citation(Model):
         description="The exact words of the source that support the record, copied verbatim. "
         "Matching ignores only differences of Unicode normalisation, whitespace and typographic quotes."
     )
-    prefix: str | None = Field(
+    prefix: PlainText | None = Field(
         default=None,
         description="Text immediately before the span, to pick one occurrence when the span appears more than once.",
     )
-    suffix: str | None = Field(
+    suffix: PlainText | None = Field(
         default=None,
         description="Text immediately after the span, to pick one occurrence when the span appears more than once.",
     )
@@ -192,7 +212,7 @@ class Record(Model):
     """Fields shared by every record."""
 
     id: Slug = Field(description="Stable, human-readable identifier (lowercase slug); equal to the file name's stem.")
-    notes: str | None = Field(default=None, description="Editorial notes: caveats, defects, how sources differ.")
+    notes: PlainText | None = Field(default=None, description="Editorial notes: caveats, defects, how sources differ.")
 
     collection: ClassVar[str]
 
@@ -217,12 +237,12 @@ class Source(Record):
     published: FuzzyDate | None = Field(
         default=None, description="Date of publication as far as the text tells, with precision; null if unknown."
     )
-    publisher: str | None = Field(default=None, description="Publisher, when identified; null if unknown.")
-    headline: str | None = Field(default=None, description="Headline, when identified; null if unknown.")
-    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = Field(
+    publisher: PlainText | None = Field(default=None, description="Publisher, when identified; null if unknown.")
+    headline: PlainText | None = Field(default=None, description="Headline, when identified; null if unknown.")
+    url: Annotated[str, StringConstraints(pattern=rf"^https?://[^\s{NOT_IN_TEXT}]+$")] | None = Field(
         default=None, description="Address of the public copy the text was matched to; null if unknown."
     )
-    identification: str | None = Field(
+    identification: PlainText | None = Field(
         default=None, description="Basis for publisher, headline and URL (how and when they were identified)."
     )
     same_story_as: SourceId | None = Field(
@@ -313,7 +333,7 @@ class Place(Model):
     """Where an event happens or applies."""
 
     country: CountryCode | None = Field(default=None, description="ISO 3166-1 alpha-2 country code, e.g. IQ, SY.")
-    name: str | None = Field(default=None, description="Place name as the source gives it.")
+    name: PlainText | None = Field(default=None, description="Place name as the source gives it.")
     base: BaseId | None = Field(default=None, description="Id of the base or site, when the event concerns one.")
     precision: PlacePrecision | None = Field(
         default=None, description="How exactly the place is known: site, city, province, country or region."
@@ -380,7 +400,7 @@ class Quote(Record):
         description="The speaker as the source describes them, e.g. 'a senior US official'."
     )
     said: FuzzyDate | None = Field(default=None, description="When the remark was made, with precision.")
-    occasion: str | None = Field(default=None, description="Where or how it was said, e.g. 'press briefing'.")
+    occasion: PlainText | None = Field(default=None, description="Where or how it was said, e.g. 'press briefing'.")
     occasion_event: EventId | None = Field(default=None, description="Id of the event at which it was said.")
     directness: Literal["direct", "partial"] = Field(
         description="direct: a full quoted sentence or more; partial: a fragment quoted inside the source's own sentence."
@@ -465,13 +485,13 @@ class Base(Record):
         description="air_base or base for a named installation; city or region where sources name only a place."
     )
     country: CountryCode = Field(description="ISO 3166-1 alpha-2 country code.")
-    province: str | None = Field(default=None, description="Province or governorate, when stated or evident.")
+    province: PlainText | None = Field(default=None, description="Province or governorate, when stated or evident.")
     latitude: float | None = Field(default=None, ge=-90, le=90, description="Latitude, WGS 84 decimal degrees.")
     longitude: float | None = Field(default=None, ge=-180, le=180, description="Longitude, WGS 84 decimal degrees.")
     coordinate_precision: PlacePrecision | None = Field(
         default=None, description="What the coordinates locate: the site, the city, province, country or region."
     )
-    coordinate_basis: str | None = Field(
+    coordinate_basis: PlainText | None = Field(
         default=None,
         description="Where the coordinates come from. The seed sources give none; approximate public coordinates "
         "are marked as such.",

@@ -17,7 +17,7 @@ from pydantic.fields import FieldInfo
 
 from .cli import UsageError
 from .fmt import MODELINE, PLACEHOLDER
-from .load import Project, display_path
+from .load import Project, display_path, write_files
 from .models import COLLECTIONS, SLUG_PATTERN, field_type
 from .validate import FieldShape, field_shapes
 
@@ -44,8 +44,7 @@ def run(args) -> int:
     shown = display_path(project, path)
     if path.exists():
         raise UsageError(f"{shown} already exists: edit it, or choose another id")
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(template(args.collection, args.id), encoding="utf-8", newline="\n")
+    write_files({path: template(args.collection, args.id)})
     print(f"wrote {shown}: a template for a new {args.collection} record")
     print("next steps:")
     print(f"  1. edit {shown}: fill in every TODO (the comments say what each field means and allows);")

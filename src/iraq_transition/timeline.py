@@ -11,6 +11,7 @@ build draws the timeline as it streams the records.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -164,7 +165,7 @@ def _draw(lanes: list[Lane], undated: int) -> str:
             f'height="{_n(lane.height)}" fill="#f4f4f4"/>'
         )
         rows.append(
-            f'<text x="{MARGIN + 6}" y="{_n(top + 15)}" font-weight="600" fill="#333">{escape(lane.heading)}</text>'
+            f'<text x="{MARGIN + 6}" y="{_n(top + 15)}" font-weight="600" fill="#333">{_xml(lane.heading)}</text>'
         )
         rows.extend(
             _draw_mark(mark, axis, top + row * ROW_HEIGHT + ROW_HEIGHT / 2)
@@ -181,7 +182,7 @@ def _draw(lanes: list[Lane], undated: int) -> str:
         f'height="{_n(height)}" role="img" aria-labelledby="timeline-title timeline-desc" '
         f'font-family="{FONT}" font-size="{LABEL_SIZE}">',
         '<title id="timeline-title">Timeline of the coalition mission transition in Iraq and Syria</title>',
-        f'<desc id="timeline-desc">{escape(_description(lanes, undated))}</desc>',
+        f'<desc id="timeline-desc">{_xml(_description(lanes, undated))}</desc>',
         f'<rect width="{WIDTH}" height="{_n(height)}" fill="#ffffff"/>',
         *backgrounds,
         _draw_axis(axis, plot_top, plot_bottom),
@@ -352,10 +353,10 @@ def _draw_mark(mark: Mark, axis: _Axis, y: float) -> str:
     right = _text_width(label) <= room_right or room_right >= room_left
     x, anchor = (x2 + 8, "start") if right else (x1 - 8, "end")
     text = f'<text x="{_n(x)}" y="{_n(y + 4)}" text-anchor="{anchor}"{_squeeze(label, max(room_right, room_left))}>'
-    text += f"{escape(_fit(label, max(room_right, room_left) / MAX_SQUEEZE))}</text>"
+    text += f"{_xml(_fit(label, max(room_right, room_left) / MAX_SQUEEZE))}</text>"
     return (
-        f'<g class="event status-{mark.event.status}" data-id="{escape(mark.event.id)}">'
-        f'<title>{escape(_summary(mark))}</title>{"".join(shapes)}{text}</g>'
+        f'<g class="event status-{mark.event.status}" data-id="{_xml(mark.event.id)}">'
+        f'<title>{_xml(_summary(mark))}</title>{"".join(shapes)}{text}</g>'
     )
 
 
@@ -439,7 +440,7 @@ def _draw_legend(top: float, undated: int) -> str:
     x = MARGIN + 6.0
     for shape, words in items:
         out.append(shape.format(x=_n(x)))
-        out.append(f'<text x="{_n(x + 28)}" y="{_n(top + 14)}">{escape(words)}</text>')
+        out.append(f'<text x="{_n(x + 28)}" y="{_n(top + 14)}">{_xml(words)}</text>')
         x += 28 + _text_width(words) + 14
     if undated:
         out.append(
@@ -474,6 +475,15 @@ def _description(lanes: list[Lane], undated: int) -> str:
     if undated:
         lines.append(f"{undated} events without a date are not shown.")
     return " ".join(lines)
+
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters XML 1.0 cannot hold, even as character references."""
+
+
+def _xml(text: str) -> str:
+    """``text`` as XML 1.0 character data or attribute value: markup escaped, and U+FFFD for what XML cannot hold."""
+    return escape(_NOT_XML.sub("\ufffd", text))
 
 
 def _n(value: float) -> str:

@@ -335,6 +335,8 @@ def _issue(model: type[BaseModel], error: dict) -> Issue:
         allowed = typing.get_args(_inner(_type_at(model, loc)))
         expected = ", ".join(map(str, allowed)) if allowed else ctx.get("expected", "")
         return Issue(loc, f"expected one of {expected}; got {_shorten(value)}")
+    if kind == "string_unicode" or (kind == "string_pattern_mismatch" and ctx.get("pattern") == models.TEXT_PATTERN):
+        return Issue(loc, models.text_problem(value))
     if kind == "string_pattern_mismatch":
         pattern = ctx.get("pattern")
         if pattern in PATTERN_ADVICE:
