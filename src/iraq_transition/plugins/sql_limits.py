@@ -24,12 +24,12 @@ import sqlite3
 from datasette import hookimpl
 
 MAX_LENGTH = 1_000_000
-"""Longest string or blob, in bytes: SQLite's own advice for untrusted SQL, 200 times the longest value of the
-data (a source text of 4.6 kB; 4.4 kB at 100k synthetic records)."""
+"""Longest string or blob, in bytes: SQLite's own advice for untrusted SQL, some 200 times the longest value of
+the data (a source text: 4.6 kB; 5.6 kB in scripts/synthetic.py's data)."""
 MAX_TRIM_PRODUCT = 10**8
 """Longest ``trim`` text times its set of characters (about 0.3 s)."""
 MAX_SCAN_PRODUCT = 10**9
-"""Longest ``instr`` or ``replace`` text times its pattern (about 0.05 s)."""
+"""Longest ``instr`` or ``replace`` text times its pattern (about 0.01 s)."""
 
 _CONVERSION = re.compile(r"%[-+ #!0,]*(\*|[1-9][0-9]*)?(?:\.(\*|[0-9]*))?(?:ll|l)?(.?)", re.DOTALL)
 """A ``printf`` conversion as SQLite reads it: flags, width, precision, length, type."""
