@@ -440,11 +440,13 @@ def test_serve_rebuilds_a_deleted_database(tmp_path):
     try:
         wait_for(base + "/", process)
         assert fetch_json(f"{base}/{DB}/events.json?_size=1")["rows"]
+        assert answer(f"{base}/{DB}/no-such-table")[0] == 404
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert "building first" in out
+    assert "Traceback" not in out + err and f"404 GET /{DB}/no-such-table\n" in err  # one line
     assert serve.database_problem(root / "build" / build.DATABASE) is None
 
 

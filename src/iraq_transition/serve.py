@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import sqlite3
+import sys
 import threading
 import types
 from functools import cache
@@ -340,7 +341,7 @@ class LiveBuild:
         self.under_way += 1
         self.idle.clear()
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _logging_errors(scope, send))
         finally:
             self.under_way -= 1
             if not self.under_way:
@@ -372,6 +373,17 @@ class LiveBuild:
             self.ds._metadata_local = json.loads((self.build_dir / build.METADATA).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             pass  # the previous metadata: it describes the same tables
+
+
+def _logging_errors(scope, send):
+    """``send``, printing one line for each answer that is an error (Datasette prints no traceback of those)."""
+
+    async def sending(message) -> None:
+        if message["type"] == "http.response.start" and message["status"] >= 400:
+            print(f"{message['status']} {scope['method']} {scope['path']}", file=sys.stderr, flush=True)
+        await send(message)
+
+    return sending
 
 
 async def _unavailable(send, message: str) -> None:
@@ -410,7 +422,13 @@ def run(args: argparse.Namespace) -> int:
         if status:
             return status
     listening = _listen(args.host, args.port)
-    server = uvicorn.Server(uvicorn.Config(LiveBuild(project.build_dir), log_level="warning", lifespan="on"))
+    app = LiveBuild(project.build_dir)
+    from datasette import handle_exception  # once Datasette is loaded: imported first, it would miss its own hook
+
+    # Datasette prints a traceback, every local variable included, of each 404 when rich is installed (frictionless
+    # brings it); without rich it prints the plain traceback of server errors only
+    handle_exception.rich = None
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Serving {DATABASE} at http://{host}:{args.port}/ (Ctrl-C to stop)", flush=True)
     try:
