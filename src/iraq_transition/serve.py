@@ -376,7 +376,7 @@ class LiveBuild:
 
 
 def _logging_errors(scope, send):
-    """``send``, printing one line for each answer that is an error (Datasette prints no traceback of those)."""
+    """``send``, printing one line (status, method, path) for each answer that is an error."""
 
     async def sending(message) -> None:
         if message["type"] == "http.response.start" and message["status"] >= 400:
