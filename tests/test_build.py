@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import random
+import resource
 import sqlite3
 import subprocess
 import sys
+import time
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -493,15 +497,97 @@ def test_a_failure_midway_leaves_the_previous_build_untouched(small: Path, monke
     assert _litter(small) == []
 
 
-def test_a_failed_write_is_reported_without_a_traceback(small: Path, monkeypatch, capsys):
-    def full_disk(directory):
-        raise OSError(28, "No space left on device")
+def _build_with_file_size_limit(root: Path, limit: int) -> subprocess.CompletedProcess:
+    """``build`` as a process whose every write beyond ``limit`` bytes of a file fails (EFBIG: Python ignores
+    SIGXFSZ), as writes fail on a full disk."""
+    return subprocess.run(
+        [sys.executable, "-m", "iraq_transition", "--root", str(root), "build"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)),
+    )
 
-    monkeypatch.setattr(build, "_csv_writers", full_disk)
-    assert build.run(argparse.Namespace(root=small, out=None, no_cache=False)) == 1
-    assert "iraq-transition build: [Errno 28] No space left on device" in capsys.readouterr().err
-    assert not (small / "build").exists()
+
+def test_a_full_disk_is_reported_in_one_line_and_leaves_the_previous_build(small: Path, cli):
+    assert cli("--root", small, "build").code == 0
+    before = _files(small / "build")
+    record = small / "data" / "events" / "mission-ends.yaml"
+    messages = set()
+    for limit in (4096, 64 * 1024, 200 * 1024):  # a CSV, the database, the database's last pages
+        text = record.read_text(encoding="utf-8").replace("title: ", f"title: ({limit}) ", 1)
+        record.write_text(text, encoding="utf-8")  # a change, so that the build has something to write
+        result = _build_with_file_size_limit(small, limit)
+        assert result.returncode == 1, (limit, result.stderr)
+        assert result.stdout == "" and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert "free some disk space" in result.stderr and f"{small / 'build'} is left as it was" in result.stderr
+        messages.add(result.stderr.split(":")[1].split("(")[0].strip())
+        assert _files(small / "build") == before
+        assert _litter(small) == []
+    assert messages == {"no room", "SQLite could not write the database"}  # both ways a write fails were met
+
+
+def _complete(out: Path) -> bool:
+    """Whether ``out`` holds a whole build output: every table in the database and as a CSV file, the metadata
+    and the timeline."""
+    tables = {table.name for table in build.table_layout()}
+    connection = _connect(out / build.DATABASE)
+    try:
+        names = {name for (name,) in connection.execute("select name from sqlite_master where type = 'table'")}
+    finally:
+        connection.close()
+    csvs = {path.stem for path in (out / build.CSV_DIR).glob("*.csv")}
+    return tables <= names and csvs == tables and (out / build.METADATA).is_file() and (out / build.TIMELINE).is_file()
+
+
+def test_a_killed_build_leaves_a_whole_build_and_the_next_one_cleans_up(small: Path):
+    command = [sys.executable, "-m", "iraq_transition", "--root", str(small), "build", "--no-cache"]
+    started = time.monotonic()
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    duration = time.monotonic() - started
+    chance = random.Random(20)
+    for _ in range(20):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(chance.uniform(0, duration))
+        process.kill()
+        process.wait(timeout=60)
+        assert _complete(small / "build")
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    assert _complete(small / "build")
     assert _litter(small) == []
+
+
+def test_without_an_atomic_exchange_the_build_swaps_with_two_renames(small: Path, monkeypatch):
+    dataset, problems = validate_project(Project(small))
+    assert problems == []
+    monkeypatch.setattr(build, "_exchange", lambda first, second: False)
+    build.build(dataset, small / "build")
+    first = _files(small / "build")
+    build.build(dataset, small / "build")
+    assert _files(small / "build") == first
+    assert _litter(small) == []
+
+
+def test_a_build_never_removes_the_staging_directory_of_a_running_build(small: Path):
+    dataset, problems = validate_project(Project(small))
+    running = small / ".build-new-running"
+    running.mkdir()
+    claim = build._claim(running)
+    try:
+        build.build(dataset, small / "build")
+        assert running.is_dir()
+    finally:
+        os.close(claim)
+    build.build(dataset, small / "build")
+    assert _litter(small) == []
+
+
+def test_a_build_replaces_an_output_whose_database_was_deleted(small: Path, cli):
+    assert cli("--root", small, "build").code == 0
+    (small / "build" / build.DATABASE).unlink()
+    result = cli("--root", small, "build")
+    assert result.code == 0, result.err
+    assert _complete(small / "build")
 
 
 def test_refuses_to_replace_a_directory_it_did_not_write(small: Path, tmp_path: Path, cli):

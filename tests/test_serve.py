@@ -8,9 +8,14 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
+import subprocess
+import sys
+import threading
+import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -26,7 +31,7 @@ from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS, Event
 from iraq_transition.validate import Dataset, validate_project
 
-from conftest import REPO, copy_repository, run_cli, start_server, wait_for
+from conftest import REPO, copy_repository, free_port, run_cli, start_server, wait_for
 
 DB = serve.DATABASE
 SVG = "{http://www.w3.org/2000/svg}"
@@ -341,6 +346,177 @@ def test_staleness_follows_data_and_seeds(tmp_path):
     record.unlink()  # a removed record leaves no newer file behind, only a newer directory
     os.utime(record.parent, (built + 10, built + 10))
     assert serve.is_stale(project)
+
+
+def test_an_empty_or_partial_database_is_stale(tmp_path):
+    root = copy_repository(tmp_path / "repo")
+    assert run_cli("--root", root, "build").code == 0
+    database = root / "build" / build.DATABASE
+    connection = sqlite3.connect(database)
+    connection.execute("drop table event_links")
+    connection.close()
+    assert serve.database_problem(database) and serve.is_stale(Project(root))
+    database.write_bytes(b"")  # what SQLite leaves when it opens a deleted database read-write
+    assert "not a complete database" in serve.database_problem(database)
+    assert serve.is_stale(Project(root))
+
+
+def answer(url: str) -> tuple[int, str]:
+    """The status and body at ``url``, errors included."""
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def retitle(root: Path, title: str) -> str:
+    """Give the first event another title; its id."""
+    record = sorted((root / "data" / "events").glob("*.yaml"))[0]
+    lines = record.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = [f"title: {title}\n" if line.startswith("title: ") else line for line in lines]
+    record.write_text("".join(lines), encoding="utf-8")
+    return record.stem
+
+
+def test_serve_follows_a_deleted_rebuilt_or_replaced_database(tmp_path):
+    root = copy_repository(tmp_path / "repo")
+    event = retitle(root, "First title")
+    assert run_cli("--root", root, "build").code == 0
+    database = root / "build" / build.DATABASE
+    process, base = start_server(root)
+    title = f"{base}/{DB}/events/{event}.json?_shape=array"
+    try:
+        wait_for(base + "/", process)
+        assert fetch_json(title)[0]["title"] == "First title"
+
+        database.unlink()
+        for url in (title, f"{base}/", f"{base}/{DB}.json?sql=select+1"):
+            status, body = answer(url)
+            assert status == 503 and "is missing: build it with iraq-transition build" in body
+        assert not database.exists()  # never created empty
+
+        retitle(root, "Second title")
+        assert run_cli("--root", root, "build").code == 0
+        assert fetch_json(title)[0]["title"] == "Second title"
+
+        retitle(root, "Third title")  # a rebuild over the served database, with requests under way
+        answers = []
+        stop = threading.Event()
+
+        def ask():
+            while not stop.is_set():
+                answers.append(answer(title))
+
+        asking = threading.Thread(target=ask)
+        asking.start()
+        try:
+            assert run_cli("--root", root, "build").code == 0
+        finally:
+            stop.set()
+            asking.join()
+        assert fetch_json(title)[0]["title"] == "Third title"
+        seen = {json.loads(body)[0]["title"] for status, body in answers if status == 200}
+        assert answers and seen <= {"Second title", "Third title"}
+        assert all(status == 200 or "reload" in body for status, body in answers)
+
+        other = tmp_path / "other"
+        retitle(root, "Fourth title")
+        assert run_cli("--root", root, "build", "--out", other).code == 0
+        shutil.copyfile(other / build.DATABASE, database)  # rewritten in place: the same file, other bytes
+        assert fetch_json(title)[0]["title"] == "Fourth title"
+        assert fetch_json(f"{base}/{DB}/events.json?_size=1")["rows"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+    assert process.returncode == 0
+
+
+def test_serve_rebuilds_a_deleted_database(tmp_path):
+    root = copy_repository(tmp_path / "repo")
+    assert run_cli("--root", root, "build").code == 0
+    (root / "build" / build.DATABASE).unlink()
+    process, base = start_server(root)
+    try:
+        wait_for(base + "/", process)
+        assert fetch_json(f"{base}/{DB}/events.json?_size=1")["rows"]
+        assert answer(f"{base}/{DB}/no-such-table")[0] == 404
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "building first" in out
+    assert "Traceback" not in out + err and f"404 GET /{DB}/no-such-table\n" in err  # one line
+    assert serve.database_problem(root / "build" / build.DATABASE) is None
+
+
+# --------------------------------------------------------------------------- SQL that could stall the site
+
+HOSTILE_SQL = [
+    "select printf('%.*c', 900000000, 'x')",  # one call writing 900 MB, a character at a time
+    "select printf('%.900000000c', 'x')",
+    "select length(zeroblob(2e9))",
+    "select length(randomblob(2e9))",
+    "select length(replace(hex(zeroblob(400000)), '0', '0000000000'))",  # growth by replacement
+    "select length(printf('%.*c', 999000, 'x') || printf('%.*c', 999000, 'x'))",
+    "select length(trim(printf('%.*c', 999000, 'a'), printf('%.*c', 999000, 'b')))",  # one call comparing 1e12 pairs
+    "select instr(printf('%.*c', 999000, 'a'), printf('%.*c', 499500, 'a') || 'b')",
+    # 1,000 rows of 1 MB: made well within the time limit, but a gigabyte to send
+    "with recursive n(i) as (select 1 union all select i + 1 from n limit 1000) select printf('%.*c', 999000, 'x') from n",
+]
+
+
+def peak_memory_kb(process: subprocess.Popen) -> int:
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.M).group(1))
+
+
+def assert_hostile_sql_fails_at_once(base: str, process: subprocess.Popen) -> None:
+    """Each of :data:`HOSTILE_SQL` answers with an error (the generous timeout bounds its time), the server's
+    memory stays far below what the values would take, and the site still answers."""
+    for sql in HOSTILE_SQL:
+        status, body = answer(f"{base}/{DB}.json?" + urllib.parse.urlencode({"sql": sql}))
+        assert status == 400 and "too big" in json.loads(body)["error"], (sql, body[:300])
+    assert peak_memory_kb(process) < 400 * 1024
+    assert fetch_json(f"{base}/{DB}/sources.json?_shape=array")  # the longest values of the data still read
+    shown = fetch_json(f"{base}/{DB}.json?_shape=array&" + urllib.parse.urlencode(
+        {"sql": "select printf('%.*c', 3, 'x') as c, trim('..a..', '.') as t, replace('a-b', '-', '+') as r"}
+    ))
+    assert shown == [{"c": "xxx", "t": "a", "r": "a+b"}]
+
+
+def test_serve_answers_sql_that_could_stall_it_with_an_error_at_once(site):
+    process, base = start_server(site.parent)
+    try:
+        wait_for(base + "/", process)
+        assert_hostile_sql_fails_at_once(base, process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+
+
+def test_the_published_site_bounds_sql_alike(site):
+    """The README's ``datasette publish`` command passes the plugins and the settings that ``serve`` uses; plain
+    Datasette started with them refuses the same SQL."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"datasette publish (.*?)\n```", readme, re.S).group(1).replace("\\\n", " ")
+    plugins_dir = re.search(r"--plugins-dir (\S+)", command).group(1)
+    extra = re.search(r'--extra-options "([^"]*)"', command).group(1)
+    settings = dict(re.findall(r"--setting (\S+) (\S+)", extra))
+    assert settings == {name: {False: "off", True: "on"}.get(value, str(value)) for name, value in serve.SETTINGS.items()}
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "datasette", "serve", str(serve.database_path(site)), "--plugins-dir",
+         str(REPO / plugins_dir), "--port", str(port), "--metadata", str(site / build.METADATA), *extra.split()],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base + "/", process)
+        assert_hostile_sql_fails_at_once(base, process)
+    finally:
+        process.terminate()
+        process.communicate(timeout=60)
 
 
 # --------------------------------------------------------------------------- the timeline picture

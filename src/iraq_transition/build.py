@@ -3,22 +3,24 @@
 The table layout is derived from the Pydantic models by walking their fields; it is the one
 description of the tables, used here for SQLite and CSV and by ``export`` for the Frictionless
 data package. Builds start from scratch, are atomic (written next to the output, then swapped
-in with renames) and deterministic (the same records give byte-identical files). They stream: the
-records are taken a batch at a time, collection after collection, and each batch's rows go
-straight into SQLite and the CSV files, so that memory never holds the tables.
+in by exchanging the two names at once) and deterministic (the same records give byte-identical
+files). They stream: the records are taken a batch at a time, collection after collection, and
+each batch's rows go straight into SQLite and the CSV files, so that memory never holds the tables.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import ctypes
 import dataclasses
+import errno
+import fcntl
 import json
 import os
 import shutil
 import sqlite3
 import sys
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,6 +48,12 @@ TIMELINE = "timeline.svg"
 METADATA = "metadata.json"
 CITATIONS = "citations"
 CSV_LINE_TERMINATOR = "\r\n"
+OUTPUT_NAMES = frozenset({DATABASE, CSV_DIR, TIMELINE, METADATA, *(DATABASE + s for s in ("-journal", "-wal", "-shm"))})
+"""What a build writes into its output directory (and what SQLite may leave next to an opened database)."""
+STAGING = "-new-"
+"""Infix of a build's staging directory next to the output (``.build-new-<token>``)."""
+RETIRED = "-old-"
+"""Infix of the previous output's name while it is swapped out, where two names cannot be exchanged at once."""
 LABEL_FIELDS = ("title", "name", "headline", "wording", "text")
 """The first of these a collection has names its records in views (and in Datasette)."""
 FULL_TEXT = {"sources": ("text",), "events": ("title", "description"), "quotes": ("text",)}
@@ -547,45 +555,135 @@ def write_outputs(dataset: Dataset, directory: Path) -> dict[str, int]:
 
 
 def build(dataset: Dataset, out: Path) -> dict[str, int]:
-    """Write the outputs of ``dataset`` into a temporary directory next to ``out``, then swap it in; the number of
+    """Write the outputs of ``dataset`` into a staging directory next to ``out``, then swap it in; the number of
     records of each collection.
 
-    A failure at any point leaves a previous ``out`` untouched and removes the temporary directory.
+    ``out`` always names a complete output, the previous or the new one, whatever fails or kills the process on
+    the way; staging directories that a killed build left behind are removed by the next one.
     """
     out = Path(os.path.abspath(out))
     _check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}-new-{uuid.uuid4().hex[:12]}"
+    _remove_stale_staging(out)
+    staging = out.parent / f".{out.name}{STAGING}{uuid.uuid4().hex[:12]}"
     staging.mkdir()  # not mkdtemp: the output directory gets the usual permissions
+    claim = _claim(staging)
     try:
         counts = write_outputs(dataset, staging)
         _swap_in(staging, out)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)  # after the swap, the previous output
+        os.close(claim)
     return counts
 
 
 def _check_replaceable(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / DATABASE).is_file())):
+    """Refuse to replace anything but a directory holding only what a build writes (part of it, if some was
+    deleted)."""
+    if out.exists() and (not out.is_dir() or set(os.listdir(out)) - OUTPUT_NAMES):
         raise UsageError(
             f"{out} exists and is not a previous build output; refusing to replace it: choose a new or empty directory"
         )
 
 
+def _claim(directory: Path) -> int:
+    """An open descriptor holding an exclusive lock on ``directory``: the staging directory of a running build."""
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(descriptor, fcntl.LOCK_EX)
+    return descriptor
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove the staging directories next to ``out`` that no running build holds (left by a killed one)."""
+    prefixes = (f".{out.name}{STAGING}", f".{out.name}{RETIRED}")
+    for name in os.listdir(out.parent):
+        if not name.startswith(prefixes):
+            continue
+        path = out.parent / name
+        try:
+            descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue  # not a directory, or gone meanwhile
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a build is writing it
+        finally:
+            os.close(descriptor)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _swap_in(staging: Path, out: Path) -> None:
-    """Replace ``out`` with ``staging`` by two renames (restoring ``out`` if the second fails)."""
+    """Put ``staging`` in the place of ``out``, leaving the previous output at ``staging``.
+
+    One atomic exchange where the system has one; else two renames, between which ``out`` is missing (and
+    restored if the second fails).
+    """
     if not out.exists():
         staging.rename(out)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
-    out.rename(retired / out.name)
-    try:
-        staging.rename(out)
-    except OSError:
-        (retired / out.name).rename(out)
-        raise
-    finally:
-        shutil.rmtree(retired, ignore_errors=True)
+    elif not _exchange(staging, out):
+        retired = out.parent / f".{out.name}{RETIRED}{uuid.uuid4().hex[:12]}"
+        out.rename(retired)
+        try:
+            staging.rename(out)
+        except OSError:
+            retired.rename(out)
+            raise
+        retired.rename(staging)
+
+
+RENAME_EXCHANGE = 2
+"""``renameat2``'s flag to exchange two names (linux/fs.h)."""
+AT_FDCWD = -100
+"""``renameat2``'s directory argument for paths relative to the working directory (linux/fcntl.h)."""
+
+
+@cache
+def _renameat2() -> Callable[..., int] | None:
+    """Linux's ``renameat2`` from the C library, or None where there is none."""
+    if sys.platform != "linux":
+        return None
+    function = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if function is not None:
+        function.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    return function
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Exchange the names ``first`` and ``second`` atomically; False where the system or file system cannot."""
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    if renameat2(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(second))
+
+
+FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+"""Errors of a write that found no room: disk full, quota exceeded, file size limit reached."""
+SQLITE_ENVIRONMENT = (
+    "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_NOMEM"
+)
+"""SQLite's errors (and their extended codes) that come from the machine, not from the build's own SQL."""
+
+
+def _failure(error: Exception, out: Path) -> str:
+    """The one line that says why the build failed and what to do; SQLite errors other than the machine's are
+    bugs, raised again."""
+    unchanged = f"{out} is left as it was"
+    if isinstance(error, sqlite3.Error):
+        if not (error.sqlite_errorname or "").startswith(SQLITE_ENVIRONMENT):
+            raise error
+        advice = "free some disk space or check the disk, then build again"
+        return f"SQLite could not write the database ({error}): {advice}; {unchanged}"
+    if isinstance(error, OSError) and error.errno in FULL:
+        where = f" writing {error.filename}" if error.filename else ""
+        advice = "free some disk space or raise the file size limit, then build again"
+        return f"no room{where} ({error.strerror}): {advice}; {unchanged}"
+    return f"{error}; {unchanged}"
 
 
 def run(args) -> int:
@@ -600,8 +698,8 @@ def run(args) -> int:
     try:
         dataset, problems = validate_project(project, use_cache=use_cache)
         counts = {} if problems else build(dataset, out)
-    except (OSError, BuildError) as error:
-        print(f"iraq-transition build: {error}", file=sys.stderr)
+    except (OSError, sqlite3.Error, BuildError) as error:
+        print(f"iraq-transition build: {_failure(error, Path(os.path.abspath(out)))}", file=sys.stderr)
         return 1
     if problems:
         return refuse("build", dataset.size, problems, f"{out} left unchanged")
