@@ -60,12 +60,12 @@ def code_version() -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def file_stat(path: str | Path) -> Stat | None:
+def file_stat(path: str | Path, follow_symlinks: bool = True) -> Stat | None:
     """The stat of ``path``, or None if it cannot be had or the file changed too recently to trust it."""
-    return file_stats([path])[0]
+    return file_stats([path], follow_symlinks)[0]
 
 
-def file_stats(paths: list[str | Path]) -> list[Stat | None]:
+def file_stats(paths: list[str | Path], follow_symlinks: bool = True) -> list[Stat | None]:
     """:func:`file_stat` of every path, the time read once (in one thread: threads only fight over the
     interpreter lock)."""
     trusted_until = time.time_ns() - RACY_NS
@@ -73,7 +73,7 @@ def file_stats(paths: list[str | Path]) -> list[Stat | None]:
     add, stat = stats.append, os.stat
     for path in paths:
         try:
-            found = stat(path)
+            found = stat(path, follow_symlinks=follow_symlinks)
         except OSError:
             add(None)
             continue
@@ -248,7 +248,7 @@ def _tree_state(top: Path, digest) -> int:
     newest = 0
     for entry in entries:
         try:
-            stat = entry.stat()
+            stat = entry.stat(follow_symlinks=False)
             state = (stat.st_mode, stat.st_size, stat.st_mtime_ns, stat.st_ino)
             newest = max(newest, stat.st_mtime_ns)
         except OSError as error:

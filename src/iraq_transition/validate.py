@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import difflib
+import errno
 import functools
 import gc
 import hashlib
@@ -33,6 +34,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISDIR, S_ISREG
 from typing import Any, TextIO
 
 from pydantic import BaseModel, ValidationError
@@ -41,6 +43,7 @@ from . import models
 from .cache import Stat, Store, file_stat, file_stats
 from .cli import UsageError
 from .load import (
+    MAX_FILE_BYTES,
     RECORD_SUFFIX,
     LoadError,
     Positions,
@@ -340,6 +343,8 @@ def _issue(model: type[BaseModel], error: dict) -> Issue:
         pattern = ctx.get("pattern")
         if pattern in PATTERN_ADVICE:
             return Issue(loc, f"{_shorten(value)} is not {_IS_NOT[pattern]}: {PATTERN_ADVICE[pattern]}")
+        if model is models.Source and loc == ("file",) and isinstance(value, str) and not is_seed_name(value):
+            return Issue(loc, f"{_shorten(value)} is {OUTSIDE_SEEDS}")
         return Issue(loc, f"{_shorten(value)} does not match the pattern {pattern} ({_description(model, loc)})")
     if kind == "string_type":
         if value is None:
@@ -531,6 +536,123 @@ def closest_passage(text: str, quote: str) -> str | None:
     return passage if len(passage) <= 300 else passage[:297] + "..."
 
 
+# --------------------------------------------------------------------------- seeds
+
+SEED_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+"""How a seed is opened: never through a symbolic link, never waiting (on a FIFO), never as a terminal."""
+_KINDS = {S_IFLNK: "a symbolic link", S_IFIFO: "a FIFO", S_IFCHR: "a device", S_IFBLK: "a device",
+          S_IFDIR: "a directory", S_IFSOCK: "a socket", S_IFREG: "a file"}
+OUTSIDE_SEEDS = ("outside seeds/: a seed is a plain file directly in seeds/; archive the text there and give "
+                 "only its file name, e.g. 000_article.txt")
+
+
+class SeedError(Exception):
+    """A seed that cannot be used; the message says what it is and what to do."""
+
+
+class _Unopenable(Exception):
+    """Why a file could not be opened: it is missing, or ``what`` stands there ("is a symbolic link"), or the
+    system refused (``what`` is "cannot be read (<reason>)")."""
+
+    def __init__(self, what: str, missing: bool = False, refused: bool = False):
+        super().__init__(what)
+        self.what, self.missing, self.refused = what, missing, refused
+
+
+def is_seed_name(name: str) -> bool:
+    """Whether ``name`` names an entry directly in seeds/ (no directory part, nor . or ..)."""
+    return name not in ("", ".", "..") and "/" not in name and "\0" not in name
+
+
+def _kind(mode: int) -> str:
+    return _KINDS.get(S_IFMT(mode), "of an unknown kind")
+
+
+def _open(path: str | Path, flags: int, dir_fd: int | None = None) -> int:
+    """A descriptor of ``path`` opened with ``flags`` (which hold O_NOFOLLOW); :class:`_Unopenable` if it cannot be."""
+    try:
+        return os.open(path, flags, dir_fd=dir_fd)
+    except FileNotFoundError:
+        raise _Unopenable("does not exist", missing=True) from None
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENXIO):  # a link, not a directory, a socket
+            try:
+                mode = os.stat(path, dir_fd=dir_fd, follow_symlinks=False).st_mode
+            except OSError:
+                mode = None
+            if mode is not None:
+                raise _Unopenable(f"is {_kind(mode)}") from None
+        raise _Unopenable(f"cannot be read ({error.strerror})", refused=True) from None
+
+
+def read_seed(seeds_dir: Path, name: str) -> bytes:
+    """The bytes of the seed ``name``, at most :data:`MAX_FILE_BYTES`: every seed is read here.
+
+    It must be a regular file directly in ``seeds_dir``, itself a directory and not a link to one: links are
+    never followed, a FIFO or device never read. SeedError otherwise, saying what the thing is and what to do.
+    """
+    where = f"seeds/{name}"
+    if not is_seed_name(name):
+        raise SeedError(f"{name!r} is {OUTSIDE_SEEDS}")
+    try:
+        directory = _open(seeds_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except _Unopenable as error:
+        if error.missing:
+            raise _seed_error(where, error) from None
+        raise SeedError(f"seeds/ {error.what}, so {where} is not read: keep the archived texts as plain files "
+                        "in a seeds/ directory of the repository itself") from None
+    try:
+        descriptor = _open(name, SEED_FLAGS, dir_fd=directory)
+    except _Unopenable as error:
+        raise _seed_error(where, error) from None
+    finally:
+        os.close(directory)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not S_ISREG(mode):
+            raise _seed_error(where, _Unopenable(f"is {_kind(mode)}"))
+        with open(descriptor, "rb", closefd=False) as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise _seed_error(where, _Unopenable(f"cannot be read ({error.strerror})", refused=True)) from None
+    finally:
+        os.close(descriptor)
+    if len(data) > MAX_FILE_BYTES:
+        raise SeedError(f"{where} is larger than {MAX_FILE_BYTES:,} bytes, the most a seed may hold: "
+                        "archive only the article's text")
+    return data
+
+
+def _seed_error(where: str, error: _Unopenable) -> SeedError:
+    if error.missing:
+        return SeedError(f"seed file {where} does not exist: archive the article's text there, or correct the file name")
+    if error.refused:
+        return SeedError(f"{where} {error.what}: check its permissions")
+    return SeedError(f"{where} {error.what}, not a plain file: a seed must be a plain file inside seeds/; "
+                     "replace it with a copy of the archived text")
+
+
+def stray_seed(seeds_dir: Path, name: str) -> str:
+    """The message for an entry of seeds/ that no source record describes (looked at, never followed nor read)."""
+    try:
+        mode = os.lstat(seeds_dir / name).st_mode
+    except OSError:
+        mode = None
+    if mode is None or S_ISREG(mode):
+        return ("no source record describes this seed file: add one with "
+                f"'iraq-transition new sources' (file: {name}), or remove the file")
+    return (f"this is {_kind(mode)}, not a seed file, and no source record describes it: seeds/ holds only the "
+            "archived texts, as plain files; remove it")
+
+
+def is_plain_directory(path: Path) -> bool:
+    """Whether ``path`` is a directory itself (not a link to one)."""
+    try:
+        return S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 # --------------------------------------------------------------------------- the project
 
 
@@ -697,7 +819,7 @@ class _Run:
         self.whole: dict[int, list[Issue]] = {}  # issues found by the checks of the whole
         self.problems: list[Problem] = []
         self.seeds: dict[str, tuple[Stat, str]] = {}
-        self.seed_paths: dict[str, str] = {}  # source id -> its usable seed
+        self.seed_files: dict[str, str] = {}  # source id -> the file name of its usable seed
         self.text_digests: dict[str, str] = {}  # source id -> SHA-256 of its seed's text
         self.texts: dict[str, str] = {}
         self.changed = self.state is None  # whether the state must be saved anew
@@ -891,7 +1013,8 @@ class _Run:
         seeds_dir = self.project.seeds_dir
         described: dict[str, int] = {}
         mentioned = set()
-        known = self.state.seeds if self.state else {}
+        plain = is_plain_directory(seeds_dir)
+        known = self.state.seeds if self.state and plain else {}
         for index, source_file, sha256, valid in self._source_files():
             if not valid:
                 mentioned.add(source_file)
@@ -901,47 +1024,49 @@ class _Run:
                           f"{self.files[described[source_file]].display}: one source record per seed file")
                 continue
             described[source_file] = index
-            seed = os.path.join(seeds_dir, source_file)
-            stat = file_stat(seed)
-            if stat is not None and known.get(source_file, (None,))[0] == stat:
+            source_id = self.files[index].stem
+            seen = file_stat(os.path.join(seeds_dir, source_file), follow_symlinks=False) if plain else None
+            if seen is not None and known.get(source_file, (None,))[0] == seen:
                 digest = known[source_file][1]
-            elif not os.path.isfile(seed):
-                self._add(index, ("file",), f"seed file seeds/{source_file} does not exist: archive the "
-                          "article's text there, or correct the file name")
-                continue
             else:
                 try:
-                    data = read_bytes(seed)
-                    self.texts[self.files[index].stem] = data.decode("utf-8")
-                except (LoadError, UnicodeDecodeError) as error:
-                    self._add(index, ("file",), f"seeds/{source_file} cannot be used: "
-                              f"{getattr(error, 'message', 'it is not valid UTF-8')}")
+                    data = read_seed(seeds_dir, source_file)
+                    self.texts[source_id] = data.decode("utf-8")
+                except SeedError as error:
+                    self._add(index, ("file",), str(error))
+                    continue
+                except UnicodeDecodeError:
+                    self._add(index, ("file",), f"seeds/{source_file} cannot be used: it is not valid UTF-8")
                     continue
                 digest = hashlib.sha256(data).hexdigest()
                 self.changed = True
-            if stat is not None:
-                self.seeds[source_file] = (stat, digest)
-            source_id = self.files[index].stem
+            if seen is not None:
+                self.seeds[source_file] = (seen, digest)
             self.text_digests[source_id] = digest
-            self.seed_paths[source_id] = seed
+            self.seed_files[source_id] = source_file
             if digest != sha256:
                 self._add(index, ("sha256",), f"seeds/{source_file} has changed: its SHA-256 is {digest}. "
                           "Seeds must stay byte-for-byte as archived; restore the file, or if the new text is "
                           "right, set sha256 to the new value and re-check every citation of this source")
-        if seeds_dir.is_dir():
+        if plain:
             for name in sorted(os.listdir(seeds_dir)):
                 if name not in described and name not in mentioned:
-                    self.problems.append(Problem(
-                        display_path(self.project, seeds_dir / name), 1, 1,
-                        "no source record describes this seed file: add one with "
-                        f"'iraq-transition new sources' (file: {name}), or remove the file"))
+                    self.problems.append(Problem(display_path(self.project, seeds_dir / name), 1, 1,
+                                                 stray_seed(seeds_dir, name)))
 
     def text(self, source_id: str) -> str | None:
-        """The text of a source whose seed is usable, read when first wanted."""
+        """The text of a source whose seed is usable, read when first wanted (as it was checked, or not at all)."""
         if source_id not in self.text_digests:
             return None
         if source_id not in self.texts:
-            self.texts[source_id] = read_bytes(self.seed_paths[source_id]).decode("utf-8")
+            name = self.seed_files[source_id]
+            try:
+                data = read_seed(self.project.seeds_dir, name)
+            except SeedError:
+                data = None
+            if data is None or hashlib.sha256(data).hexdigest() != self.text_digests[source_id]:
+                raise UsageError(f"seeds/{name} changed while it was being checked: run the command again")
+            self.texts[source_id] = data.decode("utf-8")  # as checked: its SHA-256 is that of UTF-8 text
         return self.texts[source_id]
 
     def _check_files_again(self, indexes: list[int]) -> Iterable[tuple[int, list[Issue], Summary | bytes | None]]:
