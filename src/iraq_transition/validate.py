@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import difflib
 import errno
 import functools
@@ -225,6 +226,7 @@ class Issue:
     loc: tuple
     message: str
     at: str = "value"  # "value", "key", or "parent" (the mapping that holds loc)
+    hint: tuple[str, str] | None = None  # (source id, quote): a quote not found, whose closest passage may be told
 
 
 def check_file(file: RecordFile, data: bytes) -> FileResult:
@@ -513,27 +515,63 @@ def find_span(text: str, citation: Citation) -> tuple[int, int] | None:
     return spans[0] if len(spans) == 1 else None
 
 
+HINT_QUOTE = 2000
+"""Characters of a quote (normalised) that are compared with the text when looking for its closest passage."""
+ANCHOR = 8
+"""Characters of an anchor: a piece of the quote looked for, as it is, in the text."""
+ANCHORS = 32
+"""Anchors taken from a quote, spread over it; each is one search of the text."""
+ANCHOR_HITS = 16
+"""Occurrences of an anchor beyond which it says nothing about where the quote is (the search stops there)."""
+SLACK = 32
+"""How far apart the alignments of anchors (offset in the text minus offset in the quote) may be and still agree:
+characters the quote adds or leaves out between them."""
+PASSAGE = 300
+"""Longest passage told, in characters."""
+WORD = 40
+"""How far a passage is widened, at most, to start and end with whole words."""
+
+
 def closest_passage(text: str, quote: str) -> str | None:
-    """The passage of ``text`` most like ``quote`` (whitespace collapsed), to help fix a citation."""
+    """The passage of ``text`` most like ``quote`` (whitespace collapsed), to help fix a citation; None if none is.
+
+    Anchors (pieces of the quote) are found in the text; the place where most of them agree is the passage. The
+    cost is bounded whatever the text and quote: :data:`ANCHORS` searches, each stopping after
+    :data:`ANCHOR_HITS` occurrences, then a few hundred characters looked at.
+    """
     normalised = _normalised_source(text)
     source = normalised.text
-    wanted = normalise(quote)[:2000]
-    if not source or not wanted:
+    wanted = normalise(quote)[:HINT_QUOTE]
+    size = min(ANCHOR, len(wanted))
+    if size < 4 or len(source) < size:
         return None
-    match = difflib.SequenceMatcher(None, source, wanted, autojunk=False).find_longest_match(
-        0, len(source), 0, len(wanted)
-    )
-    if match.size < 4:
+    hits = []  # (alignment, offset of the anchor in the quote)
+    last = len(wanted) - size
+    for at in sorted({last * k // (ANCHORS - 1) for k in range(ANCHORS)}):
+        anchor, found = wanted[at: at + size], []
+        position = source.find(anchor)
+        while position != -1 and len(found) <= ANCHOR_HITS:
+            found.append(position)
+            position = source.find(anchor, position + 1)
+        if len(found) <= ANCHOR_HITS:
+            hits.extend((position - at, at) for position in found)
+    if not hits:
         return None
-    start = max(0, match.a - match.b)
-    end = min(len(source), start + len(wanted))
-    while start > 0 and source[start - 1] != " ":  # widen to whole words
-        start -= 1
-    while end < len(source) and source[end] != " ":
-        end += 1
-    end -= 1
-    passage = " ".join(text[normalised.offset(start): normalised.offset(end) + 1].split())
-    return passage if len(passage) <= 300 else passage[:297] + "..."
+    hits.sort()
+    best, count, low = 0, 0, 0
+    for high in range(len(hits)):  # the most hits whose alignments are within SLACK of one another
+        while hits[high][0] - hits[low][0] > SLACK:
+            low += 1
+        if high - low + 1 > count:
+            best, count = low, high - low + 1
+    start = max(0, min(hits[best: best + count], key=lambda hit: hit[1])[0])  # as the anchor nearest the start says
+    end = min(len(source), start + min(len(wanted), 2 * PASSAGE))
+    space = source.rfind(" ", max(0, start - WORD), start)  # widen to whole words
+    start = space + 1 if space != -1 else 0 if start <= WORD else start
+    space = source.find(" ", end, end + WORD)
+    end = space if space != -1 else len(source) if end + WORD >= len(source) else end
+    passage = " ".join(text[normalised.offset(start): normalised.offset(end - 1) + 1].split())
+    return passage if len(passage) <= PASSAGE else passage[: PASSAGE - 3] + "..."
 
 
 # --------------------------------------------------------------------------- seeds
@@ -657,7 +695,7 @@ def is_plain_directory(path: Path) -> bool:
 
 
 MAX_HINTS = 20
-"""Closest-passage hints given per record (finding one is the slow part of a failed citation)."""
+"""Closest-passage hints given per run: to the first quotes not found, in the order problems are reported."""
 
 
 class Summary(typing.NamedTuple):
@@ -818,6 +856,7 @@ class _Run:
         self.issues: dict[int, list[Issue]] = {}  # issues of each file's references and citations
         self.whole: dict[int, list[Issue]] = {}  # issues found by the checks of the whole
         self.problems: list[Problem] = []
+        self.hints: dict[Problem, tuple[str, str]] = {}  # problems of quotes not found -> (source id, quote)
         self.seeds: dict[str, tuple[Stat, str]] = {}
         self.seed_files: dict[str, str] = {}  # source id -> the file name of its usable seed
         self.text_digests: dict[str, str] = {}  # source id -> SHA-256 of its seed's text
@@ -1111,7 +1150,6 @@ class _Run:
     def _citation_issues(self, summary: Summary, found: list[tuple[int, int] | None]) -> Iterator[Issue]:
         """The issues of the summary's citations; appends to ``found`` each citation's span (None: not found once)."""
         found_spans = []
-        hints = 0
         for loc, source, quote, prefix, suffix in summary.citations:
             text = self.text(source)
             spans, occurrences = _span_matches(text, quote, prefix, suffix) if text is not None else ((), 0)
@@ -1121,12 +1159,9 @@ class _Run:
             if len(spans) == 1:
                 found_spans.append(text[spans[0][0]: spans[0][1]])
             elif occurrences == 0:
-                hints += 1
-                passage = closest_passage(text, quote) if hints <= MAX_HINTS else None
-                hint = f"; closest passage: {passage!r}" if passage else "; nothing similar found" * (hints <= MAX_HINTS)
                 yield Issue(loc + ("quote",), f"quote not found in the text of source {source!r} "
-                            f"(ignoring only whitespace, Unicode form and typographic quotes){hint}: "
-                            "copy the span verbatim from the seed")
+                            "(ignoring only whitespace, Unicode form and typographic quotes): "
+                            "copy the span verbatim from the seed", hint=(source, quote))
             elif not spans:
                 yield Issue(loc + ("quote",), f"quote occurs {occurrences} times in source "
                             f"{source!r} but none with the given prefix/suffix: copy them verbatim "
@@ -1213,10 +1248,27 @@ class _Run:
                 continue
             file = self.files[index]
             try:
-                problems.extend(locate(file, decode(read_bytes(file.path)), issues))
+                located = locate(file, decode(read_bytes(file.path)), issues)
             except LoadError as error:  # changed while being checked
                 problems.append(Problem(file.display, error.line, error.col, error.message, file.label))
+                continue
+            problems.extend(located)
+            self.hints.update((problem, issue.hint) for problem, issue in zip(located, issues) if issue.hint)
         return problems + self.problems
+
+    def with_hints(self, problems: list[Problem]) -> list[Problem]:
+        """``problems`` (as reported, in order) with the closest passage told for the first :data:`MAX_HINTS`
+        quotes not found: what a run spends on hints is bounded, and does not depend on the cache."""
+        hinted, told = [], 0
+        for problem in problems:
+            wanted = self.hints.get(problem)
+            if wanted is not None and told < MAX_HINTS:
+                told += 1
+                passage = closest_passage(self.text(wanted[0]), wanted[1])
+                hint = f"closest passage: {passage!r}" if passage else "nothing similar found"
+                problem = dataclasses.replace(problem, message=f"{problem.message}; {hint}")
+            hinted.append(problem)
+        return hinted
 
     def keep(self, problems: list[Problem]) -> None:
         """Note the valid records without problems: the dataset's."""
@@ -1422,7 +1474,7 @@ def _validate_project(
         report = None
     if report is not None:
         problems = [problem for problem in problems if report(problem.path)]
-    problems.sort()
+    problems = run.with_hints(sorted(problems))
     return (run.dataset(read) if want_dataset else len(run.kept)), problems
 
 
