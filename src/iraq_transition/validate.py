@@ -25,7 +25,7 @@ import itertools
 import json
 import marshal
 import os
-import pickle
+import pickle  # only to write: what is read back is read by cache.loads
 import re
 import subprocess
 import sys
@@ -41,7 +41,7 @@ from typing import Any, TextIO
 from pydantic import BaseModel, ValidationError
 
 from . import models
-from .cache import Stat, Store, file_stat, file_stats
+from .cache import Stat, Store, Unreadable, allowed, file_stat, file_stats, loads
 from .cli import UsageError
 from .load import (
     MAX_FILE_BYTES,
@@ -775,6 +775,26 @@ class _State:
     seeds: dict[str, tuple[Stat, str]]  # seed file name -> stat and SHA-256 of a seed that is UTF-8 text
     text_digests: dict[str, str]  # source id -> SHA-256 of the text its citations were looked up in
 
+    def __getstate__(self) -> dict:
+        """Pickled as plain data: the arrays as their bytes, so that unpickling builds no array."""
+        return {**self.__dict__, "stats": self.stats.tobytes(), "blobs": self.blobs.tobytes()}
+
+    def __setstate__(self, state: dict) -> None:
+        stats, blobs = array("q"), array("q")
+        stats.frombytes(state["stats"])
+        blobs.frombytes(state["blobs"])
+        self.__dict__.update(state, stats=stats, blobs=blobs)
+
+
+CACHED = (_State, Summary, Issue, Problem)
+"""The classes whose instances the cache holds (see :func:`.cache.loads`); nothing else is built from it."""
+_CACHED = allowed(CACHED)
+
+
+def _loads(data: bytes) -> Any:
+    """A state or summary pickled by this module (see :func:`.cache.loads`)."""
+    return loads(data, _CACHED)
+
 
 UNKNOWN_STAT = (-1, -1, -1)
 PARALLEL_MIN_FILES = 1000
@@ -955,7 +975,7 @@ class _Run:
                     self._take(index, old)
                     continue
                 self.old[index] = -1
-                summary = pickle.loads(summary) if pickled else summary
+                summary = _loads(summary) if pickled else summary
                 self.summaries[index] = summary
                 self.restored.add(index)
                 self.fresh.append(index)
@@ -977,7 +997,7 @@ class _Run:
         summary = self.summaries.get(index)
         if summary is None:
             old, blobs = self.old[index], self.state.blobs
-            summary = pickle.loads(self.store.read(blobs[4 * old + 2], blobs[4 * old + 3]))
+            summary = _loads(self.store.read(blobs[4 * old + 2], blobs[4 * old + 3]))
             self.summaries[index] = summary
         return summary
 
@@ -1354,7 +1374,7 @@ class _Run:
                 load = functools.partial(_record_from, file.collection, self.records[index])
             else:
                 offset, length = (blobs[4 * at], blobs[4 * at + 1]) if blobs is not None else self.blobs[index]
-                load = functools.partial(_read_record, read, file.collection, offset, length)
+                load = functools.partial(_read_record, read, file, offset, length)
             if blobs is None:  # the summary is here (no cache, or it could not be saved)
                 summary = self.renewed.get(index) or self.summaries[index]
                 spans = functools.partial(_spans_of, summary)
@@ -1398,18 +1418,33 @@ def _record_from(collection: str, record: Record | bytes) -> Record:
     return COLLECTIONS[collection].model_validate(marshal.loads(record)) if isinstance(record, bytes) else record
 
 
-def _read_record(read: Callable[[int, int], bytes], collection: str, offset: int, length: int) -> Record:
-    return _record_from(collection, read(offset, length))
+def _read_record(read: Callable[[int, int], bytes], file: RecordFile, offset: int, length: int) -> Record:
+    """A kept record from the pack, or from its file when the pack is damaged (a cache miss)."""
+    try:
+        return _record_from(file.collection, read(offset, length))
+    except Unreadable:
+        pass
+    try:
+        record = check_file(file, read_bytes(file.path)).record
+    except LoadError:
+        record = None
+    if record is None:
+        raise UsageError(f"{file.display} changed while it was being checked: run the command again")
+    return record
 
 
 def _spans_of(summary: Summary | bytes) -> Spans:
     """The spans of a summary's citations (a summary pickled, or not)."""
-    summary = pickle.loads(summary) if isinstance(summary, bytes) else summary
+    summary = _loads(summary) if isinstance(summary, bytes) else summary
     return {cited[0]: span for cited, span in zip(summary.citations, summary.cited[2]) if span is not None}
 
 
 def _read_spans(read: Callable[[int, int], bytes], offset: int, length: int) -> Spans:
-    return _spans_of(read(offset, length))
+    """The spans of a summary in the pack; none when the pack is damaged (the build finds them again)."""
+    try:
+        return _spans_of(read(offset, length))
+    except Unreadable:
+        return {}
 
 
 @contextlib.contextmanager
@@ -1449,18 +1484,33 @@ def check_project(
         return _validate_project(project, paths, changed_since, use_cache, want_dataset=False)
 
 
+def _checked(
+    project: Project, files: list[RecordFile], listed: list[Problem], use_cache: bool
+) -> tuple[_Run, list[Problem], Callable[[int, int], bytes] | None]:
+    """The run over ``files``, with its problems (after those of the listing, ``listed``) and the reader of its
+    pack. Unreadable when the cache turns out damaged (it is then dropped)."""
+    with Store(project.root, CACHED) if use_cache else contextlib.nullcontext() as store:
+        try:
+            run = _Run(project, files, store)
+            run.check()
+            run.cross_check()
+            problems = listed + run.locate()
+        except Unreadable:
+            store.forget()
+            raise
+        run.keep(problems)
+        run.save()
+        return run, problems, store.loader() if store is not None else None
+
+
 def _validate_project(
     project: Project, paths: list[Path] | None, changed_since: str | None, use_cache: bool, want_dataset: bool
 ) -> tuple[Any, list[Problem]]:
-    files, problems = record_files(project)
-    with Store(project.root) if use_cache else contextlib.nullcontext() as store:
-        run = _Run(project, files, store)
-        run.check()
-        run.cross_check()
-        problems += run.locate()
-        run.keep(problems)
-        run.save()
-        read = store.loader() if store is not None else None
+    files, listed = record_files(project)
+    try:
+        run, problems, read = _checked(project, files, listed, use_cache)
+    except Unreadable:  # the cache was damaged, and is dropped: the same run from scratch
+        run, problems, read = _checked(project, files, listed, use_cache)
     if changed_since is not None:
         report = run.affected_by(changed_files(project, changed_since))
     elif paths:
