@@ -472,3 +472,27 @@ def test_hostile_citations_are_reported_at_a_bounded_cost(tiny, cli):
         located = [line for line in lines if line.startswith(f"data/events/hostile-{number}.yaml:")]
         assert [line.split(": ")[2] for line in located] == [f"citations.{i}.quote" for i in range(HOSTILE_CITATIONS)]
         assert all("quote not found in the text of source 'hostile'" in line for line in located)
+
+
+def test_hostile_references_are_reported_at_a_bounded_cost(tiny, cli):
+    """'Did you mean' looks at a bounded number of ids, for a bounded number of references a run."""
+    actors = tiny / "data" / "actors"
+    for number in range(3000):
+        (actors / f"actor-{number:05}.yaml").write_text(
+            f"id: actor-{number:05}\nname: Actor {number}\nkind: state\ncitations:\n"
+            "  - source: article-000\n    quote: \"As the United States and Iraq move forward\"\n")
+    participants = "".join(f"  - actor: no-such-actor-{number:05}\n    role: party\n" for number in range(1000))
+    (tiny / "data" / "events" / "hostile.yaml").write_text(
+        "id: hostile\ntitle: Hostile\ndescription: Participants that have no record.\nevent_type: statement\n"
+        f"status: occurred\nparticipants:\n{participants}citations:\n  - source: article-000\n"
+        "    quote: \"As the United States and Iraq move forward\"\n")
+    add_bad(tiny, "events/unknown-reference.yaml")
+    done = cli("--root", tiny, "validate", timeout=60)
+    assert_clean_exit(done, 1)
+    lines = done.out.splitlines()
+    assert len(lines) == 1001
+    assert lines[-1].startswith("data/events/unknown-reference.yaml:7:12: ")
+    assert all(f"participants.{n}.actor: unknown actors id 'no-such-actor-{n:05}'" in line
+               for n, line in enumerate(lines[:-1]))
+    assert [line.split("; did you mean ")[-1] for line in lines[:20]] == [f"'actor-{n:05}'?" for n in range(20)]
+    assert not any("did you mean" in line for line in lines[20:])  # 20 hints a run

@@ -226,7 +226,7 @@ class Issue:
     loc: tuple
     message: str
     at: str = "value"  # "value", "key", or "parent" (the mapping that holds loc)
-    hint: tuple[str, str] | None = None  # (source id, quote): a quote not found, whose closest passage may be told
+    hint: tuple[str, str, str] | None = None  # ("passage", source id, quote) or ("id", collection, id): see _Run.hint
 
 
 def check_file(file: RecordFile, data: bytes) -> FileResult:
@@ -695,7 +695,19 @@ def is_plain_directory(path: Path) -> bool:
 
 
 MAX_HINTS = 20
-"""Closest-passage hints given per run: to the first quotes not found, in the order problems are reported."""
+"""Hints (a quote's closest passage, the id an unknown one may mean) given per run: to the first problems they may
+help, in the order problems are reported."""
+HINT_IDS = 1000
+"""Ids compared, at most, with an unknown one: the :data:`HINT_IDS` / 2 nearest in sorted order, and as many in the
+order of the ids read backwards (so that a slip at the start or at the end of an id is caught)."""
+HINT_ID_CHARS = 200
+"""Longest unknown id for which a known one is suggested."""
+
+
+def _nearest(order: list[str], key: str) -> list[str]:
+    """The :data:`HINT_IDS` // 2 items of sorted ``order`` around where ``key`` would be."""
+    at = bisect.bisect_left(order, key)
+    return order[max(0, at - HINT_IDS // 4): at + HINT_IDS // 4]
 
 
 class Summary(typing.NamedTuple):
@@ -876,7 +888,8 @@ class _Run:
         self.issues: dict[int, list[Issue]] = {}  # issues of each file's references and citations
         self.whole: dict[int, list[Issue]] = {}  # issues found by the checks of the whole
         self.problems: list[Problem] = []
-        self.hints: dict[Problem, tuple[str, str]] = {}  # problems of quotes not found -> (source id, quote)
+        self.hints: dict[Problem, tuple[str, str, str]] = {}  # problems that a hint may help -> what it is about
+        self.id_orders: dict[str, tuple[list[str], list[str]]] = {}  # collection -> its ids sorted, and reversed
         self.seeds: dict[str, tuple[Stat, str]] = {}
         self.seed_files: dict[str, str] = {}  # source id -> the file name of its usable seed
         self.text_digests: dict[str, str] = {}  # source id -> SHA-256 of its seed's text
@@ -1163,9 +1176,8 @@ class _Run:
             if collection == file.collection and target == file.stem:
                 yield Issue(loc, "refers to this record itself: point it at another record or remove it")
             elif target not in self.known[collection]:
-                guess = difflib.get_close_matches(target, self.known[collection], n=1)
-                hint = f"; did you mean {guess[0]!r}?" if guess else ""
-                yield Issue(loc, f"unknown {collection} id {target!r}: there is no data/{collection}/{target}.yaml{hint}")
+                yield Issue(loc, f"unknown {collection} id {target!r}: there is no data/{collection}/{target}.yaml",
+                            hint=("id", collection, target))
 
     def _citation_issues(self, summary: Summary, found: list[tuple[int, int] | None]) -> Iterator[Issue]:
         """The issues of the summary's citations; appends to ``found`` each citation's span (None: not found once)."""
@@ -1181,7 +1193,7 @@ class _Run:
             elif occurrences == 0:
                 yield Issue(loc + ("quote",), f"quote not found in the text of source {source!r} "
                             "(ignoring only whitespace, Unicode form and typographic quotes): "
-                            "copy the span verbatim from the seed", hint=(source, quote))
+                            "copy the span verbatim from the seed", hint=("passage", source, quote))
             elif not spans:
                 yield Issue(loc + ("quote",), f"quote occurs {occurrences} times in source "
                             f"{source!r} but none with the given prefix/suffix: copy them verbatim "
@@ -1277,18 +1289,33 @@ class _Run:
         return problems + self.problems
 
     def with_hints(self, problems: list[Problem]) -> list[Problem]:
-        """``problems`` (as reported, in order) with the closest passage told for the first :data:`MAX_HINTS`
-        quotes not found: what a run spends on hints is bounded, and does not depend on the cache."""
+        """``problems`` (as reported, in order) with a hint for the first :data:`MAX_HINTS` that a hint may help:
+        what a run spends on hints is bounded, and does not depend on the cache."""
         hinted, told = [], 0
         for problem in problems:
             wanted = self.hints.get(problem)
             if wanted is not None and told < MAX_HINTS:
                 told += 1
-                passage = closest_passage(self.text(wanted[0]), wanted[1])
-                hint = f"closest passage: {passage!r}" if passage else "nothing similar found"
-                problem = dataclasses.replace(problem, message=f"{problem.message}; {hint}")
+                problem = dataclasses.replace(problem, message=problem.message + self.hint(*wanted))
             hinted.append(problem)
         return hinted
+
+    def hint(self, kind: str, about: str, value: str) -> str:
+        """The closest passage of a quote not found in source ``about``, or the id of collection ``about`` closest
+        to an unknown one (looking at most at :data:`HINT_IDS` ids)."""
+        if kind == "passage":
+            passage = closest_passage(self.text(about), value)
+            return f"; closest passage: {passage!r}" if passage else "; nothing similar found"
+        if len(value) > HINT_ID_CHARS:
+            return ""
+        ids: Iterable[str] = self.known[about]
+        if len(self.known[about]) > HINT_IDS:  # the ids nearest in order, and nearest read backwards
+            if about not in self.id_orders:
+                self.id_orders[about] = sorted(ids), sorted(known[::-1] for known in ids)
+            forward, backward = self.id_orders[about]
+            ids = set(_nearest(forward, value)) | {near[::-1] for near in _nearest(backward, value[::-1])}
+        guess = difflib.get_close_matches(value, ids, n=1)
+        return f"; did you mean {guess[0]!r}?" if guess else ""
 
     def keep(self, problems: list[Problem]) -> None:
         """Note the valid records without problems: the dataset's."""
