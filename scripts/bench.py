@@ -270,6 +270,8 @@ def change_one_record(root: Path, which: int) -> tuple[Path, bytes]:
 
 
 def bench_size(size: int, args: argparse.Namespace) -> dict[str, dict]:
+    from iraq_transition.cache import cache_directory  # here: the floor's processes must not pay for the import
+
     root = prepare(size, args.seed, args.workdir)
     me = [sys.executable, str(Path(__file__).resolve())]
     steps: dict[str, dict] = {}
@@ -277,9 +279,9 @@ def bench_size(size: int, args: argparse.Namespace) -> dict[str, dict]:
     steps["floor: libyaml, 1 process"] = measure(me + ["--floor", str(root), "--jobs", "1"])
     steps[f"floor: libyaml, {args.jobs} processes"] = measure(me + ["--floor", str(root), "--jobs", str(args.jobs)])
 
-    shutil.rmtree(root / ".cache", ignore_errors=True)
+    shutil.rmtree(cache_directory(root), ignore_errors=True)
     steps["validate cold"] = measure(cli(root, "validate"))
-    shutil.rmtree(root / ".cache", ignore_errors=True)
+    shutil.rmtree(cache_directory(root), ignore_errors=True)
     shutil.rmtree(root / "build", ignore_errors=True)
     steps["build cold"] = measure(cli(root, "build"))
     steps["build, nothing changed"] = median_run([measure(cli(root, "build")) for _ in range(args.warm_repeat)])

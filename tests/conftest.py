@@ -36,6 +36,19 @@ def run_cli(*args: str | os.PathLike, cwd: Path = REPO, timeout: float = 300) ->
     return Completed(proc.returncode, proc.stdout, proc.stderr)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def scratch_cache_home(tmp_path_factory):
+    """Caches made by the tests, in this process and in the CLI processes it starts, go to a scratch directory:
+    never the user's ~/.cache."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache-home"))
+    yield
+    if before is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 @pytest.fixture
 def repo() -> Path:
     """The repository itself (read-only use)."""

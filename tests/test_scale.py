@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import random
 import re
 import shutil
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 import unicodedata
+from array import array
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from iraq_transition import build, models, validate
+from iraq_transition.cache import Store, cache_directory, code_version
 from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS
 
@@ -107,7 +110,7 @@ def aged(root: Path) -> Path:
 @pytest.fixture
 def scratch(synthetic, tmp_path) -> Path:
     copy = tmp_path / "repo"
-    shutil.copytree(synthetic, copy, ignore=shutil.ignore_patterns(".cache", "build"))
+    shutil.copytree(synthetic, copy, ignore=shutil.ignore_patterns("build"))
     return aged(copy)
 
 
@@ -138,7 +141,7 @@ def test_cached_builds_are_byte_identical_to_clean_ones(scratch, tmp_path, cli):
         return tree_bytes(tmp_path / out)
 
     clean = build("clean", "--no-cache")
-    assert not (scratch / ".cache").exists()
+    assert not cache_directory(scratch).exists()
     assert build("cold") == clean  # writes the cache
     assert build("warm") == clean  # every record from the cache
     edit_one_event(scratch)
@@ -162,7 +165,7 @@ def test_a_new_schema_version_invalidates_the_cache(scratch, monkeypatch):
     project = Project(scratch)
     first = validate.validate_project(project)
     def cache_files() -> list[str]:
-        return sorted(path.name for path in (scratch / ".cache").glob("*-*"))
+        return sorted(path.name for path in cache_directory(scratch).glob("*-*"))
 
     old = cache_files()
     seen = checked_files(monkeypatch)
@@ -172,6 +175,96 @@ def test_a_new_schema_version_invalidates_the_cache(scratch, monkeypatch):
     new = cache_files()
     assert [name.split("-")[0] for name in old] == [name.split("-")[0] for name in new] == ["index", "pack"]
     assert not set(old) & set(new)  # the old version's index and pack are gone
+
+
+class Planted:
+    """A pickle that, once loaded by the stock unpickler, creates ``marker``."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+def plant_state(root: Path, marker: Path) -> None:
+    """The cache's state as a pickle that runs code, in the cache directory and in the work tree's old .cache/."""
+    planted = pickle.dumps(Planted(marker))
+    old = root / ".cache"
+    old.mkdir(exist_ok=True)
+    for name in (f"index-{code_version()}.pickle", f"records-{code_version()}.pickle", "build.json"):
+        (old / name).write_bytes(planted)
+    with Store(root) as store:
+        store.save(Planted(marker))
+
+
+def plant_summaries(root: Path, marker: Path) -> None:
+    """Every file's summary in the pack replaced by a pickle that runs code."""
+    with Store(root, validate.CACHED) as store:
+        state = store.state
+        planted = pickle.dumps(Planted(marker))
+        offset = store.append(planted)
+        for index in range(0, len(state.blobs), 4):
+            state.blobs[index + 2: index + 4] = array("q", (offset, len(planted)))
+        store.save(state)
+
+
+def validate_output(root: Path, cli, *flags: str) -> tuple[int, str, str]:
+    done = cli("--root", root, "validate", "--format", "json", *flags)
+    assert "Traceback" not in done.err and "internal error" not in done.err
+    return done.code, done.out, done.err
+
+
+def test_a_planted_pickle_never_runs(scratch, cli, tmp_path):
+    """Pickles that would run code, wherever the cache is read from (the old .cache/ in the work tree, the state in
+    the cache directory, summaries in the pack), are refused and taken for a cache miss."""
+    marker = tmp_path / "ran"
+    for plant in (plant_state, plant_summaries):
+        validate_output(scratch, cli)  # fills the cache
+        plant(scratch, marker)
+        sorted((scratch / "data" / "actors").glob("*.yaml"))[0].unlink()  # its referrers are checked again
+        aged(scratch)
+        expected = validate_output(scratch, cli, "--no-cache")
+        assert expected[0] == 1
+        assert validate_output(scratch, cli) == validate_output(scratch, cli) == expected
+        assert not marker.exists(), plant.__name__
+
+
+def damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if how == "truncated" else bytes(byte ^ 0x5A for byte in data))
+
+
+@pytest.mark.parametrize("how", ["truncated", "garbled"])
+@pytest.mark.parametrize("part", ["index", "pack"])
+def test_a_damaged_cache_gives_what_no_cache_gives(scratch, cli, tmp_path, part, how):
+    clean = tmp_path / "clean"
+    assert cli("--root", scratch, "build", "--no-cache", "--out", clean).code == 0
+    assert cli("--root", scratch, "validate").code == 0  # fills the cache
+    damage(next(cache_directory(scratch).glob(f"{part}-*")), how)
+    built = cli("--root", scratch, "build", "--out", tmp_path / "built")  # every record and span read from the cache
+    assert built.code == 0 and "Traceback" not in built.err, built.err
+    assert tree_bytes(tmp_path / "built") == tree_bytes(clean)
+    damage(next(cache_directory(scratch).glob(f"{part}-*")), how)
+    sorted((scratch / "data" / "actors").glob("*.yaml"))[0].unlink()  # its referrers' summaries are read
+    aged(scratch)
+    expected = validate_output(scratch, cli, "--no-cache")
+    assert validate_output(scratch, cli) == validate_output(scratch, cli) == expected
+
+
+def test_validate_leaves_nothing_in_the_work_tree(scratch, cli):
+    subprocess.run(["git", "init", "-q"], cwd=scratch, check=True)
+    shutil.copy(REPO / ".gitignore", scratch / ".gitignore")
+
+    def status() -> str:
+        return subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=scratch, capture_output=True,
+                              text=True, check=True).stdout
+
+    before = status()
+    assert cli("--root", scratch, "validate").code == 0
+    assert cli("--root", scratch, "validate").code == 0
+    assert status() == before
+    assert cache_directory(scratch).is_dir()
 
 
 def test_a_file_touched_but_unchanged_is_hashed_not_checked(scratch, monkeypatch):
@@ -232,10 +325,6 @@ def test_checking_on_every_core_gives_what_one_process_gives(scratch, monkeypatc
 
 
 def test_the_pack_is_compacted_when_most_of_it_is_dead(tmp_path):
-    from array import array
-
-    from iraq_transition.cache import Store
-
     blobs = [os.urandom(n) for n in (10, 300, 20, 400, 30)]
     with Store(tmp_path) as store:
         places = array("q")
@@ -249,7 +338,7 @@ def test_the_pack_is_compacted_when_most_of_it_is_dead(tmp_path):
     with Store(tmp_path) as store:
         assert store.state == "state"
         assert [store.read(moved[i], moved[i + 1]) for i in range(0, 6, 2)] == [blobs[0], blobs[2], blobs[4]]
-    assert len(list((tmp_path / ".cache").glob("pack-*"))) == 1
+    assert len(list(cache_directory(tmp_path).glob("pack-*"))) == 1
 
 
 def test_a_file_changed_twice_in_a_row_is_checked_each_time(scratch):

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -433,3 +434,65 @@ def test_validate_imports_neither_datasette_nor_frictionless(tiny):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "0 []"
+
+
+# --------------------------------------------------------------------------- the cost of hints
+
+HOSTILE_RECORDS, HOSTILE_CITATIONS = 5, 20
+
+
+def add_hostile_citations(root: Path, records: int = HOSTILE_RECORDS) -> None:
+    """A 1 MB seed of made-up words and ``records`` events whose 20 citations each quote 2,000 characters of those
+    words that the seed does not hold: the worst case for finding the closest passage."""
+    rng = random.Random(0)
+    words = ["".join(rng.choice("etaoinshrdlucmfw") for _ in range(rng.randint(2, 9))) for _ in range(3000)]
+
+    def prose(size: int) -> str:
+        text = " ".join(rng.choice(words) for _ in range(size // 5))
+        return text[:size]
+
+    seed = (prose(999_000).rstrip() + "\n").encode()
+    (root / "seeds" / "900_hostile.txt").write_bytes(seed)
+    (root / "data" / "sources" / "hostile.yaml").write_text(
+        f"id: hostile\nfile: 900_hostile.txt\nsha256: {hashlib.sha256(seed).hexdigest()}\nlanguage: en\n")
+    for number in range(records):
+        citations = "".join(f"  - source: hostile\n    quote: \"{prose(2000).strip()}\"\n" for _ in range(HOSTILE_CITATIONS))
+        (root / "data" / "events" / f"hostile-{number}.yaml").write_text(
+            f"id: hostile-{number}\ntitle: Hostile\ndescription: Quotes nowhere in the seed.\nevent_type: statement\n"
+            f"status: occurred\ncitations:\n{citations}")
+
+
+def test_hostile_citations_are_reported_at_a_bounded_cost(tiny, cli):
+    add_hostile_citations(tiny)
+    done = cli("--root", tiny, "validate", timeout=60)
+    assert_clean_exit(done, 1)
+    lines = done.out.splitlines()
+    assert len(lines) == HOSTILE_RECORDS * HOSTILE_CITATIONS
+    for number in range(HOSTILE_RECORDS):
+        located = [line for line in lines if line.startswith(f"data/events/hostile-{number}.yaml:")]
+        assert [line.split(": ")[2] for line in located] == [f"citations.{i}.quote" for i in range(HOSTILE_CITATIONS)]
+        assert all("quote not found in the text of source 'hostile'" in line for line in located)
+
+
+def test_hostile_references_are_reported_at_a_bounded_cost(tiny, cli):
+    """'Did you mean' looks at a bounded number of ids, for a bounded number of references a run."""
+    actors = tiny / "data" / "actors"
+    for number in range(3000):
+        (actors / f"actor-{number:05}.yaml").write_text(
+            f"id: actor-{number:05}\nname: Actor {number}\nkind: state\ncitations:\n"
+            "  - source: article-000\n    quote: \"As the United States and Iraq move forward\"\n")
+    participants = "".join(f"  - actor: no-such-actor-{number:05}\n    role: party\n" for number in range(1000))
+    (tiny / "data" / "events" / "hostile.yaml").write_text(
+        "id: hostile\ntitle: Hostile\ndescription: Participants that have no record.\nevent_type: statement\n"
+        f"status: occurred\nparticipants:\n{participants}citations:\n  - source: article-000\n"
+        "    quote: \"As the United States and Iraq move forward\"\n")
+    add_bad(tiny, "events/unknown-reference.yaml")
+    done = cli("--root", tiny, "validate", timeout=60)
+    assert_clean_exit(done, 1)
+    lines = done.out.splitlines()
+    assert len(lines) == 1001
+    assert lines[-1].startswith("data/events/unknown-reference.yaml:7:12: ")
+    assert all(f"participants.{n}.actor: unknown actors id 'no-such-actor-{n:05}'" in line
+               for n, line in enumerate(lines[:-1]))
+    assert [line.split("; did you mean ")[-1] for line in lines[:20]] == [f"'actor-{n:05}'?" for n in range(20)]
+    assert not any("did you mean" in line for line in lines[20:])  # 20 hints a run

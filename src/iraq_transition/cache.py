@@ -1,6 +1,11 @@
 """Caches that make repeated runs fast without changing what they produce.
 
-Validation: :class:`Store`, in ``.cache/`` under the repository root (gitignored). A validation run
+They live outside the work tree, in :func:`cache_directory` (``$XDG_CACHE_HOME/iraq-transition/<key>``, else
+``~/.cache/...``, one per repository): nothing a pull request commits can be taken for a cache. What is read
+back is unpickled by :func:`loads`, which builds only plain data and the classes it is given, never calls
+anything else; blobs carry a checksum. Any failure to read the cache is a cache miss.
+
+Validation: :class:`Store`. A validation run
 leaves there the state of its checks (see ``validate._State``): every record file with its stat and
 SHA-256, its record (marshalled parsed data) and pickled summary in an append-only pack, and the
 outcomes of the checks that span records. The next run checks again only the files whose bytes
@@ -22,20 +27,22 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import io
 import json
 import os
 import pickle
 import tempfile
 import time
+import zlib
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from . import __version__, models
 
-CACHE_DIR = ".cache"
+CACHE_HOME = "iraq-transition"  # the directory of the caches of every repository, in the user's cache directory
 PREFIX = "records-"  # the cache files of earlier releases, removed when found
 BUILD_STAMP = "build.json"
 RACY_NS = 2_000_000_000
@@ -60,12 +67,58 @@ def code_version() -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def file_stat(path: str | Path) -> Stat | None:
+def cache_directory(root: Path) -> Path | None:
+    """Where the caches of the repository at ``root`` are: ``$XDG_CACHE_HOME/iraq-transition/`` (else
+    ``~/.cache/iraq-transition/``), then the first 16 hex digits of the SHA-256 of the repository's real path.
+    None when there is no home to put it in."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # unset, empty or relative: ignored, as the XDG specification says
+        try:
+            base = os.path.join(Path.home(), ".cache")
+        except (KeyError, RuntimeError):
+            return None
+    key = hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:16]
+    return Path(base, CACHE_HOME, key)
+
+
+class Unreadable(Exception):
+    """Something read from the cache is not what was written there: the cache is to be dropped."""
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """Builds plain data (numbers, strings, bytes, tuples, lists, dicts, sets) and instances of the allowed
+    classes; any other global, a function or class a pickle could call, is refused."""
+
+    def __init__(self, data: bytes, classes: dict[tuple[str, str], type]):
+        super().__init__(io.BytesIO(data))
+        self.classes = classes
+
+    def find_class(self, module: str, name: str) -> type:
+        try:
+            return self.classes[module, name]
+        except KeyError:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in the cache") from None
+
+
+def allowed(classes: Iterable[type]) -> dict[tuple[str, str], type]:
+    """The classes :func:`loads` may build, by module and name (project classes: NamedTuples, dataclasses)."""
+    return {(cls.__module__, cls.__qualname__): cls for cls in classes}
+
+
+def loads(data: bytes, classes: dict[tuple[str, str], type]) -> Any:
+    """Unpickle ``data`` with :class:`_DataUnpickler`; Unreadable if it is not a pickle of such data."""
+    try:
+        return _DataUnpickler(data, classes).load()
+    except Exception as error:  # truncated, corrupt or hostile
+        raise Unreadable(f"the cache holds what it did not write ({type(error).__name__})") from None
+
+
+def file_stat(path: str | Path, follow_symlinks: bool = True) -> Stat | None:
     """The stat of ``path``, or None if it cannot be had or the file changed too recently to trust it."""
-    return file_stats([path])[0]
+    return file_stats([path], follow_symlinks)[0]
 
 
-def file_stats(paths: list[str | Path]) -> list[Stat | None]:
+def file_stats(paths: list[str | Path], follow_symlinks: bool = True) -> list[Stat | None]:
     """:func:`file_stat` of every path, the time read once (in one thread: threads only fight over the
     interpreter lock)."""
     trusted_until = time.time_ns() - RACY_NS
@@ -73,7 +126,7 @@ def file_stats(paths: list[str | Path]) -> list[Stat | None]:
     add, stat = stats.append, os.stat
     for path in paths:
         try:
-            found = stat(path)
+            found = stat(path, follow_symlinks=follow_symlinks)
         except OSError:
             add(None)
             continue
@@ -85,7 +138,7 @@ def _write_atomically(path: Path, data: bytes) -> bool:
     """Write ``path`` through a temporary file and a rename; whether it was written (a cache that cannot be
     written only costs time)."""
     try:
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as file:
             try:
                 file.write(data)
@@ -101,23 +154,28 @@ def _write_atomically(path: Path, data: bytes) -> bool:
 INDEX = "index-"  # then the code version, .pickle: the state a validation run leaves for the next
 PACK = "pack-"  # then the code version and a token, .bin: the blobs the state points into
 LOCK = "lock"
+CHECK = 4
+"""Bytes of the CRC-32 that follows the index and each blob of the pack."""
 
 
 class Store:
     """The validation cache of one repository for the running code version, used as a context manager.
 
-    Two files: a *pack* that blobs (records as marshalled parsed data, pickled summaries) are only
-    ever appended to, and an *index* holding the state a run leaves for the next (whatever
-    :mod:`.validate` puts there, with offsets into the pack). The index is replaced atomically and
-    names the pack and how much of it was written when the index was; so a run that fails half
-    way leaves the previous state usable. An exclusive lock on ``.cache/lock`` keeps concurrent runs
-    from writing at once. Every failure to read makes a cold start, and every failure to write only costs time.
+    Two files in :func:`cache_directory`: a *pack* that blobs (records as marshalled parsed data, pickled
+    summaries) are only ever appended to, and an *index* holding the state a run leaves for the next (whatever
+    :mod:`.validate` puts there, with offsets into the pack), pickled: it may hold instances of ``classes`` only
+    (see :func:`loads`). The index and every blob are followed by their CRC-32. The index is replaced atomically and names the pack and
+    how much of it was written when the index was; so a run that fails half way leaves the previous state usable.
+    An exclusive lock on the directory's ``lock`` keeps concurrent runs from writing at once. Every failure to
+    read the index makes a cold start; a blob that fails its check raises :class:`Unreadable` (then
+    :meth:`forget`); every failure to write only costs time.
     """
 
-    def __init__(self, root: Path):
-        self.directory = root / CACHE_DIR
+    def __init__(self, root: Path, classes: Iterable[type] = ()):
+        self.directory = cache_directory(root)
+        self.classes = allowed(classes)
         self.version = code_version()
-        self.index_path = self.directory / f"{INDEX}{self.version}.pickle"
+        self.index_path = self.directory / f"{INDEX}{self.version}.pickle" if self.directory else None
         self.state: Any = None  # what the last run saved, or None
         self.usable = False  # whether the cache can be written
         self._lock: Any = None
@@ -126,19 +184,24 @@ class Store:
         self._end = 0
 
     def __enter__(self) -> Store:
+        if self.directory is None:
+            return self
         try:
-            self.directory.mkdir(exist_ok=True)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._lock = open(self.directory / LOCK, "ab")
             fcntl.flock(self._lock, fcntl.LOCK_EX)
         except OSError:
             return self
         try:
             with open(self.index_path, "rb") as file:
-                index = pickle.load(file)
-            self._pack = open(self.directory / index["pack"], "r+b")
+                index = loads(_unsealed(file.read(), "the index"), self.classes)
+            name = index["pack"]
+            if not (isinstance(name, str) and name.startswith(PACK) and "/" not in name):
+                raise Unreadable("the index names no pack")
+            self._pack = open(self.directory / name, "r+b")
             if os.fstat(self._pack.fileno()).st_size < index["length"]:
-                raise ValueError("the pack is shorter than the index says")
-            self._pack_name, self.state = index["pack"], index["state"]
+                raise Unreadable("the pack is shorter than the index says")
+            self._pack_name, self.state = name, index["state"]
         except Exception:  # missing, unreadable or inconsistent: start afresh
             self._close_pack()
             self.state = None
@@ -168,14 +231,15 @@ class Store:
             self._pack = None
 
     def read(self, offset: int, length: int) -> bytes:
-        """The blob at ``offset``: from the pack as it was when the state was saved, or as appended since."""
-        return os.pread(self._pack.fileno(), length, offset)
+        """The blob at ``offset``: from the pack as it was when the state was saved, or as appended since.
+        Unreadable if it is not what was appended."""
+        return _read_blob(self._pack.fileno(), offset, length)
 
     def append(self, blob: bytes) -> int:
         """Add ``blob`` to the pack; its offset. Raises OSError (then do not save)."""
         offset = self._end
-        os.pwrite(self._pack.fileno(), blob, offset)
-        self._end += len(blob)
+        os.pwrite(self._pack.fileno(), _sealed(blob), offset)
+        self._end += len(blob) + CHECK
         return offset
 
     def loader(self) -> Callable[[int, int], bytes] | None:
@@ -189,7 +253,7 @@ class Store:
     def compact(self, blobs: array) -> array | None:
         """When over half the pack is dead, copy the live blobs (``blobs``: offset, length, offset, length, ...) to a
         new pack and return them with their new offsets; None when the pack stays as it is."""
-        if sum(blobs[1::2]) * 2 >= self._end:
+        if (sum(blobs[1::2]) + CHECK * (len(blobs) // 2)) * 2 >= self._end:
             return None
         old, old_name, old_end = self._pack, self._pack_name, self._end
         if not self._new_pack():
@@ -199,7 +263,9 @@ class Store:
         moved = array("q", blobs)
         try:
             for index in range(0, len(blobs), 2):
-                moved[index] = self.append(os.pread(old.fileno(), blobs[index + 1], blobs[index]))
+                moved[index] = self._end
+                os.pwrite(self._pack.fileno(), os.pread(old.fileno(), blobs[index + 1] + CHECK, blobs[index]), self._end)
+                self._end += blobs[index + 1] + CHECK
         except OSError:
             self._close_pack()
             (self.directory / self._pack_name).unlink(missing_ok=True)
@@ -215,11 +281,33 @@ class Store:
             self._pack.flush()
         except OSError:
             return
-        if not _write_atomically(self.index_path, pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)):
+        if not _write_atomically(self.index_path, _sealed(pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))):
             return  # the previous index, and the pack it names, stay
         for other in self.directory.iterdir():
             if other.name.startswith((INDEX, PACK, PREFIX)) and other.name not in (self.index_path.name, self._pack_name):
                 other.unlink(missing_ok=True)
+
+    def forget(self) -> None:
+        """Drop the state (it was found damaged): the next run starts afresh."""
+        if self.index_path is not None:
+            self.index_path.unlink(missing_ok=True)
+
+
+def _sealed(data: bytes) -> bytes:
+    """``data`` followed by its CRC-32."""
+    return data + zlib.crc32(data).to_bytes(CHECK, "little")
+
+
+def _unsealed(sealed: bytes, what: str) -> bytes:
+    """The data of :func:`_sealed` bytes; Unreadable if they are not whole."""
+    data = sealed[:-CHECK]
+    if len(sealed) < CHECK or zlib.crc32(data).to_bytes(CHECK, "little") != sealed[-CHECK:]:
+        raise Unreadable(f"{what} fails its check")
+    return data
+
+
+def _read_blob(descriptor: int, offset: int, length: int) -> bytes:
+    return _unsealed(os.pread(descriptor, length + CHECK, offset), f"the blob at {offset} of the pack")
 
 
 class _PackReader:
@@ -229,7 +317,7 @@ class _PackReader:
         self.descriptor = descriptor
 
     def read(self, offset: int, length: int) -> bytes:
-        return os.pread(self.descriptor, length, offset)
+        return _read_blob(self.descriptor, offset, length)
 
     def __del__(self) -> None:
         os.close(self.descriptor)
@@ -248,7 +336,7 @@ def _tree_state(top: Path, digest) -> int:
     newest = 0
     for entry in entries:
         try:
-            stat = entry.stat()
+            stat = entry.stat(follow_symlinks=False)
             state = (stat.st_mode, stat.st_size, stat.st_mtime_ns, stat.st_ino)
             newest = max(newest, stat.st_mtime_ns)
         except OSError as error:
@@ -275,9 +363,12 @@ def _output_state(out: Path) -> str:
 
 def built_before(project, out: Path, inputs: str) -> str | None:
     """The message of the build that wrote ``out`` from these very ``inputs``, if ``out`` is as it left it."""
+    directory = cache_directory(project.root)
     try:
-        stamp = json.loads((project.root / CACHE_DIR / BUILD_STAMP).read_text(encoding="utf-8"))
+        stamp = json.loads((directory / BUILD_STAMP).read_text(encoding="utf-8")) if directory else None
     except (OSError, ValueError):
+        return None
+    if not isinstance(stamp, dict):
         return None
     out = os.path.abspath(out)
     if stamp.get("inputs") != inputs or stamp.get("out") != out or stamp.get("output") != _output_state(Path(out)):
@@ -289,4 +380,6 @@ def remember_build(project, out: Path, inputs: str, message: str) -> None:
     """Note that ``out`` was built from ``inputs``, for :func:`built_before`."""
     out = os.path.abspath(out)
     stamp = {"inputs": inputs, "out": out, "output": _output_state(Path(out)), "message": message}
-    _write_atomically(project.root / CACHE_DIR / BUILD_STAMP, json.dumps(stamp).encode())
+    directory = cache_directory(project.root)
+    if directory is not None:
+        _write_atomically(directory / BUILD_STAMP, json.dumps(stamp).encode())

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import dataclasses
 import difflib
+import errno
 import functools
 import gc
 import hashlib
@@ -23,7 +25,7 @@ import itertools
 import json
 import marshal
 import os
-import pickle
+import pickle  # only to write: what is read back is read by cache.loads
 import re
 import sys
 import typing
@@ -32,14 +34,16 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, S_ISDIR, S_ISREG
 from typing import Any, TextIO
 
 from pydantic import BaseModel, ValidationError
 
 from . import git, models
-from .cache import Stat, Store, file_stat, file_stats
+from .cache import Stat, Store, Unreadable, allowed, file_stat, file_stats, loads
 from .cli import UsageError
 from .load import (
+    MAX_FILE_BYTES,
     RECORD_SUFFIX,
     LoadError,
     Positions,
@@ -221,6 +225,7 @@ class Issue:
     loc: tuple
     message: str
     at: str = "value"  # "value", "key", or "parent" (the mapping that holds loc)
+    hint: tuple[str, str, str] | None = None  # ("passage", source id, quote) or ("id", collection, id): see _Run.hint
 
 
 def check_file(file: RecordFile, data: bytes) -> FileResult:
@@ -341,6 +346,8 @@ def _issue(model: type[BaseModel], error: dict) -> Issue:
         pattern = ctx.get("pattern")
         if pattern in PATTERN_ADVICE:
             return Issue(loc, f"{_shorten(value)} is not {_IS_NOT[pattern]}: {PATTERN_ADVICE[pattern]}")
+        if model is models.Source and loc == ("file",) and isinstance(value, str) and not is_seed_name(value):
+            return Issue(loc, f"{_shorten(value)} is {OUTSIDE_SEEDS}")
         return Issue(loc, f"{_shorten(value)} does not match the pattern {pattern} ({_description(model, loc)})")
     if kind == "string_type":
         if value is None:
@@ -509,34 +516,199 @@ def find_span(text: str, citation: Citation) -> tuple[int, int] | None:
     return spans[0] if len(spans) == 1 else None
 
 
+HINT_QUOTE = 2000
+"""Characters of a quote (normalised) that are compared with the text when looking for its closest passage."""
+ANCHOR = 8
+"""Characters of an anchor: a piece of the quote looked for, as it is, in the text."""
+ANCHORS = 32
+"""Anchors taken from a quote, spread over it; each is one search of the text."""
+ANCHOR_HITS = 16
+"""Occurrences of an anchor beyond which it says nothing about where the quote is (the search stops there)."""
+SLACK = 32
+"""How far apart the alignments of anchors (offset in the text minus offset in the quote) may be and still agree:
+characters the quote adds or leaves out between them."""
+PASSAGE = 300
+"""Longest passage told, in characters."""
+WORD = 40
+"""How far a passage is widened, at most, to start and end with whole words."""
+
+
 def closest_passage(text: str, quote: str) -> str | None:
-    """The passage of ``text`` most like ``quote`` (whitespace collapsed), to help fix a citation."""
+    """The passage of ``text`` most like ``quote`` (whitespace collapsed), to help fix a citation; None if none is.
+
+    Anchors (pieces of the quote) are found in the text; the place where most of them agree is the passage. The
+    cost is bounded whatever the text and quote: :data:`ANCHORS` searches, each stopping after
+    :data:`ANCHOR_HITS` occurrences, then a few hundred characters looked at.
+    """
     normalised = _normalised_source(text)
     source = normalised.text
-    wanted = normalise(quote)[:2000]
-    if not source or not wanted:
+    wanted = normalise(quote)[:HINT_QUOTE]
+    size = min(ANCHOR, len(wanted))
+    if size < 4 or len(source) < size:
         return None
-    match = difflib.SequenceMatcher(None, source, wanted, autojunk=False).find_longest_match(
-        0, len(source), 0, len(wanted)
-    )
-    if match.size < 4:
+    hits = []  # (alignment, offset of the anchor in the quote)
+    last = len(wanted) - size
+    for at in sorted({last * k // (ANCHORS - 1) for k in range(ANCHORS)}):
+        anchor, found = wanted[at: at + size], []
+        position = source.find(anchor)
+        while position != -1 and len(found) <= ANCHOR_HITS:
+            found.append(position)
+            position = source.find(anchor, position + 1)
+        if len(found) <= ANCHOR_HITS:
+            hits.extend((position - at, at) for position in found)
+    if not hits:
         return None
-    start = max(0, match.a - match.b)
-    end = min(len(source), start + len(wanted))
-    while start > 0 and source[start - 1] != " ":  # widen to whole words
-        start -= 1
-    while end < len(source) and source[end] != " ":
-        end += 1
-    end -= 1
-    passage = " ".join(text[normalised.offset(start): normalised.offset(end) + 1].split())
-    return passage if len(passage) <= 300 else passage[:297] + "..."
+    hits.sort()
+    best, count, low = 0, 0, 0
+    for high in range(len(hits)):  # the most hits whose alignments are within SLACK of one another
+        while hits[high][0] - hits[low][0] > SLACK:
+            low += 1
+        if high - low + 1 > count:
+            best, count = low, high - low + 1
+    start = max(0, min(hits[best: best + count], key=lambda hit: hit[1])[0])  # as the anchor nearest the start says
+    end = min(len(source), start + min(len(wanted), 2 * PASSAGE))
+    space = source.rfind(" ", max(0, start - WORD), start)  # widen to whole words
+    start = space + 1 if space != -1 else 0 if start <= WORD else start
+    space = source.find(" ", end, end + WORD)
+    end = space if space != -1 else len(source) if end + WORD >= len(source) else end
+    passage = " ".join(text[normalised.offset(start): normalised.offset(end - 1) + 1].split())
+    return passage if len(passage) <= PASSAGE else passage[: PASSAGE - 3] + "..."
+
+
+# --------------------------------------------------------------------------- seeds
+
+SEED_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+"""How a seed is opened: never through a symbolic link, never waiting (on a FIFO), never as a terminal."""
+_KINDS = {S_IFLNK: "a symbolic link", S_IFIFO: "a FIFO", S_IFCHR: "a device", S_IFBLK: "a device",
+          S_IFDIR: "a directory", S_IFSOCK: "a socket", S_IFREG: "a file"}
+OUTSIDE_SEEDS = ("outside seeds/: a seed is a plain file directly in seeds/; archive the text there and give "
+                 "only its file name, e.g. 000_article.txt")
+
+
+class SeedError(Exception):
+    """A seed that cannot be used; the message says what it is and what to do."""
+
+
+class _Unopenable(Exception):
+    """Why a file could not be opened: it is missing, or ``what`` stands there ("is a symbolic link"), or the
+    system refused (``what`` is "cannot be read (<reason>)")."""
+
+    def __init__(self, what: str, missing: bool = False, refused: bool = False):
+        super().__init__(what)
+        self.what, self.missing, self.refused = what, missing, refused
+
+
+def is_seed_name(name: str) -> bool:
+    """Whether ``name`` names an entry directly in seeds/ (no directory part, nor . or ..)."""
+    return name not in ("", ".", "..") and "/" not in name and "\0" not in name
+
+
+def _kind(mode: int) -> str:
+    return _KINDS.get(S_IFMT(mode), "of an unknown kind")
+
+
+def _open(path: str | Path, flags: int, dir_fd: int | None = None) -> int:
+    """A descriptor of ``path`` opened with ``flags`` (which hold O_NOFOLLOW); :class:`_Unopenable` if it cannot be."""
+    try:
+        return os.open(path, flags, dir_fd=dir_fd)
+    except FileNotFoundError:
+        raise _Unopenable("does not exist", missing=True) from None
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENXIO):  # a link, not a directory, a socket
+            try:
+                mode = os.stat(path, dir_fd=dir_fd, follow_symlinks=False).st_mode
+            except OSError:
+                mode = None
+            if mode is not None:
+                raise _Unopenable(f"is {_kind(mode)}") from None
+        raise _Unopenable(f"cannot be read ({error.strerror})", refused=True) from None
+
+
+def read_seed(seeds_dir: Path, name: str) -> bytes:
+    """The bytes of the seed ``name``, at most :data:`MAX_FILE_BYTES`: every seed is read here.
+
+    It must be a regular file directly in ``seeds_dir``, itself a directory and not a link to one: links are
+    never followed, a FIFO or device never read. SeedError otherwise, saying what the thing is and what to do.
+    """
+    where = f"seeds/{name}"
+    if not is_seed_name(name):
+        raise SeedError(f"{name!r} is {OUTSIDE_SEEDS}")
+    try:
+        directory = _open(seeds_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except _Unopenable as error:
+        if error.missing:
+            raise _seed_error(where, error) from None
+        raise SeedError(f"seeds/ {error.what}, so {where} is not read: keep the archived texts as plain files "
+                        "in a seeds/ directory of the repository itself") from None
+    try:
+        descriptor = _open(name, SEED_FLAGS, dir_fd=directory)
+    except _Unopenable as error:
+        raise _seed_error(where, error) from None
+    finally:
+        os.close(directory)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not S_ISREG(mode):
+            raise _seed_error(where, _Unopenable(f"is {_kind(mode)}"))
+        with open(descriptor, "rb", closefd=False) as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise _seed_error(where, _Unopenable(f"cannot be read ({error.strerror})", refused=True)) from None
+    finally:
+        os.close(descriptor)
+    if len(data) > MAX_FILE_BYTES:
+        raise SeedError(f"{where} is larger than {MAX_FILE_BYTES:,} bytes, the most a seed may hold: "
+                        "archive only the article's text")
+    return data
+
+
+def _seed_error(where: str, error: _Unopenable) -> SeedError:
+    if error.missing:
+        return SeedError(f"seed file {where} does not exist: archive the article's text there, or correct the file name")
+    if error.refused:
+        return SeedError(f"{where} {error.what}: check its permissions")
+    return SeedError(f"{where} {error.what}, not a plain file: a seed must be a plain file inside seeds/; "
+                     "replace it with a copy of the archived text")
+
+
+def stray_seed(seeds_dir: Path, name: str) -> str:
+    """The message for an entry of seeds/ that no source record describes (looked at, never followed nor read)."""
+    try:
+        mode = os.lstat(seeds_dir / name).st_mode
+    except OSError:
+        mode = None
+    if mode is None or S_ISREG(mode):
+        return ("no source record describes this seed file: add one with "
+                f"'iraq-transition new sources' (file: {name}), or remove the file")
+    return (f"this is {_kind(mode)}, not a seed file, and no source record describes it: seeds/ holds only the "
+            "archived texts, as plain files; remove it")
+
+
+def is_plain_directory(path: Path) -> bool:
+    """Whether ``path`` is a directory itself (not a link to one)."""
+    try:
+        return S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 # --------------------------------------------------------------------------- the project
 
 
 MAX_HINTS = 20
-"""Closest-passage hints given per record (finding one is the slow part of a failed citation)."""
+"""Hints (a quote's closest passage, the id an unknown one may mean) given per run: to the first problems they may
+help, in the order problems are reported."""
+HINT_IDS = 1000
+"""Ids compared, at most, with an unknown one: the :data:`HINT_IDS` / 2 nearest in sorted order, and as many in the
+order of the ids read backwards (so that a slip at the start or at the end of an id is caught)."""
+HINT_ID_CHARS = 200
+"""Longest unknown id for which a known one is suggested."""
+
+
+def _nearest(order: list[str], key: str) -> list[str]:
+    """The :data:`HINT_IDS` // 2 items of sorted ``order`` around where ``key`` would be."""
+    at = bisect.bisect_left(order, key)
+    return order[max(0, at - HINT_IDS // 4): at + HINT_IDS // 4]
 
 
 class Summary(typing.NamedTuple):
@@ -615,6 +787,26 @@ class _State:
     links: dict[int, tuple[tuple[str, str], ...]]  # the links of a valid record that has any
     seeds: dict[str, tuple[Stat, str]]  # seed file name -> stat and SHA-256 of a seed that is UTF-8 text
     text_digests: dict[str, str]  # source id -> SHA-256 of the text its citations were looked up in
+
+    def __getstate__(self) -> dict:
+        """Pickled as plain data: the arrays as their bytes, so that unpickling builds no array."""
+        return {**self.__dict__, "stats": self.stats.tobytes(), "blobs": self.blobs.tobytes()}
+
+    def __setstate__(self, state: dict) -> None:
+        stats, blobs = array("q"), array("q")
+        stats.frombytes(state["stats"])
+        blobs.frombytes(state["blobs"])
+        self.__dict__.update(state, stats=stats, blobs=blobs)
+
+
+CACHED = (_State, Summary, Issue, Problem)
+"""The classes whose instances the cache holds (see :func:`.cache.loads`); nothing else is built from it."""
+_CACHED = allowed(CACHED)
+
+
+def _loads(data: bytes) -> Any:
+    """A state or summary pickled by this module (see :func:`.cache.loads`)."""
+    return loads(data, _CACHED)
 
 
 UNKNOWN_STAT = (-1, -1, -1)
@@ -697,8 +889,10 @@ class _Run:
         self.issues: dict[int, list[Issue]] = {}  # issues of each file's references and citations
         self.whole: dict[int, list[Issue]] = {}  # issues found by the checks of the whole
         self.problems: list[Problem] = []
+        self.hints: dict[Problem, tuple[str, str, str]] = {}  # problems that a hint may help -> what it is about
+        self.id_orders: dict[str, tuple[list[str], list[str]]] = {}  # collection -> its ids sorted, and reversed
         self.seeds: dict[str, tuple[Stat, str]] = {}
-        self.seed_paths: dict[str, str] = {}  # source id -> its usable seed
+        self.seed_files: dict[str, str] = {}  # source id -> the file name of its usable seed
         self.text_digests: dict[str, str] = {}  # source id -> SHA-256 of its seed's text
         self.texts: dict[str, str] = {}
         self.changed = self.state is None  # whether the state must be saved anew
@@ -795,7 +989,7 @@ class _Run:
                     self._take(index, old)
                     continue
                 self.old[index] = -1
-                summary = pickle.loads(summary) if pickled else summary
+                summary = _loads(summary) if pickled else summary
                 self.summaries[index] = summary
                 self.restored.add(index)
                 self.fresh.append(index)
@@ -817,7 +1011,7 @@ class _Run:
         summary = self.summaries.get(index)
         if summary is None:
             old, blobs = self.old[index], self.state.blobs
-            summary = pickle.loads(self.store.read(blobs[4 * old + 2], blobs[4 * old + 3]))
+            summary = _loads(self.store.read(blobs[4 * old + 2], blobs[4 * old + 3]))
             self.summaries[index] = summary
         return summary
 
@@ -892,7 +1086,8 @@ class _Run:
         seeds_dir = self.project.seeds_dir
         described: dict[str, int] = {}
         mentioned = set()
-        known = self.state.seeds if self.state else {}
+        plain = is_plain_directory(seeds_dir)
+        known = self.state.seeds if self.state and plain else {}
         for index, source_file, sha256, valid in self._source_files():
             if not valid:
                 mentioned.add(source_file)
@@ -902,47 +1097,49 @@ class _Run:
                           f"{self.files[described[source_file]].display}: one source record per seed file")
                 continue
             described[source_file] = index
-            seed = os.path.join(seeds_dir, source_file)
-            stat = file_stat(seed)
-            if stat is not None and known.get(source_file, (None,))[0] == stat:
+            source_id = self.files[index].stem
+            seen = file_stat(os.path.join(seeds_dir, source_file), follow_symlinks=False) if plain else None
+            if seen is not None and known.get(source_file, (None,))[0] == seen:
                 digest = known[source_file][1]
-            elif not os.path.isfile(seed):
-                self._add(index, ("file",), f"seed file seeds/{source_file} does not exist: archive the "
-                          "article's text there, or correct the file name")
-                continue
             else:
                 try:
-                    data = read_bytes(seed)
-                    self.texts[self.files[index].stem] = data.decode("utf-8")
-                except (LoadError, UnicodeDecodeError) as error:
-                    self._add(index, ("file",), f"seeds/{source_file} cannot be used: "
-                              f"{getattr(error, 'message', 'it is not valid UTF-8')}")
+                    data = read_seed(seeds_dir, source_file)
+                    self.texts[source_id] = data.decode("utf-8")
+                except SeedError as error:
+                    self._add(index, ("file",), str(error))
+                    continue
+                except UnicodeDecodeError:
+                    self._add(index, ("file",), f"seeds/{source_file} cannot be used: it is not valid UTF-8")
                     continue
                 digest = hashlib.sha256(data).hexdigest()
                 self.changed = True
-            if stat is not None:
-                self.seeds[source_file] = (stat, digest)
-            source_id = self.files[index].stem
+            if seen is not None:
+                self.seeds[source_file] = (seen, digest)
             self.text_digests[source_id] = digest
-            self.seed_paths[source_id] = seed
+            self.seed_files[source_id] = source_file
             if digest != sha256:
                 self._add(index, ("sha256",), f"seeds/{source_file} has changed: its SHA-256 is {digest}. "
                           "Seeds must stay byte-for-byte as archived; restore the file, or if the new text is "
                           "right, set sha256 to the new value and re-check every citation of this source")
-        if seeds_dir.is_dir():
+        if plain:
             for name in sorted(os.listdir(seeds_dir)):
                 if name not in described and name not in mentioned:
-                    self.problems.append(Problem(
-                        display_path(self.project, seeds_dir / name), 1, 1,
-                        "no source record describes this seed file: add one with "
-                        f"'iraq-transition new sources' (file: {name}), or remove the file"))
+                    self.problems.append(Problem(display_path(self.project, seeds_dir / name), 1, 1,
+                                                 stray_seed(seeds_dir, name)))
 
     def text(self, source_id: str) -> str | None:
-        """The text of a source whose seed is usable, read when first wanted."""
+        """The text of a source whose seed is usable, read when first wanted (as it was checked, or not at all)."""
         if source_id not in self.text_digests:
             return None
         if source_id not in self.texts:
-            self.texts[source_id] = read_bytes(self.seed_paths[source_id]).decode("utf-8")
+            name = self.seed_files[source_id]
+            try:
+                data = read_seed(self.project.seeds_dir, name)
+            except SeedError:
+                data = None
+            if data is None or hashlib.sha256(data).hexdigest() != self.text_digests[source_id]:
+                raise UsageError(f"seeds/{name} changed while it was being checked: run the command again")
+            self.texts[source_id] = data.decode("utf-8")  # as checked: its SHA-256 is that of UTF-8 text
         return self.texts[source_id]
 
     def _check_files_again(self, indexes: list[int]) -> Iterable[tuple[int, list[Issue], Summary | bytes | None]]:
@@ -980,14 +1177,12 @@ class _Run:
             if collection == file.collection and target == file.stem:
                 yield Issue(loc, "refers to this record itself: point it at another record or remove it")
             elif target not in self.known[collection]:
-                guess = difflib.get_close_matches(target, self.known[collection], n=1)
-                hint = f"; did you mean {guess[0]!r}?" if guess else ""
-                yield Issue(loc, f"unknown {collection} id {target!r}: there is no data/{collection}/{target}.yaml{hint}")
+                yield Issue(loc, f"unknown {collection} id {target!r}: there is no data/{collection}/{target}.yaml",
+                            hint=("id", collection, target))
 
     def _citation_issues(self, summary: Summary, found: list[tuple[int, int] | None]) -> Iterator[Issue]:
         """The issues of the summary's citations; appends to ``found`` each citation's span (None: not found once)."""
         found_spans = []
-        hints = 0
         for loc, source, quote, prefix, suffix in summary.citations:
             text = self.text(source)
             spans, occurrences = _span_matches(text, quote, prefix, suffix) if text is not None else ((), 0)
@@ -997,12 +1192,9 @@ class _Run:
             if len(spans) == 1:
                 found_spans.append(text[spans[0][0]: spans[0][1]])
             elif occurrences == 0:
-                hints += 1
-                passage = closest_passage(text, quote) if hints <= MAX_HINTS else None
-                hint = f"; closest passage: {passage!r}" if passage else "; nothing similar found" * (hints <= MAX_HINTS)
                 yield Issue(loc + ("quote",), f"quote not found in the text of source {source!r} "
-                            f"(ignoring only whitespace, Unicode form and typographic quotes){hint}: "
-                            "copy the span verbatim from the seed")
+                            "(ignoring only whitespace, Unicode form and typographic quotes): "
+                            "copy the span verbatim from the seed", hint=("passage", source, quote))
             elif not spans:
                 yield Issue(loc + ("quote",), f"quote occurs {occurrences} times in source "
                             f"{source!r} but none with the given prefix/suffix: copy them verbatim "
@@ -1089,10 +1281,42 @@ class _Run:
                 continue
             file = self.files[index]
             try:
-                problems.extend(locate(file, decode(read_bytes(file.path)), issues))
+                located = locate(file, decode(read_bytes(file.path)), issues)
             except LoadError as error:  # changed while being checked
                 problems.append(Problem(file.display, error.line, error.col, error.message, file.label))
+                continue
+            problems.extend(located)
+            self.hints.update((problem, issue.hint) for problem, issue in zip(located, issues) if issue.hint)
         return problems + self.problems
+
+    def with_hints(self, problems: list[Problem]) -> list[Problem]:
+        """``problems`` (as reported, in order) with a hint for the first :data:`MAX_HINTS` that a hint may help:
+        what a run spends on hints is bounded, and does not depend on the cache."""
+        hinted, told = [], 0
+        for problem in problems:
+            wanted = self.hints.get(problem)
+            if wanted is not None and told < MAX_HINTS:
+                told += 1
+                problem = dataclasses.replace(problem, message=problem.message + self.hint(*wanted))
+            hinted.append(problem)
+        return hinted
+
+    def hint(self, kind: str, about: str, value: str) -> str:
+        """The closest passage of a quote not found in source ``about``, or the id of collection ``about`` closest
+        to an unknown one (looking at most at :data:`HINT_IDS` ids)."""
+        if kind == "passage":
+            passage = closest_passage(self.text(about), value)
+            return f"; closest passage: {passage!r}" if passage else "; nothing similar found"
+        if len(value) > HINT_ID_CHARS:
+            return ""
+        ids: Iterable[str] = self.known[about]
+        if len(self.known[about]) > HINT_IDS:  # the ids nearest in order, and nearest read backwards
+            if about not in self.id_orders:
+                self.id_orders[about] = sorted(ids), sorted(known[::-1] for known in ids)
+            forward, backward = self.id_orders[about]
+            ids = set(_nearest(forward, value)) | {near[::-1] for near in _nearest(backward, value[::-1])}
+        guess = difflib.get_close_matches(value, ids, n=1)
+        return f"; did you mean {guess[0]!r}?" if guess else ""
 
     def keep(self, problems: list[Problem]) -> None:
         """Note the valid records without problems: the dataset's."""
@@ -1178,7 +1402,7 @@ class _Run:
                 load = functools.partial(_record_from, file.collection, self.records[index])
             else:
                 offset, length = (blobs[4 * at], blobs[4 * at + 1]) if blobs is not None else self.blobs[index]
-                load = functools.partial(_read_record, read, file.collection, offset, length)
+                load = functools.partial(_read_record, read, file, offset, length)
             if blobs is None:  # the summary is here (no cache, or it could not be saved)
                 summary = self.renewed.get(index) or self.summaries[index]
                 spans = functools.partial(_spans_of, summary)
@@ -1222,18 +1446,33 @@ def _record_from(collection: str, record: Record | bytes) -> Record:
     return COLLECTIONS[collection].model_validate(marshal.loads(record)) if isinstance(record, bytes) else record
 
 
-def _read_record(read: Callable[[int, int], bytes], collection: str, offset: int, length: int) -> Record:
-    return _record_from(collection, read(offset, length))
+def _read_record(read: Callable[[int, int], bytes], file: RecordFile, offset: int, length: int) -> Record:
+    """A kept record from the pack, or from its file when the pack is damaged (a cache miss)."""
+    try:
+        return _record_from(file.collection, read(offset, length))
+    except Unreadable:
+        pass
+    try:
+        record = check_file(file, read_bytes(file.path)).record
+    except LoadError:
+        record = None
+    if record is None:
+        raise UsageError(f"{file.display} changed while it was being checked: run the command again")
+    return record
 
 
 def _spans_of(summary: Summary | bytes) -> Spans:
     """The spans of a summary's citations (a summary pickled, or not)."""
-    summary = pickle.loads(summary) if isinstance(summary, bytes) else summary
+    summary = _loads(summary) if isinstance(summary, bytes) else summary
     return {cited[0]: span for cited, span in zip(summary.citations, summary.cited[2]) if span is not None}
 
 
 def _read_spans(read: Callable[[int, int], bytes], offset: int, length: int) -> Spans:
-    return _spans_of(read(offset, length))
+    """The spans of a summary in the pack; none when the pack is damaged (the build finds them again)."""
+    try:
+        return _spans_of(read(offset, length))
+    except Unreadable:
+        return {}
 
 
 @contextlib.contextmanager
@@ -1273,18 +1512,33 @@ def check_project(
         return _validate_project(project, paths, changed_since, use_cache, want_dataset=False)
 
 
+def _checked(
+    project: Project, files: list[RecordFile], listed: list[Problem], use_cache: bool
+) -> tuple[_Run, list[Problem], Callable[[int, int], bytes] | None]:
+    """The run over ``files``, with its problems (after those of the listing, ``listed``) and the reader of its
+    pack. Unreadable when the cache turns out damaged (it is then dropped)."""
+    with Store(project.root, CACHED) if use_cache else contextlib.nullcontext() as store:
+        try:
+            run = _Run(project, files, store)
+            run.check()
+            run.cross_check()
+            problems = listed + run.locate()
+        except Unreadable:
+            store.forget()
+            raise
+        run.keep(problems)
+        run.save()
+        return run, problems, store.loader() if store is not None else None
+
+
 def _validate_project(
     project: Project, paths: list[Path] | None, changed_since: str | None, use_cache: bool, want_dataset: bool
 ) -> tuple[Any, list[Problem]]:
-    files, problems = record_files(project)
-    with Store(project.root) if use_cache else contextlib.nullcontext() as store:
-        run = _Run(project, files, store)
-        run.check()
-        run.cross_check()
-        problems += run.locate()
-        run.keep(problems)
-        run.save()
-        read = store.loader() if store is not None else None
+    files, listed = record_files(project)
+    try:
+        run, problems, read = _checked(project, files, listed, use_cache)
+    except Unreadable:  # the cache was damaged, and is dropped: the same run from scratch
+        run, problems, read = _checked(project, files, listed, use_cache)
     if changed_since is not None:
         report = run.affected_by(changed_files(project, changed_since))
     elif paths:
@@ -1298,7 +1552,7 @@ def _validate_project(
         report = None
     if report is not None:
         problems = [problem for problem in problems if report(problem.path)]
-    problems.sort()
+    problems = run.with_hints(sorted(problems))
     return (run.dataset(read) if want_dataset else len(run.kept)), problems
 
 
