@@ -312,3 +312,13 @@ def test_changed_since_reports_changed_files_whatever_their_names(history, cli):
     result = cli("--root", history, "validate", "--changed-since", "HEAD", "--format", "json")
     assert result.code == 1, result.err
     assert {problem["path"] for problem in json.loads(result.out)} == {"data/actors/ä.yaml", 'data/events/"é.yaml'}
+
+
+def test_a_revision_whose_records_git_no_longer_has_is_a_usage_error(history, cli):
+    """A partial or damaged clone: git lists a record but has no copy of its bytes."""
+    object_id = _git(history, "rev-parse", "HEAD:data/actors/c.yaml").strip()
+    (history / ".git" / "objects" / object_id[:2] / object_id[2:]).unlink()
+    result = cli("diff", "HEAD~1", "HEAD", cwd=history)
+    assert result.code == 2, result.err
+    assert result.err.startswith("iraq-transition diff: git has no copy of data/actors/c.yaml at HEAD")
+    assert "Traceback" not in result.err

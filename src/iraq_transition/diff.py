@@ -143,6 +143,8 @@ def _read_revision(root: Path, label: str, commit: str) -> Snapshot:
         key = parts[1], Path(name).stem
         if mode == "120000":
             result.unreadable[key] = load.Problem(name, 1, 1, SYMLINK_MESSAGE)
+        elif not size.isdigit():  # git knows the file but has no copy of it
+            raise _missing(name, label)
         elif int(size) > load.MAX_FILE_BYTES:
             result.unreadable[key] = load.Problem(name, 1, 1, f"file is larger than {load.MAX_FILE_BYTES:,} bytes")
         else:
@@ -151,10 +153,18 @@ def _read_revision(root: Path, label: str, commit: str) -> Snapshot:
     offset = 0
     for collection, stem, name, _ in wanted:
         header_end = blobs.index(b"\n", offset)
-        size = int(blobs[offset:header_end].split()[2])
+        header = blobs[offset:header_end].split()  # object id, type and size; or object id and "missing"
+        if len(header) != 3:
+            raise _missing(name, label)
+        size = int(header[2])
         _add(result, collection, stem, name, blobs[header_end + 1 : header_end + 1 + size])
         offset = header_end + 1 + size + 1
     return result
+
+
+def _missing(name: str, label: str) -> UsageError:
+    return UsageError(f"git has no copy of {name} at {label} (a partial or damaged clone): "
+                      "fetch the revision in full (git fetch --refetch), then run diff again")
 
 
 def _add(result: Snapshot, collection: str, stem: str, shown: str, content: bytes) -> None:
