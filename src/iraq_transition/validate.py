@@ -1534,13 +1534,14 @@ def _checked(
 def _validate_project(
     project: Project, paths: list[Path] | None, changed_since: str | None, use_cache: bool, want_dataset: bool
 ) -> tuple[Any, list[Problem]]:
+    changed = changed_files(project, changed_since) if changed_since is not None else None  # a bad revision: at once
     files, listed = record_files(project)
     try:
         run, problems, read = _checked(project, files, listed, use_cache)
     except Unreadable:  # the cache was damaged, and is dropped: the same run from scratch
         run, problems, read = _checked(project, files, listed, use_cache)
-    if changed_since is not None:
-        report = run.affected_by(changed_files(project, changed_since))
+    if changed is not None:
+        report = run.affected_by(changed)
     elif paths:
         root = project.root.resolve()
         wanted = [path.resolve() for path in paths]
