@@ -25,6 +25,7 @@ and a build with such inputs is not remembered.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import io
@@ -139,14 +140,16 @@ def _write_atomically(path: Path, data: bytes) -> bool:
     written only costs time)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as file:
-            try:
-                file.write(data)
-            except OSError:
-                os.unlink(file.name)
-                raise
+        file = tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False)
+    except OSError:
+        return False
+    try:
+        with file:  # closing flushes, and can fail too (a full disk)
+            file.write(data)
         os.replace(file.name, path)
     except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(file.name)
         return False
     return True
 
