@@ -46,6 +46,9 @@ _NO_ARGUMENT = set("%n")
 @hookimpl
 def prepare_connection(conn: sqlite3.Connection) -> None:
     """Bound every value and the guarded functions on each connection Datasette opens."""
+    # A refused call raises in a Python function, which Datasette (enabling callback tracebacks when imported)
+    # would log as a traceback each time: the visitor's error answer says what happened, the log one line.
+    sqlite3.enable_callback_tracebacks(False)
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
     builtin = sqlite3.connect(":memory:", check_same_thread=False)
     builtin.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
@@ -97,8 +100,13 @@ def _too_big() -> OverflowError:
 
 
 def _check_printf(builtin: sqlite3.Connection, form=None, *args) -> None:
-    """Refuse a ``%c`` whose precision is beyond :data:`MAX_LENGTH` (taking arguments as SQLite does)."""
-    if not isinstance(form, str) or "%" not in form:
+    """Refuse a ``%c`` whose precision is beyond :data:`MAX_LENGTH` (taking arguments as SQLite does: a
+    format given as a blob or a number is read as its text)."""
+    if isinstance(form, bytes):
+        form = form.decode("utf-8", errors="replace")  # a conversion is ASCII: what is replaced is no part of one
+    elif form is not None and not isinstance(form, str):
+        form = str(form)
+    if form is None or "%" not in form:
         return
     used = 0
     for width, precision, kind in _CONVERSION.findall(form):
