@@ -45,7 +45,8 @@ def test_dates_take_ascii_digits_only(repo_copy: Path, cli, record):
 @pytest.mark.parametrize(
     ("written", "code_point"),
     [("\\x01", "U+0001"), ("\\v", "U+000B"), ("\\0", "U+0000"), ("\\uFFFE", "U+FFFE"), ("\\uFFFF", "U+FFFF"),
-     ("\\e[31m", "U+001B"), ("\\r", "U+000D"), ("\\x85", "U+0085")],
+     ("\\e[31m", "U+001B"), ("\\r", "U+000D"), ("\\x85", "U+0085"),
+     ("\\u202E", "U+202E"), ("\\u2066", "U+2066")],  # bidirectional overrides: "005,2" shown as "2,500"
 )
 def test_control_characters_in_text_are_refused_at_their_field(repo_copy: Path, cli, written, code_point):
     where = _replace(repo_copy, EVENT, "title: ", f'title: "Stated aim{written} of withdrawal"')
@@ -139,3 +140,28 @@ def test_fmt_leaves_an_ambiguous_scalar_alone_and_quotes_text_that_would_be_one(
     result = cli("--root", repo_copy, "fmt", repo_copy / FORCE_LEVEL)
     assert result.code == 0, result.out + result.err
     assert re.search(r'^notes: "0o17"$', (repo_copy / FORCE_LEVEL).read_text(encoding="utf-8"), re.M)
+
+
+BASE = Path("data/bases/baghdad.yaml")
+TROOPS = Path("data/force_levels/us-troops-iraq-2500-2024.yaml")
+
+
+@pytest.mark.parametrize(
+    ("record", "line", "message"),
+    [(TROOPS, "best: true", "best: expected a whole number, got boolean true"),
+     (TROOPS, "best: 2500.0", "best: expected a whole number, got"),
+     (BASE, "latitude: true", "latitude: expected a number, got boolean true")],
+)
+def test_a_boolean_or_a_fraction_is_no_count_and_a_boolean_no_coordinate(repo_copy: Path, cli, record, line, message):
+    """Pydantic alone would take ``true`` for 1 (and store it), as the JSON Schema does not."""
+    where = _replace(repo_copy, record, line.split(" ")[0] + " ", line)
+    result = cli("--root", repo_copy, "validate", "--no-cache")
+    assert result.code == 1
+    (problem,) = result.out.splitlines()
+    assert problem.startswith(where) and message in problem
+
+
+def test_whole_degrees_are_coordinates(repo_copy: Path, cli):
+    _replace(repo_copy, BASE, "latitude: ", "latitude: 33")
+    result = cli("--root", repo_copy, "validate", "--no-cache")
+    assert result.code == 0, result.out

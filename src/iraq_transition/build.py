@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 import annotated_types
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, Strict, StringConstraints
 
 from .cache import built_before, input_state, remember_build
 from .cli import UsageError
@@ -285,6 +285,8 @@ def _scalar_column(where: str, name: str, base: Any, required: bool, description
             constraints["references"] = item.collection
         elif isinstance(item, StringConstraints):
             constraints.update(pattern=item.pattern, min_length=item.min_length, max_length=item.max_length)
+        elif isinstance(item, Strict):
+            continue  # what the column's type already says: no boolean for a number
         elif isinstance(item, annotated_types.Ge):
             constraints["minimum"] = item.ge
         elif isinstance(item, annotated_types.Le):

@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 
 SCHEMA_VERSION = "1"
 """Bump when a change to these models changes what a record means or how it is stored."""
@@ -27,10 +27,12 @@ SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 DATE_VALUE_PATTERN = r"^[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?$"
 ISO_DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 COUNTRY_PATTERN = r"^[A-Z]{2}$"
-NOT_IN_TEXT = r"\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff"
+NOT_IN_TEXT = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff"
 TEXT_PATTERN = rf"^[^{NOT_IN_TEXT}]*$"
-"""Text holds no control character but tab and line feed, and nothing XML 1.0 cannot hold (the timeline
-is SVG): U+FFFE and U+FFFF. (Lone surrogates, which XML cannot hold either, are no text to Pydantic at all.)"""
+"""Text holds no control character but tab and line feed, no bidirectional override or isolate (which make
+text display in another order than it is stored: "005,2 dnuora" shown as "around 2,500"), and nothing XML 1.0
+cannot hold (the timeline is SVG): U+FFFE and U+FFFF. (Lone surrogates, which XML cannot hold either, are no
+text to Pydantic at all.)"""
 _NOT_TEXT = re.compile(rf"[{NOT_IN_TEXT}\ud800-\udfff]")
 
 
@@ -75,8 +77,12 @@ def text_problem(text: str) -> str:
     match = _NOT_TEXT.search(text)
     char = match.group()
     category = unicodedata.category(char)
-    kind = {"Cc": "a control character", "Cs": "half of a surrogate pair"}.get(category, "a noncharacter")
-    advice = " (tab and line breaks are the only control characters text may hold)" if category == "Cc" else ""
+    kind = {"Cc": "a control character", "Cs": "half of a surrogate pair", "Cf": "a bidirectional override"}.get(
+        category, "a noncharacter")
+    advice = {
+        "Cc": " (tab and line breaks are the only control characters text may hold)",
+        "Cf": " (it makes the text display in another order than it is stored)",
+    }.get(category, "")
     return f"U+{ord(char):04X} ({kind}) at character {match.start() + 1} is not allowed in text: remove it{advice}"
 
 
@@ -96,6 +102,12 @@ PlainText = Annotated[str, StringConstraints(pattern=TEXT_PATTERN)]
 Text = Annotated[str, StringConstraints(min_length=1, pattern=TEXT_PATTERN)]
 """A text field that must not be empty."""
 CountryCode = Annotated[str, StringConstraints(pattern=COUNTRY_PATTERN)]
+
+
+Count = Annotated[int, Strict()]
+"""A whole number: neither ``true`` (which Pydantic would take for 1) nor ``2500.0``, as in the JSON Schema."""
+Degrees = Annotated[float, Strict()]
+"""A number of decimal degrees (``33`` or ``33.5``), never ``true``."""
 
 
 class Model(BaseModel):
@@ -426,9 +438,9 @@ class ForceLevel(Record):
         default="level",
         description="level: personnel present; change: personnel to leave (negative) or arrive (positive).",
     )
-    best: int | None = Field(default=None, description="Best single figure the source gives (personnel); null if none.")
-    low: int | None = Field(default=None, description="Lowest figure the source gives (personnel); null if none.")
-    high: int | None = Field(default=None, description="Highest figure the source gives (personnel); null if none.")
+    best: Count | None = Field(default=None, description="Best single figure the source gives (personnel); null if none.")
+    low: Count | None = Field(default=None, description="Lowest figure the source gives (personnel); null if none.")
+    high: Count | None = Field(default=None, description="Highest figure the source gives (personnel); null if none.")
     wording: Text = Field(description="The source's own words for the figure, e.g. 'around 2,500'.")
     qualifier: Literal["exact", "approximately", "at_least", "at_most", "unspecified"] = Field(
         description="How the figure is hedged: exact, approximately ('around', 'about'), at_least, at_most "
@@ -486,8 +498,8 @@ class Base(Record):
     )
     country: CountryCode = Field(description="ISO 3166-1 alpha-2 country code.")
     province: PlainText | None = Field(default=None, description="Province or governorate, when stated or evident.")
-    latitude: float | None = Field(default=None, ge=-90, le=90, description="Latitude, WGS 84 decimal degrees.")
-    longitude: float | None = Field(default=None, ge=-180, le=180, description="Longitude, WGS 84 decimal degrees.")
+    latitude: Degrees | None = Field(default=None, ge=-90, le=90, description="Latitude, WGS 84 decimal degrees.")
+    longitude: Degrees | None = Field(default=None, ge=-180, le=180, description="Longitude, WGS 84 decimal degrees.")
     coordinate_precision: PlacePrecision | None = Field(
         default=None, description="What the coordinates locate: the site, the city, province, country or region."
     )

@@ -371,6 +371,8 @@ def _issue(model: type[BaseModel], error: dict) -> Issue:
         return Issue(loc, f"expected {wanted}, got {got}")
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return Issue(loc, f"expected a whole number, got {got}")
+    if kind in ("float_type", "float_parsing"):
+        return Issue(loc, f"expected a number, got {got}")
     if kind in ("bool_type", "bool_parsing"):
         return Issue(loc, f"expected true or false, got {_shorten(value)}")
     return Issue(loc, f"{error['msg']}; got {_shorten(value)}")
