@@ -155,7 +155,7 @@ def test_check_prints_a_diff_writes_nothing_and_fmt_then_makes_it_canonical(tmp_
     assert (again.code, again.out) == (0, "")
 
 
-def _read_as_commands(output: str) -> list[str]:
+def read_as_commands(output: str) -> list[str]:
     """The lines of ``output`` a GitHub Actions runner reads as workflow commands: ``::`` once it has
     trimmed leading whitespace, or the older ``##[`` anywhere in the line."""
     return [line for line in output.splitlines() if line.lstrip().startswith("::") or "##[" in line]
@@ -175,10 +175,10 @@ def test_check_output_cannot_forge_a_workflow_command(tmp_path, cli, monkeypatch
     result = cli("--root", tmp_path, "fmt", "--check")
     assert result.code == 1, result.err
     lines = result.out.splitlines()
-    assert f"   \\x3a:error file=data/events/other.yaml,line=1::FORGED context line" in lines
+    assert "   \\x3a:error file=data/events/other.yaml,line=1::FORGED context line" in lines
     assert "   ##\\x5bwarning]FORGED anywhere" in lines
     assert "data/actors/b.yaml:2:1: duplicate key '##\\x5bwarning]key': keep one of them" in lines
-    commands = _read_as_commands(result.out)
+    commands = read_as_commands(result.out)
     if on_actions:  # paused, with a token no file can guess, from before the diff to the end
         token = lines[0].removeprefix("::stop-commands::")
         assert len(token) == 32 and commands == [lines[0], f"::{token}::"] == [lines[0], lines[-1]]
