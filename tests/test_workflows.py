@@ -10,6 +10,7 @@ import argparse
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -326,6 +327,7 @@ class _Runner:
         self.home.mkdir()
         self.summary = ""
         self.outcomes: dict[str, str] = {}
+        self.played: dict[str, subprocess.CompletedProcess | None] = {}
         self.env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.home), "LANG": "C.UTF-8",
             "GIT_CONFIG_NOSYSTEM": "1", "XDG_CACHE_HOME": os.environ["XDG_CACHE_HOME"],
@@ -351,9 +353,8 @@ class _Runner:
                 raise AssertionError(f"cannot play `if: {condition}`")
         return all(results)
 
-    def play(self) -> dict[str, subprocess.CompletedProcess | None]:
-        """Each `run:` step's name and its process (None when skipped)."""
-        played = {}
+    def play(self) -> None:
+        """Play the steps into ``played``: each `run:` step's name and its process (None when skipped)."""
         for number, step in enumerate(step for step in self.job["steps"] if "run" in step):
             files = {name: self.temp / f"{name.lower()}-{number}" for name in ("GITHUB_PATH", "GITHUB_ENV", "GITHUB_STEP_SUMMARY")}
             for path in files.values():
@@ -371,8 +372,7 @@ class _Runner:
                 name, _, value = line.partition("=")
                 self.env[name] = value
             self.summary += files["GITHUB_STEP_SUMMARY"].read_text()
-            played[step["name"]] = done
-        return played
+            self.played[step["name"]] = done
 
 
 def _git(root: Path, *args: str) -> str:
@@ -381,14 +381,47 @@ def _git(root: Path, *args: str) -> str:
     return subprocess.run(command, cwd=root, env=env, check=True, capture_output=True, text=True).stdout
 
 
-def _hostile_pull_request(origin: Path, clone: Path, markers: Path, secret: Path) -> str:
-    """Push to ``origin``'s refs/pull/7/head a commit that changes one record, rewords a citation
-    of another, plants code that leaves a file in ``markers`` wherever it runs, hides the reworded
-    record from `git archive`, and links a record to ``secret``; its commit id."""
+def _pull_request(origin: Path, clone: Path, change) -> str:
+    """The commit id of a pull request pushed to ``origin``'s refs/pull/7/head: ``change`` (called
+    with a clone of main) committed."""
+    _git(origin.parent, "clone", "--quiet", str(origin), str(clone))
+    change(clone)
+    _git(clone, "add", "-A")
+    _git(clone, "commit", "--quiet", "-m", "a pull request")
+    _git(clone, "push", "--quiet", "origin", "HEAD:refs/pull/7/head")
+    return _git(clone, "rev-parse", "HEAD").strip()
+
+
+def _play_trusted_checks(tmp_path: Path, change) -> _Runner:
+    """The trusted checks played on a copy of this repository (its last commit: what is not
+    committed does not matter) and a pull request that makes ``change``. The workspace's .venv is
+    this test's own environment (its bin/), marked installed, so that `make setup` finds nothing
+    to do instead of downloading every package again."""
+    origin = tmp_path / "origin.git"
+    _git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(origin))
+    _git(origin, "fetch", "--quiet", str(REPO), "HEAD:refs/heads/main")
+    head = _pull_request(origin, tmp_path / "contributor", change)
+    contexts = {"github.event.pull_request.number": "7", "github.event.pull_request.head.sha": head, "github.base_ref": "main"}
+    runner = _Runner(_workflow(TRUSTED), tmp_path, contexts, uses=["actions/checkout", "actions/setup-python"])
+    # actions/checkout: the base branch, all of its history; setup-python: this machine's Python.
+    _git(tmp_path, "clone", "--quiet", str(origin), str(runner.workspace))
+    venv = runner.workspace / ".venv"
+    venv.mkdir()
+    (venv / "bin").symlink_to(Path(sys.executable).parent)
+    newest = max((runner.workspace / name).stat().st_mtime_ns for name in ("requirements.lock", "pyproject.toml"))
+    (venv / ".installed").touch()
+    os.utime(venv / ".installed", ns=(newest, newest))  # as new as what it is made from: up to date
+    runner.play()
+    return runner
+
+
+def _plant_hostile_changes(clone: Path, markers: Path, secret: Path) -> None:
+    """Change one record, reword a citation of another, plant code that leaves a file in
+    ``markers`` wherever it runs, hide the reworded record from `git archive`, and link a record
+    to ``secret``."""
     from iraq_transition.fmt import format_record
     from iraq_transition.load import parse_yaml
 
-    _git(origin.parent, "clone", "--quiet", str(origin), str(clone))
     event = clone / "data/events/agreement-aim-withdraw-american-troops-by-end-2026.yaml"
     record = parse_yaml(event.read_text(encoding="utf-8"))
     record["notes"] = "Changed by the pull request.\n::error file=data/events/other.yaml,line=1::FORGED\n##[warning]FORGED"
@@ -405,42 +438,25 @@ def _hostile_pull_request(origin: Path, clone: Path, markers: Path, secret: Path
     (clone / "tests/conftest.py").write_text(touch("conftest.py"))
     (clone / "Makefile").write_text(f"setup chromium test:\n\ttouch '{markers / 'Makefile'}'\n.DEFAULT:\n\ttouch '{markers / 'Makefile'}'\n")
     (clone / "scripts/````fence.py").write_text(touch("fence.py"))
-    _git(clone, "add", "-A")
-    _git(clone, "commit", "--quiet", "-m", "a hostile pull request")
-    _git(clone, "push", "--quiet", "origin", "HEAD:refs/pull/7/head")
-    return _git(clone, "rev-parse", "HEAD").strip()
+
+
+def _outcomes(runner: _Runner) -> list[int | None]:
+    return [None if done is None else done.returncode for done in runner.played.values()]
 
 
 def test_trusted_checks_judge_a_hostile_pull_request_with_the_base_branchs_tools(tmp_path):
-    """The workflow played on a copy of this repository (its last commit: what is not committed
-    does not matter) whose pull request plants code everywhere the old workflow ran some: none of
-    it runs, the checks and the summary tell the truth, and the summary says the tools changed.
-    The workspace's .venv is this test's own environment (its bin/), marked installed, so that
-    `make setup` finds nothing to do instead of downloading every package again."""
+    """A pull request that plants code everywhere the old workflow ran some: none of it runs, the
+    checks and the summary tell the truth, and the summary says the tools changed."""
     from test_fmt import read_as_commands
 
-    origin, markers, secret = tmp_path / "origin.git", tmp_path / "markers", tmp_path / "secret.yaml"
+    markers, secret = tmp_path / "markers", tmp_path / "secret.yaml"
     markers.mkdir()
     secret.write_text("id: leak\nname: do-not-print-me\n")
-    _git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(origin))
-    _git(origin, "fetch", "--quiet", str(REPO), "HEAD:refs/heads/main")
-    head = _hostile_pull_request(origin, tmp_path / "contributor", markers, secret)
-    contexts = {"github.event.pull_request.number": "7", "github.event.pull_request.head.sha": head, "github.base_ref": "main"}
-    runner = _Runner(_workflow(TRUSTED), tmp_path, contexts, uses=["actions/checkout", "actions/setup-python"])
-    # actions/checkout: the base branch, all of its history; setup-python: this machine's Python.
-    _git(tmp_path, "clone", "--quiet", str(origin), str(runner.workspace))
-    venv = runner.workspace / ".venv"
-    venv.mkdir()
-    (venv / "bin").symlink_to(Path(sys.executable).parent)
-    newest = max((runner.workspace / name).stat().st_mtime_ns for name in ("requirements.lock", "pyproject.toml"))
-    (venv / ".installed").touch()
-    os.utime(venv / ".installed", ns=(newest, newest))  # as new as what it is made from: up to date
-
-    played = runner.play()
+    runner = _play_trusted_checks(tmp_path, lambda clone: _plant_hostile_changes(clone, markers, secret))
+    played = runner.played
     assert not list(markers.iterdir()), "code of the pull request ran"
-    outcomes = {name: None if done is None else done.returncode for name, done in played.items()}
-    assert list(outcomes.values()) == [0, 0, 1, 1, 0, 0], outcomes  # validate and fmt find the errors
-    validate, fmt, tools = (played[name] for name in list(played)[2:4] + list(played)[5:])
+    assert _outcomes(runner) == [0, 0, 1, 1, 0, 0], played  # validate and fmt find the errors
+    _, _, validate, fmt, _, tools = played.values()
     assert "::error file=data/force_levels/us-troops-iraq-2500-2024.yaml,line=16," in validate.stdout
     assert "symbolic link" in validate.stdout and "leak.yaml" in validate.stdout
     token = fmt.stdout.splitlines()[0].removeprefix("::stop-commands::")
@@ -462,3 +478,20 @@ def test_trusted_checks_judge_a_hostile_pull_request_with_the_base_branchs_tools
     fence, *paths, closing = warning.split("\n\n")[-1].splitlines()
     assert fence == closing == "`" * 5
     assert paths == ["Makefile", "scripts/````fence.py", "src/iraq_transition/diff.py", "tests/conftest.py"]
+
+
+def test_trusted_checks_refuse_a_data_directory_that_is_a_link(tmp_path):
+    """data/ a link to records outside the repository: refused before anything reads it."""
+    outside = tmp_path / "outside"
+    (outside / "actors").mkdir(parents=True)
+    (outside / "actors/secret.yaml").write_text("id: secret\nname: do-not-print-me\n")
+
+    def link_data(clone: Path) -> None:
+        shutil.rmtree(clone / "data")
+        (clone / "data").symlink_to(outside)
+
+    runner = _play_trusted_checks(tmp_path, link_data)
+    assert _outcomes(runner) == [0, 1, None, None, None, None], runner.played
+    fetch = runner.played["Fetch the pull request and write out its data/ and seeds/ only"]
+    assert fetch.stdout == "::error::data and seeds must be directories, not links or files: blob data\n"
+    assert not (runner.temp / "pr").exists() and runner.summary == ""
