@@ -4,6 +4,7 @@ git calls of ``diff`` and ``validate --changed-since`` take revisions, never opt
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -289,6 +290,59 @@ def test_markdown_shows_whatever_a_record_holds_as_literal_text(tmp_path, cli):
         assert text not in rendered.text_outside_code, text
     assert rendered.row_widths == [4] * 8 + [3] * 6  # the counts, then the changed record's fields
     assert f"- added `{hostile_id}`: `{HOSTILE}`" in result.out
+
+
+def test_markdown_of_a_huge_record_and_a_huge_error_stays_short(tmp_path, cli):
+    """One event of 890 kB with 25,000 participants, and a file whose error quotes a 990 kB tag:
+    a few fields of the one, a short line for the other (the JSON has everything)."""
+    from iraq_transition.diff import MAX_FIELDS, MAX_MESSAGE
+
+    before, after = tmp_path / "before", tmp_path / "after"
+    event = BEFORE["events/e"]
+    _write_records(before, {"events/e": event})
+    participants = [{"actor": f"a{n}", "role": "subject"} for n in range(25_000)]
+    _write_records(after, {"events/e": {**event, "participants": participants}})
+    (after / "data/events/tag.yaml").write_text("a: !" + "t" * 990_000 + " x\n")
+    result = cli("diff", "--dir", before, "--dir", after)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert sum(line.startswith("| `participants.") for line in lines) == MAX_FIELDS
+    assert f"… and {50_001 - MAX_FIELDS} more fields: `--format json` lists them all." in lines
+    [unreadable] = [line for line in lines if "data/events/tag.yaml" in line]
+    message = unreadable.split("`: `", 1)[1]
+    assert len(message) == MAX_MESSAGE + 1 and message.endswith("…`")
+    assert len(result.out) < 20_000
+    document = _json(cli, tmp_path, "--dir", before, "--dir", after)
+    assert len(document["collections"]["events"]["changed"][0]["fields"]) == 50_001  # and the empty list it replaces
+
+
+def test_markdown_is_cut_to_fit_a_job_summary_and_says_so(tmp_path, cli):
+    """200 records with 50 long changed fields each: about 1.9 MB of Markdown in full, which GitHub
+    would refuse as a job summary (over 1 MiB) and show nothing of."""
+    from iraq_transition.diff import CUT_NOTE, MAX_DETAILED, MAX_MARKDOWN_BYTES
+
+    before, after = tmp_path / "before", tmp_path / "after"
+    for root, letter in ((before, "a"), (after, "b")):
+        fields = {f"field{n}": letter * 100 for n in range(50)}
+        _write_records(root, {f"actors/a{n}": {"id": f"a{n}", "name": "A", "kind": "state", **fields} for n in range(MAX_DETAILED)})
+    result = cli("diff", "--dir", before, "--dir", after)
+    assert result.code == 0, result.err
+    assert 0.9 * MAX_MARKDOWN_BYTES < len(result.out.encode()) <= MAX_MARKDOWN_BYTES
+    assert result.out.endswith(f"\n\n{CUT_NOTE}\n")
+    html = MarkdownIt("commonmark").enable("table").render(result.out)
+    assert html.endswith("</table>\n<p>… the summary is cut here, to fit a job summary: <code>--format json</code> lists every change.</p>\n")
+
+
+def test_markdown_shows_bidirectional_overrides_and_control_characters_as_escapes(tmp_path, cli):
+    """U+202E would make "005,2 dnuora" read as "around 2,500"; an escape sequence could restyle a terminal."""
+    before, after = tmp_path / "before", tmp_path / "after"
+    actor = {"id": "a", "name": "A", "kind": "state"}
+    _write_records(before, {"actors/a": actor})
+    _write_records(after, {"actors/a": {**actor, "notes": "\u202e005,2 dnuora\u202c troops \u2066x\u2069 \x1b[2J"}})
+    result = cli("diff", "--dir", before, "--dir", after)
+    assert result.code == 0, result.err
+    assert "| `notes` | `null` | `\\u202e005,2 dnuora\\u202c troops \\u2066x\\u2069 \\x1b[2J` |" in result.out
+    assert not re.search("[\x00-\x09\x0b-\x1f\u202a-\u202e\u2066-\u2069]", result.out)
 
 
 def test_changed_since_never_reads_a_revision_as_an_option(history, cli):

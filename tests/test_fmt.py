@@ -155,6 +155,52 @@ def test_check_prints_a_diff_writes_nothing_and_fmt_then_makes_it_canonical(tmp_
     assert (again.code, again.out) == (0, "")
 
 
+def read_as_commands(output: str) -> list[str]:
+    """The lines of ``output`` a GitHub Actions runner reads as workflow commands: ``::`` once it has
+    trimmed leading whitespace, or the older ``##[`` anywhere in the line."""
+    return [line for line in output.splitlines() if line.lstrip().startswith("::") or "##[" in line]
+
+
+@pytest.mark.parametrize("on_actions", [False, True])
+def test_check_output_cannot_forge_a_workflow_command(tmp_path, cli, monkeypatch, on_actions):
+    """Canonical lines of a record are printed as context lines of the diff: they must not become
+    annotations (or stop, mask or hide the log) in CI, nor can an error message quoting a key."""
+    forged = "::error file=data/events/other.yaml,line=1::FORGED context line"
+    _write(tmp_path, "data/actors/a.yaml", f'id: a\nname: "A"\nnotes: |-\n  {forged}\n  ##[warning]FORGED anywhere\n  end\n')
+    _write(tmp_path, "data/actors/b.yaml", '"##[warning]key": 1\n"##[warning]key": 2\n')
+    if on_actions:
+        monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    else:
+        monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    result = cli("--root", tmp_path, "fmt", "--check")
+    assert result.code == 1, result.err
+    lines = result.out.splitlines()
+    assert "   \\x3a:error file=data/events/other.yaml,line=1::FORGED context line" in lines
+    assert "   ##\\x5bwarning]FORGED anywhere" in lines
+    assert "data/actors/b.yaml:2:1: duplicate key '##\\x5bwarning]key': keep one of them" in lines
+    commands = read_as_commands(result.out)
+    if on_actions:  # paused, with a token no file can guess, from before the diff to the end
+        token = lines[0].removeprefix("::stop-commands::")
+        assert len(token) == 32 and commands == [lines[0], f"::{token}::"] == [lines[0], lines[-1]]
+    else:
+        assert commands == []
+
+
+def test_check_shows_control_characters_and_a_missing_last_line_break(tmp_path, cli):
+    _write(tmp_path, "data/actors/a.yaml", "id: a\r\nname: A # \u202eevil\u202c")
+    result = cli("--root", tmp_path, "fmt", "--check")
+    assert result.code == 1, result.err
+    assert result.out.splitlines()[3:] == [
+        "-id: a\\r",
+        "-name: A # \\u202eevil\\u202c",
+        "\\ No newline at end of file",
+        "+# yaml-language-server: $schema=../../schema/actors.schema.json",
+        "+id: a",
+        "+name: A",
+    ]
+    assert "\r" not in result.out and "\u202e" not in result.out
+
+
 def test_only_the_given_paths_are_formatted(tmp_path, cli):
     chosen = _write(tmp_path, "data/actors/a.yaml", "id: a\n")
     other = _write(tmp_path, "data/actors/b.yaml", "id: b\n")

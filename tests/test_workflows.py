@@ -1,6 +1,8 @@
 """CI workflows, pre-commit hooks and the Makefile only call commands and targets that exist; the
 workflows stay hardened (pinned actions, no credentials kept, nothing pasted into scripts, the
-release's write token kept away from the repository's code); CODEOWNERS covers what runs code."""
+release's write token kept away from the repository's code); CODEOWNERS covers what runs code;
+the trusted checks, played step by step on a hostile pull request, run none of its code and tell
+the truth about it."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ import argparse
 import os
 import re
 import shlex
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +27,8 @@ CALLS = re.compile(r"(?:\biraq-transition|\$\(CLI\))((?:[ \t]+[^\s;&|<>()`]+)*)"
 MAKE_CALLS = re.compile(r"(?<![\w$(-])make((?:[ \t]+[A-Za-z][\w.-]*)+)")
 PINNED = re.compile(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}")
 TRACKED_CHECK = "git ls-files -- .cache build"
+RUNS_CODE = ("src/", "tests/", "Makefile", ".github/", ".ci/", "scripts/", "pyproject.toml", "requirements.lock", ".pre-commit-config.yaml", ".vscode/")
+"""What runs code, in CI, on a contributor's machine or in an editor: the paths CODEOWNERS covers and the trusted checks list."""
 
 
 def _workflow(path: Path) -> dict:
@@ -59,7 +65,7 @@ def _subcommands() -> dict[str, argparse.ArgumentParser]:
 
 
 def test_workflows_are_well_formed():
-    assert {path.name for path in WORKFLOWS} == {"pull-request.yml", "release.yml"}
+    assert {path.name for path in WORKFLOWS} == {"pull-request.yml", "pull-request-trusted.yml", "release.yml"}
     for path in WORKFLOWS:
         workflow = _workflow(path)
         assert workflow["name"] and workflow["on"], path.name
@@ -222,7 +228,7 @@ def test_codeowners_covers_everything_that_runs_code():
         if line.strip() and not line.startswith("#"):
             pattern, *names = line.split()
             owners[pattern] = names
-    for path in (".github/", ".ci/", "Makefile", "pyproject.toml", "requirements.lock", ".pre-commit-config.yaml", "src/", "tests/", "scripts/"):
+    for path in RUNS_CODE:
         assert owners.get(f"/{path}") == ["@iraq-transition/maintainers"], path
 
 
@@ -240,6 +246,8 @@ def _calls() -> list[tuple[str, list[str]]]:
         script = re.sub(r"\$\{\{[^}]*\}\}", "X", script.replace("\\\n", " "))
         for match in CALLS.finditer(script):
             tokens = shlex.split(match.group(1), comments=True)
+            if tokens[:1] == ["--root"]:  # the one option before the subcommand
+                tokens = tokens[2:]
             if tokens:  # not a bare mention, such as the Makefile's `CLI := $(BIN)/iraq-transition`
                 calls.append((where, tokens))
     return calls
@@ -268,3 +276,222 @@ def test_every_make_target_used_exists():
     }
     assert {target for _, target in used} >= {"setup", "chromium", "test"}
     assert not [(where, target) for where, target in used if target not in targets]
+
+
+# --------------------------------------------------------------------------- the trusted checks
+
+
+TRUSTED = REPO / ".github/workflows/pull-request-trusted.yml"
+
+
+def test_trusted_checks_run_the_base_branchs_tools_on_the_pull_requests_data():
+    """On pull_request_target, with the base branch checked out (no `ref:`), the tools installed
+    before anything of the pull request is fetched, and no script of it ever called."""
+    workflow = _workflow(TRUSTED)
+    assert set(workflow["on"]) == {"pull_request_target"}
+    assert workflow["permissions"] == {"contents": "read"}
+    [job] = workflow["jobs"].values()
+    checkout = job["steps"][0]
+    assert checkout["uses"].startswith("actions/checkout@") and set(checkout["with"]) == {"fetch-depth", "persist-credentials"}
+    assert "cache" not in str(job) and "secrets" not in str(workflow)
+    runs = [step["run"] for step in job["steps"] if "run" in step]
+    assert "make setup" in runs[0] and not any("make" in run for run in runs[1:])
+    script = " ".join(_script(job).replace("\\\n", " ").split())
+    expected = [
+        "make setup",
+        'git fetch --quiet --no-tags origin "+refs/pull/$PR_NUMBER/head:refs/remotes/pull/$PR_NUMBER/head"',
+        'git archive --format=tar "$PR_HEAD_SHA" -- data seeds | tar -x -C "$RUNNER_TEMP/pr"',
+        'iraq-transition --root "$RUNNER_TEMP/pr" validate --format github',
+        'iraq-transition --root "$RUNNER_TEMP/pr" fmt --check',
+        'iraq-transition diff "$MERGE_BASE" "$PR_HEAD_SHA" >> "$GITHUB_STEP_SUMMARY"',
+        '"$MERGE_BASE" "$PR_HEAD_SHA" -- ' + " ".join(path.rstrip("/") for path in RUNS_CODE),
+    ]
+    positions = [script.find(command) for command in expected]
+    assert -1 not in positions and positions == sorted(positions), positions
+
+
+class _Runner:
+    """Plays the `run:` steps of a job in order, the way GitHub's runner does: bash with pipefail in
+    the workspace, the environment GitHub sets (workflow, job and step `env:` with their
+    expressions taken from ``contexts``), GITHUB_PATH and GITHUB_ENV carried to the next steps, a
+    job summary, and the `if:` conditions the workflows use. The `uses:` steps are the caller's to
+    stand in for (``uses``: the actions it stands in for, in order)."""
+
+    def __init__(self, workflow: dict, tmp_path: Path, contexts: dict[str, str], uses: list[str]):
+        [self.job] = workflow["jobs"].values()
+        assert [step["uses"].split("@")[0] for step in self.job["steps"] if "uses" in step] == uses
+        assert workflow["defaults"]["run"]["shell"] == "bash"
+        self.contexts = contexts
+        self.workspace, self.temp, self.home = tmp_path / "workspace", tmp_path / "runner-temp", tmp_path / "home"
+        self.temp.mkdir()
+        self.home.mkdir()
+        self.summary = ""
+        self.outcomes: dict[str, str] = {}
+        self.played: dict[str, subprocess.CompletedProcess | None] = {}
+        self.env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.home), "LANG": "C.UTF-8",
+            "GIT_CONFIG_NOSYSTEM": "1", "XDG_CACHE_HOME": os.environ["XDG_CACHE_HOME"],
+            "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(self.workspace), "RUNNER_TEMP": str(self.temp),
+            "GITHUB_EVENT_NAME": next(iter(workflow["on"])), "GITHUB_BASE_REF": contexts["github.base_ref"],
+            **self._expanded(workflow.get("env", {})), **self._expanded(self.job.get("env", {})),
+        }
+
+    def _expanded(self, env: dict) -> dict[str, str]:
+        return {name: re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", lambda m: self.contexts[m[1]], str(value)) for name, value in env.items()}
+
+    def _runs(self, condition: str | None) -> bool:
+        if condition is None:
+            return "failure" not in self.outcomes.values()
+        terms = condition.removeprefix("${{").removesuffix("}}").split("&&")
+        results = []
+        for term in map(str.strip, terms):
+            if term == "!cancelled()":
+                results.append(True)
+            elif match := re.fullmatch(r"steps\.([\w-]+)\.outcome == '(\w+)'", term):
+                results.append(self.outcomes.get(match[1]) == match[2])
+            else:
+                raise AssertionError(f"cannot play `if: {condition}`")
+        return all(results)
+
+    def play(self) -> None:
+        """Play the steps into ``played``: each `run:` step's name and its process (None when skipped)."""
+        for number, step in enumerate(step for step in self.job["steps"] if "run" in step):
+            files = {name: self.temp / f"{name.lower()}-{number}" for name in ("GITHUB_PATH", "GITHUB_ENV", "GITHUB_STEP_SUMMARY")}
+            for path in files.values():
+                path.touch()
+            done = None
+            if self._runs(step.get("if")):
+                env = {**self.env, **self._expanded(step.get("env", {})), **{name: str(path) for name, path in files.items()}}
+                shell = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"]
+                done = subprocess.run([*shell, step["run"]], cwd=self.workspace, env=env, capture_output=True, text=True, timeout=300)
+            self.outcomes[step.get("id", f"step-{number}")] = "skipped" if done is None else ("success" if done.returncode == 0 else "failure")
+            for line in reversed(files["GITHUB_PATH"].read_text().splitlines()):
+                self.env["PATH"] = f"{line}:{self.env['PATH']}"
+            for line in files["GITHUB_ENV"].read_text().splitlines():
+                assert re.fullmatch(r"\w+=[^\n]*", line), line  # the one form the workflows use
+                name, _, value = line.partition("=")
+                self.env[name] = value
+            self.summary += files["GITHUB_STEP_SUMMARY"].read_text()
+            self.played[step["name"]] = done
+
+
+def _git(root: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.org", "-c", "core.hooksPath=/dev/null", *args]
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+    return subprocess.run(command, cwd=root, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def _pull_request(origin: Path, clone: Path, change) -> str:
+    """The commit id of a pull request pushed to ``origin``'s refs/pull/7/head: ``change`` (called
+    with a clone of main) committed."""
+    _git(origin.parent, "clone", "--quiet", str(origin), str(clone))
+    change(clone)
+    _git(clone, "add", "-A")
+    _git(clone, "commit", "--quiet", "-m", "a pull request")
+    _git(clone, "push", "--quiet", "origin", "HEAD:refs/pull/7/head")
+    return _git(clone, "rev-parse", "HEAD").strip()
+
+
+def _play_trusted_checks(tmp_path: Path, change) -> _Runner:
+    """The trusted checks played on a copy of this repository (its last commit: what is not
+    committed does not matter) and a pull request that makes ``change``. The workspace's .venv is
+    this test's own environment (its bin/), marked installed, so that `make setup` finds nothing
+    to do instead of downloading every package again."""
+    origin = tmp_path / "origin.git"
+    _git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(origin))
+    _git(origin, "fetch", "--quiet", str(REPO), "HEAD:refs/heads/main")
+    head = _pull_request(origin, tmp_path / "contributor", change)
+    contexts = {"github.event.pull_request.number": "7", "github.event.pull_request.head.sha": head, "github.base_ref": "main"}
+    runner = _Runner(_workflow(TRUSTED), tmp_path, contexts, uses=["actions/checkout", "actions/setup-python"])
+    # actions/checkout: the base branch, all of its history; setup-python: this machine's Python.
+    _git(tmp_path, "clone", "--quiet", str(origin), str(runner.workspace))
+    venv = runner.workspace / ".venv"
+    venv.mkdir()
+    (venv / "bin").symlink_to(Path(sys.executable).parent)
+    newest = max((runner.workspace / name).stat().st_mtime_ns for name in ("requirements.lock", "pyproject.toml"))
+    (venv / ".installed").touch()
+    os.utime(venv / ".installed", ns=(newest, newest))  # as new as what it is made from: up to date
+    runner.play()
+    return runner
+
+
+def _plant_hostile_changes(clone: Path, markers: Path, secret: Path) -> None:
+    """Change one record, reword a citation of another, plant code that leaves a file in
+    ``markers`` wherever it runs, hide the reworded record from `git archive`, and link a record
+    to ``secret``."""
+    from iraq_transition.fmt import format_record
+    from iraq_transition.load import parse_yaml
+
+    event = clone / "data/events/agreement-aim-withdraw-american-troops-by-end-2026.yaml"
+    record = parse_yaml(event.read_text(encoding="utf-8"))
+    record["notes"] = "Changed by the pull request.\n::error file=data/events/other.yaml,line=1::FORGED\n##[warning]FORGED"
+    canonical = format_record("events", record)
+    assert f"\ntitle: {record['title']}\n" in canonical
+    event.write_text(canonical.replace(f"\ntitle: {record['title']}\n", f'\ntitle: "{record["title"]}"\n'), encoding="utf-8")
+    reworded = clone / "data/force_levels/us-troops-iraq-2500-2024.yaml"
+    text = reworded.read_text(encoding="utf-8")
+    reworded.write_text(text.replace("quote: the 2,500 U.S. troops still serving", "quote: the 2,500 U.S. troops serving", 1), encoding="utf-8")
+    (clone / "data/.gitattributes").write_text("force_levels/us-troops-iraq-2500-2024.yaml export-ignore\n")
+    (clone / "data/actors/leak.yaml").symlink_to(secret)
+    touch = lambda name: f"import pathlib; pathlib.Path({str(markers / name)!r}).touch()\n"
+    (clone / "src/iraq_transition/diff.py").write_text(touch("diff.py") + "print('No record changes.')\n")
+    (clone / "tests/conftest.py").write_text(touch("conftest.py"))
+    (clone / "Makefile").write_text(f"setup chromium test:\n\ttouch '{markers / 'Makefile'}'\n.DEFAULT:\n\ttouch '{markers / 'Makefile'}'\n")
+    (clone / "scripts/````fence.py").write_text(touch("fence.py"))
+
+
+def _outcomes(runner: _Runner) -> list[int | None]:
+    return [None if done is None else done.returncode for done in runner.played.values()]
+
+
+def test_trusted_checks_judge_a_hostile_pull_request_with_the_base_branchs_tools(tmp_path):
+    """A pull request that plants code everywhere the old workflow ran some: none of it runs, the
+    checks and the summary tell the truth, and the summary says the tools changed."""
+    from test_fmt import read_as_commands
+
+    markers, secret = tmp_path / "markers", tmp_path / "secret.yaml"
+    markers.mkdir()
+    secret.write_text("id: leak\nname: do-not-print-me\n")
+    runner = _play_trusted_checks(tmp_path, lambda clone: _plant_hostile_changes(clone, markers, secret))
+    played = runner.played
+    assert not list(markers.iterdir()), "code of the pull request ran"
+    assert _outcomes(runner) == [0, 0, 1, 1, 0, 0], played  # validate and fmt find the errors
+    _, _, validate, fmt, _, tools = played.values()
+    assert "::error file=data/force_levels/us-troops-iraq-2500-2024.yaml,line=16," in validate.stdout
+    assert "symbolic link" in validate.stdout and "leak.yaml" in validate.stdout
+    token = fmt.stdout.splitlines()[0].removeprefix("::stop-commands::")
+    assert read_as_commands(fmt.stdout) == [f"::stop-commands::{token}", f"::{token}::"]
+    assert "FORGED" in fmt.stdout
+    everything = runner.summary + "".join(done.stdout + done.stderr for done in played.values() if done)
+    assert "do-not-print-me" not in everything
+    # The real record changes, by the base branch's diff.
+    summary = runner.summary
+    assert summary.startswith("## Trusted checks of pull request #7\n")
+    assert "No record changes" not in summary
+    assert "Changed `agreement-aim-withdraw-american-troops-by-end-2026`:" in summary
+    assert "| `notes` |" in summary and "| `citations.0.quote` |" in summary
+    # The tools changed: said, with the paths, in a fence no path can close.
+    assert "::warning title=This pull request changes the tools::" in tools.stdout
+    warning = summary.split("### ⚠️ This pull request changes the tools\n", 1)[1]
+    assert "the checks of the 'Pull request' workflow ran the pull request's own code and prove nothing about it; " \
+           "the trusted checks above ran the base branch's tools" in warning
+    fence, *paths, closing = warning.split("\n\n")[-1].splitlines()
+    assert fence == closing == "`" * 5
+    assert paths == ["Makefile", "scripts/````fence.py", "src/iraq_transition/diff.py", "tests/conftest.py"]
+
+
+def test_trusted_checks_refuse_a_data_directory_that_is_a_link(tmp_path):
+    """data/ a link to records outside the repository: refused before anything reads it."""
+    outside = tmp_path / "outside"
+    (outside / "actors").mkdir(parents=True)
+    (outside / "actors/secret.yaml").write_text("id: secret\nname: do-not-print-me\n")
+
+    def link_data(clone: Path) -> None:
+        shutil.rmtree(clone / "data")
+        (clone / "data").symlink_to(outside)
+
+    runner = _play_trusted_checks(tmp_path, link_data)
+    assert _outcomes(runner) == [0, 1, None, None, None, None], runner.played
+    fetch = runner.played["Fetch the pull request and write out its data/ and seeds/ only"]
+    assert fetch.stdout == "::error::data and seeds must be directories, not links or files: blob data\n"
+    assert not (runner.temp / "pr").exists() and runner.summary == ""

@@ -31,6 +31,13 @@ LINE_BREAK = re.compile(r"\r\n?|\n")
 """What ends a line in Markdown (inside a code span too, which would end a table row or list item)."""
 MAX_DETAILED = 200
 """Most records detailed per collection in Markdown (the counts and JSON cover all of them)."""
+MAX_FIELDS = 50
+"""Most changed fields shown per record in Markdown."""
+MAX_MESSAGE = 400
+"""Longest message of an unreadable file shown in Markdown."""
+MAX_MARKDOWN_BYTES = 900_000
+"""Longest Markdown output: GitHub refuses a job summary over 1 MiB, and would show none of it."""
+CUT_NOTE = "… the summary is cut here, to fit a job summary: `--format json` lists every change."
 
 
 class _Absent:
@@ -274,10 +281,12 @@ def to_json(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges
 
 
 def to_markdown(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges]) -> str:
-    """A summary table of counts per collection, then the details: fit for a pull-request comment.
-    Everything that comes from a record or a command line (ids, titles, values, field names,
-    revisions, paths) is written as a code span, where nothing is markup: no HTML, links,
-    mentions or headings, whatever a pull request puts in its records."""
+    """A summary table of counts per collection, the unreadable files, then the details: fit for a
+    pull-request comment or a job summary, whatever the size of the change (at most
+    MAX_MARKDOWN_BYTES, with a last line saying where it was cut). Everything that comes from a
+    record or a command line (ids, titles, values, field names, revisions, paths) is written as a
+    code span, where nothing is markup: no HTML, links, mentions or headings, whatever a pull
+    request puts in its records."""
     lines = [f"### Record changes from {_code(base.label)} to {_code(head.label)}", ""]
     totals = [sum(len(getattr(c, kind)) for c in changes.values()) for kind in ("added", "removed", "changed")]
     if not any(totals):
@@ -286,18 +295,32 @@ def to_markdown(base: Snapshot, head: Snapshot, changes: dict[str, CollectionCha
         lines += ["| collection | added | removed | changed |", "| --- | ---: | ---: | ---: |"]
         lines += [f"| {name} | {len(c.added)} | {len(c.removed)} | {len(c.changed)} |" for name, c in changes.items()]
         lines += ["| **total** | {} | {} | {} |".format(*totals), "", RENAME_NOTE]
-        for name, c in changes.items():
-            lines += _collection_details(name, c)
     problems = [(side.label, p) for side in (base, head) for p in sorted(side.unreadable.values())]
     if problems:
         lines += ["", "#### Unreadable files (left out of the comparison)", ""]
-        lines += [f"- {_code(label)}: {_code(str(problem), shorten=False)}" for label, problem in problems]
-    return "\n".join(lines) + "\n"
+        lines += [f"- {_code(label)}: {_code(str(problem), MAX_MESSAGE)}" for label, problem in problems[:MAX_DETAILED]]
+        if len(problems) > MAX_DETAILED:
+            lines += ["", f"… and {len(problems) - MAX_DETAILED} more files: `--format json` lists them all."]
+    for name, c in changes.items():
+        lines += _collection_details(name, c)
+    return "\n".join(_within(MAX_MARKDOWN_BYTES, lines)) + "\n"
+
+
+def _within(limit: int, lines: list[str]) -> list[str]:
+    """The first of ``lines`` that fit ``limit`` bytes (joined by line breaks, one at the end), then
+    CUT_NOTE if some did not."""
+    room = limit - len(CUT_NOTE.encode()) - 3  # the note, the blank line before it, and line breaks
+    for index, line in enumerate(lines):
+        room -= len(line.encode()) + 1
+        if room < 0:
+            return [*lines[:index], "", CUT_NOTE]
+    return lines
 
 
 def _collection_details(name: str, changes: CollectionChanges) -> list[str]:
     """The section of one collection: a line per added or removed record, a table per changed one
-    (at most MAX_DETAILED records, so that a large change still fits a job summary)."""
+    (at most MAX_DETAILED records and MAX_FIELDS fields a record, so that a large change still fits
+    a job summary)."""
     renamed_to = set(changes.renames.values())
     entries = []
     for record_id, record in changes.added.items():
@@ -310,7 +333,9 @@ def _collection_details(name: str, changes: CollectionChanges) -> list[str]:
         else:
             entries.append([f"- removed {_code(record_id)}{_headline(record)}"])
     for record_id, fields in changes.changed.items():
-        table = [f"| {_cell(f.path)} | {' | '.join(_cells(f.old, f.new))} |" for f in fields]
+        table = [f"| {_cell(f.path)} | {' | '.join(_cells(f.old, f.new))} |" for f in fields[:MAX_FIELDS]]
+        if len(fields) > MAX_FIELDS:
+            table += ["", f"… and {len(fields) - MAX_FIELDS} more fields: `--format json` lists them all."]
         entries.append(["", f"Changed {_code(record_id)}:", "", "| field | old | new |", "| --- | --- | --- |", *table])
     if not entries:
         return []
@@ -331,8 +356,8 @@ def _headline(record: dict) -> str:
     return ""
 
 
-def _shorten(text: str) -> str:
-    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _cells(old: Any, new: Any) -> tuple[str, str]:
@@ -351,13 +376,13 @@ def _cell(value: Any) -> str:
     return _code(value).replace("|", "\\|")
 
 
-def _code(value: Any, shorten: bool = True) -> str:
-    """``value`` as a Markdown code span on one line: strings as they are (line breaks shown as ↵),
-    other values as JSON; shortened. Its fence is longer than any run of backticks inside, so
-    that the text cannot close it early."""
+def _code(value: Any, limit: int = MAX_SHOWN) -> str:
+    """``value`` as a Markdown code span on one line: strings as they are (line breaks shown as ↵,
+    other control characters and bidirectional overrides as escapes, :func:`load.printable`, so
+    that no text shows reordered), other values as JSON; at most ``limit`` characters. Its fence
+    is longer than any run of backticks inside, so that the text cannot close it early."""
     text = value if isinstance(value, str) else json.dumps(_jsonable(value), ensure_ascii=False)
-    text = LINE_BREAK.sub("↵", text)
-    text = _shorten(text) if shorten else text
+    text = _shorten(load.printable(LINE_BREAK.sub("↵", text)), limit)
     fence = "`" * (_longest_backtick_run(text) + 1)
     # A space each side keeps a backtick off the fence (and an empty span a span); Markdown
     # removes one space each side when there is one each side.

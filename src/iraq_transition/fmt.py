@@ -23,8 +23,11 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import os
 import re
+import secrets
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +275,43 @@ def _reread(text: str) -> Any:
 
 def run(args) -> int:
     """``iraq-transition fmt [--check] [PATH...]``."""
+    with _WorkflowCommandsPaused() as paused:
+        return _run(args, paused)
+
+
+class _WorkflowCommandsPaused:
+    """On GitHub Actions, from :meth:`begin` to the end of the block, the runner reads no workflow
+    command in what is printed (between ``::stop-commands::TOKEN`` and ``::TOKEN::``, the token
+    random so that no file can end the pause early): a second guard, behind :func:`_shown`, around
+    a diff that prints lines of the records. Elsewhere, and when nothing begins it, it prints nothing."""
+
+    token: str | None = None
+
+    def __enter__(self) -> _WorkflowCommandsPaused:
+        return self
+
+    def begin(self) -> None:
+        if self.token is None and os.environ.get("GITHUB_ACTIONS") == "true":
+            self.token = secrets.token_hex(16)
+            print(f"::stop-commands::{self.token}")
+
+    def __exit__(self, *exception) -> None:
+        if self.token is not None:
+            print(f"::{self.token}::")
+
+
+def _shown(diff_lines: Iterable[str]) -> Iterator[str]:
+    """The lines of a unified diff as printed: each on a line of its own, :func:`load.printable`
+    (a carriage return shows as ``\\r``) and without workflow commands; a last line without a line
+    break is marked as ``diff`` marks it. So a record's text can neither forge a CI annotation or
+    command nor move the terminal's cursor."""
+    for line in diff_lines:
+        yield load.without_workflow_commands(load.printable(line.removesuffix("\n"))) + "\n"
+        if line.splitlines()[0] == line:
+            yield "\\ No newline at end of file\n"
+
+
+def _run(args, paused: _WorkflowCommandsPaused) -> int:
     project = load.Project(args.root)
     files, problems = load.record_files(project)
     files, missing = select(project, files, args.paths)
@@ -296,7 +336,8 @@ def run(args) -> int:
         if args.check:
             old = original.decode("utf-8", errors="replace").splitlines(keepends=True)
             name = record_file.display
-            sys.stdout.writelines(difflib.unified_diff(old, text.splitlines(keepends=True), f"a/{name}", f"b/{name}"))
+            paused.begin()
+            sys.stdout.writelines(_shown(difflib.unified_diff(old, text.splitlines(keepends=True), f"a/{name}", f"b/{name}")))
         else:
             try:
                 load.write_files({Path(record_file.path): text})

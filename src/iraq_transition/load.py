@@ -77,9 +77,11 @@ class Problem:
     field: str | None = None  # dotted path inside the record, e.g. "citations.0.quote"
 
     def __str__(self) -> str:
-        """The problem on one line: names and values from the files are :func:`printable` in it."""
+        """The problem on one line: names and values from the files are :func:`printable` in it, and
+        cannot act as a CI workflow command (:func:`without_workflow_commands`)."""
         where = ": ".join(part for part in (self.record, self.field) if part)
-        return printable(f"{self.path}:{self.line}:{self.col}: {where + ': ' if where else ''}{self.message}")
+        line = f"{self.path}:{self.line}:{self.col}: {where + ': ' if where else ''}{self.message}"
+        return without_workflow_commands(printable(line))
 
 
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -93,6 +95,18 @@ def printable(text: str) -> str:
     ``\\u2028``), so that it prints as one line showing what it holds."""
     return _UNPRINTABLE.sub(lambda match: _ESCAPED.get(char := match.group()) or (
         f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"), text)
+
+
+_WORKFLOW_COMMAND = re.compile(r"^([\s\u200b\ufeff]*):(?=:)|##\[")
+"""What a CI runner reads as a workflow command in a line of output: GitHub's ``::name ...::`` after
+leading whitespace (which the runner trims), and its older ``##[name]`` anywhere in the line."""
+
+
+def without_workflow_commands(line: str) -> str:
+    """``line`` (one line, :func:`printable`) with the ``:`` or ``[`` that would open a workflow
+    command written as the escape ``\\x3a`` or ``\\x5b``: data printed in a CI log cannot forge an
+    annotation, hide the log, mask text or stop the real annotations."""
+    return _WORKFLOW_COMMAND.sub(lambda match: "##\\x5b" if match.group(1) is None else f"{match.group(1)}\\x3a", line)
 
 
 class LoadError(Exception):
