@@ -412,6 +412,16 @@ def test_github_annotations_escape_percent_and_newlines():
     assert out.getvalue() == "::error file=data/a%25%0Ab.yaml,line=2,col=3,title=events/x::title: 50%25 done%0D%0Anext\n"
 
 
+def test_github_annotations_show_other_control_characters_and_overrides_as_escapes(tiny, cli):
+    """An unknown key is quoted in its message: what it holds cannot colour the log or reorder the text."""
+    record = tiny / "data" / "events" / "joint-statement.yaml"
+    record.write_text(record.read_text(encoding="utf-8") + '"a\\e[31mb\\u202ec": 1\n', encoding="utf-8")
+    done = cli("--root", tiny, "validate", "--format", "github")
+    assert done.code == 1
+    assert "\x1b" not in done.out and "\u202e" not in done.out
+    assert "a\\x1b[31mb\\u202ec" in done.out
+
+
 YAML_PIECES = ["id: x\n", "title: ", "- ", "  ", "\t", "&a ", "*a ", "!!str ", "? ", ": ", "[", "]", "{", "}", ",",
                "'", '"', "#", "---\n", "...\n", "yes", "0x1f", "1e999", "2024-09-27", "\n", "\u2019", "\x00", "citations:\n"]
 

@@ -53,6 +53,7 @@ from .load import (
     decode,
     display_path,
     parse_yaml,
+    printable,
     read_bytes,
     record_files,
 )
@@ -1574,7 +1575,9 @@ def changed_files(project: Project, revision: str) -> set[str]:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """``text`` as one annotation field: line breaks encoded as GitHub reads them, other control characters and
+    bidirectional overrides shown as escapes."""
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:
