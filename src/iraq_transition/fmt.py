@@ -299,7 +299,7 @@ def run(args) -> int:
             sys.stdout.writelines(difflib.unified_diff(old, text.splitlines(keepends=True), f"a/{name}", f"b/{name}"))
         else:
             try:
-                load.write_files({Path(record_file.path): text})
+                load.write_files(project.root, {Path(record_file.path): text})
             except OSError as error:
                 message = f"cannot rewrite the file ({error.strerror}): left as it was; make it writable, then run fmt again"
                 problems.append(load.Problem(record_file.display, 1, 1, message))

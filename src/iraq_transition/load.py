@@ -26,12 +26,14 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISLNK, S_ISREG
 from typing import Any, NamedTuple
 
 import yaml
 from yaml.cyaml import CParser
 from yaml.nodes import ScalarNode
 
+from .cli import UsageError
 from .models import COLLECTIONS
 
 MAX_FILE_BYTES = 1_000_000
@@ -142,13 +144,33 @@ class WriteError(OSError):
     that writes through one call of it has changed nothing."""
 
 
-def write_files(files: dict[Path, str]) -> None:
-    """Write every file of ``files`` (path -> text, UTF-8 with LF) or none of them.
+def ensure_real_directories(root: Path, path: Path) -> None:
+    """UsageError naming the first directory between ``root`` and ``path`` (``root`` joined with a relative path)
+    that is a symbolic link: a command never reads or writes outside the repository through one. ``root`` itself
+    may be reached through links; ``path`` itself may be a link (it is replaced, not written through)."""
+    directory = root
+    for part in path.parent.relative_to(root).parts:
+        directory = directory / part
+        try:
+            linked = S_ISLNK(os.lstat(directory).st_mode)
+        except OSError:  # missing (made by the writer) or unreadable (the writer will say why)
+            return
+        if linked:
+            shown = printable(directory.relative_to(root).as_posix())
+            raise UsageError(f"{shown}/ is a symbolic link: iraq-transition never reads or writes through one (it "
+                             "could lead outside the repository): nothing was done; replace it with a real directory")
 
-    Each text goes to a temporary file beside its target, and only once all are written do they
-    replace their targets, so that a read-only or full disk leaves every file as it was (and no
-    directory made for them): WriteError then. Should replacing a later target fail, OSError.
+
+def write_files(root: Path, files: dict[Path, str]) -> None:
+    """Write every file of ``files`` (path under ``root`` -> text, UTF-8 with LF) or none of them.
+
+    No directory on the way from ``root`` may be a symbolic link (:func:`ensure_real_directories`). Each
+    text goes to a temporary file beside its target, and only once all are written do they replace their
+    targets, so that a read-only or full disk leaves every file as it was (and no directory made for them):
+    WriteError then. Should replacing a later target fail, OSError.
     """
+    for path in files:
+        ensure_real_directories(root, path)
     made: list[Path] = []
     staged: list[tuple[str, Path]] = []
     try:
@@ -194,13 +216,15 @@ def _stage(path: Path, text: str) -> str:
 
 
 def _mode_for(path: Path) -> int:
-    """The permissions ``path`` has, or those a new file gets (the umask applied)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+    """The permissions ``path`` has if it is a regular file, or those a new file gets (the umask applied): a
+    symbolic link it replaces is not followed."""
+    with contextlib.suppress(FileNotFoundError):
+        mode = os.lstat(path).st_mode
+        if S_ISREG(mode):
+            return mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 # --------------------------------------------------------------------------- YAML

@@ -1,0 +1,118 @@
+"""Symbolic links in the work tree: no command reads or writes outside the repository through one.
+
+A pull request can commit a relative link (``schema -> ../..``); every case runs the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from test_build import write_small_project
+from test_cli import assert_clean_failure, snapshot
+
+from iraq_transition import export
+
+LINK_REFUSED = "/ is a symbolic link: iraq-transition never reads or writes through one"
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    return write_small_project(tmp_path / "small")
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A directory outside the repository, holding a file of its own."""
+    directory = tmp_path / "outside"
+    directory.mkdir()
+    (directory / "precious.schema.json").write_text("precious\n", encoding="utf-8")
+    return directory
+
+
+def _link_directory(path: Path, target: Path) -> None:
+    """Replace the directory ``path`` with a symbolic link to ``target`` (a copy of it, if ``target`` is new)."""
+    if not target.exists():
+        shutil.copytree(path, target)
+    shutil.rmtree(path)
+    path.symlink_to(target)
+
+
+def _listing(directory: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
+
+
+# --------------------------------------------------------------------------- writing: generate, new
+
+
+@pytest.mark.parametrize("linked", ["schema", "docs"])
+@pytest.mark.parametrize("check", [False, True])
+def test_generate_refuses_a_linked_directory_and_writes_or_deletes_nothing_there(small, outside, cli, linked, check):
+    assert cli("--root", small, "generate").code == 0
+    shutil.rmtree(small / linked)
+    (small / linked).symlink_to(outside)
+    result = cli("--root", small, "generate", *(["--check"] if check else []))
+    assert_clean_failure(result, code=2)
+    assert f"generate: {linked}{LINK_REFUSED}" in result.err and "replace it with a real directory" in result.err
+    assert _listing(outside) == {"precious.schema.json": b"precious\n"}
+
+
+def test_generate_reads_no_generated_file_through_a_link_nor_waits_on_a_fifo(small, tmp_path, cli):
+    assert cli("--root", small, "generate").code == 0
+    (small / "datapackage.json").unlink()
+    (small / "datapackage.json").symlink_to("/dev/zero")  # endless: was read whole
+    (small / "docs" / "timeline.svg").unlink()
+    os.mkfifo(small / "docs" / "timeline.svg")  # no writer: was waited on for ever
+    result = cli("--root", small, "generate", "--check", timeout=60)
+    assert result.code == 1, result.err
+    assert "datapackage.json: stale or missing" in result.err and "docs/timeline.svg: stale or missing" in result.err
+    result = cli("--root", small, "generate", timeout=60)
+    assert result.code == 0, result.err
+    for path in (small / "datapackage.json", small / "docs" / "timeline.svg"):
+        assert path.is_file() and not path.is_symlink()
+        assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()  # not the mode of what the link pointed to
+    assert cli("--root", small, "generate", "--check").code == 0
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def test_generate_deletes_only_the_schemas_it_wrote(small, outside, cli):
+    assert cli("--root", small, "generate").code == 0
+    schema = small / "schema"
+    written = {"$id": "incidents.schema.json", "title": "iraq-transition incidents record"}  # of a collection gone
+    (schema / "incidents.schema.json").write_text(json.dumps(export.json_schema("events") | written), encoding="utf-8")
+    (schema / "editor.schema.json").write_text('{"$id": "editor.schema.json"}\n', encoding="utf-8")
+    (schema / "linked.schema.json").symlink_to(outside / "precious.schema.json")
+    foreign = "no collection of that name, and not written by iraq-transition generate, which never deletes it"
+    for check in (["--check"], []):
+        result = cli("--root", small, "generate", *check)
+        assert result.code == 1, result.err
+        assert f"schema/editor.schema.json: {foreign}" in result.err
+        assert f"schema/linked.schema.json: {foreign}" in result.err
+        assert "incidents.schema.json" in (result.err if check else result.out)
+    assert "removed schema/incidents.schema.json" in result.out
+    assert not (schema / "incidents.schema.json").exists()
+    assert (schema / "editor.schema.json").is_file() and (schema / "linked.schema.json").is_symlink()
+    assert _listing(outside) == {"precious.schema.json": b"precious\n"}
+
+
+@pytest.mark.parametrize("linked", ["data", "data/quotes"])
+def test_new_refuses_a_linked_directory_and_writes_nothing_there(small, tmp_path, cli, linked):
+    through_a_link = tmp_path / "checkout"  # the root itself may be reached through a link
+    through_a_link.symlink_to(small)
+    result = cli("--root", through_a_link, "new", "quotes", "fine-one")
+    assert result.code == 0, result.err
+    assert (small / "data" / "quotes" / "fine-one.yaml").is_file()
+    target = tmp_path / "elsewhere"
+    _link_directory(small / linked, target)
+    before = snapshot(target)
+    result = cli("--root", through_a_link, "new", "quotes", "evil-one")
+    assert_clean_failure(result, code=2)
+    assert f"new: {linked}{LINK_REFUSED}" in result.err
+    assert snapshot(target) == before
