@@ -44,7 +44,7 @@ def _listing(directory: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
 
 
-# --------------------------------------------------------------------------- writing: generate, new
+# --------------------------------------------------------------------------- writing: generate, new, fmt
 
 
 @pytest.mark.parametrize("linked", ["schema", "docs"])
@@ -116,3 +116,61 @@ def test_new_refuses_a_linked_directory_and_writes_nothing_there(small, tmp_path
     assert_clean_failure(result, code=2)
     assert f"new: {linked}{LINK_REFUSED}" in result.err
     assert snapshot(target) == before
+
+
+@pytest.mark.parametrize("paths", [[], ["data/events/mission-ends.yaml"]])
+def test_fmt_reads_and_rewrites_no_record_through_a_linked_data_directory(small, tmp_path, cli, paths):
+    assert cli("--root", small, "fmt", "--check", *paths, cwd=small).code == 1  # the record is not canonical
+    _link_directory(small / "data", tmp_path / "elsewhere")
+    before = snapshot(tmp_path / "elsewhere")
+    result = cli("--root", small, "fmt", *paths, cwd=small)
+    assert_clean_failure(result)
+    assert result.out.startswith("data:1:1: a symbolic link, not a directory: ")
+    assert "reformatted" not in result.out
+    assert snapshot(tmp_path / "elsewhere") == before
+
+
+# --------------------------------------------------------------------------- reading: validate, build, diff
+
+
+def test_a_linked_data_directory_is_refused_not_read(small, tmp_path, cli):
+    _link_directory(small / "data", tmp_path / "elsewhere")
+    result = cli("--root", small, "validate", "--no-cache")
+    assert_clean_failure(result)
+    assert result.out.startswith("data:1:1: a symbolic link, not a directory: records are read only from a real data/")
+    assert "OK" not in result.err
+    result = cli("--root", small, "build")
+    assert_clean_failure(result)
+    assert "data:1:1: a symbolic link" in result.out and not (small / "build").exists()
+
+
+def _diff(cli, before: Path, after: Path) -> tuple[str, dict]:
+    markdown = cli("diff", "--dir", before, "--dir", after)
+    document = cli("diff", "--dir", before, "--dir", after, "--format", "json")
+    assert markdown.code == document.code == 0, markdown.err + document.err
+    return markdown.out, json.loads(document.out)
+
+
+def test_diff_reads_no_linked_collection_directory(small, tmp_path, cli):
+    before = write_small_project(tmp_path / "before")
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "leak.yaml").write_text('id: leak\nname: "TOP SECRET outside the repository"\n', encoding="utf-8")
+    shutil.rmtree(small / "data" / "bases")
+    (small / "data" / "bases").symlink_to(secret)
+    markdown, document = _diff(cli, before, small)
+    assert "TOP SECRET" not in markdown + json.dumps(document) and "leak" not in markdown
+    assert "`data/bases:1:1: a symbolic link, not a directory: make data/bases/ a directory" in markdown
+    assert [problem["path"] for problem in document["unreadable"]] == ["data/bases"]
+
+
+def test_diff_reports_what_is_named_like_a_record_but_is_none(small, tmp_path, cli):
+    before = write_small_project(tmp_path / "before")
+    os.mkfifo(small / "data" / "events" / "pipe.yaml")
+    (small / "data" / "events" / "nested.yaml").mkdir()
+    markdown, document = _diff(cli, before, small)
+    assert "No record changes." in markdown
+    unreadable = {problem["path"]: problem["message"] for problem in document["unreadable"]}
+    assert unreadable.keys() == {"data/events/pipe.yaml", "data/events/nested.yaml"}
+    assert unreadable["data/events/pipe.yaml"].startswith("not a regular file (a pipe, socket or device")
+    assert "`data/events/pipe.yaml:1:1: not a regular file" in markdown

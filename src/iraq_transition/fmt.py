@@ -276,7 +276,8 @@ def run(args) -> int:
     files, problems = load.record_files(project)
     files, missing = select(project, files, args.paths)
     if args.paths:
-        problems = [p for p in problems if _under(project.root / p.path, [path.resolve() for path in args.paths])]
+        wanted = [path.resolve() for path in args.paths]
+        problems = [p for p in problems if _concerns(project.root / p.path, wanted)]
     if missing:
         print(f"iraq-transition fmt: no such file or directory: {', '.join(missing)}", file=sys.stderr)
         return 2
@@ -327,3 +328,10 @@ def select(project: load.Project, files: list[load.RecordFile], paths: list[Path
 def _under(path: Path, wanted: list[Path]) -> bool:
     path = path.resolve()
     return any(path.is_relative_to(directory) for directory in wanted)
+
+
+def _concerns(path: Path, wanted: list[Path]) -> bool:
+    """Whether a problem at ``path`` concerns the ``wanted`` paths: it is at or under one of them, or at a directory
+    holding one (a link refused there)."""
+    path = path.resolve()
+    return any(path.is_relative_to(directory) or directory.is_relative_to(path) for directory in wanted)

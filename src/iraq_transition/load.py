@@ -484,20 +484,25 @@ def display_path(project: Project, path: Path) -> str:
         return printable(str(path))
 
 
-def record_files(project: Project) -> tuple[list[RecordFile], list[Problem]]:
-    """Every record file under data/ (sorted), and a problem for every other entry there."""
+def record_files(project: Project, data_dir: Path | None = None) -> tuple[list[RecordFile], list[Problem]]:
+    """Every record file under data/ (or ``data_dir``, under the root) sorted, and a problem for every other entry
+    there; none but a problem if data/ itself is a symbolic link (it could lead anywhere)."""
     files: list[RecordFile] = []
     problems: list[Problem] = []
-    data_dir = project.data_dir
+    data_dir = project.data_dir if data_dir is None else data_dir
     known = ", ".join(COLLECTIONS)
 
     def stray(path: Path, message: str) -> None:
         problems.append(Problem(display_path(project, path), 1, 1, message))
 
+    if os.path.islink(data_dir):
+        stray(data_dir, f"a symbolic link, not a directory: records are read only from a real {data_dir.name}/ "
+                        "directory of the repository; replace the link with the directory itself")
+        return files, problems
     for entry in sorted(_entries(data_dir, stray), key=lambda entry: entry.name):
         path = data_dir / entry.name
         if entry.is_dir(follow_symlinks=False) and entry.name in COLLECTIONS:
-            files.extend(_collection_files(project, entry.name, stray))
+            files.extend(_collection_files(project, data_dir, entry.name, stray))
         elif entry.is_dir(follow_symlinks=False):
             stray(path, f"unknown collection directory {entry.name!r}: records go in data/<collection>/, one of {known}")
         elif entry.is_symlink() and entry.name in COLLECTIONS:
@@ -507,8 +512,8 @@ def record_files(project: Project) -> tuple[list[RecordFile], list[Problem]]:
     return files, problems
 
 
-def _collection_files(project: Project, collection: str, stray) -> list[RecordFile]:
-    directory = project.data_dir / collection
+def _collection_files(project: Project, data_dir: Path, collection: str, stray) -> list[RecordFile]:
+    directory = data_dir / collection
     shown = display_path(project, directory)
     entries = _entries(directory, stray)
     names = [  # regular record files, the common case, decided without a system call
@@ -517,7 +522,7 @@ def _collection_files(project: Project, collection: str, stray) -> list[RecordFi
     ]
     if len(names) < len(entries):
         regular = set(names)
-        names += _irregular(project, collection, [entry for entry in entries if entry.name not in regular], stray)
+        names += _irregular(directory, collection, [entry for entry in entries if entry.name not in regular], stray)
     names.sort()
     prefix, display_prefix, cut = f"{directory}{os.sep}", f"{shown}/", len(RECORD_SUFFIX)
     make = functools.partial(tuple.__new__, RecordFile)  # a third of the time of RecordFile(...), for 100k files
@@ -528,12 +533,11 @@ def _collection_files(project: Project, collection: str, stray) -> list[RecordFi
     ]
 
 
-def _irregular(project: Project, collection: str, entries: list[os.DirEntry], stray) -> list[str]:
-    """Report the entries of a collection's directory that are not regular record files; the names of those that
+def _irregular(directory: Path, collection: str, entries: list[os.DirEntry], stray) -> list[str]:
+    """Report the entries of a collection's ``directory`` that are not regular record files; the names of those that
     are records all the same (symbolic links to record files inside data/)."""
     names = []
-    directory = project.data_dir / collection
-    data_dir = project.data_dir.resolve()
+    data_dir = directory.parent.resolve()
     for entry in entries:
         path = directory / entry.name
         try:
@@ -552,7 +556,7 @@ def _irregular_problem(entry: os.DirEntry, path: Path, collection: str, data_dir
     a record all the same)."""
     stem, suffix = os.path.splitext(entry.name)
     if entry.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(data_dir):
-        return "symbolic link to a file outside data/: replace it with the record itself"
+        return "symbolic link, not read: it leads outside data/; replace it with the record itself"
     if entry.is_dir():
         return f"a directory inside data/{collection}/: records go directly in data/{collection}/<id>.yaml"
     if not entry.is_file():
