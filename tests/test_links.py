@@ -13,7 +13,7 @@ import pytest
 from test_build import write_small_project
 from test_cli import assert_clean_failure, snapshot
 
-from iraq_transition import export
+from iraq_transition import build, export
 
 LINK_REFUSED = "/ is a symbolic link: iraq-transition never reads or writes through one"
 
@@ -44,7 +44,7 @@ def _listing(directory: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(directory.iterdir())}
 
 
-# --------------------------------------------------------------------------- writing: generate, new, fmt
+# --------------------------------------------------------------------------- writing: generate, new, fmt, build
 
 
 @pytest.mark.parametrize("linked", ["schema", "docs"])
@@ -128,6 +128,39 @@ def test_fmt_reads_and_rewrites_no_record_through_a_linked_data_directory(small,
     assert result.out.startswith("data:1:1: a symbolic link, not a directory: ")
     assert "reformatted" not in result.out
     assert snapshot(tmp_path / "elsewhere") == before
+
+
+@pytest.mark.parametrize("target", ["directory", "missing"])
+def test_build_replaces_a_linked_output_directory_and_says_so(small, outside, cli, target):
+    if target == "missing":
+        shutil.rmtree(outside)
+    (small / "build").symlink_to(outside)
+    result = cli("--root", small, "build")
+    assert result.code == 0, result.err
+    assert "was a symbolic link: replaced by a directory of its own" in result.out
+    assert (small / "build").is_dir() and not (small / "build").is_symlink()
+    assert (small / "build" / build.DATABASE).is_file()
+    assert sorted(path.name for path in small.iterdir() if path.name.startswith(".build")) == []  # nor the old link
+    if target == "directory":
+        assert _listing(outside) == {"precious.schema.json": b"precious\n"}
+    else:
+        assert not outside.exists()
+
+
+def test_build_removes_a_staging_link_left_behind_without_following_it(small, outside, cli):
+    left = small / f".build{build.STAGING}0123456789ab"
+    left.symlink_to(outside)
+    assert cli("--root", small, "build").code == 0
+    assert not os.path.lexists(left)
+    assert _listing(outside) == {"precious.schema.json": b"precious\n"}
+
+
+def test_build_refuses_an_output_under_a_linked_directory(small, outside, cli):
+    (small / "site").symlink_to(outside)
+    result = cli("--root", small, "build", "--out", small / "site" / "build")
+    assert_clean_failure(result, code=2)
+    assert f"build: site{LINK_REFUSED}" in result.err
+    assert _listing(outside) == {"precious.schema.json": b"precious\n"}
 
 
 # --------------------------------------------------------------------------- reading: validate, build, diff
