@@ -92,9 +92,9 @@ def test_a_loop_of_symbolic_links_as_a_collection_directory_is_a_clean_failure(r
     shutil.rmtree(events)
     events.symlink_to("events")
     result = cli("--root", repo_copy, *command)
-    assert_clean_failure(result)
+    assert_clean_failure(result, code=2 if command[0] == "new" else 1)
     if command[0] == "new":
-        assert "/data/events: Not a directory: nothing was written" in result.err
+        assert "new: data/events/ is a symbolic link: " in result.err
     else:
         assert "data/events:1:1: a symbolic link, not a directory: make data/events/ a directory" in result.out
 
@@ -107,9 +107,7 @@ def test_a_loop_of_symbolic_links_as_data_is_a_clean_failure(repo_copy: Path, cl
     result = cli("--root", repo_copy, *command)
     assert_clean_failure(result, code=2 if command[0] in ("validate", "new") else 1)
     if command[0] in ("fmt", "build", "generate"):
-        assert result.out.startswith(
-            "data:1:1: cannot list the directory (Too many levels of symbolic links): replace the links with a real directory"
-        )
+        assert result.out.startswith("data:1:1: a symbolic link, not a directory: ")
     assert snapshot(repo_copy) == before
 
 

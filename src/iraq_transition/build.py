@@ -35,7 +35,7 @@ from pydantic import BaseModel, Strict, StringConstraints
 
 from .cache import built_before, input_state, remember_build
 from .cli import UsageError
-from .load import Project
+from .load import Project, ensure_real_directories
 from .models import (
     COLLECTIONS, SCHEMA_VERSION, SLUG_PATTERN, Citation, FuzzyDate, Record, References, field_type, is_model
 )
@@ -574,14 +574,16 @@ def build(dataset: Dataset, out: Path) -> dict[str, int]:
         counts = write_outputs(dataset, staging)
         _swap_in(staging, out)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)  # after the swap, the previous output
+        _remove(staging)  # after the swap, the previous output (or the symbolic link that stood in its place)
         os.close(claim)
     return counts
 
 
 def _check_replaceable(out: Path) -> None:
     """Refuse to replace anything but a directory holding only what a build writes (part of it, if some was
-    deleted)."""
+    deleted), or a symbolic link (replaced itself: what it points to is never looked at)."""
+    if os.path.islink(out):
+        return
     if out.exists() and (not out.is_dir() or set(os.listdir(out)) - OUTPUT_NAMES):
         raise UsageError(
             f"{out} exists and is not a previous build output; refusing to replace it: choose a new or empty directory"
@@ -596,12 +598,16 @@ def _claim(directory: Path) -> int:
 
 
 def _remove_stale_staging(out: Path) -> None:
-    """Remove the staging directories next to ``out`` that no running build holds (left by a killed one)."""
+    """Remove the staging directories next to ``out`` that no running build holds (left by a killed one), and
+    the symbolic links a swap left in their place."""
     prefixes = (f".{out.name}{STAGING}", f".{out.name}{RETIRED}")
     for name in os.listdir(out.parent):
         if not name.startswith(prefixes):
             continue
         path = out.parent / name
+        if os.path.islink(path):
+            _remove(path)
+            continue
         try:
             descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         except OSError:
@@ -612,6 +618,15 @@ def _remove_stale_staging(out: Path) -> None:
             continue  # a build is writing it
         finally:
             os.close(descriptor)
+        _remove(path)
+
+
+def _remove(path: Path) -> None:
+    """Remove the directory ``path`` and all it holds, or only the link if it is a symbolic link (never followed)."""
+    if os.path.islink(path):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    else:
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -621,7 +636,7 @@ def _swap_in(staging: Path, out: Path) -> None:
     One atomic exchange where the system has one; else two renames, between which ``out`` is missing (and
     restored if the second fails).
     """
-    if not out.exists():
+    if not os.path.lexists(out):
         staging.rename(out)
     elif not _exchange(staging, out):
         retired = out.parent / f".{out.name}{RETIRED}{uuid.uuid4().hex[:12]}"
@@ -692,11 +707,15 @@ def run(args) -> int:
     """The ``build`` command."""
     project = Project(args.root)
     out = args.out if args.out is not None else project.build_dir
+    root, where = Path(os.path.abspath(project.root)), Path(os.path.abspath(out))
+    if where.is_relative_to(root):
+        ensure_real_directories(root, where)
     use_cache = not args.no_cache
     inputs = input_state(project) if use_cache else None
     if inputs is not None and (message := built_before(project, out, inputs)):
         print(message)  # the same inputs and code built this very output: building again would give the same bytes
         return 0
+    replaces_link = os.path.islink(out)
     try:
         dataset, problems = validate_project(project, use_cache=use_cache)
         counts = {} if problems else build(dataset, out)
@@ -707,6 +726,9 @@ def run(args) -> int:
         return refuse("build", dataset.size, problems, f"{out} left unchanged")
     built = ", ".join(f"{count} {collection}" for collection, count in counts.items())
     message = f"built {out / DATABASE}, {out / CSV_DIR}/ and {out / TIMELINE} from {built}"
+    if replaces_link:
+        print(f"{out} was a symbolic link: replaced by a directory of its own (the build never writes through a "
+              "link); what the link pointed to is left as it was")
     print(message)
     if inputs is not None:
         remember_build(project, out, inputs, message)

@@ -117,20 +117,26 @@ def _data_directory(directory: Path) -> Path:
 
 
 def _read_directory(data_dir: Path, label: str, root: Path) -> Snapshot:
+    """The records of ``data_dir`` as :func:`load.record_files` lists them; every other entry there (a symbolic
+    link to a directory, a FIFO) is reported, and no symbolic link is followed: it could lead anywhere."""
     result = Snapshot(label)
-    project = load.Project(root)
-    for collection in COLLECTIONS:
-        for path in sorted((data_dir / collection).glob("*.yaml")):
-            shown = load.display_path(project, path)
-            if path.is_symlink():  # never follow: it could point at any file on the machine
-                result.unreadable[collection, path.stem] = load.Problem(shown, 1, 1, SYMLINK_MESSAGE)
-            elif path.is_file():
-                try:
-                    content = load.read_bytes(path)
-                except load.LoadError as error:
-                    result.unreadable[collection, path.stem] = load.Problem(shown, error.line, error.col, error.message)
-                    continue
-                _add(result, collection, path.stem, shown, content)
+    files, strays = load.record_files(load.Project(root), data_dir)
+    for problem in strays:  # one named like a record leaves that record out of the comparison, as a link does
+        parts = problem.path.split("/")
+        like_a_record = len(parts) == 3 and parts[1] in COLLECTIONS and parts[2].endswith(load.RECORD_SUFFIX)
+        key = (parts[1], parts[2].removesuffix(load.RECORD_SUFFIX)) if like_a_record else ("", problem.path)
+        result.unreadable[key] = problem
+    for file in files:
+        key = file.collection, file.stem
+        if os.path.islink(file.path):  # one inside data/, which validate follows; a revision's side cannot
+            result.unreadable[key] = load.Problem(file.display, 1, 1, SYMLINK_MESSAGE)
+            continue
+        try:
+            content = load.read_bytes(file.path)
+        except load.LoadError as error:
+            result.unreadable[key] = load.Problem(file.display, error.line, error.col, error.message)
+            continue
+        _add(result, file.collection, file.stem, file.display, content)
     return result
 
 

@@ -8,13 +8,15 @@ The Frictionless Table Schemas come from the same table layout as the SQLite tab
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from . import __version__
 from .build import CSV_DIR, CSV_LINE_TERMINATOR, Column, Table, table_layout
-from .load import Project, write_files
+from .load import MAX_FILE_BYTES, Project, ensure_real_directories, printable, write_files
 from .models import COLLECTIONS, NOT_IN_TEXT, TEXT_PATTERN, Record
 from .timeline import render_svg
 from .validate import Dataset, refuse, validate_project
@@ -166,10 +168,25 @@ def generated_files(dataset: Dataset) -> dict[Path, str]:
     return files
 
 
-def _stale_schemas(project: Project, expected: dict[Path, str]) -> list[Path]:
-    """Schema files left over from collections that no longer exist."""
+def _leftover_schemas(project: Project, expected: dict[Path, str]) -> tuple[list[Path], list[Path]]:
+    """Schema files of collections that no longer exist: those generate wrote (an older version of this
+    module: it may delete them), and the others (never deleted: generate did not write them)."""
     found = sorted(project.schema_dir.glob("*.schema.json")) if project.schema_dir.is_dir() else []
-    return [path.relative_to(project.root) for path in found if path.relative_to(project.root) not in expected]
+    leftovers = [path.relative_to(project.root) for path in found if path.relative_to(project.root) not in expected]
+    generated = [path for path in leftovers if _was_generated(project.root / path)]
+    return generated, [path for path in leftovers if path not in generated]
+
+
+def _was_generated(path: Path) -> bool:
+    """Whether ``path`` (not a link: read without following one) is a JSON Schema :func:`json_schema` wrote."""
+    data = _read(path, MAX_FILE_BYTES)
+    try:
+        schema = json.loads(data) if data is not None else None
+    except ValueError:
+        return False
+    collection = path.name.removesuffix(".schema.json")
+    return isinstance(schema, dict) and schema.get("$schema") == JSON_SCHEMA_DIALECT and \
+        schema.get("$id") == path.name and schema.get("title") == f"iraq-transition {collection} record"
 
 
 def run_generate(args) -> int:
@@ -179,31 +196,50 @@ def run_generate(args) -> int:
     if problems:
         return refuse("generate", dataset.size, problems, "nothing written")
     files = generated_files(dataset)
-    stale = [path for path, content in files.items() if _read(project.root / path) != content]
-    leftovers = _stale_schemas(project, files)
+    for path in files:  # before anything is read there: a link could lead outside the repository
+        ensure_real_directories(project.root, project.root / path)
+    stale = [path for path, content in files.items() if not _holds(project.root / path, content)]
+    leftovers, foreign = _leftover_schemas(project, files)
+    for path in foreign:
+        print(f"{printable(path.as_posix())}: no collection of that name, and not written by iraq-transition generate, "
+              "which never deletes it: delete it yourself, or move it out of schema/", file=sys.stderr)
     if args.check:
         for path in stale:
             print(f"{path.as_posix()}: stale or missing", file=sys.stderr)
         for path in leftovers:
-            print(f"{path.as_posix()}: no collection of that name: delete it", file=sys.stderr)
+            print(f"{printable(path.as_posix())}: no collection of that name: delete it", file=sys.stderr)
         if stale or leftovers:
             print("iraq-transition generate --check: run iraq-transition generate and commit the result", file=sys.stderr)
+        if stale or leftovers or foreign:
             return 1
         print(f"generated files up to date ({len(files)} files)")
         return 0
-    write_files({project.root / path: files[path] for path in stale})
+    write_files(project.root, {project.root / path: files[path] for path in stale})
     for path in stale:
         print(f"wrote {path.as_posix()}")
     for path in leftovers:
         (project.root / path).unlink()
-        print(f"removed {path.as_posix()}")
-    if not stale and not leftovers:
+        print(f"removed {printable(path.as_posix())}")
+    if not stale and not leftovers and not foreign:
         print(f"generated files up to date ({len(files)} files)")
-    return 0
+    return 1 if foreign else 0
 
 
-def _read(path: Path) -> str | None:
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+"""How a generated file is read back: never through a symbolic link, never waiting (on a FIFO)."""
+
+
+def _holds(path: Path, content: str) -> bool:
+    """Whether ``path`` is a regular file (not a link to one) holding exactly ``content``."""
+    expected = content.encode()
+    return _read(path, len(expected)) == expected
+
+
+def _read(path: Path, limit: int) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file (not a link to one) of at most ``limit`` bytes, else None."""
     try:
-        return path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+        with open(os.open(path, _READ_FLAGS), "rb") as stream:
+            data = stream.read(limit + 1) if S_ISREG(os.fstat(stream.fileno()).st_mode) else None
+    except OSError:
         return None
+    return data if data is not None and len(data) <= limit else None

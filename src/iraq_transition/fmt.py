@@ -316,7 +316,8 @@ def _run(args, paused: _WorkflowCommandsPaused) -> int:
     files, problems = load.record_files(project)
     files, missing = select(project, files, args.paths)
     if args.paths:
-        problems = [p for p in problems if _under(project.root / p.path, [path.resolve() for path in args.paths])]
+        wanted = [path.resolve() for path in args.paths]
+        problems = [p for p in problems if _concerns(project.root / p.path, wanted)]
     if missing:
         print(f"iraq-transition fmt: no such file or directory: {', '.join(missing)}", file=sys.stderr)
         return 2
@@ -340,7 +341,7 @@ def _run(args, paused: _WorkflowCommandsPaused) -> int:
             sys.stdout.writelines(_shown(difflib.unified_diff(old, text.splitlines(keepends=True), f"a/{name}", f"b/{name}")))
         else:
             try:
-                load.write_files({Path(record_file.path): text})
+                load.write_files(project.root, {Path(record_file.path): text})
             except OSError as error:
                 message = f"cannot rewrite the file ({error.strerror}): left as it was; make it writable, then run fmt again"
                 problems.append(load.Problem(record_file.display, 1, 1, message))
@@ -368,3 +369,10 @@ def select(project: load.Project, files: list[load.RecordFile], paths: list[Path
 def _under(path: Path, wanted: list[Path]) -> bool:
     path = path.resolve()
     return any(path.is_relative_to(directory) for directory in wanted)
+
+
+def _concerns(path: Path, wanted: list[Path]) -> bool:
+    """Whether a problem at ``path`` concerns the ``wanted`` paths: it is at or under one of them, or at a directory
+    holding one (a link refused there)."""
+    path = path.resolve()
+    return any(path.is_relative_to(directory) or directory.is_relative_to(path) for directory in wanted)

@@ -26,12 +26,14 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISLNK, S_ISREG
 from typing import Any, NamedTuple
 
 import yaml
 from yaml.cyaml import CParser
 from yaml.nodes import ScalarNode
 
+from .cli import UsageError
 from .models import COLLECTIONS
 
 MAX_FILE_BYTES = 1_000_000
@@ -156,13 +158,33 @@ class WriteError(OSError):
     that writes through one call of it has changed nothing."""
 
 
-def write_files(files: dict[Path, str]) -> None:
-    """Write every file of ``files`` (path -> text, UTF-8 with LF) or none of them.
+def ensure_real_directories(root: Path, path: Path) -> None:
+    """UsageError naming the first directory between ``root`` and ``path`` (``root`` joined with a relative path)
+    that is a symbolic link: a command never reads or writes outside the repository through one. ``root`` itself
+    may be reached through links; ``path`` itself may be a link (it is replaced, not written through)."""
+    directory = root
+    for part in path.parent.relative_to(root).parts:
+        directory = directory / part
+        try:
+            linked = S_ISLNK(os.lstat(directory).st_mode)
+        except OSError:  # missing (made by the writer) or unreadable (the writer will say why)
+            return
+        if linked:
+            shown = printable(directory.relative_to(root).as_posix())
+            raise UsageError(f"{shown}/ is a symbolic link: iraq-transition never reads or writes through one (it "
+                             "could lead outside the repository): nothing was done; replace it with a real directory")
 
-    Each text goes to a temporary file beside its target, and only once all are written do they
-    replace their targets, so that a read-only or full disk leaves every file as it was (and no
-    directory made for them): WriteError then. Should replacing a later target fail, OSError.
+
+def write_files(root: Path, files: dict[Path, str]) -> None:
+    """Write every file of ``files`` (path under ``root`` -> text, UTF-8 with LF) or none of them.
+
+    No directory on the way from ``root`` may be a symbolic link (:func:`ensure_real_directories`). Each
+    text goes to a temporary file beside its target, and only once all are written do they replace their
+    targets, so that a read-only or full disk leaves every file as it was (and no directory made for them):
+    WriteError then. Should replacing a later target fail, OSError.
     """
+    for path in files:
+        ensure_real_directories(root, path)
     made: list[Path] = []
     staged: list[tuple[str, Path]] = []
     try:
@@ -208,13 +230,15 @@ def _stage(path: Path, text: str) -> str:
 
 
 def _mode_for(path: Path) -> int:
-    """The permissions ``path`` has, or those a new file gets (the umask applied)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+    """The permissions ``path`` has if it is a regular file, or those a new file gets (the umask applied): a
+    symbolic link it replaces is not followed."""
+    with contextlib.suppress(FileNotFoundError):
+        mode = os.lstat(path).st_mode
+        if S_ISREG(mode):
+            return mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 # --------------------------------------------------------------------------- YAML
@@ -474,20 +498,25 @@ def display_path(project: Project, path: Path) -> str:
         return printable(str(path))
 
 
-def record_files(project: Project) -> tuple[list[RecordFile], list[Problem]]:
-    """Every record file under data/ (sorted), and a problem for every other entry there."""
+def record_files(project: Project, data_dir: Path | None = None) -> tuple[list[RecordFile], list[Problem]]:
+    """Every record file under data/ (or ``data_dir``, under the root) sorted, and a problem for every other entry
+    there; none but a problem if data/ itself is a symbolic link (it could lead anywhere)."""
     files: list[RecordFile] = []
     problems: list[Problem] = []
-    data_dir = project.data_dir
+    data_dir = project.data_dir if data_dir is None else data_dir
     known = ", ".join(COLLECTIONS)
 
     def stray(path: Path, message: str) -> None:
         problems.append(Problem(display_path(project, path), 1, 1, message))
 
+    if os.path.islink(data_dir):
+        stray(data_dir, f"a symbolic link, not a directory: records are read only from a real {data_dir.name}/ "
+                        "directory of the repository; replace the link with the directory itself")
+        return files, problems
     for entry in sorted(_entries(data_dir, stray), key=lambda entry: entry.name):
         path = data_dir / entry.name
         if entry.is_dir(follow_symlinks=False) and entry.name in COLLECTIONS:
-            files.extend(_collection_files(project, entry.name, stray))
+            files.extend(_collection_files(project, data_dir, entry.name, stray))
         elif entry.is_dir(follow_symlinks=False):
             stray(path, f"unknown collection directory {entry.name!r}: records go in data/<collection>/, one of {known}")
         elif entry.is_symlink() and entry.name in COLLECTIONS:
@@ -497,8 +526,8 @@ def record_files(project: Project) -> tuple[list[RecordFile], list[Problem]]:
     return files, problems
 
 
-def _collection_files(project: Project, collection: str, stray) -> list[RecordFile]:
-    directory = project.data_dir / collection
+def _collection_files(project: Project, data_dir: Path, collection: str, stray) -> list[RecordFile]:
+    directory = data_dir / collection
     shown = display_path(project, directory)
     entries = _entries(directory, stray)
     names = [  # regular record files, the common case, decided without a system call
@@ -507,7 +536,7 @@ def _collection_files(project: Project, collection: str, stray) -> list[RecordFi
     ]
     if len(names) < len(entries):
         regular = set(names)
-        names += _irregular(project, collection, [entry for entry in entries if entry.name not in regular], stray)
+        names += _irregular(directory, collection, [entry for entry in entries if entry.name not in regular], stray)
     names.sort()
     prefix, display_prefix, cut = f"{directory}{os.sep}", f"{shown}/", len(RECORD_SUFFIX)
     make = functools.partial(tuple.__new__, RecordFile)  # a third of the time of RecordFile(...), for 100k files
@@ -518,12 +547,11 @@ def _collection_files(project: Project, collection: str, stray) -> list[RecordFi
     ]
 
 
-def _irregular(project: Project, collection: str, entries: list[os.DirEntry], stray) -> list[str]:
-    """Report the entries of a collection's directory that are not regular record files; the names of those that
+def _irregular(directory: Path, collection: str, entries: list[os.DirEntry], stray) -> list[str]:
+    """Report the entries of a collection's ``directory`` that are not regular record files; the names of those that
     are records all the same (symbolic links to record files inside data/)."""
     names = []
-    directory = project.data_dir / collection
-    data_dir = project.data_dir.resolve()
+    data_dir = directory.parent.resolve()
     for entry in entries:
         path = directory / entry.name
         try:
@@ -542,7 +570,7 @@ def _irregular_problem(entry: os.DirEntry, path: Path, collection: str, data_dir
     a record all the same)."""
     stem, suffix = os.path.splitext(entry.name)
     if entry.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(data_dir):
-        return "symbolic link to a file outside data/: replace it with the record itself"
+        return "symbolic link, not read: it leads outside data/; replace it with the record itself"
     if entry.is_dir():
         return f"a directory inside data/{collection}/: records go directly in data/{collection}/<id>.yaml"
     if not entry.is_file():

@@ -7,6 +7,7 @@ validation (at each of them) until it is filled; optional fields are commented o
 
 from __future__ import annotations
 
+import os
 import re
 import typing
 import unicodedata
@@ -17,7 +18,7 @@ from pydantic.fields import FieldInfo
 
 from .cli import UsageError
 from .fmt import MODELINE, PLACEHOLDER
-from .load import Project, display_path, write_files
+from .load import Project, display_path, ensure_real_directories, write_files
 from .models import COLLECTIONS, SLUG_PATTERN, field_type
 from .validate import FieldShape, field_shapes
 
@@ -42,9 +43,10 @@ def run(args) -> int:
         raise UsageError(f"no data/ directory in {project.root}: run this in the repository, or pass --root")
     path = project.data_dir / args.collection / f"{args.id}.yaml"
     shown = display_path(project, path)
-    if path.exists():
+    ensure_real_directories(project.root, path)  # before looking there: a link could lead outside the repository
+    if os.path.lexists(path):
         raise UsageError(f"{shown} already exists: edit it, or choose another id")
-    write_files({path: template(args.collection, args.id)})
+    write_files(project.root, {path: template(args.collection, args.id)})
     print(f"wrote {shown}: a template for a new {args.collection} record")
     print("next steps:")
     print(f"  1. edit {shown}: fill in every TODO (the comments say what each field means and allows);")
