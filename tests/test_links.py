@@ -171,6 +171,7 @@ def test_a_linked_data_directory_is_refused_not_read(small, tmp_path, cli):
     result = cli("--root", small, "validate", "--no-cache")
     assert_clean_failure(result)
     assert result.out.startswith("data:1:1: a symbolic link, not a directory: records are read only from a real data/")
+    assert len(result.out.splitlines()) == 1  # and no seed is called undescribed for want of records
     assert "OK" not in result.err
     result = cli("--root", small, "build")
     assert_clean_failure(result)

@@ -1124,7 +1124,7 @@ class _Run:
                 self._add(index, ("sha256",), f"seeds/{source_file} has changed: its SHA-256 is {digest}. "
                           "Seeds must stay byte-for-byte as archived; restore the file, or if the new text is "
                           "right, set sha256 to the new value and re-check every citation of this source")
-        if plain:
+        if plain and is_plain_directory(self.project.data_dir):  # without records, no seed is judged undescribed
             for name in sorted(os.listdir(seeds_dir)):
                 if name not in described and name not in mentioned:
                     self.problems.append(Problem(display_path(self.project, seeds_dir / name), 1, 1,
