@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iraq_transition.load import Problem, Project, RecordFile
+from iraq_transition.load import Project, RecordFile
+from iraq_transition.problems import Problem
 from iraq_transition.models import COLLECTIONS, Citation
 from iraq_transition.validate import check_file, find_span, print_problems, validate_project
 

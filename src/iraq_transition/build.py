@@ -34,11 +34,11 @@ import annotated_types
 from pydantic import BaseModel, Strict, StringConstraints
 
 from .cache import built_before, input_state, remember_build
-from .cli import UsageError
 from .load import Project, ensure_real_directories
 from .models import (
     COLLECTIONS, SCHEMA_VERSION, SLUG_PATTERN, Citation, FuzzyDate, Record, References, field_type, is_model
 )
+from .problems import UsageError
 from .timeline import Timeline
 from .validate import Dataset, Spans, find_span, refuse, validate_project
 

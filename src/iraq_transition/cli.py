@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .problems import UsageError
 
 COLLECTION_NAMES = ("sources", "actors", "events", "quotes", "force_levels", "bases")
 
@@ -30,13 +31,10 @@ HANDLERS = {
 }
 
 
-class UsageError(Exception):
-    """A mistake in how the command was called (exit status 2)."""
-
-
 def _fault(error: OSError, command: str) -> str:
     """An operating system's refusal in words: the file it concerns, why, and what to do."""
-    from .load import WriteError, printable  # here: load imports the models, which `--help` does not need
+    from .load import WriteError  # here: load imports the models, which `--help` does not need
+    from .problems import printable
 
     where = f"{printable(str(error.filename))}: " if error.filename else ""
     reason = error.strerror or str(error)

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from . import git, load
-from .cli import UsageError
 from .fmt import canonical, same
 from .models import COLLECTIONS
+from .problems import Problem, UsageError, printable
 
 RENAME_NOTE = "Ids are stable: a renamed record appears as a removal plus an addition."
 MAX_SHOWN = 80
@@ -56,7 +56,7 @@ class Snapshot:
 
     label: str
     records: dict[tuple[str, str], dict] = field(default_factory=dict)
-    unreadable: dict[tuple[str, str], load.Problem] = field(default_factory=dict)
+    unreadable: dict[tuple[str, str], Problem] = field(default_factory=dict)
 
 
 @dataclass
@@ -129,12 +129,12 @@ def _read_directory(data_dir: Path, label: str, root: Path) -> Snapshot:
     for file in files:
         key = file.collection, file.stem
         if os.path.islink(file.path):  # one inside data/, which validate follows; a revision's side cannot
-            result.unreadable[key] = load.Problem(file.display, 1, 1, SYMLINK_MESSAGE)
+            result.unreadable[key] = Problem(file.display, 1, 1, SYMLINK_MESSAGE)
             continue
         try:
             content = load.read_bytes(file.path)
         except load.LoadError as error:
-            result.unreadable[key] = load.Problem(file.display, error.line, error.col, error.message)
+            result.unreadable[key] = Problem(file.display, error.line, error.col, error.message)
             continue
         _add(result, file.collection, file.stem, file.display, content)
     return result
@@ -155,11 +155,11 @@ def _read_revision(root: Path, label: str, commit: str) -> Snapshot:
             continue
         key = parts[1], Path(name).stem
         if mode == "120000":
-            result.unreadable[key] = load.Problem(name, 1, 1, SYMLINK_MESSAGE)
+            result.unreadable[key] = Problem(name, 1, 1, SYMLINK_MESSAGE)
         elif not size.isdigit():  # git knows the file but has no copy of it
             raise _missing(name, label)
         elif int(size) > load.MAX_FILE_BYTES:
-            result.unreadable[key] = load.Problem(name, 1, 1, f"file is larger than {load.MAX_FILE_BYTES:,} bytes")
+            result.unreadable[key] = Problem(name, 1, 1, f"file is larger than {load.MAX_FILE_BYTES:,} bytes")
         else:
             wanted.append((*key, name, object_id))
     blobs = git.output(root, "cat-file", "--batch", "--end-of-options", input="".join(f"{w[3]}\n" for w in wanted).encode())
@@ -184,10 +184,10 @@ def _add(result: Snapshot, collection: str, stem: str, shown: str, content: byte
     try:
         data = load.parse_yaml(load.decode(content))
     except load.LoadError as error:
-        result.unreadable[collection, stem] = load.Problem(shown, error.line, error.col, error.message)
+        result.unreadable[collection, stem] = Problem(shown, error.line, error.col, error.message)
         return
     if not isinstance(data, dict):
-        result.unreadable[collection, stem] = load.Problem(shown, 1, 1, "not a mapping of field names to values")
+        result.unreadable[collection, stem] = Problem(shown, 1, 1, "not a mapping of field names to values")
         return
     result.records[collection, stem] = canonical(data, COLLECTIONS[collection], fill_defaults=True)
 
@@ -384,11 +384,11 @@ def _cell(value: Any) -> str:
 
 def _code(value: Any, limit: int = MAX_SHOWN) -> str:
     """``value`` as a Markdown code span on one line: strings as they are (line breaks shown as ↵,
-    other control characters and bidirectional overrides as escapes, :func:`load.printable`, so
+    other control characters and bidirectional overrides as escapes, :func:`printable`, so
     that no text shows reordered), other values as JSON; at most ``limit`` characters. Its fence
     is longer than any run of backticks inside, so that the text cannot close it early."""
     text = value if isinstance(value, str) else json.dumps(_jsonable(value), ensure_ascii=False)
-    text = _shorten(load.printable(LINE_BREAK.sub("↵", text)), limit)
+    text = _shorten(printable(LINE_BREAK.sub("↵", text)), limit)
     fence = "`" * (_longest_backtick_run(text) + 1)
     # A space each side keeps a backtick off the fence (and an empty span a span); Markdown
     # removes one space each side when there is one each side.

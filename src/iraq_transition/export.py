@@ -16,8 +16,9 @@ from typing import Any
 
 from . import __version__
 from .build import CSV_DIR, CSV_LINE_TERMINATOR, Column, Table, table_layout
-from .load import MAX_FILE_BYTES, Project, ensure_real_directories, printable, write_files
+from .load import MAX_FILE_BYTES, Project, ensure_real_directories, write_files
 from .models import COLLECTIONS, NOT_IN_TEXT, TEXT_PATTERN, Record
+from .problems import printable
 from .timeline import render_svg
 from .validate import Dataset, refuse, validate_project
 

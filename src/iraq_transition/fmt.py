@@ -36,6 +36,7 @@ from pydantic import BaseModel
 
 from . import load
 from .models import COLLECTIONS
+from .problems import Problem, printable, without_workflow_commands
 from .validate import field_shapes
 
 MODELINE = "# yaml-language-server: $schema=../../schema/{collection}.schema.json"
@@ -301,12 +302,12 @@ class _WorkflowCommandsPaused:
 
 
 def _shown(diff_lines: Iterable[str]) -> Iterator[str]:
-    """The lines of a unified diff as printed: each on a line of its own, :func:`load.printable`
+    """The lines of a unified diff as printed: each on a line of its own, :func:`printable`
     (a carriage return shows as ``\\r``) and without workflow commands; a last line without a line
     break is marked as ``diff`` marks it. So a record's text can neither forge a CI annotation or
     command nor move the terminal's cursor."""
     for line in diff_lines:
-        yield load.without_workflow_commands(load.printable(line.removesuffix("\n"))) + "\n"
+        yield without_workflow_commands(printable(line.removesuffix("\n"))) + "\n"
         if line.splitlines()[0] == line:
             yield "\\ No newline at end of file\n"
 
@@ -327,10 +328,10 @@ def _run(args, paused: _WorkflowCommandsPaused) -> int:
             original = load.read_bytes(record_file.path)
             text = format_text(load.decode(original), record_file.collection)
         except load.LoadError as error:
-            problems.append(load.Problem(record_file.display, error.line, error.col, error.message))
+            problems.append(Problem(record_file.display, error.line, error.col, error.message))
             continue
         except FormatError as error:
-            problems.append(load.Problem(record_file.display, error.line, error.col, str(error)))
+            problems.append(Problem(record_file.display, error.line, error.col, str(error)))
             continue
         if text.encode() == original:
             continue
@@ -344,7 +345,7 @@ def _run(args, paused: _WorkflowCommandsPaused) -> int:
                 load.write_files(project.root, {Path(record_file.path): text})
             except OSError as error:
                 message = f"cannot rewrite the file ({error.strerror}): left as it was; make it writable, then run fmt again"
-                problems.append(load.Problem(record_file.display, 1, 1, message))
+                problems.append(Problem(record_file.display, 1, 1, message))
                 continue
             print(f"reformatted {record_file.display}")
         changed.append(record_file.display)

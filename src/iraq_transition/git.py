@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from .cli import UsageError
+from .problems import UsageError
 
 
 def _run(root: Path, args: tuple[str, ...], input: bytes | None) -> subprocess.CompletedProcess:

@@ -33,8 +33,8 @@ import yaml
 from yaml.cyaml import CParser
 from yaml.nodes import ScalarNode
 
-from .cli import UsageError
 from .models import COLLECTIONS
+from .problems import UNPRINTABLE, Problem, UsageError, printable
 
 MAX_FILE_BYTES = 1_000_000
 """Largest record or seed file accepted (1 MB)."""
@@ -65,50 +65,6 @@ class Project:
     @property
     def schema_dir(self) -> Path:
         return self.root / "schema"
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    """One thing wrong with the input, located as precisely as possible (line and col are 1-based)."""
-
-    path: str
-    line: int
-    col: int
-    message: str
-    record: str | None = None  # "collection/id"
-    field: str | None = None  # dotted path inside the record, e.g. "citations.0.quote"
-
-    def __str__(self) -> str:
-        """The problem on one line: names and values from the files are :func:`printable` in it, and
-        cannot act as a CI workflow command (:func:`without_workflow_commands`)."""
-        where = ": ".join(part for part in (self.record, self.field) if part)
-        line = f"{self.path}:{self.line}:{self.col}: {where + ': ' if where else ''}{self.message}"
-        return without_workflow_commands(printable(line))
-
-
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-"""Control characters, line and paragraph separators and bidirectional overrides: what can start a
-new output line (a forged ``path:1:1:`` or ``::error`` line) or make a terminal show other text."""
-_ESCAPED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
-
-
-def printable(text: str) -> str:
-    """``text`` with every character of :data:`_UNPRINTABLE` written as an escape (``\\n``, ``\\x1b``,
-    ``\\u2028``), so that it prints as one line showing what it holds."""
-    return _UNPRINTABLE.sub(lambda match: _ESCAPED.get(char := match.group()) or (
-        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"), text)
-
-
-_WORKFLOW_COMMAND = re.compile(r"^([\s\u200b\ufeff]*):(?=:)|##\[")
-"""What a CI runner reads as a workflow command in a line of output: GitHub's ``::name ...::`` after
-leading whitespace (which the runner trims), and its older ``##[name]`` anywhere in the line."""
-
-
-def without_workflow_commands(line: str) -> str:
-    """``line`` (one line, :func:`printable`) with the ``:`` or ``[`` that would open a workflow
-    command written as the escape ``\\x3a`` or ``\\x5b``: data printed in a CI log cannot forge an
-    annotation, hide the log, mask text or stop the real annotations."""
-    return _WORKFLOW_COMMAND.sub(lambda match: "##\\x5b" if match.group(1) is None else f"{match.group(1)}\\x3a", line)
 
 
 class LoadError(Exception):
@@ -540,7 +496,7 @@ def _collection_files(project: Project, data_dir: Path, collection: str, stray) 
     names.sort()
     prefix, display_prefix, cut = f"{directory}{os.sep}", f"{shown}/", len(RECORD_SUFFIX)
     make = functools.partial(tuple.__new__, RecordFile)  # a third of the time of RecordFile(...), for 100k files
-    shown_names = map(printable, names) if _UNPRINTABLE.search("/".join(names)) else names
+    shown_names = map(printable, names) if UNPRINTABLE.search("/".join(names)) else names
     return [
         make((prefix + name, display_prefix + shown_name, collection, name[:-cut]))
         for name, shown_name in zip(names, shown_names)

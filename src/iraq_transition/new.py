@@ -16,10 +16,10 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from .cli import UsageError
 from .fmt import MODELINE, PLACEHOLDER
 from .load import Project, display_path, ensure_real_directories, write_files
 from .models import COLLECTIONS, SLUG_PATTERN, field_type
+from .problems import UsageError
 from .validate import FieldShape, field_shapes
 
 _INDENT = "  "

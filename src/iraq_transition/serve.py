@@ -17,9 +17,9 @@ from html import escape
 from pathlib import Path
 
 from . import build
-from .cli import UsageError
 from .load import Project
 from .models import COLLECTIONS, SCHEMA_VERSION
+from .problems import UsageError
 
 DATABASE = Path(build.DATABASE).stem
 """Name of the database in Datasette: the stem of the built database's file name."""

@@ -41,23 +41,21 @@ from pydantic import BaseModel, ValidationError
 
 from . import git, models
 from .cache import Stat, Store, Unreadable, allowed, file_stat, file_stats, loads
-from .cli import UsageError
 from .load import (
     MAX_FILE_BYTES,
     RECORD_SUFFIX,
     LoadError,
     Positions,
-    Problem,
     Project,
     RecordFile,
     decode,
     display_path,
     parse_yaml,
-    printable,
     read_bytes,
     record_files,
 )
 from .models import COLLECTIONS, Citation, Record, References, field_type, is_model
+from .problems import Problem, UsageError, printable
 
 
 Spans = dict[tuple, tuple[int, int]]
