@@ -7,6 +7,8 @@ call runs to its end, however long it takes. So every connection gets bounds on 
   ``randomblob``, ``replace``, ``||``... fail at once ("string or blob too big") beyond it;
 - ``printf``'s (and ``format``'s) ``%c`` writes its character as many times as its precision, one at a time,
   even past the length limit (SQLite 3.40: 14 s for a precision of 2e9): a larger precision fails;
+- ``like`` and ``glob`` patterns of at most :data:`MAX_LIKE_PATTERN` bytes: one match compares every position
+  of the text with the pattern;
 - ``trim``, ``ltrim``, ``rtrim``, ``instr`` and ``replace`` compare every character of their first argument
   with their second (``trim(x, y)`` with two 1 MB strings: over ten minutes): a product of the two lengths
   beyond :data:`MAX_TRIM_PRODUCT` or :data:`MAX_SCAN_PRODUCT` fails.
@@ -32,6 +34,10 @@ the data (a source text: 4.6 kB; 5.6 kB in scripts/synthetic.py's data)."""
 MAX_RESULT = 16 * 1024 * 1024
 """Most characters and bytes (of text and blob values) one statement may return: three times a page of 1,000
 sources at 100k records (5.6 MB)."""
+MAX_LIKE_PATTERN = 100
+"""Longest ``like`` or ``glob`` pattern, in bytes (``SQLITE_LIMIT_LIKE_PATTERN_LENGTH``): one match costs up to
+the text's length times the pattern's (a 1 MB text against a 97-character pattern: 0.2 s; 1,000 characters: 2 s,
+and 50,000, SQLite's default limit, minutes). A contains filter of the site takes up to 98 characters."""
 MAX_TRIM_PRODUCT = 10**8
 """Longest ``trim`` text times its set of characters (about 0.3 s)."""
 MAX_SCAN_PRODUCT = 10**9
@@ -50,6 +56,7 @@ def prepare_connection(conn: sqlite3.Connection) -> None:
     # would log as a traceback each time: the visitor's error answer says what happened, the log one line.
     sqlite3.enable_callback_tracebacks(False)
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, MAX_LIKE_PATTERN)
     builtin = sqlite3.connect(":memory:", check_same_thread=False)
     builtin.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_LENGTH)
     guards = {
