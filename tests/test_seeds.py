@@ -127,3 +127,20 @@ def test_stray_entries_of_seeds_are_reported_without_being_followed(tiny, cli):
         for name, kind in sorted([("stray-link.txt", "a symbolic link"), ("stray-fifo.txt", "a FIFO"),
                                   ("stray-directory", "a directory"), ("stray-device", "a symbolic link")])
     ]
+
+
+def test_a_directory_nested_deeper_than_python_recurses_is_reported_by_every_command(tiny, cli, repo):
+    """A pull request can commit a tree 1,100 levels deep: the commands that fingerprint or walk the inputs
+    (build, serve's staleness rule) walk it without recursion, and validate reports it."""
+    deep = tiny / "seeds"
+    for _ in range(1100):
+        deep = deep / "a"
+        deep.mkdir()
+    for command in ("validate", "build"):
+        result = cli("--root", tiny, command)
+        assert_clean_exit(result, 1)
+        assert "seeds/a:1:1: " in result.out, result.out
+    from iraq_transition import serve
+    from iraq_transition.load import Project
+
+    assert serve.is_stale(Project(tiny))

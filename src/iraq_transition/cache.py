@@ -36,7 +36,7 @@ import tempfile
 import time
 import zlib
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -329,24 +329,42 @@ class _PackReader:
 # --------------------------------------------------------------------------- builds
 
 
+def tree_entries(top: Path) -> Iterator[tuple[str, os.stat_result | int]]:
+    """Every entry under ``top`` with its stat (or the errno that stopped it), depth first in name order,
+    links not followed; ``top`` itself as an error when it cannot be listed. No recursion: a tree of any depth."""
+    stack = [iter([(str(top), None)])]
+    while stack:
+        for path, entry in stack[-1]:
+            if entry is not None:
+                try:
+                    yield path, entry.stat(follow_symlinks=False)
+                except OSError as error:
+                    yield path, error.errno
+                    continue
+                if not entry.is_dir(follow_symlinks=False):
+                    continue
+            try:
+                with os.scandir(path) as listing:
+                    entries = sorted(listing, key=lambda entry: entry.name)
+            except OSError as error:
+                yield path, error.errno
+                continue
+            stack.append(iter([(entry.path, entry) for entry in entries]))
+            break
+        else:
+            stack.pop()
+
+
 def _tree_state(top: Path, digest) -> int:
     """Add the name and stat of every entry under ``top`` to ``digest``; return the newest mtime_ns."""
-    try:
-        entries = sorted(os.scandir(top), key=lambda entry: entry.name)
-    except OSError as error:
-        digest.update(f"{top}\0{error.errno}\n".encode())
-        return 0
     newest = 0
-    for entry in entries:
-        try:
-            stat = entry.stat(follow_symlinks=False)
+    for path, stat in tree_entries(top):
+        if isinstance(stat, int):
+            state = stat
+        else:
             state = (stat.st_mode, stat.st_size, stat.st_mtime_ns, stat.st_ino)
             newest = max(newest, stat.st_mtime_ns)
-        except OSError as error:
-            state = error.errno
-        digest.update(f"{entry.path}\0{state}\n".encode())
-        if entry.is_dir(follow_symlinks=False):
-            newest = max(newest, _tree_state(Path(entry.path), digest))
+        digest.update(f"{path}\0{state}\n".encode())
     return newest
 
 

@@ -17,6 +17,7 @@ from html import escape
 from pathlib import Path
 
 from . import build
+from .cache import tree_entries
 from .load import Project
 from .models import COLLECTIONS, SCHEMA_VERSION
 from .problems import UsageError
@@ -401,13 +402,13 @@ def is_stale(project: Project) -> bool:
     outputs = [database_path(project.build_dir), project.build_dir / build.METADATA]
     if not all(path.is_file() for path in outputs) or database_problem(outputs[0]):
         return True
-    built = min(path.stat().st_mtime for path in outputs)
+    built = min(path.stat().st_mtime_ns for path in outputs)
     inputs = [directory for directory in (project.data_dir, project.seeds_dir, PACKAGE_DIR) if directory.is_dir()]
     return any(
-        path.stat().st_mtime > built
+        isinstance(stat, int) or stat.st_mtime_ns > built  # what cannot be looked at may have changed
         for directory in inputs
-        for path in (directory, *directory.rglob("*"))
-        if "__pycache__" not in path.parts
+        for path, stat in ((str(directory), directory.stat()), *tree_entries(directory))
+        if "__pycache__" not in path
     )
 
 
