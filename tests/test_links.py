@@ -102,6 +102,18 @@ def test_generate_deletes_only_the_schemas_it_wrote(small, outside, cli):
     assert _listing(outside) == {"precious.schema.json": b"precious\n"}
 
 
+def test_file_names_generate_prints_cannot_act_as_workflow_commands(small, cli):
+    (small / "schema").mkdir(exist_ok=True)
+    (small / "schema" / "##[warning]FORGED annotation.schema.json").write_text("{}\n", encoding="utf-8")
+    (small / "schema" / "::error x::FORGED.schema.json").write_text("{}\n", encoding="utf-8")
+    for check in (["--check"], []):
+        result = cli("--root", small, "generate", *check)
+        assert result.code == 1, result.err
+        lines = (result.out + result.err).splitlines()
+        assert not any("##[" in line or line.lstrip().startswith("::") for line in lines), lines
+        assert any("FORGED annotation.schema.json: no collection of that name" in line for line in lines)
+
+
 @pytest.mark.parametrize("linked", ["data", "data/quotes"])
 def test_new_refuses_a_linked_directory_and_writes_nothing_there(small, tmp_path, cli, linked):
     through_a_link = tmp_path / "checkout"  # the root itself may be reached through a link

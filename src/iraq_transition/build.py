@@ -38,7 +38,7 @@ from .load import Project, ensure_real_directories
 from .models import (
     COLLECTIONS, SCHEMA_VERSION, SLUG_PATTERN, Citation, FuzzyDate, Record, References, field_type, is_model
 )
-from .problems import UsageError
+from .problems import UsageError, shown
 from .timeline import Timeline
 from .validate import Dataset, Spans, find_span, refuse, validate_project
 
@@ -720,7 +720,7 @@ def run(args) -> int:
         dataset, problems = validate_project(project, use_cache=use_cache)
         counts = {} if problems else build(dataset, out)
     except (OSError, sqlite3.Error, BuildError) as error:
-        print(f"iraq-transition build: {_failure(error, Path(os.path.abspath(out)))}", file=sys.stderr)
+        print(shown(f"iraq-transition build: {_failure(error, Path(os.path.abspath(out)))}"), file=sys.stderr)
         return 1
     if problems:
         return refuse("build", dataset.size, problems, f"{out} left unchanged")

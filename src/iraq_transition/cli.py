@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .problems import UsageError
+from .problems import UsageError, shown
 
 COLLECTION_NAMES = ("sources", "actors", "events", "quotes", "force_levels", "bases")
 
@@ -34,9 +34,8 @@ HANDLERS = {
 def _fault(error: OSError, command: str) -> str:
     """An operating system's refusal in words: the file it concerns, why, and what to do."""
     from .load import WriteError  # here: load imports the models, which `--help` does not need
-    from .problems import printable
 
-    where = f"{printable(str(error.filename))}: " if error.filename else ""
+    where = f"{error.filename}: " if error.filename else ""
     reason = error.strerror or str(error)
     if isinstance(error, WriteError):
         advice = f"make it writable (or free disk space), then run {command} again"
@@ -107,14 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
     if not args.root.is_dir():
-        print(f"iraq-transition: --root {args.root}: not a directory", file=sys.stderr)
+        print(shown(f"iraq-transition: --root {args.root}: not a directory"), file=sys.stderr)
         return 2
     module_name, function_name = HANDLERS[args.command]
     try:
         handler = getattr(importlib.import_module(f".{module_name}", __package__), function_name)
         return handler(args)
     except UsageError as error:
-        print(f"iraq-transition {args.command}: {error}", file=sys.stderr)
+        print(shown(f"iraq-transition {args.command}: {error}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -122,14 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except OSError as error:  # the system's refusal (a read-only or full disk, a loop of links): not a bug
-        print(f"iraq-transition {args.command}: {_fault(error, args.command)}", file=sys.stderr)
+        print(shown(f"iraq-transition {args.command}: {_fault(error, args.command)}"), file=sys.stderr)
         return 1
     except Exception as error:  # last resort: a bug, never a contributor's mistake
-        print(
+        print(shown(
             f"iraq-transition {args.command}: internal error ({type(error).__name__}: {error}); "
-            "this is a bug in iraq-transition: please report it with the command you ran",
-            file=sys.stderr,
-        )
+            "this is a bug in iraq-transition: please report it with the command you ran"
+        ), file=sys.stderr)
         return 3
 
 

@@ -18,7 +18,7 @@ from . import __version__
 from .build import CSV_DIR, CSV_LINE_TERMINATOR, Column, Table, table_layout
 from .load import MAX_FILE_BYTES, Project, ensure_real_directories, write_files
 from .models import COLLECTIONS, NOT_IN_TEXT, TEXT_PATTERN, Record
-from .problems import printable
+from .problems import shown
 from .timeline import render_svg
 from .validate import Dataset, refuse, validate_project
 
@@ -202,13 +202,13 @@ def run_generate(args) -> int:
     stale = [path for path, content in files.items() if not _holds(project.root / path, content)]
     leftovers, foreign = _leftover_schemas(project, files)
     for path in foreign:
-        print(f"{printable(path.as_posix())}: no collection of that name, and not written by iraq-transition generate, "
+        print(f"{shown(path.as_posix())}: no collection of that name, and not written by iraq-transition generate, "
               "which never deletes it: delete it yourself, or move it out of schema/", file=sys.stderr)
     if args.check:
         for path in stale:
-            print(f"{path.as_posix()}: stale or missing", file=sys.stderr)
+            print(f"{shown(path.as_posix())}: stale or missing", file=sys.stderr)
         for path in leftovers:
-            print(f"{printable(path.as_posix())}: no collection of that name: delete it", file=sys.stderr)
+            print(f"{shown(path.as_posix())}: no collection of that name: delete it", file=sys.stderr)
         if stale or leftovers:
             print("iraq-transition generate --check: run iraq-transition generate and commit the result", file=sys.stderr)
         if stale or leftovers or foreign:
@@ -217,10 +217,10 @@ def run_generate(args) -> int:
         return 0
     write_files(project.root, {project.root / path: files[path] for path in stale})
     for path in stale:
-        print(f"wrote {path.as_posix()}")
+        print(f"wrote {shown(path.as_posix())}")
     for path in leftovers:
         (project.root / path).unlink()
-        print(f"removed {printable(path.as_posix())}")
+        print(f"removed {shown(path.as_posix())}")
     if not stale and not leftovers and not foreign:
         print(f"generated files up to date ({len(files)} files)")
     return 1 if foreign else 0

@@ -36,7 +36,7 @@ from pydantic import BaseModel
 
 from . import load
 from .models import COLLECTIONS
-from .problems import Problem, printable, without_workflow_commands
+from .problems import Problem, shown
 from .validate import field_shapes
 
 MODELINE = "# yaml-language-server: $schema=../../schema/{collection}.schema.json"
@@ -302,12 +302,12 @@ class _WorkflowCommandsPaused:
 
 
 def _shown(diff_lines: Iterable[str]) -> Iterator[str]:
-    """The lines of a unified diff as printed: each on a line of its own, :func:`printable`
+    """The lines of a unified diff as printed: each on a line of its own, :func:`.problems.shown`
     (a carriage return shows as ``\\r``) and without workflow commands; a last line without a line
     break is marked as ``diff`` marks it. So a record's text can neither forge a CI annotation or
     command nor move the terminal's cursor."""
     for line in diff_lines:
-        yield without_workflow_commands(printable(line.removesuffix("\n"))) + "\n"
+        yield shown(line.removesuffix("\n")) + "\n"
         if line.splitlines()[0] == line:
             yield "\\ No newline at end of file\n"
 
@@ -320,7 +320,7 @@ def _run(args, paused: _WorkflowCommandsPaused) -> int:
         wanted = [path.resolve() for path in args.paths]
         problems = [p for p in problems if _concerns(project.root / p.path, wanted)]
     if missing:
-        print(f"iraq-transition fmt: no such file or directory: {', '.join(missing)}", file=sys.stderr)
+        print(shown(f"iraq-transition fmt: no such file or directory: {', '.join(missing)}"), file=sys.stderr)
         return 2
     changed = []
     for record_file in files:

@@ -28,7 +28,7 @@ class Problem:
         cannot act as a CI workflow command (:func:`without_workflow_commands`)."""
         where = ": ".join(part for part in (self.record, self.field) if part)
         line = f"{self.path}:{self.line}:{self.col}: {where + ': ' if where else ''}{self.message}"
-        return without_workflow_commands(printable(line))
+        return shown(line)
 
 
 UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -54,3 +54,8 @@ def without_workflow_commands(line: str) -> str:
     command written as the escape ``\\x3a`` or ``\\x5b``: data printed in a CI log cannot forge an
     annotation, hide the log, mask text or stop the real annotations."""
     return _WORKFLOW_COMMAND.sub(lambda match: "##\\x5b" if match.group(1) is None else f"{match.group(1)}\\x3a", line)
+
+
+def shown(line: str) -> str:
+    """``line`` as printed: :func:`printable`, and unable to act as a CI workflow command."""
+    return without_workflow_commands(printable(line))

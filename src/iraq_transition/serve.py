@@ -20,7 +20,7 @@ from . import build
 from .cache import tree_entries
 from .load import Project
 from .models import COLLECTIONS, SCHEMA_VERSION
-from .problems import UsageError
+from .problems import UsageError, shown
 
 DATABASE = Path(build.DATABASE).stem
 """Name of the database in Datasette: the stem of the built database's file name."""
@@ -381,7 +381,7 @@ def _logging_errors(scope, send):
 
     async def sending(message) -> None:
         if message["type"] == "http.response.start" and message["status"] >= 400:
-            print(f"{message['status']} {scope['method']} {scope['path']}", file=sys.stderr, flush=True)
+            print(shown(f"{message['status']} {scope['method']} {scope['path']}"), file=sys.stderr, flush=True)
         await send(message)
 
     return sending
