@@ -27,7 +27,6 @@ CALLS = re.compile(r"(?:\biraq-transition|\$\(CLI\))((?:[ \t]+[^\s;&|<>()`]+)*)"
 MAKE_CALLS = re.compile(r"(?<![\w$(-])make((?:[ \t]+[A-Za-z][\w.-]*)+)")
 PINNED = re.compile(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}")
 TRACKED_CHECK = "git ls-files -- .cache build"
-RUNS_CODE = ("src/", "tests/", "Makefile", ".github/", ".ci/", "scripts/", "pyproject.toml", "requirements.lock", ".pre-commit-config.yaml", ".vscode/")
 """What runs code, in CI, on a contributor's machine or in an editor: the paths CODEOWNERS covers and the trusted checks list."""
 
 
@@ -228,8 +227,7 @@ def test_codeowners_covers_everything_that_runs_code():
         if line.strip() and not line.startswith("#"):
             pattern, *names = line.split()
             owners[pattern] = names
-    for path in RUNS_CODE:
-        assert owners.get(f"/{path}") == ["@iraq-transition/maintainers"], path
+    assert owners == {"*": ["@iraq-transition/maintainers"], "/data/": [], "/seeds/": []}  # the last match wins
 
 
 def test_pre_commit_runs_fmt_and_validate_on_data_changes():
@@ -304,7 +302,7 @@ def test_trusted_checks_run_the_base_branchs_tools_on_the_pull_requests_data():
         'iraq-transition --root "$RUNNER_TEMP/pr" validate --format github',
         'iraq-transition --root "$RUNNER_TEMP/pr" fmt --check',
         'iraq-transition diff "$MERGE_BASE" "$PR_HEAD_SHA" >> "$GITHUB_STEP_SUMMARY"',
-        '"$MERGE_BASE" "$PR_HEAD_SHA" -- ' + " ".join(path.rstrip("/") for path in RUNS_CODE),
+        '"$MERGE_BASE" "$PR_HEAD_SHA" -- . \':(exclude)data\' \':(exclude)seeds\'',
     ]
     positions = [script.find(command) for command in expected]
     assert -1 not in positions and positions == sorted(positions), positions
@@ -438,6 +436,8 @@ def _plant_hostile_changes(clone: Path, markers: Path, secret: Path) -> None:
     (clone / "tests/conftest.py").write_text(touch("conftest.py"))
     (clone / "Makefile").write_text(f"setup chromium test:\n\ttouch '{markers / 'Makefile'}'\n.DEFAULT:\n\ttouch '{markers / 'Makefile'}'\n")
     (clone / "scripts/````fence.py").write_text(touch("fence.py"))
+    (clone / "conftest.py").write_text(touch("root-conftest.py"))  # pytest reads it from the root too
+    (clone / "pytest.ini").write_text("[pytest]\naddopts = --collect-only\n")  # every test 'passes' unrun
 
 
 def _outcomes(runner: _Runner) -> list[int | None]:
@@ -471,13 +471,14 @@ def test_trusted_checks_judge_a_hostile_pull_request_with_the_base_branchs_tools
     assert "Changed `agreement-aim-withdraw-american-troops-by-end-2026`:" in summary
     assert "| `notes` |" in summary and "| `citations.0.quote` |" in summary
     # The tools changed: said, with the paths, in a fence no path can close.
-    assert "::warning title=This pull request changes the tools::" in tools.stdout
-    warning = summary.split("### ⚠️ This pull request changes the tools\n", 1)[1]
+    assert "::warning title=This pull request changes more than records and seeds::" in tools.stdout
+    warning = summary.split("### ⚠️ This pull request changes more than records and seeds\n", 1)[1]
     assert "the checks of the 'Pull request' workflow ran the pull request's own code and prove nothing about it; " \
            "the trusted checks above ran the base branch's tools" in warning
     fence, *paths, closing = warning.split("\n\n")[-1].splitlines()
     assert fence == closing == "`" * 5
-    assert paths == ["Makefile", "scripts/````fence.py", "src/iraq_transition/diff.py", "tests/conftest.py"]
+    assert paths == ["Makefile", "conftest.py", "pytest.ini", "scripts/````fence.py", "src/iraq_transition/diff.py",
+                     "tests/conftest.py"]
 
 
 def test_trusted_checks_refuse_a_data_directory_that_is_a_link(tmp_path):
