@@ -345,6 +345,18 @@ def test_markdown_shows_bidirectional_overrides_and_control_characters_as_escape
     assert not re.search("[\x00-\x09\x0b-\x1f\u202a-\u202e\u2066-\u2069]", result.out)
 
 
+def test_markdown_shows_the_characters_nobody_sees_as_escapes(tmp_path, cli):
+    """A zero-width space, a right-to-left mark, a word joiner, a tag character and a soft hyphen are
+    invisible in a rendered summary: a reviewer sees them written out."""
+    before, after = tmp_path / "before", tmp_path / "after"
+    actor = {"id": "a", "name": "A", "kind": "state"}
+    _write_records(before, {"actors/a": actor})
+    _write_records(after, {"actors/a": {**actor, "name": "Troops\u200b withdraw \u200f2026 \u2060\U000e0041 \u00ad"}})
+    result = cli("diff", "--dir", before, "--dir", after)
+    assert result.code == 0, result.err
+    assert "`Troops\\u200b withdraw \\u200f2026 \\u2060\\U000e0041 \\xad`" in result.out
+
+
 def test_changed_since_never_reads_a_revision_as_an_option(history, cli):
     kept, absent = history / "kept.txt", history / "absent.txt"
     kept.write_text("precious\n")

@@ -31,9 +31,15 @@ class Problem:
         return shown(line)
 
 
-UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+    "\u00ad\u061c\u180e\u200b-\u200f\u2060-\u2064\ufeff\U000e0000-\U000e007f]"
+)
 """Control characters, line and paragraph separators and bidirectional overrides: what can start a
-new output line (a forged ``path:1:1:`` or ``::error`` line) or make a terminal show other text."""
+new output line (a forged ``path:1:1:`` or ``::error`` line) or make a terminal show other text; and
+the characters nobody sees (zero-width spaces and joiners, direction marks, the soft hyphen, tag
+characters), which a reviewer must be shown. (Records keep the invisible ones: Persian needs its
+zero-width non-joiner; only what is printed shows them as escapes.)"""
 _ESCAPED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
@@ -41,7 +47,8 @@ def printable(text: str) -> str:
     """``text`` with every character of :data:`UNPRINTABLE` written as an escape (``\\n``, ``\\x1b``,
     ``\\u2028``), so that it prints as one line showing what it holds."""
     return UNPRINTABLE.sub(lambda match: _ESCAPED.get(char := match.group()) or (
-        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"), text)
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}" if ord(char) < 0x10000
+        else f"\\U{ord(char):08x}"), text)
 
 
 _WORKFLOW_COMMAND = re.compile(r"^([\s\u200b\ufeff]*):(?=:)|##\[")
