@@ -331,6 +331,17 @@ def test_serve_on_a_busy_port_says_so(site):
     assert "Traceback" not in result.err
 
 
+def test_serve_on_a_busy_port_builds_nothing_first(tmp_path):
+    """The port is taken before the build: a server already there does not see its build replaced."""
+    root = copy_repository(tmp_path / "repo")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = run_cli("--root", root, "serve", "--port", busy.getsockname()[1])
+    assert result.code == 2 and "cannot listen" in result.err
+    assert "building first" not in result.out and not (root / "build").exists()
+
+
 def test_staleness_follows_data_and_seeds(tmp_path):
     root = copy_repository(tmp_path / "repo")
     project = Project(root)

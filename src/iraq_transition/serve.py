@@ -417,12 +417,13 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     project = Project(args.root)
+    listening = _listen(args.host, args.port)  # first: a port in use is said before any build
     if is_stale(project):
         print("The build is missing or out of date: building first.", flush=True)
         status = build.run(argparse.Namespace(**vars(args), out=None, no_cache=False))
         if status:
+            listening.close()
             return status
-    listening = _listen(args.host, args.port)
     app = LiveBuild(project.build_dir)
     from datasette import handle_exception  # once Datasette is loaded: imported first, it would miss its own hook
 
@@ -444,4 +445,4 @@ def _listen(host: str, port: int) -> socket.socket:
     try:
         return socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     except OSError as error:
-        raise UsageError(f"cannot listen on {host} port {port}: {error.strerror or error}; choose another --port or --host")
+        raise UsageError(f"cannot listen on {host} port {port}: {error.strerror or error}; choose another --port or --host (make serve PORT=...)")
