@@ -380,6 +380,13 @@ def test_changed_since_reports_changed_files_whatever_their_names(history, cli):
     assert {problem["path"] for problem in json.loads(result.out)} == {"data/actors/ä.yaml", 'data/events/"é.yaml'}
 
 
+def test_a_directory_given_as_a_revision_is_told_how_to_compare_it(history, cli):
+    result = cli("diff", "data", cwd=history)
+    assert result.code == 2
+    assert result.err == ("iraq-transition diff: git cannot compare with 'data': no such commit in the repository; "
+                          "to compare the directory 'data', write --dir data\n")
+
+
 def test_a_revision_whose_records_git_no_longer_has_is_a_usage_error(history, cli):
     """A partial or damaged clone: git lists a record but has no copy of its bytes."""
     object_id = _git(history, "rev-parse", "HEAD:data/actors/c.yaml").strip()

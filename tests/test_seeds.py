@@ -132,15 +132,20 @@ def test_stray_entries_of_seeds_are_reported_without_being_followed(tiny, cli):
 def test_a_directory_nested_deeper_than_python_recurses_is_reported_by_every_command(tiny, cli, repo):
     """A pull request can commit a tree 1,100 levels deep: the commands that fingerprint or walk the inputs
     (build, serve's staleness rule) walk it without recursion, and validate reports it."""
-    deep = tiny / "seeds"
-    for _ in range(1100):
-        deep = deep / "a"
-        deep.mkdir()
-    for command in ("validate", "build"):
-        result = cli("--root", tiny, command)
-        assert_clean_exit(result, 1)
-        assert "seeds/a:1:1: " in result.out, result.out
-    from iraq_transition import serve
-    from iraq_transition.load import Project
+    levels = [tiny / "seeds" / "a"]
+    for _ in range(1099):
+        levels.append(levels[-1] / "a")
+    for level in levels:
+        level.mkdir()
+    try:
+        for command in ("validate", "build"):
+            result = cli("--root", tiny, command)
+            assert_clean_exit(result, 1)
+            assert "seeds/a:1:1: " in result.out, result.out
+        from iraq_transition import serve
+        from iraq_transition.load import Project
 
-    assert serve.is_stale(Project(tiny))
+        assert serve.is_stale(Project(tiny))
+    finally:  # deepest first: pytest's clean-up of old temporary directories recurses, and would fail
+        for level in reversed(levels):
+            level.rmdir()

@@ -104,7 +104,7 @@ def sides(root: Path, base: str | None, head: str | None, directories: list[Path
     elif base is None:
         raise UsageError("say what to compare: git revisions BASE [HEAD], or directories --dir OLD [--dir NEW]")
     else:
-        commits = [(revision, git.commit_id(root, revision)) for revision in (base, head) if revision is not None]
+        commits = [(revision, _commit_id(root, revision)) for revision in (base, head) if revision is not None]
         snapshots = [_read_revision(root, revision, commit) for revision, commit in commits]
     if len(snapshots) == 1:
         snapshots.append(_read_directory(root / "data", "working tree", root))
@@ -138,6 +138,16 @@ def _read_directory(data_dir: Path, label: str, root: Path) -> Snapshot:
             continue
         _add(result, file.collection, file.stem, file.display, content)
     return result
+
+
+def _commit_id(root: Path, revision: str) -> str:
+    """:func:`git.commit_id`, whose error says how to compare a directory when ``revision`` names one."""
+    try:
+        return git.commit_id(root, revision)
+    except UsageError as error:
+        if (Path.cwd() / revision).is_dir():
+            raise UsageError(f"{error}; to compare the directory {revision!r}, write --dir {revision}") from None
+        raise
 
 
 def _read_revision(root: Path, label: str, commit: str) -> Snapshot:
