@@ -333,28 +333,24 @@ def test_markdown_is_cut_to_fit_a_job_summary_and_says_so(tmp_path, cli):
     assert html.endswith("</table>\n<p>… the summary is cut here, to fit a job summary: <code>--format json</code> lists every change.</p>\n")
 
 
-def test_markdown_shows_bidirectional_overrides_and_control_characters_as_escapes(tmp_path, cli):
-    """U+202E would make "005,2 dnuora" read as "around 2,500"; an escape sequence could restyle a terminal."""
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [  # U+202E would make "005,2 dnuora" read as "around 2,500"; an escape sequence could restyle a terminal
+        ("\u202e005,2 dnuora\u202c troops \u2066x\u2069 \x1b[2J", "\\u202e005,2 dnuora\\u202c troops \\u2066x\\u2069 \\x1b[2J"),
+        # a zero-width space, a right-to-left mark, a word joiner, a tag character and a soft hyphen: invisible
+        ("Troops\u200b withdraw \u200f2026 \u2060\U000e0041 \u00ad", "Troops\\u200b withdraw \\u200f2026 \\u2060\\U000e0041 \\xad"),
+    ],
+)
+def test_markdown_shows_what_would_mislead_a_reviewer_as_escapes(tmp_path, cli, written, shown):
     before, after = tmp_path / "before", tmp_path / "after"
     actor = {"id": "a", "name": "A", "kind": "state"}
     _write_records(before, {"actors/a": actor})
-    _write_records(after, {"actors/a": {**actor, "notes": "\u202e005,2 dnuora\u202c troops \u2066x\u2069 \x1b[2J"}})
+    _write_records(after, {"actors/a": {**actor, "notes": written}})
     result = cli("diff", "--dir", before, "--dir", after)
     assert result.code == 0, result.err
-    assert "| `notes` | `null` | `\\u202e005,2 dnuora\\u202c troops \\u2066x\\u2069 \\x1b[2J` |" in result.out
-    assert not re.search("[\x00-\x09\x0b-\x1f\u202a-\u202e\u2066-\u2069]", result.out)
-
-
-def test_markdown_shows_the_characters_nobody_sees_as_escapes(tmp_path, cli):
-    """A zero-width space, a right-to-left mark, a word joiner, a tag character and a soft hyphen are
-    invisible in a rendered summary: a reviewer sees them written out."""
-    before, after = tmp_path / "before", tmp_path / "after"
-    actor = {"id": "a", "name": "A", "kind": "state"}
-    _write_records(before, {"actors/a": actor})
-    _write_records(after, {"actors/a": {**actor, "name": "Troops\u200b withdraw \u200f2026 \u2060\U000e0041 \u00ad"}})
-    result = cli("diff", "--dir", before, "--dir", after)
-    assert result.code == 0, result.err
-    assert "`Troops\\u200b withdraw \\u200f2026 \\u2060\\U000e0041 \\xad`" in result.out
+    assert f"| `notes` | `null` | `{shown}` |" in result.out
+    assert not re.search("[\x00-\x09\x0b-\x1f\u202a-\u202e\u2066-\u2069\u200b-\u200f\u2060\u00ad\U000e0000-\U000e007f]",
+                         result.out)
 
 
 def test_changed_since_never_reads_a_revision_as_an_option(history, cli):
