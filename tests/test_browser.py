@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from iraq_transition import build, serve
+from iraq_transition import build, serve, site_config
 
 from conftest import REPO, copy_repository, start_server, wait_for
 
@@ -95,7 +95,7 @@ def screenshot(page, name: str) -> None:
 def test_home_page_shows_the_title_and_the_timeline(server, page):
     base, _ = server
     page.goto(base + "/")
-    assert page.locator("h1").inner_text() == serve.TITLE
+    assert page.locator("h1").inner_text() == site_config.TITLE
     picture = page.locator("figure.timeline svg")
     picture.wait_for(state="visible")
     box = picture.bounding_box()

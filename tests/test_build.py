@@ -421,6 +421,19 @@ def test_builds_are_byte_identical(small: Path, tmp_path: Path, cli):
     assert {"iraq-transition.db", "timeline.svg", "csv/events.csv"} <= set(first)
 
 
+def test_the_build_does_not_load_the_server(small: Path):
+    """build reads the site's configuration (facets, sorts) itself: serve imports build, never the other way."""
+    script = (
+        "import sys; from iraq_transition.cli import main; status = main(sys.argv[1:]); "
+        "print(status, sorted(name for name in sys.modules if name.startswith('iraq_transition.')))"
+    )
+    command = [sys.executable, "-c", script, "--root", str(small), "build"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    status, modules = result.stdout.splitlines()[-1].split(" ", 1)
+    assert status == "0" and "'iraq_transition.build'" in modules, result.stdout + result.stderr
+    assert "'iraq_transition.serve'" not in modules
+
+
 class _ItemsOnly(Dataset):
     """The records of a dataset given only through :meth:`items`, which counts its calls per collection."""
 

@@ -13,6 +13,14 @@ from pathlib import Path
 import pytest
 
 
+def test_the_collection_choices_are_the_models_collections():
+    """cli keeps its own list (importing the models would slow ``--help`` several times over): it must agree."""
+    from iraq_transition.cli import COLLECTION_NAMES
+    from iraq_transition.models import COLLECTIONS
+
+    assert COLLECTION_NAMES == tuple(COLLECTIONS)
+
+
 def test_closed_pipe_ends_quietly(repo_copy: Path):
     # Enough errors to overflow the pipe after `head` has gone away.
     for number in range(3000):

@@ -26,7 +26,7 @@ import pytest
 from datasette.app import Datasette
 from datasette.utils import to_css_class
 
-from iraq_transition import build, serve, timeline
+from iraq_transition import build, serve, site_config, timeline
 from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS, Event
 from iraq_transition.validate import Dataset, validate_project
@@ -170,7 +170,7 @@ def rows_and_columns(html: str) -> str:
 def test_table_and_record_pages_show_the_rows_as_datasette_would(ds, db, site):
     """templates/_table.html writes the rows in Python (serve.table_body_html): the same table as Datasette's own."""
     meta = json.loads((site / build.METADATA).read_text())
-    plain = Datasette(immutables=[str(serve.database_path(site))], metadata=meta, settings=serve.SETTINGS)
+    plain = Datasette(immutables=[str(serve.database_path(site))], metadata=meta, settings=site_config.SETTINGS)
     paths = [quote_path(DB, name) for name in names(db, "table") + names(db, "view") if "_fts" not in name]
     paths += [f"/{DB}/events?_sort=title&_size=3", f"/{DB}/quotes?_search=withdrawal", f"/{DB}/citations?_col=quote"]
     for collection in COLLECTIONS:
@@ -216,7 +216,7 @@ def test_foreign_keys_show_labels(ds, db):
 
 
 def test_tables_have_their_facets(ds):
-    for table, facets in serve.FACETS.items():
+    for table, facets in site_config.FACETS.items():
         data = get_json(ds, f"/{DB}/{table}.json")
         assert set(data["facet_results"]) == set(facets), table
 
@@ -241,8 +241,8 @@ def test_canned_queries_answer_with_parameters(ds, db):
 def test_home_page_shows_title_description_and_timeline(ds):
     page = get(ds, "/")
     assert page.status_code == 200
-    assert serve.TITLE.replace("'", "&#39;") in page.text
-    assert serve.LICENSE_URL in page.text
+    assert site_config.TITLE.replace("'", "&#39;") in page.text
+    assert site_config.LICENSE_URL in page.text
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in page.text and "timeline-title" in page.text
 
 
@@ -259,8 +259,8 @@ def test_bases_page_loads_the_cluster_map(ds, db):
 
 
 def test_metadata_describes_every_table_and_column(db):
-    meta = serve.metadata("<svg></svg>")
-    assert meta == serve.metadata("<svg></svg>") and json.loads(json.dumps(meta)) == meta
+    meta = build.datasette_metadata("<svg></svg>")
+    assert meta == build.datasette_metadata("<svg></svg>") and json.loads(json.dumps(meta)) == meta
     assert meta["license"] == "CC-BY-4.0" and meta["license_url"]
     tables = meta["databases"][DB]["tables"]
     built = [name for name in names(db, "table") if not name.endswith(("_fts", "_data", "_idx", "_docsize", "_config"))]
@@ -277,14 +277,14 @@ def test_metadata_describes_every_table_and_column(db):
 
 
 def test_metadata_descriptions_come_from_the_models():
-    tables = serve.metadata()["databases"][DB]["tables"]
+    tables = build.datasette_metadata()["databases"][DB]["tables"]
     assert tables["events"]["description"] == " ".join(COLLECTIONS["events"].__doc__.split())
     assert tables["force_levels"]["columns"]["best"] == COLLECTIONS["force_levels"].model_fields["best"].description
 
 
 def test_build_writes_the_metadata_of_serve(site):
     written = json.loads((site / build.METADATA).read_text())
-    assert written == serve.metadata((site / build.TIMELINE).read_text(encoding="utf-8"))
+    assert written == build.datasette_metadata((site / build.TIMELINE).read_text(encoding="utf-8"))
 
 
 # --------------------------------------------------------------------------- a real server
@@ -301,7 +301,7 @@ def test_serve_builds_when_stale_then_serves_until_interrupted(tmp_path):
     process, base = start_server(root)
     try:
         home = wait_for(base + "/", process).decode()
-        assert serve.TITLE.replace("'", "&#39;") in home
+        assert site_config.TITLE.replace("'", "&#39;") in home
         events = fetch_json(f"{base}/{DB}/events.json?_shape=array&_size=max&_sort=id")
         connection = sqlite3.connect(root / "build" / build.DATABASE)
         assert [e["id"] for e in events] == [i for (i,) in connection.execute("select id from events order by id")]
@@ -522,7 +522,7 @@ def test_the_published_site_bounds_sql_alike(site):
     plugins_dir = re.search(r"--plugins-dir (\S+)", command).group(1)
     extra = re.search(r'--extra-options "([^"]*)"', command).group(1)
     settings = dict(re.findall(r"--setting (\S+) (\S+)", extra))
-    assert settings == {name: {False: "off", True: "on"}.get(value, str(value)) for name, value in serve.SETTINGS.items()}
+    assert settings == {name: {False: "off", True: "on"}.get(value, str(value)) for name, value in site_config.SETTINGS.items()}
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "datasette", "serve", str(serve.database_path(site)), "--plugins-dir",

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from html import escape
 from itertools import islice
 from operator import attrgetter
 from pathlib import Path
@@ -33,6 +34,7 @@ from typing import Any, Literal, get_args, get_origin
 import annotated_types
 from pydantic import BaseModel, Strict, StringConstraints
 
+from . import site_config
 from .cache import built_before, input_state, remember_build
 from .load import Project, ensure_real_directories
 from .models import (
@@ -43,6 +45,8 @@ from .timeline import Timeline
 from .validate import Dataset, Spans, find_span, refuse, validate_project
 
 DATABASE = "iraq-transition.db"
+DATASETTE_NAME = Path(DATABASE).stem
+"""Name of the database in Datasette: the stem of the built database's file name."""
 CSV_DIR = "csv"
 TIMELINE = "timeline.svg"
 METADATA = "metadata.json"
@@ -54,8 +58,6 @@ STAGING = "-new-"
 """Infix of a build's staging directory next to the output (``.build-new-<token>``)."""
 RETIRED = "-old-"
 """Infix of the previous output's name while it is swapped out, where two names cannot be exchanged at once."""
-LABEL_FIELDS = ("title", "name", "headline", "wording", "text")
-"""The first of these a collection has names its records in views (and in Datasette)."""
 FULL_TEXT = {"sources": ("text",), "events": ("title", "description"), "quotes": ("text",)}
 """Tables searchable with FTS5 (``<table>_fts``, external content), and the columns indexed."""
 BATCH = 1000
@@ -145,7 +147,7 @@ def singular(collection: str) -> str:
 def label_column(collection: str) -> str:
     """The column that names a collection's records (events.title, actors.name, ...)."""
     fields = COLLECTIONS[collection].model_fields
-    return next(name for name in LABEL_FIELDS if name in fields)
+    return next(name for name in site_config.LABEL_FIELDS if name in fields)
 
 
 @cache
@@ -501,6 +503,69 @@ def _finish_database(connection: sqlite3.Connection, browsed: dict[str, tuple[st
     connection.execute("VACUUM")
 
 
+# --------------------------------------------------------------------------- Datasette metadata
+
+
+def datasette_metadata(timeline_svg: str | None = None, source_url: str | None = None) -> dict:
+    """Datasette metadata for the built database (``build/metadata.json``).
+
+    Table and column descriptions come from the models through the table layout; facets, sort orders, labels,
+    canned queries and the map from the site's configuration (:mod:`.site_config`). ``timeline_svg`` (from
+    :func:`iraq_transition.timeline.render_svg`) is shown on the home page; ``source_url``, when given, links
+    the data's source. Pure: reads nothing but its arguments, the models and the site's configuration.
+    """
+    table_metadata = {}
+    for table in table_layout():
+        columns = {column.name: column.description for column in table.columns if column.description}
+        entry: dict = {"description": table.description, "columns": columns}
+        if facets := [c for c in site_config.FACETS.get(table.name, []) if c in columns]:
+            entry["facets"] = facets
+        if table.name in COLLECTIONS:
+            entry["label_column"] = label_column(table.name)
+            if newest := _latest_day_column(table):
+                entry["sort_desc"] = newest
+        if table.name == site_config.MAP_TABLE:
+            entry["plugins"] = {"datasette-cluster-map": site_config.MAP_COLUMNS}
+        table_metadata[table.name] = entry
+    return {
+        "title": site_config.TITLE,
+        "description": site_config.DESCRIPTION,
+        "description_html": _home_html(timeline_svg),
+        "license": site_config.LICENSE,
+        "license_url": site_config.LICENSE_URL,
+        "source": site_config.SOURCE,
+        **({"source_url": source_url} if source_url else {}),
+        "databases": {
+            DATASETTE_NAME: {  # license and source are inherited from the top level
+                "description": site_config.DESCRIPTION,
+                "tables": table_metadata,
+                "queries": site_config.QUERIES,
+            }
+        },
+    }
+
+
+def _latest_day_column(table: Table) -> str | None:
+    """The latest possible day of a collection's first date (date_end, said_end...): newest first, undated last."""
+    return next((c.name for c in table.columns if c.type == "date" and c.name.endswith("_end")), None)
+
+
+def _home_html(timeline_svg: str | None) -> str:
+    """The home page text: what the dataset is, where to start, and the timeline picture."""
+    links = ", ".join(
+        f'<a href="{DATASETTE_NAME}/{name}">{escape(query["title"].split(":")[0].lower())}</a>'
+        for name, query in site_config.QUERIES.items()
+        if name != site_config.RECORD_CITATIONS
+    )
+    figure = ""
+    if timeline_svg:
+        figure = (
+            '<figure class="timeline" style="margin: 1em 0; max-width: 100%; overflow-x: auto">'
+            f"{timeline_svg}<figcaption>Events by date; hover a mark for details.</figcaption></figure>"
+        )
+    return f"<p>{escape(site_config.DESCRIPTION)}</p><p>Start with: {links}.</p>{figure}"
+
+
 # --------------------------------------------------------------------------- CSV and the whole build
 
 
@@ -545,13 +610,11 @@ def write_tables(
 
 def write_outputs(dataset: Dataset, directory: Path) -> dict[str, int]:
     """Write every build output into the empty ``directory``; the number of records of each collection."""
-    from .serve import metadata  # here, not at the top: serve imports this module
-
     timeline = Timeline()
-    counts = write_tables(dataset, directory, browsed_columns(metadata()), timeline)
+    counts = write_tables(dataset, directory, browsed_columns(datasette_metadata()), timeline)
     svg = timeline.svg()
     (directory / TIMELINE).write_text(svg, encoding="utf-8", newline="")
-    text = json.dumps(metadata(timeline_svg=svg), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(datasette_metadata(timeline_svg=svg), indent=2, ensure_ascii=False) + "\n"
     (directory / METADATA).write_text(text, encoding="utf-8", newline="")
     return counts
 

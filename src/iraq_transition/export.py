@@ -14,7 +14,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
-from . import __version__
+from . import __version__, site_config
 from .build import CSV_DIR, CSV_LINE_TERMINATOR, Column, Table, table_layout
 from .load import MAX_FILE_BYTES, Project, ensure_real_directories, write_files
 from .models import COLLECTIONS, NOT_IN_TEXT, TEXT_PATTERN, Record
@@ -29,22 +29,12 @@ CSV_PATH = Path("build") / CSV_DIR  # where `iraq-transition build` writes the C
 
 LICENSES = [
     {
-        "name": "CC-BY-4.0",
-        "path": "https://creativecommons.org/licenses/by/4.0/",
+        "name": site_config.LICENSE,
+        "path": site_config.LICENSE_URL,
         "title": "Creative Commons Attribution 4.0: the records (data/) and the tables built from them",
     },
     {"name": "MIT", "path": "https://opensource.org/licenses/MIT", "title": "MIT License: the code"},
 ]
-DESCRIPTION = (
-    "An open, citable dataset of the 2024-2026 transition of the US-led coalition's military mission in "
-    "Iraq (and Syria): sources, actors, events, quotes, force levels and bases, each backed by verbatim "
-    "citations of archived news articles. Every claim carries its citations (table citations, with character "
-    "offsets into sources.text); unknown values are left empty, never estimated; quotes are attributed exactly "
-    "as the source attributes them; where sources differ, their versions stand side by side.\n\n"
-    "Licences: the records and the tables built from them are CC-BY-4.0; the code is MIT. The article texts "
-    "(seeds/, and the column sources.text) remain the property of their publishers: they are included only so "
-    "that every citation can be verified, and are not licensed under CC-BY-4.0."
-)
 KEYWORDS = [
     "Iraq", "Syria", "Operation Inherent Resolve", "US military", "coalition", "troop levels", "military bases", "ISIS"
 ]
@@ -141,8 +131,8 @@ def datapackage(dataset: Dataset) -> dict[str, Any]:
     return {
         "profile": "tabular-data-package",
         "name": "iraq-transition",
-        "title": "Iraq transition: the US-led coalition's mission in Iraq and Syria, 2024-2026",
-        "description": DESCRIPTION,
+        "title": site_config.PACKAGE_TITLE,
+        "description": site_config.PACKAGE_DESCRIPTION,
         "version": __version__,
         "keywords": KEYWORDS,
         "licenses": LICENSES,

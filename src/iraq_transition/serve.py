@@ -1,5 +1,5 @@
-"""Serve step: Datasette metadata generated from the models and the table layout, and the ``serve`` command (which
-follows the built database as it is rebuilt, replaced or deleted)."""
+"""Serve step: the ``serve`` command, Datasette on the built database with the metadata the build wrote and the
+site's settings (:mod:`.site_config`), following the database as it is rebuilt, replaced or deleted."""
 
 from __future__ import annotations
 
@@ -13,168 +13,18 @@ import sys
 import threading
 import types
 from functools import cache
-from html import escape
 from pathlib import Path
 
 from . import build
 from .cache import tree_entries
 from .load import Project
-from .models import COLLECTIONS, SCHEMA_VERSION
+from .models import SCHEMA_VERSION
 from .problems import UsageError, shown
+from .site_config import SETTINGS
 
-DATABASE = Path(build.DATABASE).stem
-"""Name of the database in Datasette: the stem of the built database's file name."""
+DATABASE = build.DATASETTE_NAME
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
-
-TITLE = "Iraq transition: the US-led coalition's mission in Iraq and Syria, 2024–2026"
-DESCRIPTION = (
-    "An open, citable dataset of the transition of the US-led coalition's military mission in Iraq (and "
-    "Syria) announced in September 2024: events, quotes, force levels, bases and actors, each record "
-    "hand-reviewed and backed by verbatim spans of five archived news articles. The data holds what the "
-    "sources say, not what the editors believe: values the sources do not give are left empty, dates are "
-    "only as precise as the text, quotes are attributed exactly as printed (an unnamed official is never "
-    "given a name), conflicting figures and framings ('transition', 'withdrawal') are kept side by side, "
-    "each with its citation, and a plan and its execution are separate events."
-)
-LICENSE = "CC-BY-4.0"
-LICENSE_URL = "https://creativecommons.org/licenses/by/4.0/"
-SOURCE = "Five archived news articles on the September 2024 US–Iraq joint statement (seeds/)"
-
-# Editorial choices per table; columns missing from the layout are dropped, never invented.
-FACETS = {
-    "events": ["status", "event_type"],
-    "quotes": ["speaker_id", "directness"],
-    "force_levels": ["status", "country", "qualifier"],
-    "actors": ["kind"],
-    "bases": ["site_type", "country"],
-    "citations": ["record_type", "source_id"],
-}
-SETTINGS = {
-    "truncate_cells_html": 300,  # long texts (articles, notes) cut in table views; record pages show them whole
-    "suggest_facets": False,  # the configured facets suffice; suggesting more costs seconds on 100k records
-    "sql_time_limit_ms": 1000,  # any query, a visitor's own SQL included, is interrupted after a second...
-    "max_returned_rows": 1000,  # ...and returns at most this many rows (plugins/sql_limits.py bounds each value)
-}
-MAP_TABLE = "bases"
-RECORD_CITATIONS = "record_citations"  # the query behind the citations on every record's page (templates/row.html)
-
-QUERIES = {
-    "occurred_and_planned": {
-        "title": "Timeline: what occurred and what is announced, planned or expected",
-        "description": "Every event in date order (earliest possible day; undated events last), with what "
-        "occurred and what was announced, planned or expected in separate columns.",
-        "sql": """select sort_date as earliest_or_deadline, date_value as date_as_given, date_qualifier,
-  occurred, announced_planned_or_expected, status, end_date_value as until, id
-from timeline""",
-    },
-    "what_each_source_says": {
-        "title": "What each source says",
-        "description": "Every passage of a source that a record cites, in the order of the text: give a source id "
-        "(see the sources table), or leave it empty for all sources.",
-        "sql": """select source_id, start_offset, end_offset, quote, record_type, record_id, label, part
-from source_statements
-where :source = '' or source_id = :source""",
-    },
-    "quotes_by_speaker": {
-        "title": "Quotes by speaker",
-        "description": "The quotes of one speaker (actor id, or part of the name; empty for everyone), as printed "
-        "by each source.",
-        "sql": """select q.id, q.text, a.name as speaker, q.speaker_as_described, q.said_value as said,
-  q.occasion, q.directness, q.variant_of
-from quotes q join actors a on a.id = q.speaker_id
-where q.speaker_id = :speaker or a.name like '%' || :speaker || '%'
-order by q.said_start is null, q.said_start, q.id""",
-    },
-    "force_levels_over_time": {
-        "title": "Force levels over time",
-        "description": "Every personnel figure by the date it holds, with the source's own wording; "
-        "conflicting figures are listed side by side, never averaged.",
-        "sql": """select f.as_of_value as as_of, f.country, a.name as force, f.measure, f.status,
-  f.best, f.low, f.high, f.qualifier, f.wording, f.id
-from force_levels f join actors a on a.id = f.actor
-order by f.as_of_start is null, f.as_of_start, f.country, f.id""",
-    },
-    "single_report_records": {
-        "title": "Records backed by only one independent report",
-        "description": "Records whose citations all come from one report (a source and the sources that "
-        "rewrite it count once): candidates for corroboration.",
-        "sql": """select * from corroboration
-where independent_reports = 1
-order by record_type, record_id""",
-    },
-    RECORD_CITATIONS: {
-        "title": "Citations of a record",
-        "description": "The verbatim passages a record (and its parts) cites, with their place in the source.",
-        "sql": """select c.part, c.position, c.source_id, coalesce(s.headline, s.id) as source, c.quote,
-  c.start_offset, c.end_offset
-from citations c join sources s on s.id = c.source_id
-where c.record_type = :record_type and c.record_id = :record_id
-order by c.part, c.position""",
-    },
-}
-
-
-def metadata(timeline_svg: str | None = None, source_url: str | None = None) -> dict:
-    """Datasette metadata for the built database (``build/metadata.json``).
-
-    Table and column descriptions come from the models through the build's table layout; facets, sort
-    orders, labels, canned queries and the map are configured here. ``timeline_svg`` (from
-    :func:`iraq_transition.timeline.render_svg`) is shown on the home page; ``source_url``, when given, links
-    the data's source. Pure: reads nothing but its arguments and the models.
-    """
-    table_metadata = {}
-    for table in build.table_layout():
-        columns = {column.name: column.description for column in table.columns if column.description}
-        entry: dict = {"description": table.description, "columns": columns}
-        if facets := [c for c in FACETS.get(table.name, []) if c in columns]:
-            entry["facets"] = facets
-        if table.name in COLLECTIONS:
-            entry["label_column"] = build.label_column(table.name)
-            if newest := _latest_day_column(table):
-                entry["sort_desc"] = newest
-        if table.name == MAP_TABLE:
-            entry["plugins"] = {
-                "datasette-cluster-map": {"latitude_column": "latitude", "longitude_column": "longitude"}
-            }
-        table_metadata[table.name] = entry
-    return {
-        "title": TITLE,
-        "description": DESCRIPTION,
-        "description_html": _home_html(timeline_svg),
-        "license": LICENSE,
-        "license_url": LICENSE_URL,
-        "source": SOURCE,
-        **({"source_url": source_url} if source_url else {}),
-        "databases": {
-            DATABASE: {  # license and source are inherited from the top level
-                "description": DESCRIPTION,
-                "tables": table_metadata,
-                "queries": QUERIES,
-            }
-        },
-    }
-
-
-def _latest_day_column(table: build.Table) -> str | None:
-    """The latest possible day of a collection's first date (date_end, said_end...): newest first, undated last."""
-    return next((c.name for c in table.columns if c.type == "date" and c.name.endswith("_end")), None)
-
-
-def _home_html(timeline_svg: str | None) -> str:
-    """The home page text: what the dataset is, where to start, and the timeline picture."""
-    links = ", ".join(
-        f'<a href="{DATABASE}/{name}">{escape(query["title"].split(":")[0].lower())}</a>'
-        for name, query in QUERIES.items()
-        if name != RECORD_CITATIONS
-    )
-    figure = ""
-    if timeline_svg:
-        figure = (
-            '<figure class="timeline" style="margin: 1em 0; max-width: 100%; overflow-x: auto">'
-            f"{timeline_svg}<figcaption>Events by date; hover a mark for details.</figcaption></figure>"
-        )
-    return f"<p>{escape(DESCRIPTION)}</p><p>Start with: {links}.</p>{figure}"
 
 
 def database_path(build_dir: Path) -> Path:
@@ -220,7 +70,7 @@ def table_body_html(rows) -> str:
     cell, most of a table page's time (an events page has 100 rows of 24 cells); this costs about 1 µs a cell.
     templates/_table.html calls it through the package's Datasette plugin.
     """
-    # markupsafe's escape is what Jinja's autoescaping applies (html.escape, used above, writes quotes otherwise)
+    # markupsafe's escape is what Jinja's autoescaping applies (html.escape writes quotes otherwise)
     from datasette.utils import to_css_class
     from markupsafe import Markup
     from markupsafe import escape as autoescape

@@ -1,0 +1,113 @@
+"""The site's configuration, as data: what the published dataset says of itself, and how Datasette shows it.
+
+Title, description, licence and source; per table the facets and, on the map, the coordinates; the canned
+queries; Datasette's settings; the fields that name a collection's records. The build renders it with the table
+layout into ``build/metadata.json`` (and indexes the columns faceted or sorted by), ``serve`` starts Datasette with
+its settings, and ``generate`` takes the licence for the data package. Nothing here is computed or imported.
+"""
+
+TITLE = "Iraq transition: the US-led coalition's mission in Iraq and Syria, 2024–2026"
+DESCRIPTION = (
+    "An open, citable dataset of the transition of the US-led coalition's military mission in Iraq (and "
+    "Syria) announced in September 2024: events, quotes, force levels, bases and actors, each record "
+    "hand-reviewed and backed by verbatim spans of five archived news articles. The data holds what the "
+    "sources say, not what the editors believe: values the sources do not give are left empty, dates are "
+    "only as precise as the text, quotes are attributed exactly as printed (an unnamed official is never "
+    "given a name), conflicting figures and framings ('transition', 'withdrawal') are kept side by side, "
+    "each with its citation, and a plan and its execution are separate events."
+)
+LICENSE = "CC-BY-4.0"
+LICENSE_URL = "https://creativecommons.org/licenses/by/4.0/"
+SOURCE = "Five archived news articles on the September 2024 US–Iraq joint statement (seeds/)"
+
+# The data package (datapackage.json) words them its own way: an ASCII title, and the licences of data and texts.
+PACKAGE_TITLE = "Iraq transition: the US-led coalition's mission in Iraq and Syria, 2024-2026"
+PACKAGE_DESCRIPTION = (
+    "An open, citable dataset of the 2024-2026 transition of the US-led coalition's military mission in "
+    "Iraq (and Syria): sources, actors, events, quotes, force levels and bases, each backed by verbatim "
+    "citations of archived news articles. Every claim carries its citations (table citations, with character "
+    "offsets into sources.text); unknown values are left empty, never estimated; quotes are attributed exactly "
+    "as the source attributes them; where sources differ, their versions stand side by side.\n\n"
+    "Licences: the records and the tables built from them are CC-BY-4.0; the code is MIT. The article texts "
+    "(seeds/, and the column sources.text) remain the property of their publishers: they are included only so "
+    "that every citation can be verified, and are not licensed under CC-BY-4.0."
+)
+
+LABEL_FIELDS = ("title", "name", "headline", "wording", "text")
+"""The first of these a collection has names its records in views (and in Datasette)."""
+
+# Editorial choices per table; columns missing from the layout are dropped, never invented. Collections are also
+# sorted newest first, by the latest possible day of their first date (date_end, said_end...).
+FACETS = {
+    "events": ["status", "event_type"],
+    "quotes": ["speaker_id", "directness"],
+    "force_levels": ["status", "country", "qualifier"],
+    "actors": ["kind"],
+    "bases": ["site_type", "country"],
+    "citations": ["record_type", "source_id"],
+}
+MAP_TABLE = "bases"
+MAP_COLUMNS = {"latitude_column": "latitude", "longitude_column": "longitude"}  # datasette-cluster-map's options
+
+SETTINGS = {
+    "truncate_cells_html": 300,  # long texts (articles, notes) cut in table views; record pages show them whole
+    "suggest_facets": False,  # the configured facets suffice; suggesting more costs seconds on 100k records
+    "sql_time_limit_ms": 1000,  # any query, a visitor's own SQL included, is interrupted after a second...
+    "max_returned_rows": 1000,  # ...and returns at most this many rows (plugins/sql_limits.py bounds each value)
+}
+
+RECORD_CITATIONS = "record_citations"  # the query behind the citations on every record's page (templates/row.html)
+QUERIES = {
+    "occurred_and_planned": {
+        "title": "Timeline: what occurred and what is announced, planned or expected",
+        "description": "Every event in date order (earliest possible day; undated events last), with what "
+        "occurred and what was announced, planned or expected in separate columns.",
+        "sql": """select sort_date as earliest_or_deadline, date_value as date_as_given, date_qualifier,
+  occurred, announced_planned_or_expected, status, end_date_value as until, id
+from timeline""",
+    },
+    "what_each_source_says": {
+        "title": "What each source says",
+        "description": "Every passage of a source that a record cites, in the order of the text: give a source id "
+        "(see the sources table), or leave it empty for all sources.",
+        "sql": """select source_id, start_offset, end_offset, quote, record_type, record_id, label, part
+from source_statements
+where :source = '' or source_id = :source""",
+    },
+    "quotes_by_speaker": {
+        "title": "Quotes by speaker",
+        "description": "The quotes of one speaker (actor id, or part of the name; empty for everyone), as printed "
+        "by each source.",
+        "sql": """select q.id, q.text, a.name as speaker, q.speaker_as_described, q.said_value as said,
+  q.occasion, q.directness, q.variant_of
+from quotes q join actors a on a.id = q.speaker_id
+where q.speaker_id = :speaker or a.name like '%' || :speaker || '%'
+order by q.said_start is null, q.said_start, q.id""",
+    },
+    "force_levels_over_time": {
+        "title": "Force levels over time",
+        "description": "Every personnel figure by the date it holds, with the source's own wording; "
+        "conflicting figures are listed side by side, never averaged.",
+        "sql": """select f.as_of_value as as_of, f.country, a.name as force, f.measure, f.status,
+  f.best, f.low, f.high, f.qualifier, f.wording, f.id
+from force_levels f join actors a on a.id = f.actor
+order by f.as_of_start is null, f.as_of_start, f.country, f.id""",
+    },
+    "single_report_records": {
+        "title": "Records backed by only one independent report",
+        "description": "Records whose citations all come from one report (a source and the sources that "
+        "rewrite it count once): candidates for corroboration.",
+        "sql": """select * from corroboration
+where independent_reports = 1
+order by record_type, record_id""",
+    },
+    RECORD_CITATIONS: {
+        "title": "Citations of a record",
+        "description": "The verbatim passages a record (and its parts) cites, with their place in the source.",
+        "sql": """select c.part, c.position, c.source_id, coalesce(s.headline, s.id) as source, c.quote,
+  c.start_offset, c.end_offset
+from citations c join sources s on s.id = c.source_id
+where c.record_type = :record_type and c.record_id = :record_id
+order by c.part, c.position""",
+    },
+}
