@@ -464,6 +464,13 @@ def _litter(parent: Path) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if p.name.startswith(".") and ("-new-" in p.name or "-old-" in p.name))
 
 
+def _age_litter(parent: Path) -> None:
+    """Make the temporary build directories in ``parent`` look older than a build takes to lock its own."""
+    past = time.time() - 2 * build.STALE_AFTER
+    for name in _litter(parent):
+        os.utime(parent / name, (past, past), follow_symlinks=False)
+
+
 def test_invalid_data_leaves_the_previous_build_untouched(small: Path, cli):
     assert cli("--root", small, "build").code == 0
     before = _files(small / "build")
@@ -565,6 +572,7 @@ def test_a_killed_build_leaves_a_whole_build_and_the_next_one_cleans_up(small: P
         process.kill()
         process.wait(timeout=60)
         assert _complete(small / "build")
+    _age_litter(small)
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     assert _complete(small / "build")
     assert _litter(small) == []
@@ -586,11 +594,17 @@ def test_a_build_never_removes_the_staging_directory_of_a_running_build(small: P
     running = small / ".build-new-running"
     running.mkdir()
     claim = build._claim(running)
+    _age_litter(small)  # a build that has run for long: only its lock keeps it
     try:
         build.build(dataset, small / "build")
         assert running.is_dir()
     finally:
         os.close(claim)
+    just_made = small / ".build-new-just-made"  # by a build that has not locked it yet
+    just_made.mkdir()
+    build.build(dataset, small / "build")
+    assert just_made.is_dir() and not running.exists()  # running: unlocked now, and old enough
+    _age_litter(small)
     build.build(dataset, small / "build")
     assert _litter(small) == []
 

@@ -21,6 +21,7 @@ import os
 import shutil
 import sqlite3
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -624,7 +625,8 @@ def build(dataset: Dataset, out: Path) -> dict[str, int]:
     records of each collection.
 
     ``out`` always names a complete output, the previous or the new one, whatever fails or kills the process on
-    the way; staging directories that a killed build left behind are removed by the next one.
+    the way (where the system has no atomic exchange of names, there is a moment between two renames without
+    it); staging directories that a killed build left behind are removed by a later one.
     """
     out = Path(os.path.abspath(out))
     _check_replaceable(out)
@@ -660,6 +662,11 @@ def _claim(directory: Path) -> int:
     return descriptor
 
 
+STALE_AFTER = 60
+"""Seconds a staging directory is left alone after its last change, whoever holds it: a build makes its directory,
+then locks it."""
+
+
 def _remove_stale_staging(out: Path) -> None:
     """Remove the staging directories next to ``out`` that no running build holds (left by a killed one), and
     the symbolic links a swap left in their place."""
@@ -676,12 +683,15 @@ def _remove_stale_staging(out: Path) -> None:
         except OSError:
             continue  # not a directory, or gone meanwhile
         try:
+            if time.time() - os.fstat(descriptor).st_mtime < STALE_AFTER:
+                continue  # perhaps made by a build that is about to lock it
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             continue  # a build is writing it
+        else:
+            _remove(path)  # while holding the lock: no build can take it meanwhile
         finally:
             os.close(descriptor)
-        _remove(path)
 
 
 def _remove(path: Path) -> None:
