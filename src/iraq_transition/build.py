@@ -507,13 +507,12 @@ def _finish_database(connection: sqlite3.Connection, browsed: dict[str, tuple[st
 # --------------------------------------------------------------------------- Datasette metadata
 
 
-def datasette_metadata(timeline_svg: str | None = None, source_url: str | None = None) -> dict:
+def datasette_metadata(timeline_svg: str | None = None) -> dict:
     """Datasette metadata for the built database (``build/metadata.json``).
 
     Table and column descriptions come from the models through the table layout; facets, sort orders, labels,
     canned queries and the map from the site's configuration (:mod:`.site_config`). ``timeline_svg`` (from
-    :func:`iraq_transition.timeline.render_svg`) is shown on the home page; ``source_url``, when given, links
-    the data's source. Pure: reads nothing but its arguments, the models and the site's configuration.
+    :func:`iraq_transition.timeline.render_svg`) is shown on the home page. Pure: reads nothing but its arguments, the models and the site's configuration.
     """
     table_metadata = {}
     for table in table_layout():
@@ -535,7 +534,6 @@ def datasette_metadata(timeline_svg: str | None = None, source_url: str | None =
         "license": site_config.LICENSE,
         "license_url": site_config.LICENSE_URL,
         "source": site_config.SOURCE,
-        **({"source_url": source_url} if source_url else {}),
         "databases": {
             DATASETTE_NAME: {  # license and source are inherited from the top level
                 "description": site_config.DESCRIPTION,

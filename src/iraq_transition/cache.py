@@ -44,7 +44,6 @@ from typing import Any
 from . import __version__, models
 
 CACHE_HOME = "iraq-transition"  # the directory of the caches of every repository, in the user's cache directory
-PREFIX = "records-"  # the cache files of earlier releases, removed when found
 BUILD_STAMP = "build.json"
 RACY_NS = 2_000_000_000
 
@@ -287,13 +286,14 @@ class Store:
         if not _write_atomically(self.index_path, _sealed(pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL))):
             return  # the previous index, and the pack it names, stay
         for other in self.directory.iterdir():
-            if other.name.startswith((INDEX, PACK, PREFIX)) and other.name not in (self.index_path.name, self._pack_name):
+            if other.name.startswith((INDEX, PACK)) and other.name not in (self.index_path.name, self._pack_name):
                 other.unlink(missing_ok=True)
 
     def forget(self) -> None:
         """Drop the state (it was found damaged): the next run starts afresh."""
         if self.index_path is not None:
-            self.index_path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a cache that cannot be dropped is not used again by this run
+                self.index_path.unlink(missing_ok=True)
 
 
 def _sealed(data: bytes) -> bytes:

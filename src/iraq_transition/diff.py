@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import git, load
+from . import git, load, site_config
 from .fmt import canonical, same
 from .models import COLLECTIONS
 from .problems import Problem, UsageError, printable
@@ -366,7 +366,7 @@ def _collection_details(name: str, changes: CollectionChanges) -> list[str]:
 
 
 def _headline(record: dict) -> str:
-    for name in ("title", "name", "text", "wording", "headline"):
+    for name in site_config.LABEL_FIELDS:  # as the site labels records: a source by its headline, not its text
         if isinstance(record.get(name), str):
             return f": {_code(record[name])}"
     return ""

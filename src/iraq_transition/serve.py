@@ -258,7 +258,7 @@ def is_stale(project: Project) -> bool:
         isinstance(stat, int) or stat.st_mtime_ns > built  # what cannot be looked at may have changed
         for directory in inputs
         for path, stat in ((str(directory), directory.stat()), *tree_entries(directory))
-        if "__pycache__" not in path
+        if "__pycache__" not in path[len(str(directory)):]  # (below the input directory: not the checkout's own path)
     )
 
 

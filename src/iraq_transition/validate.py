@@ -1326,9 +1326,9 @@ class _Run:
 
     def save(self) -> None:
         """Leave the state of this run in the cache for the next, unless it is the state already there."""
-        paths = "\n".join(file.display for file in self.files)
-        if self.store is None or not self.changed or paths.count("\n") != max(0, len(self.files) - 1):
-            return  # (a file name with a line break cannot be written in the state's columns: no cache then)
+        if self.store is None or not self.changed:
+            return
+        paths = "\n".join(file.display for file in self.files)  # printable: no display path holds a line break
         try:
             restored = {}
             for index in sorted(self.restored | self.renewed.keys()):
@@ -1539,8 +1539,8 @@ def _validate_project(
     files, listed = record_files(project)
     try:
         run, problems, read = _checked(project, files, listed, use_cache)
-    except Unreadable:  # the cache was damaged, and is dropped: the same run from scratch
-        run, problems, read = _checked(project, files, listed, use_cache)
+    except Unreadable:  # the cache was damaged, and is dropped: the same run from scratch, without it
+        run, problems, read = _checked(project, files, listed, use_cache=False)
     if changed is not None:
         report = run.affected_by(changed)
     elif paths:
