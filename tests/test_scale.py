@@ -385,7 +385,7 @@ def test_warm_runs_agree_with_runs_without_the_cache_through_a_series_of_changes
         lambda: (quotes := records("quotes")) and edit(quotes[0], "\nid: ", f"\nvariant_of: {quotes[1].stem}\nid: "),
         lambda: (quotes := records("quotes")) and edit(quotes[1], "\nid: ", f"\nvariant_of: {quotes[0].stem}\nid: "),
         lambda: (seed := seed_of_a_source()).write_bytes(seed.read_bytes() + b"\nAn added line.\n"),
-        lambda: (seed := seed_of_a_source()).write_text("Rewritten.\n", encoding="utf-8"),
+        lambda: seed_of_a_source().write_text("Rewritten.\n", encoding="utf-8"),
         lambda: (scratch / "seeds" / "stray.txt").write_text("No record describes this.\n", encoding="utf-8"),
     ]
     kinds = set()

@@ -1075,7 +1075,6 @@ class _Run:
         """Every source file: index, seed file, sha256 and whether it is valid."""
         state = self.state
         for index in self.source_indexes:
-            file = self.files[index]
             if self.old[index] < 0:
                 summary = self.summaries[index]
                 yield index, summary.file, summary.sha256, summary.valid
@@ -1359,7 +1358,7 @@ class _Run:
         return blobs
 
     def _state(self, blobs: array, paths: str) -> _State:
-        files, state = self.files, self.state
+        state = self.state
         if self.same_files:  # patch the state's columns
             stats, digests = array("q", self.stat_array), bytearray(state.digests)
             for index, digest in self.new_digests.items():
