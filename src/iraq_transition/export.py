@@ -16,7 +16,7 @@ from typing import Any
 
 from . import __version__, site_config
 from .build import CSV_DIR, CSV_LINE_TERMINATOR, Column, Table, table_layout
-from .load import MAX_FILE_BYTES, Project, ensure_real_directories, write_files
+from .load import MAX_FILE_BYTES, NO_FOLLOW_READ, Project, ensure_real_directories, write_files
 from .models import COLLECTIONS, NOT_IN_TEXT, TEXT_PATTERN, Record
 from .problems import shown
 from .timeline import render_svg
@@ -216,10 +216,6 @@ def run_generate(args) -> int:
     return 1 if foreign else 0
 
 
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-"""How a generated file is read back: never through a symbolic link, never waiting (on a FIFO)."""
-
-
 def _holds(path: Path, content: str) -> bool:
     """Whether ``path`` is a regular file (not a link to one) holding exactly ``content``."""
     expected = content.encode()
@@ -229,7 +225,7 @@ def _holds(path: Path, content: str) -> bool:
 def _read(path: Path, limit: int) -> bytes | None:
     """The bytes of ``path`` if it is a regular file (not a link to one) of at most ``limit`` bytes, else None."""
     try:
-        with open(os.open(path, _READ_FLAGS), "rb") as stream:
+        with open(os.open(path, NO_FOLLOW_READ), "rb") as stream:
             data = stream.read(limit + 1) if S_ISREG(os.fstat(stream.fileno()).st_mode) else None
     except OSError:
         return None

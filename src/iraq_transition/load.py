@@ -38,6 +38,9 @@ from .problems import UNPRINTABLE, Problem, UsageError, printable
 
 MAX_FILE_BYTES = 1_000_000
 """Largest record or seed file accepted (1 MB)."""
+NO_FOLLOW_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+"""How a file of the work tree that must be a regular file is opened: never through a symbolic link, never
+waiting (on a FIFO), never as a terminal; the opener then checks the descriptor is a regular file."""
 MAX_DEPTH = 64
 """Deepest nesting of mappings and lists accepted in a record."""
 INT64 = range(-(2**63), 2**63)

@@ -43,6 +43,7 @@ from . import git, models
 from .cache import Stat, Store, Unreadable, allowed, file_stat, file_stats, loads
 from .load import (
     MAX_FILE_BYTES,
+    NO_FOLLOW_READ,
     RECORD_SUFFIX,
     LoadError,
     Positions,
@@ -578,8 +579,6 @@ def closest_passage(text: str, quote: str) -> str | None:
 
 # --------------------------------------------------------------------------- seeds
 
-SEED_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-"""How a seed is opened: never through a symbolic link, never waiting (on a FIFO), never as a terminal."""
 _KINDS = {S_IFLNK: "a symbolic link", S_IFIFO: "a FIFO", S_IFCHR: "a device", S_IFBLK: "a device",
           S_IFDIR: "a directory", S_IFSOCK: "a socket", S_IFREG: "a file"}
 OUTSIDE_SEEDS = ("outside seeds/: a seed is a plain file directly in seeds/; archive the text there and give "
@@ -642,7 +641,7 @@ def read_seed(seeds_dir: Path, name: str) -> bytes:
         raise SeedError(f"seeds/ {error.what}, so {where} is not read: keep the archived texts as plain files "
                         "in a seeds/ directory of the repository itself") from None
     try:
-        descriptor = _open(name, SEED_FLAGS, dir_fd=directory)
+        descriptor = _open(name, NO_FOLLOW_READ, dir_fd=directory)
     except _Unopenable as error:
         raise _seed_error(where, error) from None
     finally:
