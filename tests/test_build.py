@@ -21,7 +21,8 @@ from datasette.utils import detect_fts
 from iraq_transition import build
 from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS
-from iraq_transition.validate import Dataset, citations, validate_project
+from iraq_transition.fields import citations
+from iraq_transition.validate import Dataset, validate_project
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = {"pentagon-statement": "000_adbaac8c2019ffeb.txt", "statement-rewrite": "002_7a0b9a0022a58a96.txt"}

@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 from iraq_transition.load import Project, RecordFile
 from iraq_transition.problems import Problem
 from iraq_transition.models import COLLECTIONS, Citation
-from iraq_transition.validate import check_file, find_span, print_problems, validate_project
+from iraq_transition.records import check_file
+from iraq_transition.spans import find_span
+from iraq_transition.validate import print_problems, validate_project
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BAD = FIXTURES / "bad"

@@ -37,13 +37,15 @@ from pydantic import BaseModel, Strict, StringConstraints
 
 from . import site_config
 from .cache import built_before, input_state, remember_build
+from .fields import field_type, is_model
 from .load import Project, ensure_real_directories
 from .models import (
-    COLLECTIONS, SCHEMA_VERSION, SLUG_PATTERN, Citation, FuzzyDate, Record, References, field_type, is_model
+    COLLECTIONS, SCHEMA_VERSION, SLUG_PATTERN, Citation, FuzzyDate, Record, References
 )
 from .problems import UsageError, shown
 from .timeline import Timeline
-from .validate import Dataset, Spans, find_span, refuse, validate_project
+from .spans import find_span
+from .validate import Dataset, Spans, refuse, validate_project
 
 DATABASE = "iraq-transition.db"
 DATASETTE_NAME = Path(DATABASE).stem

@@ -35,9 +35,9 @@ import yaml
 from pydantic import BaseModel
 
 from . import load
+from .fields import REQUIRED, field_defaults
 from .models import COLLECTIONS
 from .problems import Problem, shown
-from .validate import field_shapes
 
 MODELINE = "# yaml-language-server: $schema=../../schema/{collection}.schema.json"
 PLACEHOLDER = "# TODO"
@@ -70,19 +70,6 @@ class FormatError(ValueError):
 # --------------------------------------------------------------------------- canonical data
 
 
-_REQUIRED = object()
-
-
-@functools.cache
-def _fields(model: type[BaseModel]) -> tuple[tuple[str, Any, type[BaseModel] | None], ...]:
-    """(name, default or _REQUIRED, nested model) of every field of ``model``, in order."""
-    nested = {shape.name: shape.model for shape in field_shapes(model)}
-    return tuple(
-        (name, _REQUIRED if info.is_required() else info.get_default(call_default_factory=True), nested.get(name))
-        for name, info in model.model_fields.items()
-    )
-
-
 def canonical(data: Any, model: type[BaseModel], *, fill_defaults: bool = False) -> Any:
     """``data`` with keys in the model's field order and defaults omitted (or, with
     ``fill_defaults``, every missing optional field set to its default). Unknown keys follow, in
@@ -90,16 +77,16 @@ def canonical(data: Any, model: type[BaseModel], *, fill_defaults: bool = False)
     if not isinstance(data, dict):
         return data
     result = {}
-    for name, default, submodel in _fields(model):
+    for name, default, submodel in field_defaults(model):
         if name in data:
             value = data[name]
             if submodel is not None and isinstance(value, list):
                 value = [canonical(item, submodel, fill_defaults=fill_defaults) for item in value]
             elif submodel is not None:
                 value = canonical(value, submodel, fill_defaults=fill_defaults)
-            if fill_defaults or default is _REQUIRED or not same(value, default):
+            if fill_defaults or default is REQUIRED or not same(value, default):
                 result[name] = value
-        elif fill_defaults and default is not _REQUIRED:
+        elif fill_defaults and default is not REQUIRED:
             result[name] = copy.copy(default)
     result.update((key, value) for key, value in data.items() if key not in model.model_fields)
     return result

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import types
 import unicodedata
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 
@@ -43,35 +42,6 @@ class References:
     collection: str
 
 
-@dataclass(frozen=True)
-class FieldType:
-    """A field annotation unwrapped: the bare type, and what was wrapped around it."""
-
-    base: Any  # str, int, a Literal[...], a model class, ...
-    optional: bool  # None is allowed
-    is_list: bool  # a list of base
-    metadata: tuple  # the Annotated metadata met on the way (References, StringConstraints, ...)
-
-
-def field_type(annotation: Any, metadata: tuple = ()) -> FieldType:
-    """Unwrap ``Annotated``, ``X | None`` and ``list[X]`` in any order; the one reader of annotations."""
-    found, optional, is_list = list(metadata), False, False
-    while True:
-        origin = get_origin(annotation)
-        if origin is Annotated:
-            found.extend(annotation.__metadata__)
-            annotation = annotation.__origin__
-        elif origin in (Union, types.UnionType):
-            members = [member for member in get_args(annotation) if member is not type(None)]
-            if len(members) != 1:
-                raise TypeError(f"union {annotation} is not X | None")
-            optional, annotation = True, members[0]
-        elif origin is list:
-            is_list, annotation = True, get_args(annotation)[0]
-        else:
-            return FieldType(annotation, optional, is_list, tuple(found))
-
-
 def text_problem(text: str) -> str:
     """Which character of ``text`` :data:`TEXT_PATTERN` refuses, where, and what to do."""
     match = _NOT_TEXT.search(text)
@@ -84,11 +54,6 @@ def text_problem(text: str) -> str:
         "Cf": " (it makes the text display in another order than it is stored)",
     }.get(category, "")
     return f"U+{ord(char):04X} ({kind}) at character {match.start() + 1} is not allowed in text: remove it{advice}"
-
-
-def is_model(annotation: Any) -> bool:
-    """Whether ``annotation`` is a model class (a nested record part)."""
-    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=120)]

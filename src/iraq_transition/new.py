@@ -16,11 +16,11 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from .fields import FieldShape, field_shapes, field_type
 from .fmt import MODELINE, PLACEHOLDER
 from .load import Project, display_path, ensure_real_directories, write_files
-from .models import COLLECTIONS, SLUG_PATTERN, field_type
+from .models import COLLECTIONS, SLUG_PATTERN
 from .problems import UsageError
-from .validate import FieldShape, field_shapes
 
 _INDENT = "  "
 _TODO = f"  {PLACEHOLDER}"

@@ -22,6 +22,7 @@ class Problem:
     message: str
     record: str | None = None  # "collection/id"
     field: str | None = None  # dotted path inside the record, e.g. "citations.0.quote"
+    code: str = ""  # the kind of problem, one of :data:`CODES`
 
     def __str__(self) -> str:
         """The problem on one line: names and values from the files are :func:`printable` in it, and
@@ -29,6 +30,57 @@ class Problem:
         where = ": ".join(part for part in (self.record, self.field) if part)
         line = f"{self.path}:{self.line}:{self.col}: {where + ': ' if where else ''}{self.message}"
         return shown(line)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A problem in a record not yet located: the node it concerns (loc), and whether to point at its key or its
+    value; located, it becomes a :class:`Problem`."""
+
+    loc: tuple
+    message: str
+    at: str = "value"  # "value", "key", or "parent" (the mapping that holds loc)
+    hint: tuple[str, str, str] | None = None  # ("passage", source id, quote) or ("id", collection, id)
+    code: str = ""  # as :attr:`Problem.code`
+
+
+CODES = {
+    # reading a file
+    "file-unreadable": "The file cannot be read: a directory, a link, unreadable, too large, or not UTF-8.",
+    "file-misplaced": "A file or directory where no record can be: not a .yaml file of a collection's directory.",
+    "yaml-syntax": "The file is not well-formed YAML.",
+    "yaml-construct": "YAML that records do not use: anchors, aliases, tags, duplicate or complex keys, more "
+                      "than one document, nesting too deep, numbers out of range.",
+    "yaml-ambiguous": "A plain value that YAML 1.1 and YAML 1.2 read differently: quote it.",
+    "not-a-record": "The file holds no mapping of fields (an empty document, a list, a single value).",
+    # one record against its model
+    "missing-field": "A required field is missing.",
+    "unknown-field": "A field the model does not have.",
+    "wrong-type": "A value of the wrong type (text, number, list, mapping, true/false).",
+    "wrong-value": "A value the field does not allow: not one of its choices, not matching its pattern, "
+                   "empty, or breaking a rule that spans fields.",
+    "id-mismatch": "The record's id is not its file name.",
+    "wrong-collection": "A valid record of another collection, in the wrong directory.",
+    # across records
+    "unknown-reference": "A reference to a record that does not exist.",
+    "self-reference": "A record that refers to itself.",
+    "duplicate-id": "Two files declare the same id.",
+    "reference-cycle": "A chain of same-collection references (variant_of, same_story_as) that never ends.",
+    # seeds and citations
+    "seed-unusable": "A source's seed file is missing, not a plain file, unreadable, too large or not UTF-8.",
+    "seed-changed": "A seed's SHA-256 is not the one its source record gives.",
+    "seed-described-twice": "Two source records describe the same seed file.",
+    "seed-undescribed": "An entry of seeds/ that no source record describes.",
+    "quote-not-found": "A citation's quote is not in its source's text.",
+    "quote-ambiguous": "A citation's quote occurs more than once, and no prefix or suffix picks one.",
+    "prefix-mismatch": "A citation's quote occurs, but never with the prefix or suffix given.",
+    "text-outside-spans": "A quote's text is not inside any of its citations' spans.",
+    # other commands
+    "not-formatted": "A record file that is not in the canonical format (fmt --check).",
+    "changed-during-run": "A file changed while it was being checked: run the command again.",
+}
+"""Every kind of problem, by its stable code (as JSON output gives it), with what it means. Codes never change
+meaning once published; a new kind of problem gets a new code."""
 
 
 UNPRINTABLE = re.compile(

@@ -1,0 +1,157 @@
+"""Model introspection: what each field of a model holds, read from its annotations, in one place.
+
+Everything that walks the models generically (the checks, the formatter, the table layout, the record
+templates of ``new``) reads them through these functions, never through ``typing`` itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from .models import Citation, References
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """A field annotation unwrapped: the bare type, and what was wrapped around it."""
+
+    base: Any  # str, int, a Literal[...], a model class, ...
+    optional: bool  # None is allowed
+    is_list: bool  # a list of base
+    metadata: tuple  # the Annotated metadata met on the way (References, StringConstraints, ...)
+
+
+def field_type(annotation: Any, metadata: tuple = ()) -> FieldType:
+    """Unwrap ``Annotated``, ``X | None`` and ``list[X]`` in any order; the one reader of annotations."""
+    found, optional, is_list = list(metadata), False, False
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            found.extend(annotation.__metadata__)
+            annotation = annotation.__origin__
+        elif origin in (Union, types.UnionType):
+            members = [member for member in get_args(annotation) if member is not type(None)]
+            if len(members) != 1:
+                raise TypeError(f"union {annotation} is not X | None")
+            optional, annotation = True, members[0]
+        elif origin is list:
+            is_list, annotation = True, get_args(annotation)[0]
+        else:
+            return FieldType(annotation, optional, is_list, tuple(found))
+
+
+def is_model(annotation: Any) -> bool:
+    """Whether ``annotation`` is a model class (a nested record part)."""
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+@dataclass(frozen=True)
+class FieldShape:
+    """What a model field holds, as far as the checks care."""
+
+    name: str
+    references: str | None  # collection whose ids the field (or its items) hold
+    model: type[BaseModel] | None  # nested model of the field (or its items)
+    is_list: bool
+
+
+@functools.cache
+def field_shapes(model: type[BaseModel]) -> tuple[FieldShape, ...]:
+    """The fields of ``model`` that hold references or nested models (found from the annotations)."""
+    shapes = []
+    for name, info in model.model_fields.items():
+        shape = field_type(info.annotation, tuple(info.metadata))
+        target = next((m.collection for m in shape.metadata if isinstance(m, References)), None)
+        nested = shape.base if is_model(shape.base) else None
+        if target or nested:
+            shapes.append(FieldShape(name, target, nested, shape.is_list))
+    return tuple(shapes)
+
+
+def get_field(node: Any, name: str) -> Any:
+    return node.get(name) if isinstance(node, dict) else getattr(node, name, None)
+
+
+def _items(shape: FieldShape, value: Any, loc: tuple) -> Iterator[tuple[tuple, Any]]:
+    if not shape.is_list:
+        yield loc + (shape.name,), value
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield loc + (shape.name, index), item
+
+
+def references(record: BaseModel | dict, model: type[BaseModel] | None = None, loc: tuple = ()) -> Iterator[tuple[tuple, str, str]]:
+    """Every reference in a record, at any depth: (loc, collection, id).
+
+    ``record`` is a model instance, or the raw data of a record that failed validation
+    (then ``model`` says which model it was meant for, and values of the wrong type are skipped).
+    """
+    for shape in field_shapes(model or type(record)):
+        value = get_field(record, shape.name)
+        if value is None:
+            continue
+        for item_loc, item in _items(shape, value, loc):
+            if shape.references and isinstance(item, str):
+                yield item_loc, shape.references, item
+            elif shape.model and isinstance(item, (BaseModel, dict)):
+                yield from references(item, shape.model, item_loc)
+
+
+def citations(record: BaseModel | dict, model: type[BaseModel] | None = None, loc: tuple = ()) -> Iterator[tuple[tuple, Citation]]:
+    """Every well-formed citation in a record (instance or raw data, as for :func:`references`): (loc, citation)."""
+    for shape in field_shapes(model or type(record)):
+        value = get_field(record, shape.name)
+        if shape.model is None or value is None:
+            continue
+        for item_loc, item in _items(shape, value, loc):
+            if shape.model is Citation and isinstance(item, dict):
+                try:
+                    item = Citation.model_validate(item)
+                except ValidationError:
+                    continue  # reported by the record's own validation
+            if isinstance(item, Citation):
+                yield item_loc, item
+            elif isinstance(item, (BaseModel, dict)):
+                yield from citations(item, shape.model, item_loc)
+
+
+def type_at(model: type[BaseModel], loc: tuple) -> Any:
+    """The annotation of the node at ``loc`` inside a ``model`` record (None if loc leaves the model)."""
+    annotation: Any = model
+    for part in loc:
+        shape = field_type(annotation)
+        inner, is_list = shape.base, shape.is_list
+        if isinstance(part, int) and is_list:
+            annotation = inner
+        elif isinstance(part, str) and not is_list and is_model(inner) and part in inner.model_fields:
+            annotation = inner.model_fields[part].annotation
+        else:
+            return None
+    return annotation
+
+
+def inner_type(annotation: Any) -> Any:
+    """The innermost type of ``annotation`` (see :func:`field_type`)."""
+    return field_type(annotation).base
+
+
+REQUIRED = object()
+"""The default of a field that has none."""
+
+
+@functools.cache
+def field_defaults(model: type[BaseModel]) -> tuple[tuple[str, Any, type[BaseModel] | None], ...]:
+    """(name, default or :data:`REQUIRED`, nested model) of every field of ``model``, in order."""
+    nested = {shape.name: shape.model for shape in field_shapes(model)}
+    return tuple(
+        (name, REQUIRED if info.is_required() else info.get_default(call_default_factory=True), nested.get(name))
+        for name, info in model.model_fields.items()
+    )
+
+

@@ -1,0 +1,187 @@
+"""The check of one record file on its own: parse, validate against its model, compare id and file name.
+
+:func:`check_file` is a pure function of a file's name and bytes. Pydantic's errors are worded here in
+the contributor's terms (what is wrong and what to do), and located at the line and column of the YAML
+node they concern.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from . import models
+from .fields import inner_type, is_model, type_at
+from .load import LoadError, Positions, RecordFile, decode, parse_yaml
+from .models import COLLECTIONS, Record
+from .problems import Issue, Problem
+from .seeds import OUTSIDE_SEEDS, is_seed_name
+
+
+@dataclass
+class FileResult:
+    """The outcome of checking one record file on its own."""
+
+    record: Record | None  # the validated record, or None
+    declared_id: str | None  # the id the file declares, even if the record is invalid
+    problems: list[Problem] = field(default_factory=list)
+    content: dict | None = None  # the parsed data (from which the record is validated again when it is loaded)
+
+    @property
+    def subject(self) -> BaseModel | dict | None:
+        """What the cross-record checks look at: the record, or else the parsed data."""
+        return self.record if self.record is not None else self.content
+
+
+def check_file(file: RecordFile, data: bytes) -> FileResult:
+    """Parse and validate one record file; a pure function of (file name, bytes)."""
+    try:
+        text = decode(data)
+        content = parse_yaml(text)
+    except LoadError as error:
+        return FileResult(None, None, [Problem(file.display, error.line, error.col, error.message, file.label)])
+    if not isinstance(content, dict):
+        kind = "an empty document" if content is None else "a list" if isinstance(content, list) else (
+            f"a single value ({_shorten(content)})")
+        message = f"the file holds {kind}, not a record: write the record's fields as 'name: value' lines"
+        return FileResult(None, None, [Problem(file.display, 1, 1, message, file.label)])
+    declared_id = content.get("id") if isinstance(content.get("id"), str) else None
+    model = COLLECTIONS[file.collection]
+    issues: list[Issue] = []
+    record = None
+    try:
+        record = model.model_validate(content)
+    except ValidationError as error:
+        issues = _misplaced(file, content) or [_issue(model, e) for e in error.errors(include_url=False)]
+    if declared_id is not None and declared_id != file.stem:
+        issues.append(
+            Issue(("id",), f"id {declared_id!r} does not match the file name {file.stem}.yaml: "
+                  f"rename the file to {declared_id}.yaml or set id: {file.stem}")
+        )
+    if not issues:
+        return FileResult(record, declared_id, content=content)
+    return FileResult(None, declared_id, locate(file, text, issues), content)
+
+
+def locate(file: RecordFile, text: str, issues: list[Issue]) -> list[Problem]:
+    """Problems for ``issues``, each at the line and column of its node in ``text``."""
+    positions: Positions = {}
+    parse_yaml(text, positions)
+    problems = []
+    for issue in issues:
+        loc = issue.loc
+        if issue.at == "parent":
+            loc = loc[:-1]
+        while loc not in positions and loc:
+            loc = loc[:-1]
+        key_line, key_col, line, col = positions.get(loc, (1, 1, 1, 1))
+        if issue.at == "key":
+            line, col = key_line, key_col
+        field_name = ".".join(map(str, issue.loc)) or None
+        problems.append(Problem(file.display, line, col, issue.message, file.label, field_name, issue.code))
+    return problems
+
+
+def _misplaced(file: RecordFile, content: dict) -> list[Issue]:
+    """An issue if the record is a valid record of another collection (in the wrong directory)."""
+    for collection, model in COLLECTIONS.items():
+        if collection == file.collection:
+            continue
+        try:
+            model.model_validate(content)
+        except ValidationError:
+            continue
+        return [Issue((), f"this is a valid {collection} record in data/{file.collection}/: "
+                      f"move it to data/{collection}/{file.stem}.yaml")]
+    return []
+
+
+def _yaml_kind(value: Any) -> str:
+    return {dict: "mapping", list: "list", str: "text", bool: "boolean", int: "number", float: "number"}.get(
+        type(value), type(value).__name__)
+
+
+def _shorten(value: Any, limit: int = 60) -> str:
+    """A value as a contributor wrote it (YAML spelling for booleans and null), cut to ``limit`` characters."""
+    text = ("true" if value else "false") if isinstance(value, bool) else "null" if value is None else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+PATTERN_ADVICE = {
+    models.SLUG_PATTERN: "use lowercase letters, digits and single hyphens, e.g. 'joint-statement-2024'",
+    models.DATE_VALUE_PATTERN: "use YYYY, YYYY-MM or YYYY-MM-DD (quoted)",
+    models.ISO_DATE_PATTERN: "use YYYY-MM-DD (quoted)",
+    models.COUNTRY_PATTERN: "use an ISO 3166-1 alpha-2 code in capitals, e.g. IQ or SY",
+}
+_IS_NOT = {
+    models.DATE_VALUE_PATTERN: "a date",
+    models.ISO_DATE_PATTERN: "a date",
+    models.SLUG_PATTERN: "a valid id",
+    models.COUNTRY_PATTERN: "a country code",
+}
+
+
+def _description(model: type[BaseModel], loc: tuple) -> str:
+    """The description of the field at ``loc``, from the model."""
+    parent = inner_type(type_at(model, loc[:-1]))
+    info = parent.model_fields.get(loc[-1]) if is_model(parent) else None
+    return (info.description if info else None) or f"see the {model.collection} schema"
+
+
+def _issue(model: type[BaseModel], error: dict) -> Issue:
+    """Contributor-language wording of one Pydantic error."""
+    loc, kind, value, ctx = tuple(error["loc"]), error["type"], error.get("input"), error.get("ctx") or {}
+    name = str(loc[-1]) if loc else "record"
+    got = "an empty value" if value is None else f"{_yaml_kind(value)} {_shorten(value)}"
+    if kind == "missing":
+        return Issue(loc, f"missing required field {name!r}: add it", "parent")
+    if kind == "extra_forbidden":
+        parent = inner_type(type_at(model, loc[:-1]))
+        allowed = list(parent.model_fields) if is_model(parent) else []
+        guess = difflib.get_close_matches(name, allowed, n=1)
+        hint = f"did you mean {guess[0]!r}? " if guess else ""
+        return Issue(loc, f"unknown field {name!r}; {hint}Allowed: {', '.join(allowed)}", "key")
+    if kind == "literal_error":
+        allowed = typing.get_args(inner_type(type_at(model, loc)))
+        expected = ", ".join(map(str, allowed)) if allowed else ctx.get("expected", "")
+        return Issue(loc, f"expected one of {expected}; got {_shorten(value)}")
+    if kind == "string_unicode" or (kind == "string_pattern_mismatch" and ctx.get("pattern") == models.TEXT_PATTERN):
+        return Issue(loc, models.text_problem(value))
+    if kind == "string_pattern_mismatch":
+        pattern = ctx.get("pattern")
+        if pattern in PATTERN_ADVICE:
+            return Issue(loc, f"{_shorten(value)} is not {_IS_NOT[pattern]}: {PATTERN_ADVICE[pattern]}")
+        if model is models.Source and loc == ("file",) and isinstance(value, str) and not is_seed_name(value):
+            return Issue(loc, f"{_shorten(value)} is {OUTSIDE_SEEDS}")
+        return Issue(loc, f"{_shorten(value)} does not match the pattern {pattern} ({_description(model, loc)})")
+    if kind == "string_type":
+        if value is None:
+            return Issue(loc, f"expected text, got {got}: write a value, or remove the field if it is optional")
+        return Issue(loc, f"expected text, got {got}: quote this value (YAML reads unquoted yes, no, on, "
+                     "off, numbers and ~ as something other than text)")
+    if kind == "value_error":
+        message = str(ctx.get("error", error["msg"]))
+        first_word = message.split(" ", 1)[0]
+        target = inner_type(type_at(model, loc))
+        if is_model(target) and first_word in target.model_fields:
+            return Issue(loc + (first_word,), message)  # model validators name the field they fault first
+        return Issue(loc, message)
+    if kind == "too_short" and ctx.get("min_length") == 1:
+        return Issue(loc, f"{name} needs at least one item" + (": cite at least one verbatim span of a source"
+                                                                 if name == "citations" else ""))
+    if kind == "string_too_short":
+        return Issue(loc, f"{name} must not be empty: write a value or remove the field if it is optional")
+    if kind in ("list_type", "model_type", "model_attributes_type", "dict_type"):
+        wanted = "a list (lines starting with '- ')" if kind == "list_type" else "a mapping of fields (name: value lines)"
+        return Issue(loc, f"expected {wanted}, got {got}")
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return Issue(loc, f"expected a whole number, got {got}")
+    if kind in ("float_type", "float_parsing"):
+        return Issue(loc, f"expected a number, got {got}")
+    if kind in ("bool_type", "bool_parsing"):
+        return Issue(loc, f"expected true or false, got {_shorten(value)}")
+    return Issue(loc, f"{error['msg']}; got {_shorten(value)}")
