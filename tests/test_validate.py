@@ -21,7 +21,8 @@ from iraq_transition.problems import Problem
 from iraq_transition.models import COLLECTIONS, Citation
 from iraq_transition.records import check_file
 from iraq_transition.spans import find_span
-from iraq_transition.validate import print_problems, validate_project
+from iraq_transition.problems import print_problems
+from iraq_transition.validate import validate_project
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BAD = FIXTURES / "bad"

@@ -42,10 +42,10 @@ from .load import Project, ensure_real_directories
 from .models import (
     COLLECTIONS, SCHEMA_VERSION, SLUG_PATTERN, Citation, FuzzyDate, Record, References
 )
-from .problems import UsageError, shown
+from .problems import UsageError, refuse, shown
 from .timeline import Timeline
 from .spans import find_span
-from .validate import Dataset, Spans, refuse, validate_project
+from .validate import Dataset, Spans, validate_project
 
 DATABASE = "iraq-transition.db"
 DATASETTE_NAME = Path(DATABASE).stem

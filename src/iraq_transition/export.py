@@ -18,9 +18,9 @@ from . import __version__, site_config
 from .build import CSV_DIR, CSV_LINE_TERMINATOR, Column, Table, table_layout
 from .load import MAX_FILE_BYTES, NO_FOLLOW_READ, Project, ensure_real_directories, write_files
 from .models import COLLECTIONS, NOT_IN_TEXT, TEXT_PATTERN, Record
-from .problems import shown
+from .problems import refuse, shown
 from .timeline import render_svg
-from .validate import Dataset, refuse, validate_project
+from .validate import Dataset, validate_project
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DATAPACKAGE = "datapackage.json"

@@ -6,6 +6,7 @@ is passed on; every call also puts ``--end-of-options`` before its revisions and
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -40,3 +41,14 @@ def commit_id(root: Path, revision: str) -> str:
         reason = _complaint(done) if done.stderr.strip() else "no such commit in the repository"
         raise UsageError(f"git cannot compare with {revision!r}: {reason}")
     return done.stdout.decode().strip()
+
+
+def changed_files(root: Path, revision: str) -> set[str]:
+    """Paths (relative to ``root``) changed since ``revision``, plus untracked files under data/ and
+    seeds/. The revision is resolved to a commit first, so that it is never read as an option."""
+    commit = commit_id(root, revision)
+    listings = (
+        output(root, "diff", "--name-only", "--relative", "-z", "--end-of-options", commit, "--"),
+        output(root, "ls-files", "--others", "--exclude-standard", "-z", "--end-of-options", "--", "data", "seeds"),
+    )
+    return {path for listing in listings for path in os.fsdecode(listing).split("\0") if path}

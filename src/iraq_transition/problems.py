@@ -4,8 +4,11 @@ on one line of output that cannot pass for anything else."""
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from dataclasses import dataclass
+from typing import TextIO
 
 
 class UsageError(Exception):
@@ -118,3 +121,48 @@ def without_workflow_commands(line: str) -> str:
 def shown(line: str) -> str:
     """``line`` as printed: :func:`printable`, and unable to act as a CI workflow command."""
     return without_workflow_commands(printable(line))
+
+
+def _escape_data(text: str) -> str:
+    """``text`` as one annotation field: line breaks encoded as GitHub reads them, other control characters and
+    bidirectional overrides shown as escapes."""
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def print_problems(problems: list[Problem], format: str = "text", stream: TextIO | None = None) -> None:
+    """Write ``problems`` to ``stream`` (stdout) as text lines, GitHub Actions annotations or a JSON list."""
+    stream = stream or sys.stdout
+    if format == "json":
+        rows = [{"path": p.path, "line": p.line, "col": p.col, "record": p.record, "field": p.field,
+                 "message": p.message} for p in problems]
+        stream.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    for problem in problems:
+        if format == "github":
+            properties = f"file={_escape_property(problem.path)},line={problem.line},col={problem.col}"
+            if problem.record:
+                properties += f",title={_escape_property(problem.record)}"
+            message = f"{problem.field}: {problem.message}" if problem.field else problem.message
+            stream.write(f"::error {properties}::{_escape_data(message)}\n")
+        else:
+            stream.write(f"{problem}\n")
+
+
+def refuse(command: str, valid: int, problems: list[Problem], consequence: str) -> int:
+    """Report the problems that stop ``command`` (which then does ``consequence``); the exit status 1."""
+    print_problems(problems)
+    print(summary(valid, problems), file=sys.stderr)
+    print(f"iraq-transition {command}: {consequence}: fix the errors above first", file=sys.stderr)
+    return 1
+
+
+def summary(valid: int, problems: list[Problem]) -> str:
+    """One line: how many records are valid and how many errors in how many files."""
+    if not problems:
+        return f"OK: {valid} records valid, every citation found, seeds unchanged"
+    files = len({problem.path for problem in problems})
+    return f"{valid} valid records; {len(problems)} error{'s' * (len(problems) != 1)} in {files} file{'s' * (files != 1)}"

@@ -21,7 +21,6 @@ import functools
 import gc
 import hashlib
 import itertools
-import json
 import marshal
 import os
 import pickle  # only to write: what is read back is read by cache.loads
@@ -31,14 +30,14 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from . import git, models
 from .cache import Stat, Store, Unreadable, allowed, file_stat, file_stats, loads
 from .fields import citations, field_shapes, get_field, references
 from .load import LoadError, Project, RecordFile, decode, display_path, read_bytes, record_files, RECORD_SUFFIX
 from .models import COLLECTIONS, Record
-from .problems import Issue, Problem, UsageError, printable
+from .problems import Issue, Problem, UsageError, print_problems, summary
 from .records import FileResult, check_file, locate
 from .seeds import SeedError, is_plain_directory, read_seed, stray_seed
 from .spans import _span_matches, closest_passage, normalise
@@ -933,7 +932,7 @@ def _checked(
 def _validate_project(
     project: Project, paths: list[Path] | None, changed_since: str | None, use_cache: bool, want_dataset: bool
 ) -> tuple[Any, list[Problem]]:
-    changed = changed_files(project, changed_since) if changed_since is not None else None  # a bad revision: at once
+    changed = git.changed_files(project.root, changed_since) if changed_since is not None else None  # a bad revision: at once
     files, listed = record_files(project)
     try:
         run, problems, read = _checked(project, files, listed, use_cache)
@@ -954,65 +953,6 @@ def _validate_project(
         problems = [problem for problem in problems if report(problem.path)]
     problems = run.with_hints(sorted(problems))
     return (run.dataset(read) if want_dataset else len(run.kept)), problems
-
-
-def changed_files(project: Project, revision: str) -> set[str]:
-    """Paths (relative to the root) changed since ``revision``, plus untracked files under data/ and
-    seeds/. The revision is resolved to a commit first, so that it is never read as an option."""
-    commit = git.commit_id(project.root, revision)
-    listings = (
-        git.output(project.root, "diff", "--name-only", "--relative", "-z", "--end-of-options", commit, "--"),
-        git.output(project.root, "ls-files", "--others", "--exclude-standard", "-z", "--end-of-options", "--", "data", "seeds"),
-    )
-    return {path for listing in listings for path in os.fsdecode(listing).split("\0") if path}
-
-
-# --------------------------------------------------------------------------- output
-
-
-def _escape_data(text: str) -> str:
-    """``text`` as one annotation field: line breaks encoded as GitHub reads them, other control characters and
-    bidirectional overrides shown as escapes."""
-    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def print_problems(problems: list[Problem], format: str = "text", stream: TextIO | None = None) -> None:
-    """Write ``problems`` to ``stream`` (stdout) as text lines, GitHub Actions annotations or a JSON list."""
-    stream = stream or sys.stdout
-    if format == "json":
-        rows = [{"path": p.path, "line": p.line, "col": p.col, "record": p.record, "field": p.field,
-                 "message": p.message} for p in problems]
-        stream.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
-        return
-    for problem in problems:
-        if format == "github":
-            properties = f"file={_escape_property(problem.path)},line={problem.line},col={problem.col}"
-            if problem.record:
-                properties += f",title={_escape_property(problem.record)}"
-            message = f"{problem.field}: {problem.message}" if problem.field else problem.message
-            stream.write(f"::error {properties}::{_escape_data(message)}\n")
-        else:
-            stream.write(f"{problem}\n")
-
-
-def refuse(command: str, valid: int, problems: list[Problem], consequence: str) -> int:
-    """Report the problems that stop ``command`` (which then does ``consequence``); the exit status 1."""
-    print_problems(problems)
-    print(summary(valid, problems), file=sys.stderr)
-    print(f"iraq-transition {command}: {consequence}: fix the errors above first", file=sys.stderr)
-    return 1
-
-
-def summary(valid: int, problems: list[Problem]) -> str:
-    """One line: how many records are valid and how many errors in how many files."""
-    if not problems:
-        return f"OK: {valid} records valid, every citation found, seeds unchanged"
-    files = len({problem.path for problem in problems})
-    return f"{valid} valid records; {len(problems)} error{'s' * (len(problems) != 1)} in {files} file{'s' * (files != 1)}"
 
 
 def run(args) -> int:
