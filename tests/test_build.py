@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from datasette.utils import detect_fts
 
-from iraq_transition import build
+from iraq_transition import build, layout, site_config
 from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS
 from iraq_transition.fields import citations
@@ -225,7 +225,7 @@ def _normal(text: str) -> str:
 
 
 def test_layout_has_the_agreed_tables_and_columns():
-    tables = {table.name: table for table in build.table_layout()}
+    tables = {table.name: table for table in layout.table_layout()}
     assert set(tables) == {
         *COLLECTIONS,
         "actor_positions",
@@ -275,11 +275,11 @@ def test_layout_has_the_agreed_tables_and_columns():
 
 
 def test_layout_descriptions_come_from_the_models():
-    for table in build.table_layout():
+    for table in layout.table_layout():
         assert table.description
         for column in table.columns:
             assert column.description, f"{table.name}.{column.name} has no description"
-    quotes = build.table("quotes")
+    quotes = layout.table("quotes")
     described = {c.name: c.description for c in quotes.columns}
     assert described["speaker_id"] == COLLECTIONS["quotes"].model_fields["speaker_id"].description
 
@@ -291,13 +291,13 @@ def test_build_writes_a_consistent_database(small: Path, cli):
     result = cli("--root", small, "build")
     assert result.code == 0, result.err
     db = small / "build" / build.DATABASE
-    for table in build.table_layout():
+    for table in layout.table_layout():
         assert (small / "build" / "csv" / f"{table.name}.csv").is_file()
     assert (small / "build" / build.TIMELINE).read_text(encoding="utf-8").startswith("<svg")
     with _connect(db) as connection:
         assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
         assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        for table in build.table_layout():
+        for table in layout.table_layout():
             declared = {(row[3], row[2]) for row in connection.execute(f"PRAGMA foreign_key_list({table.name})")}
             assert declared == set(table.foreign_keys)
             leading = {
@@ -355,7 +355,7 @@ def test_citations_at_every_depth_point_into_the_source_text(small: Path, cli):
 def test_full_text_search_is_detected_by_datasette(small: Path, cli):
     assert cli("--root", small, "build").code == 0
     with _connect(small / "build" / build.DATABASE) as connection:
-        for table in build.FULL_TEXT:
+        for table in site_config.FULL_TEXT:
             assert detect_fts(connection, table) == f"{table}_fts"
         found = connection.execute(
             "SELECT quotes.id FROM quotes JOIN quotes_fts ON quotes_fts.rowid = quotes.rowid "
@@ -550,7 +550,7 @@ def test_a_full_disk_is_reported_in_one_line_and_leaves_the_previous_build(small
 def _complete(out: Path) -> bool:
     """Whether ``out`` holds a whole build output: every table in the database and as a CSV file, the metadata
     and the timeline."""
-    tables = {table.name for table in build.table_layout()}
+    tables = {table.name for table in layout.table_layout()}
     connection = _connect(out / build.DATABASE)
     try:
         names = {name for (name,) in connection.execute("select name from sqlite_master where type = 'table'")}

@@ -14,7 +14,7 @@ import pytest
 from test_build import write_small_project
 from test_cli import assert_clean_failure, read_only, snapshot
 
-from iraq_transition import build, export
+from iraq_transition import export, layout
 from iraq_transition.models import COLLECTIONS
 
 GENERATED = [Path("datapackage.json"), Path("docs/timeline.svg")] + [
@@ -138,8 +138,8 @@ def test_datapackage_describes_the_table_layout(repo: Path):
     assert "property of their publishers" in package["description"]
     assert len(package["sources"]) == len(list((repo / "data" / "sources").glob("*.yaml")))
     resources = {resource["name"]: resource for resource in package["resources"]}
-    assert list(resources) == [table.name for table in build.table_layout()]
-    for table in build.table_layout():
+    assert list(resources) == [table.name for table in layout.table_layout()]
+    for table in layout.table_layout():
         resource = resources[table.name]
         assert resource["path"] == f"build/csv/{table.name}.csv"
         schema = resource["schema"]
@@ -161,7 +161,7 @@ def test_committed_data_package_validates_after_a_build(repo_copy: Path, cli):
     assert result.code == 0, result.out + result.err
     report = frictionless.validate(repo_copy / "datapackage.json")
     assert report.valid, _errors(report)[:10]
-    assert {task.name for task in report.tasks} == {table.name for table in build.table_layout()}
+    assert {task.name for task in report.tasks} == {table.name for table in layout.table_layout()}
 
 
 def test_frictionless_cli_validates_the_package(small_package: Path):
@@ -184,7 +184,7 @@ def _corrupt(package: Path, tmp_path: Path, table: str, record_id: str, column: 
     number = next(n for n, row in enumerate(rows, start=1) if row[0] == record_id)
     rows[number - 1][index] = value
     with open(path, "w", encoding="utf-8", newline="") as file:
-        csv.writer(file, lineterminator=build.CSV_LINE_TERMINATOR).writerows(rows)
+        csv.writer(file, lineterminator=layout.CSV_LINE_TERMINATOR).writerows(rows)
     return number
 
 

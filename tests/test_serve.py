@@ -26,7 +26,7 @@ import pytest
 from datasette.app import Datasette
 from datasette.utils import to_css_class
 
-from iraq_transition import build, serve, site_config, timeline
+from iraq_transition import build, layout, serve, site_config, site_metadata, timeline
 from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS, Event
 from iraq_transition.validate import Dataset, validate_project
@@ -96,7 +96,7 @@ def test_every_table_view_query_and_record_page_answers(ds, db, site):
 
 def test_csv_export_holds_the_rows_of_the_build_csv(ds, site):
     files = sorted((site / build.CSV_DIR).glob("*.csv"))
-    assert {file.stem for file in files} == {table.name for table in build.table_layout()}
+    assert {file.stem for file in files} == {table.name for table in layout.table_layout()}
     for file in files:
         response = get(ds, quote_path(DB, file.stem) + ".csv?_stream=on")
         assert response.status_code == 200, file.stem
@@ -122,12 +122,12 @@ def test_full_text_tables_are_hidden_and_detected(ds, db):
     tables = {t["name"]: t for t in get_json(ds, f"/{DB}.json")["tables"]}
     fts = [name for name in names(db, "table") if "_fts" in name]
     assert fts and all(tables[name]["hidden"] for name in fts)
-    for table in build.FULL_TEXT:
+    for table in site_config.FULL_TEXT:
         assert tables[table]["fts_table"] == f"{table}_fts" and not tables[table]["hidden"]
 
 
 def test_events_and_sources_are_searchable(ds, db):
-    for table, columns in build.FULL_TEXT.items():
+    for table, columns in site_config.FULL_TEXT.items():
         (record_id, value) = db.execute(f"select id, {columns[-1]} from {table} order by id limit 1").fetchone()
         word = max((w.strip(".,;:“”\"'’()") for w in value.split()), key=len)
         rows = get_json(ds, f"/{DB}/{table}.json?_search={urllib.parse.quote(word)}&_shape=array&_size=max")
@@ -259,8 +259,8 @@ def test_bases_page_loads_the_cluster_map(ds, db):
 
 
 def test_metadata_describes_every_table_and_column(db):
-    meta = build.datasette_metadata("<svg></svg>")
-    assert meta == build.datasette_metadata("<svg></svg>") and json.loads(json.dumps(meta)) == meta
+    meta = site_metadata.datasette_metadata("<svg></svg>")
+    assert meta == site_metadata.datasette_metadata("<svg></svg>") and json.loads(json.dumps(meta)) == meta
     assert meta["license"] == "CC-BY-4.0" and meta["license_url"]
     tables = meta["databases"][DB]["tables"]
     built = [name for name in names(db, "table") if not name.endswith(("_fts", "_data", "_idx", "_docsize", "_config"))]
@@ -277,14 +277,14 @@ def test_metadata_describes_every_table_and_column(db):
 
 
 def test_metadata_descriptions_come_from_the_models():
-    tables = build.datasette_metadata()["databases"][DB]["tables"]
+    tables = site_metadata.datasette_metadata()["databases"][DB]["tables"]
     assert tables["events"]["description"] == " ".join(COLLECTIONS["events"].__doc__.split())
     assert tables["force_levels"]["columns"]["best"] == COLLECTIONS["force_levels"].model_fields["best"].description
 
 
 def test_build_writes_the_metadata_of_serve(site):
     written = json.loads((site / build.METADATA).read_text())
-    assert written == build.datasette_metadata((site / build.TIMELINE).read_text(encoding="utf-8"))
+    assert written == site_metadata.datasette_metadata((site / build.TIMELINE).read_text(encoding="utf-8"))
 
 
 # --------------------------------------------------------------------------- a real server

@@ -1,7 +1,8 @@
 """Generate the committed files derived from the models: JSON Schemas, datapackage.json, docs/timeline.svg.
 
-The Frictionless Table Schemas come from the same table layout as the SQLite tables
-(:func:`iraq_transition.build.table_layout`); the JSON Schemas from ``model_json_schema()``.
+The Frictionless Table Schemas are rendered by the same table layout as the SQLite tables
+(:mod:`.layout`); the package's name, titles, licences and keywords come from the site's configuration
+(:mod:`.site_config`); the JSON Schemas from ``model_json_schema()``.
 ``iraq-transition generate --check`` fails when a committed copy is stale.
 """
 
@@ -15,9 +16,11 @@ from stat import S_ISREG
 from typing import Any
 
 from . import __version__, site_config
-from .build import CSV_DIR, CSV_LINE_TERMINATOR, Column, Table, table_layout
+from .build import CSV_DIR
+from .fields import quoted_collection
+from .layout import table_layout
 from .load import MAX_FILE_BYTES, NO_FOLLOW_READ, Project, ensure_real_directories, write_files
-from .models import COLLECTIONS, NOT_IN_TEXT, TEXT_PATTERN, Record
+from .models import COLLECTIONS, Record
 from .problems import refuse, shown
 from .timeline import render_svg
 from .validate import Dataset, validate_project
@@ -26,18 +29,6 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DATAPACKAGE = "datapackage.json"
 TIMELINE_DOC = Path("docs") / "timeline.svg"
 CSV_PATH = Path("build") / CSV_DIR  # where `iraq-transition build` writes the CSVs, relative to the root
-
-LICENSES = [
-    {
-        "name": site_config.LICENSE,
-        "path": site_config.LICENSE_URL,
-        "title": "Creative Commons Attribution 4.0: the records (data/) and the tables built from them",
-    },
-    {"name": "MIT", "path": "https://opensource.org/licenses/MIT", "title": "MIT License: the code"},
-]
-KEYWORDS = [
-    "Iraq", "Syria", "Operation Inherent Resolve", "US military", "coalition", "troop levels", "military bases", "ISIS"
-]
 
 
 # --------------------------------------------------------------------------- JSON Schema
@@ -50,71 +41,18 @@ def json_schema(collection: str) -> dict[str, Any]:
     header = {
         "$schema": JSON_SCHEMA_DIALECT,
         "$id": f"{collection}.schema.json",
-        "title": f"iraq-transition {collection} record",
+        "title": _schema_title(collection),
         "description": f"{generated.get('description', '')} One record per file: data/{collection}/<id>.yaml, "
         "where <id> equals the record's id.",
     }
     return header | {key: value for key, value in generated.items() if key not in ("title", "description")}
 
 
+def _schema_title(collection: str) -> str:
+    return f"{site_config.NAME} {collection} record"
+
+
 # --------------------------------------------------------------------------- Frictionless data package
-
-
-def _field(column: Column) -> dict[str, Any]:
-    field: dict[str, Any] = {"name": column.name, "type": column.type, "description": column.description}
-    if column.type == "boolean":
-        field |= {"trueValues": ["1"], "falseValues": ["0"]}
-    constraints = {
-        "required": column.required or None,
-        "enum": list(column.enum) if column.enum else None,
-        "pattern": _table_schema_pattern(column.pattern),
-        "minLength": column.min_length,
-        "maxLength": column.max_length,
-        "minimum": column.minimum,
-        "maximum": column.maximum,
-    }
-    constraints = {name: value for name, value in constraints.items() if value is not None}
-    if constraints:
-        field["constraints"] = constraints
-    return field
-
-
-def _table_schema_pattern(pattern: str | None) -> str | None:
-    """A model's anchored Python regex as a Table Schema pattern (XML Schema style: implicitly anchored), less
-    the characters text may not hold: XML Schema regexes cannot name them, and the CSVs hold validated text."""
-    if pattern is None or pattern == TEXT_PATTERN:
-        return None
-    return pattern.replace(NOT_IN_TEXT, "").removeprefix("^").removesuffix("$").replace("(?:", "(")
-
-
-def _resource(table: Table) -> dict[str, Any]:
-    schema: dict[str, Any] = {
-        "fields": [_field(column) for column in table.columns],
-        "missingValues": [""],
-        "primaryKey": list(table.primary_key),
-    }
-    if table.foreign_keys:
-        schema["foreignKeys"] = [
-            {"fields": column, "reference": {"resource": target, "fields": "id"}} for column, target in table.foreign_keys
-        ]
-    return {
-        "name": table.name,
-        "path": (CSV_PATH / f"{table.name}.csv").as_posix(),
-        "profile": "tabular-data-resource",
-        "title": table.name.replace("_", " ").capitalize(),
-        "description": table.description,
-        "format": "csv",
-        "mediatype": "text/csv",
-        "encoding": "utf-8",
-        "dialect": {
-            "delimiter": ",",
-            "lineTerminator": CSV_LINE_TERMINATOR,
-            "quoteChar": '"',
-            "doubleQuote": True,
-            "header": True,
-        },
-        "schema": schema,
-    }
 
 
 def _package_source(source: Record) -> dict[str, Any]:
@@ -130,15 +68,15 @@ def datapackage(dataset: Dataset) -> dict[str, Any]:
     """The Frictionless data package describing build/csv/*.csv, with the dataset's sources."""
     return {
         "profile": "tabular-data-package",
-        "name": "iraq-transition",
+        "name": site_config.NAME,
         "title": site_config.PACKAGE_TITLE,
         "description": site_config.PACKAGE_DESCRIPTION,
         "version": __version__,
-        "keywords": KEYWORDS,
-        "licenses": LICENSES,
-        "contributors": [{"title": "iraq-transition contributors", "role": "author"}],
-        "sources": [_package_source(source) for source in dataset.records.get("sources", {}).values()],
-        "resources": [_resource(table) for table in table_layout()],
+        "keywords": site_config.KEYWORDS,
+        "licenses": site_config.LICENSES,
+        "contributors": site_config.CONTRIBUTORS,
+        "sources": [_package_source(source) for source in dataset.records.get(quoted_collection(), {}).values()],
+        "resources": [table.to_resource((CSV_PATH / f"{table.name}.csv").as_posix()) for table in table_layout()],
     }
 
 
@@ -177,7 +115,7 @@ def _was_generated(path: Path) -> bool:
         return False
     collection = path.name.removesuffix(".schema.json")
     return isinstance(schema, dict) and schema.get("$schema") == JSON_SCHEMA_DIALECT and \
-        schema.get("$id") == path.name and schema.get("title") == f"iraq-transition {collection} record"
+        schema.get("$id") == path.name and schema.get("title") == _schema_title(collection)
 
 
 def run_generate(args) -> int:

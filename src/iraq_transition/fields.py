@@ -10,9 +10,10 @@ import functools
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+import annotated_types
+from pydantic import BaseModel, Strict, StringConstraints, ValidationError
 
 from .models import Citation, References
 
@@ -72,6 +73,72 @@ def field_shapes(model: type[BaseModel]) -> tuple[FieldShape, ...]:
         if target or nested:
             shapes.append(FieldShape(name, target, nested, shape.is_list))
     return tuple(shapes)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A model field as the table layout reads it: what it holds, its description, and the constraints on a value
+    that is neither a list nor a model (a Literal is a ``str`` whose values are ``enum``)."""
+
+    name: str
+    description: str
+    base: Any  # str, int, float, bool, a model class, ...
+    optional: bool  # None is allowed
+    is_list: bool  # a list of base
+    enum: tuple | None = None
+    references: str | None = None  # collection whose ids the field holds
+    pattern: str | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@functools.cache
+def field_specs(model: type[BaseModel]) -> tuple[FieldSpec, ...]:
+    """Every field of ``model``, in order, read from its annotations."""
+    specs = []
+    for name, info in model.model_fields.items():
+        shape = field_type(info.annotation, tuple(info.metadata))
+        base, enum = shape.base, None
+        if get_origin(base) is Literal:
+            base, enum = str, get_args(base)
+        constraints = {} if shape.is_list or is_model(base) else _constraints(f"{model.__name__}.{name}", shape.metadata)
+        specs.append(FieldSpec(name, info.description or "", base, shape.optional, shape.is_list, enum, **constraints))
+    return tuple(specs)
+
+
+def _constraints(where: str, metadata: tuple) -> dict[str, Any]:
+    """The constraints the ``Annotated`` metadata of one value declares, as :class:`FieldSpec` names them."""
+    constraints: dict[str, Any] = {}
+    for item in metadata:
+        if isinstance(item, References):
+            constraints["references"] = item.collection
+        elif isinstance(item, StringConstraints):
+            constraints.update(pattern=item.pattern, min_length=item.min_length, max_length=item.max_length)
+        elif isinstance(item, Strict):
+            continue  # what the value's type already says: no boolean for a number
+        elif isinstance(item, annotated_types.Ge):
+            constraints["minimum"] = item.ge
+        elif isinstance(item, annotated_types.Le):
+            constraints["maximum"] = item.le
+        elif isinstance(item, annotated_types.MinLen):
+            constraints["min_length"] = item.min_length
+        elif isinstance(item, annotated_types.MaxLen):
+            constraints["max_length"] = item.max_length
+        else:
+            raise TypeError(f"{where}: constraint {item!r} has no column equivalent")
+    return constraints
+
+
+def model_description(model: type[BaseModel]) -> str:
+    """The model's docstring as one line of plain text (what describes its table)."""
+    return " ".join((model.__doc__ or "").replace("``", "").split())
+
+
+def quoted_collection() -> str:
+    """The collection whose archived texts citations quote: the one ``Citation.source`` references."""
+    return next(shape.references for shape in field_shapes(Citation) if shape.name == "source")
 
 
 def get_field(node: Any, name: str) -> Any:

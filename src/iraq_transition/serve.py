@@ -15,14 +15,15 @@ import types
 from functools import cache
 from pathlib import Path
 
-from . import build
+from . import build, site_config
 from .cache import tree_entries
+from .layout import table_layout
 from .load import Project
 from .models import SCHEMA_VERSION
 from .problems import UsageError, shown
-from .site_config import SETTINGS
 
-DATABASE = build.DATASETTE_NAME
+DATABASE = site_config.NAME
+"""Name of the database in Datasette, which names it after its file (:data:`.build.DATABASE`)."""
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 
@@ -43,7 +44,7 @@ def database_problem(path: Path) -> str | None:
             connection.close()
     except sqlite3.Error as error:
         return f"{path} cannot be read ({error}): build it again with iraq-transition build"
-    if version != int(SCHEMA_VERSION) or any(table.name not in tables for table in build.table_layout()):
+    if version != int(SCHEMA_VERSION) or any(table.name not in tables for table in table_layout()):
         return f"{path} is not a complete database of this version's build: build it again with iraq-transition build"
     return None
 
@@ -159,7 +160,7 @@ def datasette(build_dir: Path):
     _register_plugin()
     meta = json.loads((build_dir / build.METADATA).read_text(encoding="utf-8"))
     path = database_path(build_dir)
-    ds = Datasette(immutables=[str(path)], metadata=meta, template_dir=str(TEMPLATES_DIR), settings=SETTINGS)
+    ds = Datasette(immutables=[str(path)], metadata=meta, template_dir=str(TEMPLATES_DIR), settings=site_config.SETTINGS)
     ds.remove_database(DATABASE)  # Datasette's own, never opened: its connections may create the file
     ds.add_database(_build_database()(ds, path, _identity(path)), name=DATABASE)
     return ds

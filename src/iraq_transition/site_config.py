@@ -1,11 +1,16 @@
 """The site's configuration, as data: what the published dataset says of itself, and how Datasette shows it.
 
-Title, description, licence and source; per table the facets and, on the map, the coordinates; the canned
-queries; Datasette's settings; the fields that name a collection's records. The build renders it with the table
-layout into ``build/metadata.json`` (and indexes the columns faceted or sorted by), ``serve`` starts Datasette with
-its settings, and ``generate`` takes the licence for the data package. Nothing here is computed or imported.
+The dataset's name, title, description, licences and keywords; per table the facets, the sort order, the columns
+searched and, on the map, the coordinates; the canned queries; Datasette's settings; the fields that name a
+collection's records. :mod:`.site_metadata` renders it with the table layout into ``build/metadata.json``, the
+build indexes the columns faceted or sorted by and makes the full-text indexes, ``serve`` starts Datasette with
+its settings, and ``generate`` takes the name, titles, licences and keywords for the data package. Nothing here is
+imported: every value is written out, or made from those above it (the data package's ASCII title).
 """
 
+NAME = "iraq-transition"
+"""The dataset's name: the data package's, and the database's (``iraq-transition.db``, which Datasette names after
+its file)."""
 TITLE = "Iraq transition: the US-led coalition's mission in Iraq and Syria, 2024–2026"
 DESCRIPTION = (
     "An open, citable dataset of the transition of the US-led coalition's military mission in Iraq (and "
@@ -21,7 +26,7 @@ LICENSE_URL = "https://creativecommons.org/licenses/by/4.0/"
 SOURCE = "Five archived news articles on the September 2024 US–Iraq joint statement (seeds/)"
 
 # The data package (datapackage.json) words them its own way: an ASCII title, and the licences of data and texts.
-PACKAGE_TITLE = "Iraq transition: the US-led coalition's mission in Iraq and Syria, 2024-2026"
+PACKAGE_TITLE = TITLE.replace("–", "-")
 PACKAGE_DESCRIPTION = (
     "An open, citable dataset of the 2024-2026 transition of the US-led coalition's military mission in "
     "Iraq (and Syria): sources, actors, events, quotes, force levels and bases, each backed by verbatim "
@@ -33,11 +38,24 @@ PACKAGE_DESCRIPTION = (
     "that every citation can be verified, and are not licensed under CC-BY-4.0."
 )
 
+LICENSES = [
+    {
+        "name": LICENSE,
+        "path": LICENSE_URL,
+        "title": "Creative Commons Attribution 4.0: the records (data/) and the tables built from them",
+    },
+    {"name": "MIT", "path": "https://opensource.org/licenses/MIT", "title": "MIT License: the code"},
+]
+"""The data package's licences: of the data, and of the code (as pyproject.toml declares it)."""
+KEYWORDS = [
+    "Iraq", "Syria", "Operation Inherent Resolve", "US military", "coalition", "troop levels", "military bases", "ISIS"
+]
+CONTRIBUTORS = [{"title": f"{NAME} contributors", "role": "author"}]
+
 LABEL_FIELDS = ("title", "name", "headline", "wording", "text")
 """The first of these a collection has names its records in views (and in Datasette)."""
 
-# Editorial choices per table; columns missing from the layout are dropped, never invented. Collections are also
-# sorted newest first, by the latest possible day of their first date (date_end, said_end...).
+# Editorial choices per table; columns missing from the layout are dropped, never invented.
 FACETS = {
     "events": ["status", "event_type"],
     "quotes": ["speaker_id", "directness"],
@@ -46,6 +64,11 @@ FACETS = {
     "bases": ["site_type", "country"],
     "citations": ["record_type", "source_id"],
 }
+SORT_DESC = {"sources": "published_end", "events": "date_end", "quotes": "said_end", "force_levels": "as_of_end"}
+"""Tables shown newest first: by the latest possible day of their first date (undated records last). The build
+indexes these columns too."""
+FULL_TEXT = {"sources": ("text",), "events": ("title", "description"), "quotes": ("text",)}
+"""Tables searchable on the site, and the columns searched: the build makes their FTS5 index ``<table>_fts``."""
 MAP_TABLE = "bases"
 MAP_COLUMNS = {"latitude_column": "latitude", "longitude_column": "longitude"}  # datasette-cluster-map's options
 

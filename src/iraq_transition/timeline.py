@@ -95,13 +95,16 @@ class Lane:
 def render_svg(dataset) -> str:
     """The timeline of ``dataset``'s dated events as a standalone SVG document."""
     timeline = Timeline()
-    for _, event in dataset.items("events"):
+    for _, event in dataset.items(Timeline.collection):
         timeline.add(event)
     return timeline.svg()
 
 
 class Timeline:
     """The timeline drawn from events given one at a time; it keeps only what the picture needs of them."""
+
+    collection = Event.collection
+    """The collection whose records it draws."""
 
     def __init__(self) -> None:
         self.tallies = {key: _Tally() for key, _, _ in LANES}
