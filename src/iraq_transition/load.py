@@ -469,6 +469,20 @@ def display_path(project: Project, path: Path) -> str:
         return printable(str(path))
 
 
+def is_record_name(name: str) -> bool:
+    """Whether a file named ``name`` in a collection's directory is a record file (``<id>.yaml``)."""
+    return name.endswith(RECORD_SUFFIX) and name != RECORD_SUFFIX
+
+
+def record_key(path: str) -> tuple[str, str] | None:
+    """(collection, id) of a record file's path below the data directory (``events/some-id.yaml``, POSIX
+    separators); None for a path where no record can be."""
+    parts = path.split("/")
+    if len(parts) == 2 and parts[0] in COLLECTIONS and is_record_name(parts[1]):
+        return parts[0], parts[1].removesuffix(RECORD_SUFFIX)
+    return None
+
+
 def record_files(project: Project, data_dir: Path | None = None) -> tuple[list[RecordFile], list[Problem]]:
     """Every record file under data/ (or ``data_dir``, under the root) sorted, and a problem for every other entry
     there; none but a problem if data/ itself is a symbolic link (it could lead anywhere)."""
@@ -506,7 +520,7 @@ def _collection_files(project: Project, data_dir: Path, collection: str, stray) 
     entries = _entries(directory, stray)
     names = [  # regular record files, the common case, decided without a system call
         entry.name for entry in entries
-        if entry.name.endswith(RECORD_SUFFIX) and entry.name != RECORD_SUFFIX and entry.is_file(follow_symlinks=False)
+        if is_record_name(entry.name) and entry.is_file(follow_symlinks=False)
     ]
     if len(names) < len(entries):
         regular = set(names)
