@@ -37,7 +37,7 @@ from pydantic import BaseModel, Strict, StringConstraints
 
 from . import site_config
 from .cache import built_before, input_state, remember_build
-from .fields import field_type, is_model
+from .fields import field_type, is_model, label_field
 from .load import Project, ensure_real_directories
 from .models import (
     COLLECTIONS, SCHEMA_VERSION, SLUG_PATTERN, Citation, FuzzyDate, Record, References
@@ -149,8 +149,7 @@ def singular(collection: str) -> str:
 
 def label_column(collection: str) -> str:
     """The column that names a collection's records (events.title, actors.name, ...)."""
-    fields = COLLECTIONS[collection].model_fields
-    return next(name for name in site_config.LABEL_FIELDS if name in fields)
+    return label_field(COLLECTIONS[collection])
 
 
 @cache

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import git, load, site_config
+from . import git, load
+from .fields import label_field
 from .fmt import canonical, same
 from .models import COLLECTIONS
 from .problems import Problem, UsageError, printable
@@ -337,15 +338,16 @@ def _collection_details(name: str, changes: CollectionChanges) -> list[str]:
     a job summary)."""
     renamed_to = set(changes.renames.values())
     entries = []
+    label = label_field(COLLECTIONS[name])
     for record_id, record in changes.added.items():
         note = " (likely a rename, see below)" if record_id in renamed_to else ""
-        entries.append([f"- added {_code(record_id)}{_headline(record)}{note}"])
+        entries.append([f"- added {_code(record_id)}{_headline(record, label)}{note}"])
     for record_id, record in changes.removed.items():
         if record_id in changes.renames:
             renamed = changes.renames[record_id]
             entries.append([f"- removed {_code(record_id)}: likely renamed to {_code(renamed)} (identical apart from the id)"])
         else:
-            entries.append([f"- removed {_code(record_id)}{_headline(record)}"])
+            entries.append([f"- removed {_code(record_id)}{_headline(record, label)}"])
     for record_id, fields in changes.changed.items():
         table = [f"| {_cell(f.path)} | {' | '.join(_cells(f.old, f.new))} |" for f in fields[:MAX_FIELDS]]
         if len(fields) > MAX_FIELDS:
@@ -363,11 +365,9 @@ def _collection_details(name: str, changes: CollectionChanges) -> list[str]:
     return lines
 
 
-def _headline(record: dict) -> str:
-    for name in site_config.LABEL_FIELDS:  # as the site labels records: a source by its headline, not its text
-        if isinstance(record.get(name), str):
-            return f": {_code(record[name])}"
-    return ""
+def _headline(record: dict, label: str) -> str:
+    """``: <label>`` of a record, where its label field (:func:`.fields.label_field`) holds a text."""
+    return f": {_code(record[label])}" if isinstance(record.get(label), str) else ""
 
 
 def _shorten(text: str, limit: int) -> str:

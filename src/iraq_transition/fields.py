@@ -14,6 +14,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from . import site_config
 from .models import Citation, References
 
 
@@ -49,6 +50,12 @@ def field_type(annotation: Any, metadata: tuple = ()) -> FieldType:
 def is_model(annotation: Any) -> bool:
     """Whether ``annotation`` is a model class (a nested record part)."""
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def label_field(model: type[BaseModel]) -> str:
+    """The field that names a model's records (events.title, actors.name, sources.headline): the first of
+    :data:`.site_config.LABEL_FIELDS` it has; the site, its views and ``diff`` label records by it."""
+    return next(name for name in site_config.LABEL_FIELDS if name in model.model_fields)
 
 
 @dataclass(frozen=True)
