@@ -143,7 +143,7 @@ def print_problems(problems: list[Problem], format: str = "text", stream: TextIO
     stream = stream or sys.stdout
     if format == "json":
         rows = [{"path": p.path, "line": p.line, "col": p.col, "record": p.record, "field": p.field,
-                 "message": p.message} for p in problems]
+                 "message": p.message, "code": p.code} for p in problems]
         stream.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
     for problem in problems:
