@@ -31,11 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from iraq_transition.fmt import format_record  # the canonical style of committed records
+from iraq_transition.models import COLLECTIONS, Source
 
 MARKER = "synthetic.json"
 """Written into every output directory, so that a re-run may replace only what it made."""
+SOURCES = Source.collection
+"""The collection whose records describe the seeds: generated first (the others cite them), written last (their
+files' hashes are known once every citation is in)."""
 
-# Share of each collection in the records, in dependency order (sources first).
+# Share of each collection in the records (the largest takes what rounding leaves). Each collection also needs its
+# planner and id words in Generator.__post_init__, and a Generator method named for one record (events: event).
 MIX = {
     "sources": 0.04,
     "actors": 0.08,
@@ -414,12 +419,20 @@ class Generator:
 
 
 def counts_for(records: int) -> dict[str, int]:
-    """Records per collection: the mix, at least a few of each, summing to ``records``."""
-    counts = {name: max(2, round(records * share)) for name, share in MIX.items()}
-    counts["events"] += records - sum(counts.values())
-    if counts["events"] < 2:
-        raise ValueError(f"--records {records} is too small: give at least {records - counts['events'] + 2}")
+    """Records per collection, in the models' order: the mix, at least a few of each, summing to ``records``."""
+    if unmixed := [name for name in COLLECTIONS if name not in MIX]:
+        raise SystemExit(f"synthetic.py: no share in MIX for {', '.join(unmixed)}: add one, and its generator")
+    counts = {name: max(2, round(records * MIX[name])) for name in COLLECTIONS}
+    largest = max(MIX, key=MIX.__getitem__)
+    counts[largest] += records - sum(counts.values())
+    if counts[largest] < 2:
+        raise ValueError(f"--records {records} is too small: give at least {records - counts[largest] + 2}")
     return counts
+
+
+def record_maker(generator: Generator, collection: str):
+    """The generator's method that makes the i-th record of ``collection`` (``events``: ``event``)."""
+    return getattr(generator, collection.removesuffix("s"))
 
 
 def generate(records: int, seed: int, out: Path) -> dict[str, int]:
@@ -427,23 +440,22 @@ def generate(records: int, seed: int, out: Path) -> dict[str, int]:
     counts = counts_for(records)
     prepare(out)
     gen = Generator(random.Random(seed), counts)
-    sources = [gen.source(i) for i in range(counts["sources"])]
-    makers = {"actors": gen.actor, "events": gen.event, "quotes": gen.quote,
-              "force_levels": gen.force_level, "bases": gen.base}
-    for collection, make in makers.items():
+    sources = [record_maker(gen, SOURCES)(i) for i in range(counts[SOURCES])]
+    for collection in [name for name in COLLECTIONS if name != SOURCES]:
+        make = record_maker(gen, collection)
         directory = out / "data" / collection
         directory.mkdir(parents=True)
         for i in range(counts[collection]):
             record = make(i)
             (directory / f"{record['id']}.yaml").write_text(format_record(collection, record), encoding="utf-8")
     (out / "seeds").mkdir()
-    (out / "data" / "sources").mkdir()
+    (out / "data" / SOURCES).mkdir()
     for i, record in enumerate(sources):
         text = ("\n".join(gen.texts[i]) + "\n").encode("utf-8")
         name = f"{i:05d}_{hashlib.sha256(text).hexdigest()[:16]}.txt"
         (out / "seeds" / name).write_bytes(text)
         record["file"], record["sha256"] = name, hashlib.sha256(text).hexdigest()
-        (out / "data" / "sources" / f"{record['id']}.yaml").write_text(format_record("sources", record), encoding="utf-8")
+        (out / "data" / SOURCES / f"{record['id']}.yaml").write_text(format_record(SOURCES, record), encoding="utf-8")
     (out / MARKER).write_text(json.dumps({"records": records, "seed": seed, "counts": counts}, indent=2) + "\n")
     return counts
 

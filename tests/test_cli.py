@@ -13,12 +13,27 @@ from pathlib import Path
 import pytest
 
 
-def test_the_collection_choices_are_the_models_collections():
-    """cli keeps its own list (importing the models would slow ``--help`` several times over): it must agree."""
-    from iraq_transition.cli import COLLECTION_NAMES
+def test_new_takes_its_collections_from_the_models_which_no_other_command_parsing_imports(cli):
+    """``new``'s choices are the models' collections, in their order, asked for only when ``new`` is parsed: importing
+    the models would slow ``--help`` and every other command's start several times over."""
     from iraq_transition.models import COLLECTIONS
 
-    assert COLLECTION_NAMES == tuple(COLLECTIONS)
+    listed = "{" + ",".join(COLLECTIONS) + "}"
+    result = cli("new", "--help")
+    assert result.code == 0 and listed in result.out
+    result = cli("new", "no-such-collection", "some-id")
+    assert result.code == 2
+    assert f"invalid choice: 'no-such-collection' (choose from {', '.join(map(repr, COLLECTIONS))})" in result.err
+    probe = (
+        "import contextlib, io, sys\n"
+        "from iraq_transition.cli import _parser\n"
+        "for argv in (['validate'], ['--help'], ['new', '--help']):\n"
+        "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "        _parser().parse_args(argv)\n"
+        "    print(*argv, 'iraq_transition.models' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n") == ["validate False", "--help False", "new --help True", ""]
 
 
 def test_closed_pipe_ends_quietly(repo_copy: Path):

@@ -391,3 +391,17 @@ def test_a_revision_whose_records_git_no_longer_has_is_a_usage_error(history, cl
     assert result.code == 2, result.err
     assert result.err.startswith("iraq-transition diff: git has no copy of data/actors/c.yaml at HEAD")
     assert "Traceback" not in result.err
+
+
+def test_records_are_labelled_and_told_from_other_files_by_the_rules_the_other_commands_follow(history, cli):
+    """A record is labelled by its collection's label field only (as the site labels it), and a file named just
+    ``.yaml`` is no record, on either side."""
+    (history / "data/events/.yaml").write_text("id: nameless\ntitle: Nameless\n")
+    (history / "data/events/mislabelled.yaml").write_text("id: mislabelled\ntitle: [not, text]\nname: Not its label\n")
+    _git(history, "add", "-A", "data")
+    _git(history, "commit", "-q", "-m", "a nameless file and a mislabelled record")
+    for sides in (["HEAD~1", "HEAD"], ["HEAD~1"]):
+        result = cli("--root", history, "diff", *sides)
+        assert result.code == 0, result.err
+        added = [line for line in result.out.splitlines() if line.startswith("- added ")]
+        assert added == ["- added `mislabelled`"], sides

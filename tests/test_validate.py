@@ -239,7 +239,8 @@ def test_json_format_lists_every_problem(tiny, cli):
     done = cli("--root", tiny, "validate", "--format", "json")
     assert_clean_exit(done, 1)
     assert json.loads(done.out) == [
-        {"path": p.path, "line": p.line, "col": p.col, "record": p.record, "field": p.field, "message": p.message}
+        {"path": p.path, "line": p.line, "col": p.col, "record": p.record, "field": p.field, "message": p.message,
+         "code": p.code}
         for p in problems_of(tiny)
     ]
     assert len(json.loads(done.out)) == 2
@@ -387,7 +388,7 @@ def test_changed_since_reports_changed_records_and_their_referrers(tiny, cli):
     full = problems_of(tiny)
     done = cli("--root", tiny, "validate", "--changed-since", "HEAD", "--format", "json")
     assert_clean_exit(done, 1)
-    changed = [Problem(**{k: row[k] for k in ("path", "line", "col", "message", "record", "field")}) for row in json.loads(done.out)]
+    changed = [Problem(**row) for row in json.loads(done.out)]
 
     affected = {
         "data/actors/the-official.yaml",  # changed

@@ -12,12 +12,11 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from . import __version__
 from .problems import UsageError, shown
-
-COLLECTION_NAMES = ("sources", "actors", "events", "quotes", "force_levels", "bases")
 
 # subcommand -> (module, function); the function takes the parsed arguments.
 HANDLERS = {
@@ -43,6 +42,27 @@ def _fault(error: OSError, command: str) -> str:
     return f"{where}{reason}: fix that, then run {command} again"
 
 
+def _collections() -> tuple[str, ...]:
+    """The collections, from the models (imported here: they cost a command's start-up some 140 ms)."""
+    from .models import COLLECTIONS
+
+    return tuple(COLLECTIONS)
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """The parser of one command. ``lazy_choices`` (argument name -> function) gives the arguments whose choices
+    cost something to know: they are asked for only when this command is parsed (its ``--help`` too), so that
+    ``new``'s collections cost no other command, nor ``iraq-transition --help``, the import of the models."""
+
+    lazy_choices: Mapping[str, Callable[[], Sequence[str]]] = {}
+
+    def parse_known_args(self, args=None, namespace=None):
+        for action in self._actions:
+            if action.dest in self.lazy_choices:
+                action.choices = self.lazy_choices[action.dest]()
+        return super().parse_known_args(args, namespace)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="iraq-transition",
@@ -56,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="repository to work on (default: the current directory)",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_CommandParser)
 
     validate = commands.add_parser("validate", help="check records, citations and seeds; report every error")
     validate.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="record files or directories (default: all of data/)")
@@ -80,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     fmt.add_argument("--check", action="store_true", help="write nothing; print a unified diff and exit 1 if a file is not canonical")
 
     new = commands.add_parser("new", help="write a commented template record")
-    new.add_argument("collection", choices=COLLECTION_NAMES, help="collection of the new record")
+    new.add_argument("collection", help="collection of the new record")
+    new.lazy_choices = {"collection": _collections}
     new.add_argument("id", nargs="?", help="id of the new record (a lowercase slug)")
 
     diff = commands.add_parser(

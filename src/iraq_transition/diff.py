@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import git, load, site_config
+from . import git, load
+from .fields import label_field
 from .fmt import canonical, same
 from .models import COLLECTIONS
 from .problems import Problem, UsageError, printable
@@ -122,19 +123,16 @@ def _read_directory(data_dir: Path, label: str, root: Path) -> Snapshot:
     result = Snapshot(label)
     files, strays = load.record_files(load.Project(root), data_dir)
     for problem in strays:  # one named like a record leaves that record out of the comparison, as a link does
-        parts = problem.path.split("/")
-        like_a_record = len(parts) == 3 and parts[1] in COLLECTIONS and parts[2].endswith(load.RECORD_SUFFIX)
-        key = (parts[1], parts[2].removesuffix(load.RECORD_SUFFIX)) if like_a_record else ("", problem.path)
-        result.unreadable[key] = problem
+        result.unreadable[load.record_key(problem.path.partition("/")[2]) or ("", problem.path)] = problem
     for file in files:
         key = file.collection, file.stem
         if os.path.islink(file.path):  # one inside data/, which validate follows; a revision's side cannot
-            result.unreadable[key] = Problem(file.display, 1, 1, SYMLINK_MESSAGE)
+            result.unreadable[key] = Problem(file.display, 1, 1, SYMLINK_MESSAGE, code=load.UNREADABLE)
             continue
         try:
             content = load.read_bytes(file.path)
         except load.LoadError as error:
-            result.unreadable[key] = Problem(file.display, error.line, error.col, error.message)
+            result.unreadable[key] = error.problem(file.display)
             continue
         _add(result, file.collection, file.stem, file.display, content)
     return result
@@ -160,16 +158,16 @@ def _read_revision(root: Path, label: str, commit: str) -> Snapshot:
             continue
         meta, _, name = entry.decode("utf-8", errors="replace").partition("\t")
         mode, kind, object_id, size = meta.split()
-        parts = Path(name).parts
-        if kind != "blob" or len(parts) != 3 or parts[1] not in COLLECTIONS or not name.endswith(".yaml"):
+        key = load.record_key(name.removeprefix("data/"))
+        if kind != "blob" or key is None:
             continue
-        key = parts[1], Path(name).stem
         if mode == "120000":
-            result.unreadable[key] = Problem(name, 1, 1, SYMLINK_MESSAGE)
+            result.unreadable[key] = Problem(name, 1, 1, SYMLINK_MESSAGE, code=load.UNREADABLE)
         elif not size.isdigit():  # git knows the file but has no copy of it
             raise _missing(name, label)
         elif int(size) > load.MAX_FILE_BYTES:
-            result.unreadable[key] = Problem(name, 1, 1, f"file is larger than {load.MAX_FILE_BYTES:,} bytes")
+            result.unreadable[key] = Problem(name, 1, 1, f"file is larger than {load.MAX_FILE_BYTES:,} bytes",
+                                             code=load.UNREADABLE)
         else:
             wanted.append((*key, name, object_id))
     blobs = git.output(root, "cat-file", "--batch", "--end-of-options", input="".join(f"{w[3]}\n" for w in wanted).encode())
@@ -194,10 +192,11 @@ def _add(result: Snapshot, collection: str, stem: str, shown: str, content: byte
     try:
         data = load.parse_yaml(load.decode(content))
     except load.LoadError as error:
-        result.unreadable[collection, stem] = Problem(shown, error.line, error.col, error.message)
+        result.unreadable[collection, stem] = error.problem(shown)
         return
     if not isinstance(data, dict):
-        result.unreadable[collection, stem] = Problem(shown, 1, 1, "not a mapping of field names to values")
+        result.unreadable[collection, stem] = Problem(shown, 1, 1, "not a mapping of field names to values",
+                                                      code="not-a-record")
         return
     result.records[collection, stem] = canonical(data, COLLECTIONS[collection], fill_defaults=True)
 
@@ -339,15 +338,16 @@ def _collection_details(name: str, changes: CollectionChanges) -> list[str]:
     a job summary)."""
     renamed_to = set(changes.renames.values())
     entries = []
+    label = label_field(COLLECTIONS[name])
     for record_id, record in changes.added.items():
         note = " (likely a rename, see below)" if record_id in renamed_to else ""
-        entries.append([f"- added {_code(record_id)}{_headline(record)}{note}"])
+        entries.append([f"- added {_code(record_id)}{_headline(record, label)}{note}"])
     for record_id, record in changes.removed.items():
         if record_id in changes.renames:
             renamed = changes.renames[record_id]
             entries.append([f"- removed {_code(record_id)}: likely renamed to {_code(renamed)} (identical apart from the id)"])
         else:
-            entries.append([f"- removed {_code(record_id)}{_headline(record)}"])
+            entries.append([f"- removed {_code(record_id)}{_headline(record, label)}"])
     for record_id, fields in changes.changed.items():
         table = [f"| {_cell(f.path)} | {' | '.join(_cells(f.old, f.new))} |" for f in fields[:MAX_FIELDS]]
         if len(fields) > MAX_FIELDS:
@@ -365,11 +365,9 @@ def _collection_details(name: str, changes: CollectionChanges) -> list[str]:
     return lines
 
 
-def _headline(record: dict) -> str:
-    for name in site_config.LABEL_FIELDS:  # as the site labels records: a source by its headline, not its text
-        if isinstance(record.get(name), str):
-            return f": {_code(record[name])}"
-    return ""
+def _headline(record: dict, label: str) -> str:
+    """``: <label>`` of a record, where its label field (:func:`.fields.label_field`) holds a text."""
+    return f": {_code(record[label])}" if isinstance(record.get(label), str) else ""
 
 
 def _shorten(text: str, limit: int) -> str:

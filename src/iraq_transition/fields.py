@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import annotated_types
 from pydantic import BaseModel, Strict, StringConstraints, ValidationError
 
+from . import site_config
 from .models import Citation, References
 
 
@@ -50,6 +51,12 @@ def field_type(annotation: Any, metadata: tuple = ()) -> FieldType:
 def is_model(annotation: Any) -> bool:
     """Whether ``annotation`` is a model class (a nested record part)."""
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def label_field(model: type[BaseModel]) -> str:
+    """The field that names a model's records (events.title, actors.name, sources.headline): the first of
+    :data:`.site_config.LABEL_FIELDS` it has, else ``id``; the site, its views and ``diff`` label records by it."""
+    return next((name for name in site_config.LABEL_FIELDS if name in model.model_fields), "id")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import secrets
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from pydantic import BaseModel
@@ -59,12 +59,15 @@ _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
-class FormatError(ValueError):
-    """A record that has no canonical YAML form, at a 1-based line and column."""
+_NO_FORM = "no-canonical-form"
 
-    def __init__(self, message: str, line: int = 1, col: int = 1):
+
+class FormatError(ValueError):
+    """A record that has no canonical YAML form, at a 1-based line and column; ``code`` as :attr:`.Problem.code`."""
+
+    def __init__(self, message: str, line: int = 1, col: int = 1, code: str = _NO_FORM):
         super().__init__(message)
-        self.line, self.col = line, col
+        self.line, self.col, self.code = line, col, code
 
 
 # --------------------------------------------------------------------------- canonical data
@@ -235,7 +238,7 @@ def format_text(text: str, collection: str) -> str:
         _refuse_placeholders(text)
     data = load.parse_yaml(text)
     if not isinstance(data, dict):
-        raise FormatError("a record must be a mapping of field names to values")
+        raise FormatError("a record must be a mapping of field names to values", code="not-a-record")
     result = format_record(collection, data)
     # An unchanged file needs no second reading: nothing will be written.
     if result != text and not same(_reread(result), canonical(data, COLLECTIONS[collection])):
@@ -251,7 +254,7 @@ def _refuse_placeholders(text: str) -> None:
     for loc, (line, col, _, _) in sorted(positions.items(), key=lambda item: item[1]):
         if line in lines and loc and functools.reduce(lambda node, key: node[key], loc, data) is None:
             message = "still a placeholder of the `new` template: fill it in first (fmt would drop the template's comments)"
-            raise FormatError(message, line, col)
+            raise FormatError(message, line, col, "template-unfilled")
 
 
 def _reread(text: str) -> Any:
@@ -310,18 +313,11 @@ def _run(args, paused: _WorkflowCommandsPaused) -> int:
         print(shown(f"iraq-transition fmt: no such file or directory: {', '.join(missing)}"), file=sys.stderr)
         return 2
     changed = []
-    for record_file in files:
-        try:
-            original = load.read_bytes(record_file.path)
-            text = format_text(load.decode(original), record_file.collection)
-        except load.LoadError as error:
-            problems.append(Problem(record_file.display, error.line, error.col, error.message))
+    for outcome in canonical_files(files):
+        if isinstance(outcome, Problem):
+            problems.append(outcome)
             continue
-        except FormatError as error:
-            problems.append(Problem(record_file.display, error.line, error.col, str(error)))
-            continue
-        if text.encode() == original:
-            continue
+        record_file, original, text = outcome
         if args.check:
             old = original.decode("utf-8", errors="replace").splitlines(keepends=True)
             name = record_file.display
@@ -332,7 +328,7 @@ def _run(args, paused: _WorkflowCommandsPaused) -> int:
                 load.write_files(project.root, {Path(record_file.path): text})
             except OSError as error:
                 message = f"cannot rewrite the file ({error.strerror}): left as it was; make it writable, then run fmt again"
-                problems.append(Problem(record_file.display, 1, 1, message))
+                problems.append(Problem(record_file.display, 1, 1, message, code="file-unwritable"))
                 continue
             print(f"reformatted {record_file.display}")
         changed.append(record_file.display)
@@ -343,6 +339,31 @@ def _run(args, paused: _WorkflowCommandsPaused) -> int:
     if args.check and changed:
         print("fmt: run `iraq-transition fmt` to rewrite them in canonical form", file=sys.stderr)
     return 1 if problems or (args.check and changed) else 0
+
+
+class Reformatting(NamedTuple):
+    """A record file not in canonical form: its bytes, and its canonical text."""
+
+    file: load.RecordFile
+    original: bytes
+    text: str
+
+
+def canonical_files(files: list[load.RecordFile]) -> Iterator[Reformatting | Problem]:
+    """Of ``files``, in order, those not in canonical form, and a problem for each that has none (it cannot be read,
+    or is an unfilled template); one file at a time."""
+    for record_file in files:
+        try:
+            original = load.read_bytes(record_file.path)
+            text = format_text(load.decode(original), record_file.collection)
+        except load.LoadError as error:
+            yield error.problem(record_file.display)
+            continue
+        except FormatError as error:
+            yield Problem(record_file.display, error.line, error.col, str(error), code=error.code)
+            continue
+        if text.encode() != original:
+            yield Reformatting(record_file, original, text)
 
 
 def select(project: load.Project, files: list[load.RecordFile], paths: list[Path]) -> tuple[list[load.RecordFile], list[str]]:

@@ -46,6 +46,9 @@ MAX_DEPTH = 64
 INT64 = range(-(2**63), 2**63)
 RECORD_SUFFIX = ".yaml"
 
+# The codes (:data:`.problems.CODES`) of the problems found here.
+UNREADABLE, MISPLACED, SYNTAX, CONSTRUCT = "file-unreadable", "file-misplaced", "yaml-syntax", "yaml-construct"
+
 
 @dataclass(frozen=True)
 class Project:
@@ -71,11 +74,16 @@ class Project:
 
 
 class LoadError(Exception):
-    """A file that cannot be read as one safe YAML mapping, at a 1-based line and column."""
+    """A file that cannot be read as one safe YAML mapping, at a 1-based line and column; ``code`` is the kind of
+    problem, one of :data:`.problems.CODES`."""
 
-    def __init__(self, line: int, col: int, message: str):
+    def __init__(self, line: int, col: int, message: str, code: str):
         super().__init__(message)
-        self.line, self.col, self.message = line, col, message
+        self.line, self.col, self.message, self.code = line, col, message, code
+
+    def problem(self, display: str, record: str | None = None) -> Problem:
+        """This error as the problem of the file shown as ``display`` (of the record labelled ``record``)."""
+        return Problem(display, self.line, self.col, self.message, record, code=self.code)
 
 
 # --------------------------------------------------------------------------- bytes and text
@@ -87,11 +95,12 @@ def read_bytes(path: str | Path) -> bytes:
         with open(path, "rb") as stream:
             data = stream.read(MAX_FILE_BYTES + 1)
     except IsADirectoryError:
-        raise LoadError(1, 1, "is a directory, not a file: remove it or move its contents") from None
+        raise LoadError(1, 1, "is a directory, not a file: remove it or move its contents", UNREADABLE) from None
     except OSError as error:
-        raise LoadError(1, 1, f"cannot read the file ({error.strerror or error}): check its permissions") from None
+        raise LoadError(1, 1, f"cannot read the file ({error.strerror or error}): check its permissions", UNREADABLE) from None
     if len(data) > MAX_FILE_BYTES:
-        raise LoadError(1, 1, f"file is larger than {MAX_FILE_BYTES:,} bytes: a record must be small; split it or trim it")
+        raise LoadError(1, 1, f"file is larger than {MAX_FILE_BYTES:,} bytes: a record must be small; split it or trim it",
+                        UNREADABLE)
     return data
 
 
@@ -101,7 +110,8 @@ def decode(data: bytes) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line, col = position_of_offset(data, error.start)
-        raise LoadError(line, col, f"invalid UTF-8 (byte 0x{data[error.start]:02x}): save the file as UTF-8") from None
+        raise LoadError(line, col, f"invalid UTF-8 (byte 0x{data[error.start]:02x}): save the file as UTF-8",
+                        UNREADABLE) from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -312,7 +322,7 @@ def parse_yaml(text: str, positions: Positions | None = None) -> Any:
                 raise error from None
         except _LibyamlTooDeep:
             pass
-        raise LoadError(deep.line, deep.col, _TOO_DEEP) from None
+        raise LoadError(deep.line, deep.col, _TOO_DEEP, CONSTRUCT) from None
 
 
 def _parse(text: str, positions: Positions | None) -> Any:
@@ -325,12 +335,14 @@ def _parse(text: str, positions: Positions | None) -> Any:
             raise _LibyamlTooDeep(mark.index, mark.line + 1, mark.column + 1) from None
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         context = f" ({error.context})" if error.context else ""
-        raise LoadError(line, col, f"YAML syntax error: {error.problem}{context}: check indentation and quoting") from None
+        raise LoadError(line, col, f"YAML syntax error: {error.problem}{context}: check indentation and quoting",
+                        SYNTAX) from None
     except yaml.reader.ReaderError as error:
         line, col = position_of_offset(text, error.position)
-        raise LoadError(line, col, f"character U+{error.character:04X} is not allowed in YAML ({error.reason}): remove it") from None
+        raise LoadError(line, col, f"character U+{error.character:04X} is not allowed in YAML ({error.reason}): remove it",
+                        SYNTAX) from None
     except yaml.YAMLError as error:
-        raise LoadError(1, 1, f"YAML error: {error}") from None
+        raise LoadError(1, 1, f"YAML error: {error}", SYNTAX) from None
     finally:
         parser.dispose()
 
@@ -339,9 +351,9 @@ _Scalar, _MappingStart, _SequenceStart = yaml.ScalarEvent, yaml.MappingStartEven
 _Ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
-def _error(event: yaml.Event, message: str) -> LoadError:
+def _error(event: yaml.Event, message: str, code: str = CONSTRUCT) -> LoadError:
     mark = event.start_mark
-    return LoadError(mark.line + 1, mark.column + 1, message)
+    return LoadError(mark.line + 1, mark.column + 1, message, code)
 
 
 def _build(parser: CParser, positions: Positions | None) -> Any:
@@ -352,7 +364,7 @@ def _build(parser: CParser, positions: Positions | None) -> Any:
     get_event = parser.get_event
     get_event()  # StreamStartEvent
     if isinstance(get_event(), yaml.StreamEndEvent):
-        raise LoadError(1, 1, "file is empty: write the record's fields (id: ...) here")
+        raise LoadError(1, 1, "file is empty: write the record's fields (id: ...) here", "not-a-record")
     # Stack entries: [container, its loc, pending key (None: expecting a key), the key's event]
     stack: list[list] = []
     root: Any = None
@@ -389,7 +401,7 @@ def _build(parser: CParser, positions: Positions | None) -> Any:
                 try:
                     value = plain_scalar(value)
                 except AmbiguousScalar as error:
-                    raise _error(event, str(error)) from None
+                    raise _error(event, str(error), "yaml-ambiguous") from None
                 except ValueError:
                     raise _error(event, "number is too long: quote it if it is text") from None
                 if type(value) is int and value not in INT64:
@@ -399,7 +411,7 @@ def _build(parser: CParser, positions: Positions | None) -> Any:
                 raise _error(event, _TOO_DEEP)
             value = {} if kind is _MappingStart else []
         else:  # pragma: no cover - libyaml emits no other event inside a document
-            raise _error(event, f"unexpected YAML event {kind.__name__}")
+            raise _error(event, f"unexpected YAML event {kind.__name__}", SYNTAX)
         loc = None
         if positions is not None:
             if parent is None:
@@ -429,7 +441,7 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Any, list[Problem
     try:
         return parse_yaml(decode(read_bytes(path))), []
     except LoadError as error:
-        return None, [Problem(display or str(path), error.line, error.col, error.message)]
+        return None, [error.problem(display or str(path))]
 
 
 # --------------------------------------------------------------------------- finding record files
@@ -457,6 +469,20 @@ def display_path(project: Project, path: Path) -> str:
         return printable(str(path))
 
 
+def is_record_name(name: str) -> bool:
+    """Whether a file named ``name`` in a collection's directory is a record file (``<id>.yaml``)."""
+    return name.endswith(RECORD_SUFFIX) and name != RECORD_SUFFIX
+
+
+def record_key(path: str) -> tuple[str, str] | None:
+    """(collection, id) of a record file's path below the data directory (``events/some-id.yaml``, POSIX
+    separators); None for a path where no record can be."""
+    parts = path.split("/")
+    if len(parts) == 2 and parts[0] in COLLECTIONS and is_record_name(parts[1]):
+        return parts[0], parts[1].removesuffix(RECORD_SUFFIX)
+    return None
+
+
 def record_files(project: Project, data_dir: Path | None = None) -> tuple[list[RecordFile], list[Problem]]:
     """Every record file under data/ (or ``data_dir``, under the root) sorted, and a problem for every other entry
     there; none but a problem if data/ itself is a symbolic link (it could lead anywhere)."""
@@ -465,23 +491,26 @@ def record_files(project: Project, data_dir: Path | None = None) -> tuple[list[R
     data_dir = project.data_dir if data_dir is None else data_dir
     known = ", ".join(COLLECTIONS)
 
-    def stray(path: Path, message: str) -> None:
-        problems.append(Problem(display_path(project, path), 1, 1, message))
+    def stray(path: Path, message: str, code: str) -> None:
+        problems.append(Problem(display_path(project, path), 1, 1, message, code=code))
 
     if os.path.islink(data_dir):
         stray(data_dir, f"a symbolic link, not a directory: records are read only from a real {data_dir.name}/ "
-                        "directory of the repository; replace the link with the directory itself")
+                        "directory of the repository; replace the link with the directory itself", UNREADABLE)
         return files, problems
     for entry in sorted(_entries(data_dir, stray), key=lambda entry: entry.name):
         path = data_dir / entry.name
         if entry.is_dir(follow_symlinks=False) and entry.name in COLLECTIONS:
             files.extend(_collection_files(project, data_dir, entry.name, stray))
         elif entry.is_dir(follow_symlinks=False):
-            stray(path, f"unknown collection directory {entry.name!r}: records go in data/<collection>/, one of {known}")
+            stray(path, f"unknown collection directory {entry.name!r}: records go in data/<collection>/, one of {known}",
+                  MISPLACED)
         elif entry.is_symlink() and entry.name in COLLECTIONS:
-            stray(path, f"a symbolic link, not a directory: make data/{entry.name}/ a directory holding the records")
+            stray(path, f"a symbolic link, not a directory: make data/{entry.name}/ a directory holding the records",
+                  UNREADABLE)
         else:
-            stray(path, f"not a record: records go in data/<collection>/<id>.yaml, with collection one of {known}")
+            stray(path, f"not a record: records go in data/<collection>/<id>.yaml, with collection one of {known}",
+                  MISPLACED)
     return files, problems
 
 
@@ -491,7 +520,7 @@ def _collection_files(project: Project, data_dir: Path, collection: str, stray) 
     entries = _entries(directory, stray)
     names = [  # regular record files, the common case, decided without a system call
         entry.name for entry in entries
-        if entry.name.endswith(RECORD_SUFFIX) and entry.name != RECORD_SUFFIX and entry.is_file(follow_symlinks=False)
+        if is_record_name(entry.name) and entry.is_file(follow_symlinks=False)
     ]
     if len(names) < len(entries):
         regular = set(names)
@@ -516,27 +545,29 @@ def _irregular(directory: Path, collection: str, entries: list[os.DirEntry], str
         try:
             problem = _irregular_problem(entry, path, collection, data_dir)
         except OSError as error:  # a loop of symbolic links, or one too long to follow
-            problem = f"a symbolic link that cannot be followed ({error.strerror}): replace it with the record itself"
+            problem = (f"a symbolic link that cannot be followed ({error.strerror}): replace it with the record itself",
+                       UNREADABLE)
         if problem:
-            stray(path, problem)
+            stray(path, *problem)
         else:
             names.append(entry.name)
     return names
 
 
-def _irregular_problem(entry: os.DirEntry, path: Path, collection: str, data_dir: Path) -> str | None:
-    """What is wrong with an entry of a collection's directory that is not a regular record file (None: it is
-    a record all the same)."""
+def _irregular_problem(entry: os.DirEntry, path: Path, collection: str, data_dir: Path) -> tuple[str, str] | None:
+    """What is wrong with an entry of a collection's directory that is not a regular record file, and its code
+    (None: it is a record all the same)."""
     stem, suffix = os.path.splitext(entry.name)
     if entry.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(data_dir):
-        return "symbolic link, not read: it leads outside data/; replace it with the record itself"
+        return "symbolic link, not read: it leads outside data/; replace it with the record itself", UNREADABLE
     if entry.is_dir():
-        return f"a directory inside data/{collection}/: records go directly in data/{collection}/<id>.yaml"
+        return f"a directory inside data/{collection}/: records go directly in data/{collection}/<id>.yaml", MISPLACED
     if not entry.is_file():
-        return "not a regular file (a pipe, socket or device, or a broken link): replace it with a record file"
+        return ("not a regular file (a pipe, socket or device, or a broken link): replace it with a record file",
+                UNREADABLE)
     if suffix != RECORD_SUFFIX:
         hint = f"rename it to {stem}.yaml" if suffix in (".yml", ".YAML", ".YML") else "remove it"
-        return f"not a record file (record files end in .yaml): {hint}"
+        return f"not a record file (record files end in .yaml): {hint}", MISPLACED
     return None
 
 
@@ -547,5 +578,5 @@ def _entries(directory: Path, stray) -> list[os.DirEntry]:
             return list(entries)
     except OSError as error:
         advice = "replace the links with a real directory" if error.errno == errno.ELOOP else "check its permissions"
-        stray(directory, f"cannot list the directory ({error.strerror or error}): {advice}")
+        stray(directory, f"cannot list the directory ({error.strerror or error}): {advice}", UNREADABLE)
         return []

@@ -49,8 +49,11 @@ class Issue:
 
 CODES = {
     # reading a file
-    "file-unreadable": "The file cannot be read: a directory, a link, unreadable, too large, or not UTF-8.",
-    "file-misplaced": "A file or directory where no record can be: not a .yaml file of a collection's directory.",
+    "file-unreadable": "The file cannot be read: a directory, a link, not a regular file, unreadable, too large, or "
+                       "not UTF-8.",
+    "file-unwritable": "The file cannot be written (read-only, a full disk): it is left as it was.",
+    "file-misplaced": "A file or directory where no record can be: not a .yaml file directly in a collection's "
+                      "directory.",
     "yaml-syntax": "The file is not well-formed YAML.",
     "yaml-construct": "YAML that records do not use: anchors, aliases, tags, duplicate or complex keys, more "
                       "than one document, nesting too deep, numbers out of range.",
@@ -79,7 +82,9 @@ CODES = {
     "prefix-mismatch": "A citation's quote occurs, but never with the prefix or suffix given.",
     "text-outside-spans": "A quote's text is not inside any of its citations' spans.",
     # other commands
-    "not-formatted": "A record file that is not in the canonical format (fmt --check).",
+    "not-formatted": "A record file that is not in the canonical format (fmt --check shows the diff).",
+    "template-unfilled": "A field of a template from `new` still holds its # TODO mark (fmt leaves the file alone).",
+    "no-canonical-form": "A record fmt cannot write without changing a value: a bug, please report it.",
     "changed-during-run": "A file changed while it was being checked: run the command again.",
 }
 """Every kind of problem, by its stable code (as JSON output gives it), with what it means. Codes never change
@@ -138,7 +143,7 @@ def print_problems(problems: list[Problem], format: str = "text", stream: TextIO
     stream = stream or sys.stdout
     if format == "json":
         rows = [{"path": p.path, "line": p.line, "col": p.col, "record": p.record, "field": p.field,
-                 "message": p.message} for p in problems]
+                 "message": p.message, "code": p.code} for p in problems]
         stream.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return
     for problem in problems:

@@ -7,6 +7,7 @@ node they concern.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import typing
 from dataclasses import dataclass, field
@@ -43,12 +44,12 @@ def check_file(file: RecordFile, data: bytes) -> FileResult:
         text = decode(data)
         content = parse_yaml(text)
     except LoadError as error:
-        return FileResult(None, None, [Problem(file.display, error.line, error.col, error.message, file.label)])
+        return FileResult(None, None, [error.problem(file.display, file.label)])
     if not isinstance(content, dict):
         kind = "an empty document" if content is None else "a list" if isinstance(content, list) else (
             f"a single value ({_shorten(content)})")
         message = f"the file holds {kind}, not a record: write the record's fields as 'name: value' lines"
-        return FileResult(None, None, [Problem(file.display, 1, 1, message, file.label)])
+        return FileResult(None, None, [Problem(file.display, 1, 1, message, file.label, code="not-a-record")])
     declared_id = content.get("id") if isinstance(content.get("id"), str) else None
     model = COLLECTIONS[file.collection]
     issues: list[Issue] = []
@@ -60,7 +61,7 @@ def check_file(file: RecordFile, data: bytes) -> FileResult:
     if declared_id is not None and declared_id != file.stem:
         issues.append(
             Issue(("id",), f"id {declared_id!r} does not match the file name {file.stem}.yaml: "
-                  f"rename the file to {declared_id}.yaml or set id: {file.stem}")
+                  f"rename the file to {declared_id}.yaml or set id: {file.stem}", code="id-mismatch")
         )
     if not issues:
         return FileResult(record, declared_id, content=content)
@@ -96,7 +97,7 @@ def _misplaced(file: RecordFile, content: dict) -> list[Issue]:
         except ValidationError:
             continue
         return [Issue((), f"this is a valid {collection} record in data/{file.collection}/: "
-                      f"move it to data/{collection}/{file.stem}.yaml")]
+                      f"move it to data/{collection}/{file.stem}.yaml", code="wrong-collection")]
     return []
 
 
@@ -132,8 +133,20 @@ def _description(model: type[BaseModel], loc: tuple) -> str:
     return (info.description if info else None) or f"see the {model.collection} schema"
 
 
+_CODES = {"missing": "missing-field", "extra_forbidden": "unknown-field", "int_from_float": "wrong-type"}
+"""The code of a Pydantic error kind, where its name does not say it: ``*_type`` and ``*_parsing`` are wrong-type,
+every other kind wrong-value."""
+
+
 def _issue(model: type[BaseModel], error: dict) -> Issue:
-    """Contributor-language wording of one Pydantic error."""
+    """Contributor-language wording of one Pydantic error, with its code (:data:`.problems.CODES`)."""
+    kind = error["type"]
+    code = _CODES.get(kind) or ("wrong-type" if kind.endswith(("_type", "_parsing")) else "wrong-value")
+    return dataclasses.replace(_worded(model, error), code=code)
+
+
+def _worded(model: type[BaseModel], error: dict) -> Issue:
+    """One Pydantic error in the contributor's terms: what is wrong and what to do, at which node."""
     loc, kind, value, ctx = tuple(error["loc"]), error["type"], error.get("input"), error.get("ctx") or {}
     name = str(loc[-1]) if loc else "record"
     got = "an empty value" if value is None else f"{_yaml_kind(value)} {_shorten(value)}"

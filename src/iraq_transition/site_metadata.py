@@ -9,14 +9,13 @@ from __future__ import annotations
 from html import escape
 
 from . import layout, site_config
+from .fields import label_field
 from .models import COLLECTIONS
 
 
 def label_column(collection: str) -> str:
-    """The column that names a collection's records (events.title, actors.name, ...): the first of
-    :data:`.site_config.LABEL_FIELDS` its table has, else its id."""
-    names = {column.name for column in layout.table(collection).columns}
-    return next((name for name in site_config.LABEL_FIELDS if name in names), "id")
+    """The column that names a collection's records (events.title, actors.name, ...): see :func:`.fields.label_field`."""
+    return label_field(COLLECTIONS[collection])
 
 
 def facets(table: layout.Table) -> list[str]:
