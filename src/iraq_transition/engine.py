@@ -25,8 +25,8 @@ from .models import COLLECTIONS
 from .problems import Issue, Problem
 from .records import FileResult, check_file, locate
 from .seedcheck import SeedOutcome, Texts, check_seeds
-from .store import Store, file_stats, row_key, seal, unseal
-from .summary import Summary, issues_of, plain, plain_issues, problems_of, summarise, summary_of
+from .store import Store, file_stats, row_key, seal, seal_data, unseal
+from .summary import Summary, issues_of, plain, plain_issues, plain_problems, problems_of, summarise, summary_of
 
 PARALLEL_MIN_FILES = 1000
 """Fewer files than this to examine are examined in this process: starting workers would cost more."""
@@ -56,9 +56,9 @@ or None: its summary and its citations' outcome, as plain data)."""
 
 
 def examine(context: Context | None, task: Task) -> tuple:
-    """Read, check and cross-check one file, as plain data: (index, SHA-256 of its bytes (None: unreadable), its
-    record's parsed data or None, its summary or None, its cross-record issues or None, its citations'
-    outcome or None). With the SHA-256 the cache has, nothing but the digest when nothing is known to look at
+    """Read, check and cross-check one file: (index, SHA-256 of its bytes (None: unreadable), its record's parsed
+    data or None, its summary or None, its cross-record issues or None, its citations' outcome or None), the
+    record, summary and outcome marshalled (as the cache keeps them), the issues as plain data. With the SHA-256 the cache has, nothing but the digest when nothing is known to look at
     again; without a path, the file is not read: what is known of it is looked at again. Without a context, no
     cross-record checks."""
     index, path, display, collection, stem, known_digest, known = task
@@ -78,13 +78,15 @@ def examine(context: Context | None, task: Task) -> tuple:
             return index, digest, None, None, None, None
         if result is not None:
             summary = summarise(file, result)
-            record = result.content if result.record is not None else None
+            record = marshal.dumps(result.content) if result.record is not None else None
             known = None
     cited_before = None
     if known is not None:
         summary, cited_before = summary_of(known[0]), known[1]
     issues, cited = cross_check(context, file, summary, cited_before) if context is not None else (None, None)
-    return index, digest, record, plain(summary) if record is not None or known is None else None, issues, cited
+    checked = record is not None or known is None
+    return (index, digest, record, marshal.dumps(plain(summary)) if checked else None, issues,
+            marshal.dumps(cited) if cited is not None else None)
 
 
 def cross_check(context: Context, file: RecordFile, summary: Summary, cited: tuple | None) -> tuple[tuple, tuple]:
@@ -159,6 +161,10 @@ class Run:
         self.pending: dict[int, tuple] = {}  # checked files whose row waits for their cross-record outcome
         self.records: dict[int, tuple[bytes, tuple | None]] = {}  # record and spans of checked files not cached
         self.touched: list[tuple] = []  # new stats of files whose bytes are the same
+        self.replaced: list[tuple] = []  # rows of checked files to replace (see :meth:`_store_checked`)
+        self.checked_rows: list[tuple] = []
+        self.checked_refs: list[tuple] = []
+        self.checked_links: list[tuple] = []
         self.hints: dict[Problem, tuple[str, str, str]] = {}
         self.seeds: SeedOutcome | None = None
         self.problems: list[Problem] = []
@@ -270,7 +276,7 @@ class Run:
                                         known_digests.get(index), None))
             self._take_read(index, outcome)
             if index in self.pending:
-                sources[index] = self.pending[index][1]
+                sources[index] = marshal.loads(self.pending[index][1])
         unchanged = [index for index, file in enumerate(self.files) if file.collection == "sources" and index not in sources]
         self.known_sources = self._known(unchanged)
         sources.update((index, summary) for index, (summary, _) in self.known_sources.items())
@@ -291,11 +297,11 @@ class Run:
         """What to examine: the files whose stat changed (to read), and the files to look at again (as known)."""
         known = self._known(index for index in again if index not in self.pending and index not in self.known_sources)
         known.update(self.known_sources)
-        known.update((index, (summary, None)) for index, (_, summary) in self.pending.items())
-        tasks = []
-        for index in sorted(set(todo) | again):
+        known.update((index, (marshal.loads(summary), None)) for index, (_, summary) in self.pending.items())
+        tasks, reading = [], set(todo)
+        for index in sorted(reading | again):
             file = self.files[index]
-            read = index in todo
+            read = index in reading
             what = known.get(index) if index in again else None
             if read or what is not None:
                 tasks.append((index, file.path if read else None, file.display, file.collection, file.stem,
@@ -314,8 +320,9 @@ class Run:
                 self._store_checked(index, issues, cited)
             elif self.store is not None and self.rows[index] is not None:
                 key = self.keys[index]
-                renewed.append((seal(issues, key) if issues else None, seal(cited, key), self.rows[index]))
+                renewed.append((seal(issues, key) if issues else None, seal_data(cited, key), self.rows[index]))
         if self.store:
+            self._write_checked()
             self.store.write("update files set issues = ?, cited = ? where id = ?", renewed)
 
     def _take_read(self, index: int, outcome: tuple) -> None:
@@ -325,7 +332,7 @@ class Run:
             if digest is not None and self.stats[index] is not None:  # the same bytes as cached
                 self.touched.append((*self.stats[index], self.rows[index]))
             return
-        summary_data, summary = summary, summary_of(summary)
+        summary_data, summary = summary, summary_of(marshal.loads(summary))
         file = self.files[index]
         self.digests[index], self.valid[index] = digest, summary.valid
         self.own.pop(index, None)
@@ -340,30 +347,41 @@ class Run:
         self.fresh[index] = {f"{collection}/{target}" for _, collection, target in summary.references}
         self.pending[index] = (record, summary_data)
 
-    def _store_checked(self, index: int, issues: tuple, cited: tuple) -> None:
-        """Write the row of a file checked in this run, now that its cross-record outcome is known."""
+    def _store_checked(self, index: int, issues: tuple, cited: bytes) -> None:
+        """Note the row of a file checked in this run, now that its cross-record outcome is known (see
+        :meth:`_write_checked`)."""
         record, summary = self.pending.pop(index)
         store = self.store
         if store is None or not store.writable:
             if record is not None:
-                self.records[index] = (marshal.dumps(record), cited[2])
+                self.records[index] = (record, marshal.loads(cited)[2])
             return
         file, digest, stat = self.files[index], self.digests[index] or b"", self.stats[index]
-        key = row_key(file.display, digest)
-        if (old := self.rows[index]) is not None:
-            for table, column in (("refs", "file"), ("links", "file"), ("files", "id")):
-                store.write(f"delete from {table} where {column} = ?", [(old,)])
+        key = self.keys[index] = row_key(file.display, digest)
+        if self.rows[index] is not None:
+            self.replaced.append((self.rows[index],))
         self.next_row += 1
         row = self.rows[index] = self.next_row
-        own = summary[2]
-        store.write("insert into files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [(
+        own = plain_problems(self.own.get(index, ()))
+        self.checked_rows.append((
             row, file.display, *(stat if stat is not None and digest else (None, None, None)), digest,
             self.valid[index], index in self.declared, self.declared.get(index), seal(own, key) if own else None,
-            seal(issues, key) if issues else None, seal(record, key) if record is not None else None,
-            seal(summary, key), seal(cited, key))])
-        store.write("insert into refs values (?, ?)", [(target, row) for target in sorted(self.fresh[index])])
-        store.write("insert into links values (?, ?, ?)", [(row, *pair) for pair in self.links.get(index, ())])
-        self.keys[index] = key
+            seal(issues, key) if issues else None, seal_data(record, key) if record is not None else None,
+            seal_data(summary, key), seal_data(cited, key)))
+        self.checked_refs.extend((target, row) for target in self.fresh[index])
+        self.checked_links.extend((row, *pair) for pair in self.links.get(index, ()))
+        if len(self.checked_rows) >= CHUNK_FILES:
+            self._write_checked()
+
+    def _write_checked(self) -> None:
+        """Write the rows noted by :meth:`_store_checked` (a few hundred at a time: one statement each)."""
+        store = self.store
+        for table, column in (("refs", "file"), ("links", "file"), ("files", "id")):
+            store.write(f"delete from {table} where {column} = ?", self.replaced)
+        store.write("insert into files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.checked_rows)
+        store.write("insert into refs values (?, ?)", self.checked_refs)
+        store.write("insert into links values (?, ?, ?)", self.checked_links)
+        self.replaced, self.checked_rows, self.checked_refs, self.checked_links = [], [], [], []
 
     # ---- reporting
 

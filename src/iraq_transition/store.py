@@ -148,9 +148,13 @@ CHECK = 4
 
 
 def seal(value: Any, key: bytes) -> bytes:
-    """``value`` (plain data) marshalled, followed by a CRC-32 of the blob and ``key`` (the path and SHA-256 of
-    the file it belongs to: a blob moved to another row fails its check)."""
-    data = marshal.dumps(value)
+    """``value`` (plain data) marshalled and sealed (see :func:`seal_data`)."""
+    return seal_data(marshal.dumps(value), key)
+
+
+def seal_data(data: bytes, key: bytes) -> bytes:
+    """Marshalled ``data`` followed by a CRC-32 of it and ``key`` (the path and SHA-256 of the file it belongs to: a
+    blob moved to another row fails its check)."""
     return data + zlib.crc32(data, zlib.crc32(key)).to_bytes(CHECK, "little")
 
 
