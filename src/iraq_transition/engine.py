@@ -16,7 +16,6 @@ import hashlib
 import marshal
 import os
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from .crosscheck import citation_issues, cycles, duplicate_ids, reference_issues
@@ -123,6 +122,7 @@ def examine_all(context: Context, tasks: list[Task]) -> Iterator[tuple]:
         yield from (examine(context, task) for task in tasks)
         return
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor  # here: a run with little to check does without
 
     chunks = [tasks[start: start + CHUNK_FILES] for start in range(0, len(tasks), CHUNK_FILES)]
     with ProcessPoolExecutor(jobs, multiprocessing.get_context("fork"), _start_worker, (context,)) as pool:
