@@ -161,15 +161,10 @@ class Run:
         self.pending: dict[int, tuple] = {}  # checked files whose row waits for their cross-record outcome
         self.records: dict[int, tuple[bytes, tuple | None]] = {}  # record and spans of checked files not cached
         self.touched: list[tuple] = []  # new stats of files whose bytes are the same
-        self.replaced: list[tuple] = []  # rows of checked files to replace (see :meth:`_store_checked`)
-        self.checked_rows: list[tuple] = []
-        self.checked_refs: list[tuple] = []
-        self.checked_links: list[tuple] = []
         self.hints: dict[Problem, tuple[str, str, str]] = {}
         self.seeds: SeedOutcome | None = None
         self.problems: list[Problem] = []
         self.kept: list[int] = []
-        self.next_row = 0
 
     def check(self, listed: list[Problem]) -> None:
         """Check what needs checking, then report (after the problems of the listing, ``listed``)."""
@@ -185,7 +180,6 @@ class Run:
                 todo.append(index)
         self.stats = stats
         if store:
-            self.next_row = store.query("select coalesce(max(id), 0) from files")[0][0]
             self._take_rare()
         known_digests = self._known_digests(todo)
         went = [row[0] for path, row in previous.items() if path not in self.position]
@@ -322,7 +316,7 @@ class Run:
                 key = self.keys[index]
                 renewed.append((seal(issues, key) if issues else None, seal_data(cited, key), self.rows[index]))
         if self.store:
-            self._write_checked()
+            self.store.flush()
             self.store.write("update files set issues = ?, cited = ? where id = ?", renewed)
 
     def _take_read(self, index: int, outcome: tuple) -> None:
@@ -348,8 +342,7 @@ class Run:
         self.pending[index] = (record, summary_data)
 
     def _store_checked(self, index: int, issues: tuple, cited: bytes) -> None:
-        """Note the row of a file checked in this run, now that its cross-record outcome is known (see
-        :meth:`_write_checked`)."""
+        """Write the row of a file checked in this run, now that its cross-record outcome is known."""
         record, summary = self.pending.pop(index)
         store = self.store
         if store is None or not store.writable:
@@ -358,30 +351,12 @@ class Run:
             return
         file, digest, stat = self.files[index], self.digests[index] or b"", self.stats[index]
         key = self.keys[index] = row_key(file.display, digest)
-        if self.rows[index] is not None:
-            self.replaced.append((self.rows[index],))
-        self.next_row += 1
-        row = self.rows[index] = self.next_row
         own = plain_problems(self.own.get(index, ()))
-        self.checked_rows.append((
-            row, file.display, *(stat if stat is not None and digest else (None, None, None)), digest,
+        self.rows[index] = store.replace_file(self.rows[index], (
+            file.display, *(stat if stat is not None and digest else (None, None, None)), digest,
             self.valid[index], index in self.declared, self.declared.get(index), seal(own, key) if own else None,
             seal(issues, key) if issues else None, seal_data(record, key) if record is not None else None,
-            seal_data(summary, key), seal_data(cited, key)))
-        self.checked_refs.extend((target, row) for target in self.fresh[index])
-        self.checked_links.extend((row, *pair) for pair in self.links.get(index, ()))
-        if len(self.checked_rows) >= CHUNK_FILES:
-            self._write_checked()
-
-    def _write_checked(self) -> None:
-        """Write the rows noted by :meth:`_store_checked` (a few hundred at a time: one statement each)."""
-        store = self.store
-        for table, column in (("refs", "file"), ("links", "file"), ("files", "id")):
-            store.write(f"delete from {table} where {column} = ?", self.replaced)
-        store.write("insert into files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.checked_rows)
-        store.write("insert into refs values (?, ?)", self.checked_refs)
-        store.write("insert into links values (?, ?, ?)", self.checked_links)
-        self.replaced, self.checked_rows, self.checked_refs, self.checked_links = [], [], [], []
+            seal_data(summary, key), seal_data(cited, key)), self.fresh[index], self.links.get(index, ()))
 
     # ---- reporting
 

@@ -192,6 +192,8 @@ class Store:
     def __init__(self, connection: sqlite3.Connection, path: Path):
         self.connection, self.path = connection, path
         self.writable = True  # false once a write failed: the transaction is dropped, the run goes on without
+        self.last_row: int | None = None  # the largest id of files, once asked for
+        self.queued: tuple[list, list, list, list] = ([], [], [], [])  # rows replaced, files, refs, links to write
 
     @classmethod
     def open(cls, root: Path, override: Path | None = None, lock: bool = True) -> Store | None:
@@ -267,6 +269,7 @@ class Store:
 
     def commit(self) -> bool:
         """End the run's transaction; whether what it wrote is kept."""
+        self.flush()
         if not self.writable:
             return False
         try:
@@ -281,6 +284,34 @@ class Store:
         with contextlib.suppress(sqlite3.Error):
             if self.connection.in_transaction:
                 self.connection.execute("rollback")
+
+    def replace_file(self, old: int | None, values: tuple, targets: Iterable[str], links: Iterable[tuple]) -> int:
+        """Queue the row of a file (``values``: the columns of files after id), its references' ``targets`` and
+        its ``links`` (name, target), in place of row ``old`` if not None; its new id. Written by :meth:`flush`,
+        a few hundred files at a time."""
+        if self.last_row is None:
+            self.last_row = self.query("select coalesce(max(id), 0) from files")[0][0]
+        self.last_row += 1
+        row = self.last_row
+        replaced, files, refs, linked = self.queued
+        if old is not None:
+            replaced.append((old,))
+        files.append((row, *values))
+        refs.extend((target, row) for target in targets)
+        linked.extend((row, *link) for link in links)
+        if len(files) >= CHUNK:
+            self.flush()
+        return row
+
+    def flush(self) -> None:
+        """Write the rows queued by :meth:`replace_file`."""
+        replaced, files, refs, links = self.queued
+        for table, column in (("refs", "file"), ("links", "file"), ("files", "id")):
+            self.write(f"delete from {table} where {column} = ?", replaced)
+        self.write(f"insert into files values ({', '.join('?' * 14)})", files)
+        self.write("insert into refs values (?, ?)", refs)
+        self.write("insert into links values (?, ?, ?)", links)
+        self.queued = ([], [], [], [])
 
     def set_meta(self, key: str, value: str) -> None:
         self.write("insert or replace into meta (key, value) values (?, ?)", [(key, value)])
