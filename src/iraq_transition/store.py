@@ -4,7 +4,8 @@ It lives in :func:`cache_directory` (``$XDG_CACHE_HOME/iraq-transition/<key>``, 
 repository): nothing a pull request commits can be taken for a cache. Its name carries :func:`code_version`, so
 that other code never reads what this code wrote. Tables:
 
-* ``files``: every record file of the last run with its stat (NULL: not to be trusted), the SHA-256 of its bytes,
+* ``files``: every record file of the last run (indexed so that a run reads its stats, and its rare rows, without
+  reading the blobs) with its stat (NULL: not to be trusted), the SHA-256 of its bytes,
   whether it is valid, its declared id where it is not the file's name, and blobs: its own problems, the issues
   of its references and citations, its record (the parsed data), its summary and its citations' outcome;
 * ``refs`` (indexed on the target ``collection/id``) and ``links`` (a record's references to its own collection);
@@ -55,6 +56,8 @@ create table if not exists files (
     id integer primary key, path text not null unique, size int, mtime_ns int, inode int, sha256 blob not null,
     valid int not null, odd_id int not null, declared text, problems blob, issues blob, record blob, summary blob,
     cited blob);
+create index if not exists files_stat on files (path, id, size, mtime_ns, inode, valid);
+create index if not exists files_rare on files (id) where problems is not null or issues is not null or odd_id;
 create table if not exists refs (target text not null, file int not null, primary key (target, file)) without rowid;
 create index if not exists refs_file on refs (file);
 create table if not exists links (file int not null, name text not null, target text not null);
