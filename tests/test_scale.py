@@ -11,11 +11,12 @@ import pickle
 import random
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
 import unicodedata
-from array import array
+import zlib
 from pathlib import Path
 
 import pytest
@@ -23,8 +24,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from iraq_transition import build, models, spans, validate
-from iraq_transition.cache import Store, cache_directory, code_version
+from iraq_transition import build, engine, models, spans, validate
+from iraq_transition.store import cache_directory, code_version, row_key
 from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS
 
@@ -122,15 +123,15 @@ def edit_one_event(root: Path) -> Path:
 
 
 def checked_files(monkeypatch) -> list[str]:
-    """The files validate.check_file is called for from now on."""
+    """The files the engine calls check_file for from now on."""
     seen: list[str] = []
-    real = validate.check_file
+    real = engine.check_file
 
     def counting(file, data):
         seen.append(file.display)
         return real(file, data)
 
-    monkeypatch.setattr(validate, "check_file", counting)
+    monkeypatch.setattr(engine, "check_file", counting)
     return seen
 
 
@@ -165,7 +166,7 @@ def test_a_new_schema_version_invalidates_the_cache(scratch, monkeypatch):
     project = Project(scratch)
     first = validate.validate_project(project)
     def cache_files() -> list[str]:
-        return sorted(path.name for path in cache_directory(scratch).glob("*-*"))
+        return sorted(path.name for path in cache_directory(scratch).glob("cache-*.sqlite3"))
 
     old = cache_files()
     seen = checked_files(monkeypatch)
@@ -173,8 +174,8 @@ def test_a_new_schema_version_invalidates_the_cache(scratch, monkeypatch):
     assert validate.validate_project(project) == first
     assert len(seen) == RECORDS
     new = cache_files()
-    assert [name.split("-")[0] for name in old] == [name.split("-")[0] for name in new] == ["index", "pack"]
-    assert not set(old) & set(new)  # the old version's index and pack are gone
+    assert len(old) == len(new) == 1
+    assert not set(old) & set(new)  # the old version's database is gone
 
 
 class Planted:
@@ -187,26 +188,49 @@ class Planted:
         return open, (str(self.marker), "w")
 
 
-def plant_state(root: Path, marker: Path) -> None:
-    """The cache's state as a pickle that runs code, in the cache directory and in the work tree's old .cache/."""
+def database(root: Path) -> Path:
+    return next(cache_directory(root).glob("cache-*.sqlite3"))
+
+
+BLOBS = ("problems", "issues", "record", "summary", "cited")
+
+
+def rewrite_blobs(root: Path, blob) -> None:
+    """Every blob of the cache replaced by ``blob(path, sha256, old blob)`` (old rows of every kind included)."""
+    connection = sqlite3.connect(database(root))
+    rows = connection.execute(f"select id, path, sha256, {', '.join(BLOBS)} from files").fetchall()
+    for row, path, digest, *blobs in rows:
+        new = [blob(path, digest, old) if old is not None else None for old in blobs]
+        connection.execute(f"update files set {', '.join(f'{name} = ?' for name in BLOBS)} where id = ?", (*new, row))
+    connection.commit()
+    connection.close()
+
+
+def plant_in_work_tree(root: Path, marker: Path) -> None:
+    """Pickles that run code where older releases kept the cache: the work tree's .cache/."""
     planted = pickle.dumps(Planted(marker))
     old = root / ".cache"
     old.mkdir(exist_ok=True)
-    for name in (f"index-{code_version()}.pickle", f"records-{code_version()}.pickle", "build.json"):
+    for name in (f"index-{code_version()}.pickle", f"records-{code_version()}.pickle", "build.json", "lock"):
         (old / name).write_bytes(planted)
-    with Store(root) as store:
-        store.save(Planted(marker))
 
 
-def plant_summaries(root: Path, marker: Path) -> None:
-    """Every file's summary in the pack replaced by a pickle that runs code."""
-    with Store(root, validate.CACHED) as store:
-        state = store.state
-        planted = pickle.dumps(Planted(marker))
-        offset = store.append(planted)
-        for index in range(0, len(state.blobs), 4):
-            state.blobs[index + 2: index + 4] = array("q", (offset, len(planted)))
-        store.save(state)
+def plant_as_database(root: Path, marker: Path) -> None:
+    """The cache database replaced by a pickle that runs code."""
+    database(root).write_bytes(pickle.dumps(Planted(marker)))
+
+
+def plant_as_blobs(root: Path, marker: Path) -> None:
+    """Every blob a pickle that runs code, with the checksum it would need to pass."""
+    planted = pickle.dumps(Planted(marker))
+    rewrite_blobs(root, lambda path, digest, old: planted + zlib.crc32(
+        planted, zlib.crc32(row_key(path, digest))).to_bytes(4, "little"))
+
+
+def plant_as_blobs_unsealed(root: Path, marker: Path) -> None:
+    """Every blob a bare pickle that runs code (no checksum)."""
+    planted = pickle.dumps(Planted(marker))
+    rewrite_blobs(root, lambda path, digest, old: planted)
 
 
 def validate_output(root: Path, cli, *flags: str) -> tuple[int, str, str]:
@@ -215,19 +239,23 @@ def validate_output(root: Path, cli, *flags: str) -> tuple[int, str, str]:
     return done.code, done.out, done.err
 
 
-def test_a_planted_pickle_never_runs(scratch, cli, tmp_path):
-    """Pickles that would run code, wherever the cache is read from (the old .cache/ in the work tree, the state in
-    the cache directory, summaries in the pack), are refused and taken for a cache miss."""
+@pytest.mark.parametrize("plant", [plant_in_work_tree, plant_as_database, plant_as_blobs, plant_as_blobs_unsealed])
+def test_a_planted_pickle_never_runs(scratch, cli, tmp_path, plant):
+    """Pickles that would run code, wherever a cache may be read from (the old .cache/ in the work tree, the cache
+    database itself, its blobs), are never unpickled: the results are those of a run without the cache."""
     marker = tmp_path / "ran"
-    for plant in (plant_state, plant_summaries):
-        validate_output(scratch, cli)  # fills the cache
-        plant(scratch, marker)
-        sorted((scratch / "data" / "actors").glob("*.yaml"))[0].unlink()  # its referrers are checked again
-        aged(scratch)
-        expected = validate_output(scratch, cli, "--no-cache")
-        assert expected[0] == 1
-        assert validate_output(scratch, cli) == validate_output(scratch, cli) == expected
-        assert not marker.exists(), plant.__name__
+    validate_output(scratch, cli)  # fills the cache
+    plant(scratch, marker)
+    sorted((scratch / "data" / "actors").glob("*.yaml"))[0].unlink()  # its referrers are checked again
+    aged(scratch)
+    expected = validate_output(scratch, cli, "--no-cache")
+    assert expected[0] == 1
+    assert validate_output(scratch, cli) == validate_output(scratch, cli) == expected
+    built, clean = tmp_path / "built", tmp_path / "clean"
+    plant(scratch, marker)
+    assert cli("--root", scratch, "build", "--out", built).code == cli("--root", scratch, "build", "--no-cache",
+                                                                           "--out", clean).code == 1
+    assert not marker.exists(), plant.__name__
 
 
 def damage(path: Path, how: str) -> None:
@@ -235,17 +263,25 @@ def damage(path: Path, how: str) -> None:
     path.write_bytes(data[: len(data) // 2] if how == "truncated" else bytes(byte ^ 0x5A for byte in data))
 
 
+def damage_blobs(root: Path, how: str) -> None:
+    """Every blob of the cache cut short, or with a byte of its data changed (its checksum no longer holds)."""
+    rewrite_blobs(root, lambda path, digest, old: old[:-5] if how == "truncated" else bytes([old[0] ^ 1]) + old[1:])
+
+
 @pytest.mark.parametrize("how", ["truncated", "garbled"])
-@pytest.mark.parametrize("part", ["index", "pack"])
+@pytest.mark.parametrize("part", ["database", "blobs"])
 def test_a_damaged_cache_gives_what_no_cache_gives(scratch, cli, tmp_path, part, how):
+    def spoil() -> None:
+        damage(database(scratch), how) if part == "database" else damage_blobs(scratch, how)
+
     clean = tmp_path / "clean"
     assert cli("--root", scratch, "build", "--no-cache", "--out", clean).code == 0
     assert cli("--root", scratch, "validate").code == 0  # fills the cache
-    damage(next(cache_directory(scratch).glob(f"{part}-*")), how)
+    spoil()
     built = cli("--root", scratch, "build", "--out", tmp_path / "built")  # every record and span read from the cache
     assert built.code == 0 and "Traceback" not in built.err, built.err
     assert tree_bytes(tmp_path / "built") == tree_bytes(clean)
-    damage(next(cache_directory(scratch).glob(f"{part}-*")), how)
+    spoil()
     sorted((scratch / "data" / "actors").glob("*.yaml"))[0].unlink()  # its referrers' summaries are read
     aged(scratch)
     expected = validate_output(scratch, cli, "--no-cache")
@@ -318,27 +354,30 @@ def test_checking_on_every_core_gives_what_one_process_gives(scratch, monkeypatc
     (scratch / "data" / "actors" / "extra.yaml").write_text("id: extra\nname: [\n", encoding="utf-8")
     alone = validate.validate_project(project, use_cache=False)
     assert len(alone[1]) == 2
-    monkeypatch.setattr(validate, "PARALLEL_MIN_FILES", 40)
+    monkeypatch.setattr(engine, "PARALLEL_MIN_FILES", 40)
     assert validate.validate_project(project, use_cache=False) == alone  # in parallel, without the cache
     assert validate.validate_project(project) == alone  # in parallel, filling the cache
     assert validate.validate_project(project) == alone  # from the cache
 
 
-def test_the_pack_is_compacted_when_most_of_it_is_dead(tmp_path):
-    blobs = [os.urandom(n) for n in (10, 300, 20, 400, 30)]
-    with Store(tmp_path) as store:
-        places = array("q")
-        for blob in blobs:
-            places.extend((store.append(blob), len(blob)))
-        live = array("q", (*places[0:2], *places[4:6], *places[8:10]))  # the small ones: most of the pack is dead
-        moved = store.compact(live)
-        assert moved is not None and store.compact(moved) is None  # all live now: nothing to gain
-        assert [store.read(moved[i], moved[i + 1]) for i in range(0, 6, 2)] == [blobs[0], blobs[2], blobs[4]]
-        store.save("state")
-    with Store(tmp_path) as store:
-        assert store.state == "state"
-        assert [store.read(moved[i], moved[i + 1]) for i in range(0, 6, 2)] == [blobs[0], blobs[2], blobs[4]]
-    assert len(list(cache_directory(tmp_path).glob("pack-*"))) == 1
+def test_one_edit_changes_only_its_own_row(scratch):
+    """The cache is not rewritten by a run: an edit replaces the row of the edited file, and no other row."""
+    project = Project(scratch)
+    validate.validate_project(project)
+
+    def rows() -> dict[str, tuple]:
+        connection = sqlite3.connect(database(scratch))
+        found = {path: rest for path, *rest in connection.execute("select path, id, sha256, record from files")}
+        connection.close()
+        return found
+
+    before = rows()
+    edited = edit_one_event(scratch)
+    aged(scratch)
+    validate.validate_project(project)
+    after = rows()
+    changed = {path for path in before if before[path] != after[path]}
+    assert changed == {f"data/events/{edited.name}"}
 
 
 def test_a_file_changed_twice_in_a_row_is_checked_each_time(scratch):

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import site_config
-from .cache import built_before, input_state, remember_build
+from .freshness import built_before, input_state, remember_build
 from .layout import CITATIONS, CSV_LINE_TERMINATOR, CollectionPlan, collection_plans, sql_name, table_layout
 from .load import Project, ensure_real_directories
 from .models import COLLECTIONS, SCHEMA_VERSION, Record
@@ -409,14 +409,14 @@ def run(args) -> int:
     root, where = Path(os.path.abspath(project.root)), Path(os.path.abspath(out))
     if where.is_relative_to(root):
         ensure_real_directories(root, where)
-    use_cache = not args.no_cache
+    use_cache, cache_dir = not args.no_cache, getattr(args, "cache_dir", None)
     inputs = input_state(project) if use_cache else None
-    if inputs is not None and (message := built_before(project, out, inputs)):
+    if inputs is not None and (message := built_before(project, out, inputs, cache_dir)):
         print(message)  # the same inputs and code built this very output: building again would give the same bytes
         return 0
     replaces_link = os.path.islink(out)
     try:
-        dataset, problems = validate_project(project, use_cache=use_cache)
+        dataset, problems = validate_project(project, use_cache=use_cache, cache_dir=cache_dir)
         counts = {} if problems else build(dataset, out)
     except (OSError, sqlite3.Error, BuildError) as error:
         print(shown(f"iraq-transition build: {_failure(error, Path(os.path.abspath(out)))}"), file=sys.stderr)
@@ -430,5 +430,5 @@ def run(args) -> int:
               "link); what the link pointed to is left as it was")
     print(message)
     if inputs is not None:
-        remember_build(project, out, inputs, message)
+        remember_build(project, out, inputs, message, cache_dir)
     return 0

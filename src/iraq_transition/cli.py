@@ -9,6 +9,7 @@ Every handler takes the parsed arguments and returns the exit status:
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -28,6 +29,9 @@ HANDLERS = {
     "new": ("new", "run"),
     "diff": ("diff", "run"),
 }
+
+LONG_RUNNING = {"serve"}
+"""Commands that run until stopped: they keep Python's cyclic garbage collection."""
 
 
 def _fault(error: OSError, command: str) -> str:
@@ -75,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("."),
         metavar="DIR",
         help="repository to work on (default: the current directory)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where the validation cache of this repository is kept (default: under $XDG_CACHE_HOME/iraq-transition/)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_CommandParser)
 
@@ -130,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         print(shown(f"iraq-transition: --root {args.root}: not a directory"), file=sys.stderr)
         return 2
     module_name, function_name = HANDLERS[args.command]
+    if args.command not in LONG_RUNNING:
+        gc.disable()  # the process ends soon: collecting the records it builds, all kept, would cost a third
     try:
         handler = getattr(importlib.import_module(f".{module_name}", __package__), function_name)
         return handler(args)

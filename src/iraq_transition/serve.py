@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from . import build, site_config
-from .cache import tree_entries
+from .freshness import is_up_to_date
 from .layout import table_layout
 from .load import Project
 from .models import SCHEMA_VERSION
@@ -245,22 +245,13 @@ async def _unavailable(send, message: str) -> None:
     await send({"type": "http.response.body", "body": f"{message}\n".encode()})
 
 
-def is_stale(project: Project) -> bool:
-    """True when the build is missing, incomplete or older than anything in data/, seeds/ or this package.
-
-    Directories count too: removing a record changes its directory's modification time.
-    """
+def is_stale(project: Project, cache_dir: Path | None = None) -> bool:
+    """True when the build is missing or incomplete, or is not what a build would write now: build's own rule for
+    skipping a build (:func:`.freshness.is_up_to_date`)."""
     outputs = [database_path(project.build_dir), project.build_dir / build.METADATA]
     if not all(path.is_file() for path in outputs) or database_problem(outputs[0]):
         return True
-    built = min(path.stat().st_mtime_ns for path in outputs)
-    inputs = [directory for directory in (project.data_dir, project.seeds_dir, PACKAGE_DIR) if directory.is_dir()]
-    return any(
-        isinstance(stat, int) or stat.st_mtime_ns > built  # what cannot be looked at may have changed
-        for directory in inputs
-        for path, stat in ((str(directory), directory.stat()), *tree_entries(directory))
-        if "__pycache__" not in path[len(str(directory)):]  # (below the input directory: not the checkout's own path)
-    )
+    return not is_up_to_date(project, project.build_dir, cache_dir)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -269,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
 
     project = Project(args.root)
     listening = _listen(args.host, args.port)  # first: a port in use is said before any build
-    if is_stale(project):
+    if is_stale(project, args.cache_dir):
         print("The build is missing or out of date: building first.", flush=True)
         status = build.run(argparse.Namespace(**vars(args), out=None, no_cache=False))
         if status:

@@ -1,0 +1,111 @@
+"""The checks that span records, as pure functions of what they are given: references, citations, ids, cycles.
+
+Each returns issues (not yet located) by file; :mod:`.engine` decides which files to give them and locates the
+issues. The seeds' checks are in :mod:`.seedcheck`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from .load import RECORD_SUFFIX, RecordFile
+from .problems import Issue
+from .spans import _span_matches, normalise
+from .summary import Summary
+
+Span = tuple[int, int]
+
+
+def reference_issues(file: RecordFile, summary: Summary, known: dict[str, set[str]]) -> list[Issue]:
+    """A file's references that point at itself or at no record (``known``: collection -> the ids there are)."""
+    issues = []
+    for loc, collection, target in summary.references:
+        if collection == file.collection and target == file.stem:
+            issues.append(Issue(loc, "refers to this record itself: point it at another record or remove it",
+                                code="self-reference"))
+        elif target not in known[collection]:
+            issues.append(Issue(loc, f"unknown {collection} id {target!r}: there is no data/{collection}/{target}.yaml",
+                                hint=("id", collection, target), code="unknown-reference"))
+    return issues
+
+
+def citation_issues(summary: Summary, text_of: Callable[[str], str | None]) -> tuple[list[Issue], list[Span | None]]:
+    """The issues of a file's citations, and each citation's span (None: not found exactly once), looked up in the
+    texts ``text_of`` gives (None: the source is unknown or its seed unusable, which is reported on its own)."""
+    issues, spans, found_spans = [], [], []
+    for loc, source, quote, prefix, suffix in summary.citations:
+        text = text_of(source)
+        matches, occurrences = _span_matches(text, quote, prefix, suffix) if text is not None else ((), 0)
+        spans.append(matches[0] if len(matches) == 1 else None)
+        if text is None:
+            continue
+        if len(matches) == 1:
+            found_spans.append(text[matches[0][0]: matches[0][1]])
+        elif occurrences == 0:
+            issues.append(Issue(loc + ("quote",), f"quote not found in the text of source {source!r} "
+                                "(ignoring only whitespace, Unicode form and typographic quotes): "
+                                "copy the span verbatim from the seed", hint=("passage", source, quote),
+                                code="quote-not-found"))
+        elif not matches:
+            issues.append(Issue(loc + ("quote",), f"quote occurs {occurrences} times in source "
+                                f"{source!r} but none with the given prefix/suffix: copy them verbatim "
+                                "from the words just before/after the span", code="prefix-mismatch"))
+        else:
+            issues.append(Issue(loc + ("quote",), f"quote occurs {len(matches)} times in source "
+                                f"{source!r}: add a prefix or suffix (the words just before or after it) "
+                                "to pick one", code="quote-ambiguous"))
+    if found_spans and summary.text is not None:
+        wanted = normalise(summary.text)
+        if not any(wanted in normalise(span) for span in found_spans):
+            issues.append(Issue(("text",), "the quoted text is not inside any of the record's citation "
+                                "spans: cite the span that contains these words, or correct the text",
+                                code="text-outside-spans"))
+    return issues, spans
+
+
+def duplicate_ids(files: list[RecordFile], declared: dict[int, str | None], position: dict[str, int],
+                  data_display: str) -> dict[int, list[Issue]]:
+    """Files declaring the same id, each told of the others (``declared``: the files whose declared id is not their
+    file name, with that id or None; ``position``: the index of each file by display path)."""
+    by_id: dict[tuple[str, str], list[int]] = {}
+    for index, record_id in declared.items():
+        if record_id is not None:
+            by_id.setdefault((files[index].collection, record_id), []).append(index)
+    found: dict[int, list[Issue]] = {}
+    for (collection, record_id), indexes in by_id.items():
+        named = position.get(f"{data_display}/{collection}/{record_id}{RECORD_SUFFIX}")
+        if named is not None and named not in declared:
+            indexes.append(named)
+        indexes.sort()
+        for index in indexes:
+            others = ", ".join(files[other].display for other in indexes if other != index)
+            if others:
+                found.setdefault(index, []).append(Issue(
+                    ("id",), f"duplicate id {record_id!r}, also in {others}: ids must be unique", code="duplicate-id"))
+    return found
+
+
+def cycles(files: list[RecordFile], held: dict[int, tuple[tuple[str, str], ...]]) -> dict[int, list[Issue]]:
+    """Chains of same-collection references held in a top-level field (variant_of, same_story_as, ...) that never
+    end (``held``: the valid files with such references, in file order, and the references)."""
+    links = {(files[index].collection, files[index].stem): dict(pairs) for index, pairs in held.items()}
+    found: dict[int, list[Issue]] = {}
+    for index, pairs in held.items():
+        collection, record_id = files[index].collection, files[index].stem
+        for name, target in pairs:
+            for issue in _cycle(links, collection, record_id, name, target):
+                found.setdefault(index, []).append(issue)
+    return found
+
+
+def _cycle(links: dict, collection: str, record_id: str, name: str, target: str | None) -> Iterator[Issue]:
+    chain = [record_id]
+    while target is not None and (collection, target) in links:
+        if target == record_id and len(chain) > 1:
+            yield Issue((name,), f"{name} forms a cycle ({' -> '.join(chain + [target])}): point every record at "
+                        "one that has none", code="reference-cycle")
+            return
+        if target in chain:
+            return  # a cycle that does not pass through this record, or a self-reference
+        chain.append(target)
+        target = links[(collection, target)].get(name)

@@ -1,0 +1,387 @@
+"""The runner of a validation: plans what to check again after the last run, feeds the checks, reports.
+
+A run lists the record files and stats them; with the cache (:mod:`.store`), a file whose stat is unchanged holds
+what the cache says, and one whose stat changed is hashed: only files whose bytes changed are checked again
+(:func:`.records.check_file`). The checks that span records (:mod:`.crosscheck`) are repeated only for those
+files and the ones whose outcome could differ: the files that refer to a record that came or went, or cite a
+source whose text changed (an indexed query of the cache's references). The checks of the whole (duplicate ids,
+seeds, cycles) read little and always run. Source files are checked first, in this process, so that the seeds'
+texts are known before the other files are examined (:func:`examine`), on every core when there are many. The
+outcome is the same with the cache as without it (tests compare them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from .crosscheck import citation_issues, cycles, duplicate_ids, reference_issues
+from .load import RECORD_SUFFIX, LoadError, Project, RecordFile, decode, display_path, read_bytes
+from .models import COLLECTIONS
+from .problems import Issue, Problem
+from .records import FileResult, check_file, locate
+from .seedcheck import SeedOutcome, Texts, check_seeds
+from .store import Store, file_stats, row_key, seal, seal_data, unseal
+from .summary import Summary, issues_of, plain, plain_issues, plain_problems, problems_of, summarise, summary_of
+
+PARALLEL_MIN_FILES = 1000
+"""Fewer files than this to examine are examined in this process: starting workers would cost more."""
+CHUNK_FILES = 250
+"""Files a worker is given at a time."""
+
+
+def _workers(count: int) -> int:
+    """How many processes should work on ``count`` files: one per core, but one per :data:`PARALLEL_MIN_FILES`."""
+    return min(os.cpu_count() or 1, 1 + count // PARALLEL_MIN_FILES)
+
+
+# --------------------------------------------------------------------------- examining one file
+
+
+@dataclass
+class Context:
+    """What examining a file needs besides the file: the ids there are, and the sources' texts."""
+
+    known: dict[str, set[str]]  # collection -> its ids (the file names)
+    texts: Texts
+
+
+Task = tuple
+"""(index, path to read or None, display, collection, stem, SHA-256 the cache has or None, what is known of the file
+or None: its summary and its citations' outcome, as plain data)."""
+
+
+def examine(context: Context | None, task: Task) -> tuple:
+    """Read, check and cross-check one file: (index, SHA-256 of its bytes (None: unreadable), its record's parsed
+    data or None, its summary or None, its cross-record issues or None, its citations' outcome or None), the
+    record, summary and outcome marshalled (as the cache keeps them), the issues as plain data. With the SHA-256 the cache has, nothing but the digest when nothing is known to look at
+    again; without a path, the file is not read: what is known of it is looked at again. Without a context, no
+    cross-record checks."""
+    index, path, display, collection, stem, known_digest, known = task
+    file = RecordFile(path, display, collection, stem)
+    digest, record, summary = known_digest, None, None
+    if path is not None:
+        try:
+            data = read_bytes(path)
+        except LoadError as error:
+            digest = None
+            result = FileResult(None, None, [error.problem(display, file.label)])
+        else:
+            digest = hashlib.sha256(data).digest()
+            result = None if digest == known_digest else check_file(file, data)
+        if result is None and known is None:
+            return index, digest, None, None, None, None
+        if result is not None:
+            summary = summarise(file, result)
+            record = marshal.dumps(result.content) if result.record is not None else None
+            known = None
+    cited_before = None
+    if known is not None:
+        summary, cited_before = summary_of(known[0]), known[1]
+    issues, cited = cross_check(context, file, summary, cited_before) if context is not None else (None, None)
+    checked = record is not None or known is None
+    return (index, digest, record, marshal.dumps(plain(summary)) if checked else None, issues,
+            marshal.dumps(cited) if cited is not None else None)
+
+
+def cross_check(context: Context, file: RecordFile, summary: Summary, cited: tuple | None) -> tuple[tuple, tuple]:
+    """The issues of a file's references and citations, and its citations' outcome (issues, each cited source with
+    the SHA-256 of its text, the spans found by loc), as plain data: ``cited`` is taken as it is while those texts
+    are the same."""
+    texts = tuple((source, context.texts.digests.get(source))
+                  for source in dict.fromkeys(citation[1] for citation in summary.citations))
+    if cited is None or tuple(cited[1]) != texts:
+        found, spans = citation_issues(summary, context.texts.get)
+        located = tuple((citation[0], span) for citation, span in zip(summary.citations, spans) if span is not None)
+        cited = (plain_issues(found), texts, located)
+    return plain_issues(reference_issues(file, summary, context.known)) + tuple(cited[0]), cited
+
+
+_CONTEXT: Context | None = None
+"""In a worker process: the context it was started with (see :func:`_start_worker`)."""
+
+
+def _start_worker(context: Context) -> None:
+    global _CONTEXT
+    _CONTEXT = context
+
+
+def _examine_in_worker(tasks: list[Task]) -> bytes:
+    return marshal.dumps([examine(_CONTEXT, task) for task in tasks])
+
+
+def examine_all(context: Context, tasks: list[Task]) -> Iterator[tuple]:
+    """:func:`examine` of every task, in order, on every core when there are many (workers are forked with the
+    context; what they send back is marshalled plain data)."""
+    jobs = _workers(len(tasks))
+    if jobs == 1:
+        yield from (examine(context, task) for task in tasks)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor  # here: a run with little to check does without
+
+    chunks = [tasks[start: start + CHUNK_FILES] for start in range(0, len(tasks), CHUNK_FILES)]
+    with ProcessPoolExecutor(jobs, multiprocessing.get_context("fork"), _start_worker, (context,)) as pool:
+        for outcome in pool.map(_examine_in_worker, chunks):
+            yield from marshal.loads(outcome)
+
+
+# --------------------------------------------------------------------------- a run
+
+
+def record_key(display: str) -> str:
+    """``data/events/x.yaml`` -> ``events/x``, as references name their targets."""
+    return display.split("/", 1)[1].removesuffix(RECORD_SUFFIX)
+
+
+class Run:
+    """One validation of ``files`` with the cache's ``store`` (or None): :meth:`check` fills :attr:`problems` (not
+    sorted, without hints: see :attr:`hints`) and :attr:`kept` (the valid files without problems)."""
+
+    def __init__(self, project: Project, files: list[RecordFile], store: Store | None):
+        self.project, self.files, self.store = project, files, store
+        count = len(files)
+        self.position = {file.display: index for index, file in enumerate(files)}
+        self.known: dict[str, set[str]] = {collection: set() for collection in COLLECTIONS}
+        for file in files:
+            self.known[file.collection].add(file.stem)
+        self.rows: list[int | None] = [None] * count  # each file's row in the cache (of the last run, until renewed)
+        self.keys: dict[int, bytes] = {}  # what the blobs of a file's row are sealed with
+        self.digests: dict[int, bytes | None] = {}  # SHA-256 of the files read in this run (None: unreadable)
+        self.valid = bytearray(count)
+        self.own: dict[int, tuple[Problem, ...]] = {}  # each file's own problems
+        self.cross: dict[int, list[Issue]] = {}  # the issues of each file's references and citations
+        self.declared: dict[int, str | None] = {}  # the declared id of files where it is not the file's name
+        self.links: dict[int, list[tuple[str, str]]] = {}  # valid files' references to their own collection
+        self.fresh: dict[int, set[str]] = {}  # the files checked in this run, with the targets of their references
+        self.pending: dict[int, tuple] = {}  # checked files whose row waits for their cross-record outcome
+        self.records: dict[int, tuple[bytes, tuple | None]] = {}  # record and spans of checked files not cached
+        self.touched: list[tuple] = []  # new stats of files whose bytes are the same
+        self.hints: dict[Problem, tuple[str, str, str]] = {}
+        self.seeds: SeedOutcome | None = None
+        self.problems: list[Problem] = []
+        self.kept: list[int] = []
+
+    def check(self, listed: list[Problem]) -> None:
+        """Check what needs checking, then report (after the problems of the listing, ``listed``)."""
+        store, files = self.store, self.files
+        previous = store.files() if store else {}
+        stats = file_stats([file.path for file in files]) if store else [None] * len(files)
+        todo: list[int] = []
+        for index, file in enumerate(files):
+            row = previous.get(file.display)
+            if row is not None:
+                self.rows[index], self.valid[index] = row[0], row[2]
+            if row is None or stats[index] is None or row[1] != stats[index]:
+                todo.append(index)
+        self.stats = stats
+        if store:
+            self._take_rare()
+        known_digests = self._known_digests(todo)
+        went = [row[0] for path, row in previous.items() if path not in self.position]
+        changed = {record_key(files[index].display) for index in todo if files[index].display not in previous}
+        changed |= {record_key(path) for path in previous if path not in self.position}
+        sources = self._check_sources([index for index in todo if files[index].collection == "sources"], known_digests)
+        texts_before = dict(store.query("select source, sha256 from texts")) if store else {}
+        self._check_seeds(sources)
+        digests = self.seeds.texts.digests
+        changed |= {f"sources/{source}" for source in texts_before.keys() | digests.keys()
+                    if texts_before.get(source) != digests.get(source)}
+        again = self.referrers(changed) | set(self.pending)
+        tasks = self._tasks([index for index in todo if index not in sources], known_digests, again)
+        self._take_outcomes(examine_all(Context(self.known, self.seeds.texts), tasks))
+        if store:
+            store.write("update files set size = ?, mtime_ns = ?, inode = ? where id = ?", self.touched)
+            for table, column in (("refs", "file"), ("links", "file"), ("files", "id")):
+                store.write(f"delete from {table} where {column} = ?", [(row,) for row in went])
+            store.write("delete from seeds")
+            store.write("insert into seeds values (?, ?, ?, ?, ?)",
+                        [(name, *stat, digest) for name, (stat, digest) in self.seeds.seeds.items()])
+            store.write("delete from texts")
+            store.write("insert into texts values (?, ?)", list(digests.items()))
+        self._report(listed)
+
+    # ---- what the cache holds
+
+    def _take_rare(self) -> None:
+        """What the cache holds that is rare: problems, issues, ids that are not the file's name, links."""
+        index_of = {row: index for index, row in enumerate(self.rows) if row is not None}
+        for row, path, digest, problems, issues, odd_id, declared in self.store.query(
+                "select id, path, sha256, problems, issues, odd_id, declared from files "
+                "where problems is not null or issues is not null or odd_id"):
+            if (index := index_of.get(row)) is None:
+                continue
+            key = row_key(path, digest)
+            if problems is not None:
+                self.own[index] = problems_of(unseal(problems, key))
+            if issues is not None:
+                self.cross[index] = issues_of(unseal(issues, key))
+            if odd_id:
+                self.declared[index] = declared
+        for row, name, target in self.store.query("select file, name, target from links order by file, rowid"):
+            if (index := index_of.get(row)) is not None:
+                self.links.setdefault(index, []).append((name, target))
+
+    def _known_digests(self, todo: list[int]) -> dict[int, bytes]:
+        """The SHA-256 the cache has of each ``todo`` file that it has (whose stat changed)."""
+        wanted = {self.rows[index]: index for index in todo if self.rows[index] is not None}
+        if not wanted:
+            return {}
+        rows = self.store.query_many("select id, sha256 from files where id in ({})", list(wanted))
+        return {wanted[row]: digest for row, digest in rows}
+
+    def _known(self, indexes: Iterable[int]) -> dict[int, tuple]:
+        """What the cache holds of these files: their summary and citations' outcome, as plain data."""
+        by_row = {self.rows[index]: index for index in indexes if self.rows[index] is not None}
+        if self.store is None or not by_row:
+            return {}
+        known = {}
+        for row, path, digest, summary, cited in self.store.query_many(
+                "select id, path, sha256, summary, cited from files where id in ({})", list(by_row)):
+            index, key = by_row[row], row_key(path, digest)
+            self.keys[index] = key
+            known[index] = (unseal(summary, key), unseal(cited, key) if cited is not None else None)
+        return known
+
+    def referrers(self, keys: set[str]) -> set[int]:
+        """The files that refer to any of ``keys`` (``collection/id``): as checked in this run, or as cached."""
+        if not keys:
+            return set()
+        found = {index for index, targets in self.fresh.items() if not targets.isdisjoint(keys)}
+        if self.store is not None:
+            index_of = {row: index for index, row in enumerate(self.rows) if row is not None and index not in self.fresh}
+            rows = self.store.query_many("select distinct file from refs where target in ({})", sorted(keys))
+            found |= {index_of[row] for row, in rows if row in index_of}
+        return found
+
+    # ---- sources and seeds first
+
+    def _check_sources(self, checked: list[int], known_digests: dict[int, bytes]) -> dict[int, tuple]:
+        """Check the source files whose stat changed, here and first (the seeds' texts depend on them); the
+        summaries of every source, as plain data, by index."""
+        sources: dict[int, tuple] = {}
+        for index in checked:
+            file = self.files[index]
+            outcome = examine(None, (index, file.path, file.display, file.collection, file.stem,
+                                        known_digests.get(index), None))
+            self._take_read(index, outcome)
+            if index in self.pending:
+                sources[index] = marshal.loads(self.pending[index][1])
+        unchanged = [index for index, file in enumerate(self.files) if file.collection == "sources" and index not in sources]
+        self.known_sources = self._known(unchanged)
+        sources.update((index, summary) for index, (summary, _) in self.known_sources.items())
+        return sources
+
+    def _check_seeds(self, sources: dict[int, tuple]) -> None:
+        listed = []
+        for index in sorted(sources):
+            summary, file = summary_of(sources[index]), self.files[index]
+            listed.append((index, file.display, file.stem, summary.file, summary.sha256, summary.valid))
+        known = {name: ((size, mtime, inode), digest) for name, size, mtime, inode, digest in self.store.query(
+            "select name, size, mtime_ns, inode, sha256 from seeds")} if self.store else {}
+        self.seeds = check_seeds(self.project, listed, known)
+
+    # ---- the other files, and the outcomes
+
+    def _tasks(self, todo: list[int], known_digests: dict[int, bytes], again: set[int]) -> list[Task]:
+        """What to examine: the files whose stat changed (to read), and the files to look at again (as known)."""
+        known = self._known(index for index in again if index not in self.pending and index not in self.known_sources)
+        known.update(self.known_sources)
+        known.update((index, (marshal.loads(summary), None)) for index, (_, summary) in self.pending.items())
+        tasks, reading = [], set(todo)
+        for index in sorted(reading | again):
+            file = self.files[index]
+            read = index in reading
+            what = known.get(index) if index in again else None
+            if read or what is not None:
+                tasks.append((index, file.path if read else None, file.display, file.collection, file.stem,
+                              known_digests.get(index) if read else None, what))
+        return tasks
+
+    def _take_outcomes(self, outcomes: Iterable[tuple]) -> None:
+        renewed = []
+        for outcome in outcomes:
+            index, _, _, summary, issues, cited = outcome
+            self._take_read(index, outcome)
+            if issues is None:
+                continue
+            self.cross[index] = issues_of(issues)
+            if index in self.pending:
+                self._store_checked(index, issues, cited)
+            elif self.store is not None and self.rows[index] is not None:
+                key = self.keys[index]
+                renewed.append((seal(issues, key) if issues else None, seal_data(cited, key), self.rows[index]))
+        if self.store:
+            self.store.flush()
+            self.store.write("update files set issues = ?, cited = ? where id = ?", renewed)
+
+    def _take_read(self, index: int, outcome: tuple) -> None:
+        """What reading a file found: the same bytes as cached (its row holds), or a file checked anew."""
+        _, digest, record, summary, _, _ = outcome
+        if summary is None:
+            if digest is not None and self.stats[index] is not None:  # the same bytes as cached
+                self.touched.append((*self.stats[index], self.rows[index]))
+            return
+        summary_data, summary = summary, summary_of(marshal.loads(summary))
+        file = self.files[index]
+        self.digests[index], self.valid[index] = digest, summary.valid
+        self.own.pop(index, None)
+        self.declared.pop(index, None)
+        self.links.pop(index, None)
+        if summary.problems:
+            self.own[index] = summary.problems
+        if summary.declared_id != file.stem:
+            self.declared[index] = summary.declared_id
+        if summary.valid and summary.links:
+            self.links[index] = list(summary.links)
+        self.fresh[index] = {f"{collection}/{target}" for _, collection, target in summary.references}
+        self.pending[index] = (record, summary_data)
+
+    def _store_checked(self, index: int, issues: tuple, cited: bytes) -> None:
+        """Write the row of a file checked in this run, now that its cross-record outcome is known."""
+        record, summary = self.pending.pop(index)
+        store = self.store
+        if store is None or not store.writable:
+            if record is not None:
+                self.records[index] = (record, marshal.loads(cited)[2])
+            return
+        file, digest, stat = self.files[index], self.digests[index] or b"", self.stats[index]
+        key = self.keys[index] = row_key(file.display, digest)
+        own = plain_problems(self.own.get(index, ()))
+        self.rows[index] = store.replace_file(self.rows[index], (
+            file.display, *(stat if stat is not None and digest else (None, None, None)), digest,
+            self.valid[index], index in self.declared, self.declared.get(index), seal(own, key) if own else None,
+            seal(issues, key) if issues else None, seal_data(record, key) if record is not None else None,
+            seal_data(summary, key), seal_data(cited, key)), self.fresh[index], self.links.get(index, ()))
+
+    # ---- reporting
+
+    def _report(self, listed: list[Problem]) -> None:
+        """Every problem: the listing's, the files' own, their issues located at line and column, the seeds'."""
+        whole: dict[int, list[Issue]] = {}
+        data = display_path(self.project, self.project.data_dir)
+        for found in (self.seeds.issues, duplicate_ids(self.files, self.declared, self.position, data),
+                      cycles(self.files, {index: tuple(self.links[index]) for index in sorted(self.links)})):
+            for index, issues in found.items():
+                whole.setdefault(index, []).extend(issues)
+        problems = list(listed)
+        for index in sorted(self.own):
+            problems.extend(self.own[index])
+        for index in sorted(self.cross.keys() | whole.keys()):
+            issues = whole.get(index, []) + self.cross.get(index, [])
+            if issues:
+                problems.extend(self._located(self.files[index], issues))
+        self.problems = problems + self.seeds.problems
+        bad = {problem.path for problem in self.problems}
+        self.kept = [index for index, file in enumerate(self.files) if self.valid[index] and file.display not in bad]
+
+    def _located(self, file: RecordFile, issues: list[Issue]) -> list[Problem]:
+        try:
+            located = locate(file, decode(read_bytes(file.path)), issues)
+        except LoadError as error:  # changed while being checked
+            return [Problem(file.display, error.line, error.col, error.message, file.label, code="changed-during-run")]
+        self.hints.update((problem, issue.hint) for problem, issue in zip(located, issues) if issue.hint)
+        return located

@@ -1,0 +1,331 @@
+"""The cache of one repository: a SQLite database outside the work tree that makes repeated runs fast.
+
+It lives in :func:`cache_directory` (``$XDG_CACHE_HOME/iraq-transition/<key>``, else ``~/.cache/...``, one per
+repository): nothing a pull request commits can be taken for a cache. Its name carries :func:`code_version`, so
+that other code never reads what this code wrote. Tables:
+
+* ``files``: every record file of the last run (indexed so that a run reads its stats, and its rare rows, without
+  reading the blobs) with its stat (NULL: not to be trusted), the SHA-256 of its bytes,
+  whether it is valid, its declared id where it is not the file's name, and blobs: its own problems, the issues
+  of its references and citations, its record (the parsed data), its summary and its citations' outcome;
+* ``refs`` (indexed on the target ``collection/id``) and ``links`` (a record's references to its own collection);
+* ``seeds`` (stat and SHA-256 of each seed read) and ``texts`` (the SHA-256 of the text each source's citations
+  were looked up in); ``meta`` holds the build stamp.
+
+Blobs are marshalled plain data (nothing that can run code is ever built from them), each followed by a checksum
+of the blob, its file's path and SHA-256: a damaged or foreign blob is :class:`Unreadable`, a cache miss. A run
+holds SQLite's write lock from its first read to its commit, so that runs never interleave; one run is one
+transaction that changes only the rows of what changed. Every failure to read the cache is a cache miss, every
+failure to write it only costs time.
+
+Files changed within :data:`RACY_NS` of being looked at are not trusted by their stat (their next change could
+keep size and mtime, as in git's "racy clean" problem): they are hashed next time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import sqlite3
+import sys
+import time
+import zlib
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+CACHE_HOME = "iraq-transition"  # the directory of the caches of every repository, in the user's cache directory
+DATABASE = "cache-"  # then the code version, .sqlite3
+RACY_NS = 2_000_000_000
+BUSY_SECONDS = 600
+"""How long a run waits for another run of the same repository to finish with the cache (then it goes without)."""
+CHUNK = 500
+"""Rows asked for in one query (SQLite allows a few thousand parameters)."""
+
+Stat = tuple[int, int, int]
+"""size, mtime_ns, inode of a file."""
+
+SCHEMA = """
+create table if not exists files (
+    id integer primary key, path text not null unique, size int, mtime_ns int, inode int, sha256 blob not null,
+    valid int not null, odd_id int not null, declared text, problems blob, issues blob, record blob, summary blob,
+    cited blob);
+create index if not exists files_stat on files (path, id, size, mtime_ns, inode, valid);
+create index if not exists files_rare on files (id) where problems is not null or issues is not null or odd_id;
+create table if not exists refs (target text not null, file int not null, primary key (target, file)) without rowid;
+create index if not exists refs_file on refs (file);
+create table if not exists links (file int not null, name text not null, target text not null);
+create index if not exists links_file on links (file);
+create table if not exists seeds (name text primary key, size int, mtime_ns int, inode int, sha256 text not null);
+create table if not exists texts (source text primary key, sha256 text not null);
+create table if not exists meta (key text primary key, value text not null);
+"""
+
+
+@cache
+def _source_hash() -> str:
+    """A hash of the package's source files (read once per process)."""
+    package = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@cache
+def _pydantic_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pydantic")
+    except PackageNotFoundError:
+        return ""
+
+
+def code_version() -> str:
+    """What cached results depend on besides the files: schema, package, Python and pydantic versions, the code."""
+    from .models import SCHEMA_VERSION  # read each time: a test changes it
+
+    key = "\0".join((SCHEMA_VERSION, __version__, sys.version, _pydantic_version(), _source_hash()))
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def cache_directory(root: Path, override: Path | None = None) -> Path | None:
+    """Where the cache of the repository at ``root`` is: ``override`` (``--cache-dir``), else
+    ``$XDG_CACHE_HOME/iraq-transition/`` (else ``~/.cache/iraq-transition/``), then the first 16 hex digits of the
+    SHA-256 of the repository's real path. None when there is no home to put it in."""
+    if override is not None:
+        return Path(os.path.abspath(override))
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # unset, empty or relative: ignored, as the XDG specification says
+        try:
+            base = os.path.join(Path.home(), ".cache")
+        except (KeyError, RuntimeError):
+            return None
+    key = hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:16]
+    return Path(base, CACHE_HOME, key)
+
+
+def file_stats(paths: list[str], follow_symlinks: bool = True) -> list[Stat | None]:
+    """The stat of every path, None where it cannot be had or the file changed too recently to trust it (stat
+    releases the interpreter lock: two threads take half the time)."""
+    trusted_until = time.time_ns() - RACY_NS
+
+    def stats(part: list[str]) -> list[Stat | None]:
+        found: list[Stat | None] = []
+        add, stat = found.append, os.stat
+        for path in part:
+            try:
+                seen = stat(path, follow_symlinks=follow_symlinks)
+            except OSError:
+                add(None)
+                continue
+            add((seen.st_size, seen.st_mtime_ns, seen.st_ino) if seen.st_mtime_ns <= trusted_until else None)
+        return found
+
+    if len(paths) < 2000:
+        return stats(paths)
+    half = len(paths) // 2
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(stats, (paths[:half], paths[half:]))
+    return first + second
+
+
+def file_stat(path: str | Path, follow_symlinks: bool = True) -> Stat | None:
+    """:func:`file_stats` of one path."""
+    return file_stats([str(path)], follow_symlinks)[0]
+
+
+class Unreadable(Exception):
+    """Something read from the cache is not what was written there: the cache is to be dropped."""
+
+
+CHECK = 4
+"""Bytes of the checksum that follows each blob."""
+
+
+def seal(value: Any, key: bytes) -> bytes:
+    """``value`` (plain data) marshalled and sealed (see :func:`seal_data`)."""
+    return seal_data(marshal.dumps(value), key)
+
+
+def seal_data(data: bytes, key: bytes) -> bytes:
+    """Marshalled ``data`` followed by a CRC-32 of it and ``key`` (the path and SHA-256 of the file it belongs to: a
+    blob moved to another row fails its check)."""
+    return data + zlib.crc32(data, zlib.crc32(key)).to_bytes(CHECK, "little")
+
+
+def unseal(blob: Any, key: bytes) -> Any:
+    """The value of a :func:`seal` blob; Unreadable if it is not whole, not this row's, or not marshalled data."""
+    if not isinstance(blob, bytes) or len(blob) < CHECK:
+        raise Unreadable("a blob of the cache is missing or cut short")
+    data = blob[:-CHECK]
+    if zlib.crc32(data, zlib.crc32(key)).to_bytes(CHECK, "little") != blob[-CHECK:]:
+        raise Unreadable("a blob of the cache fails its check")
+    try:
+        return marshal.loads(data)
+    except Exception:  # noqa: BLE001 - whatever marshal makes of bytes it did not write
+        raise Unreadable("a blob of the cache is not marshalled data") from None
+
+
+def row_key(path: str, sha256: bytes) -> bytes:
+    """What a file's blobs are sealed with."""
+    return path.encode("utf-8", "surrogateescape") + b"\0" + sha256
+
+
+def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start: start + size]
+
+
+class Store:
+    """The SQLite cache of one repository for the running code version (see the module's description).
+
+    :meth:`open` connects and takes the write lock (None when the cache cannot be used: the run goes without);
+    reads raise :class:`Unreadable` when the database is damaged (then :meth:`forget`); :meth:`commit` ends the
+    run's transaction. The connection stays open for reading records afterwards, until :meth:`close`.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, path: Path):
+        self.connection, self.path = connection, path
+        self.writable = True  # false once a write failed: the transaction is dropped, the run goes on without
+        self.last_row: int | None = None  # the largest id of files, once asked for
+        self.queued: tuple[list, list, list, list] = ([], [], [], [])  # rows replaced, files, refs, links to write
+
+    @classmethod
+    def open(cls, root: Path, override: Path | None = None, lock: bool = True) -> Store | None:
+        directory = cache_directory(root, override)
+        if directory is None:
+            return None
+        path = directory / f"{DATABASE}{code_version()}.sqlite3"
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            connection = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error):
+            return None
+        store = cls(connection, path)
+        try:
+            connection.execute("pragma journal_mode = wal")
+            connection.execute("pragma synchronous = normal")
+            connection.executescript(SCHEMA)
+            if lock:
+                connection.execute("begin immediate")
+        except sqlite3.DatabaseError:  # not a database (damaged, or something else in its place), read-only, busy
+            store.forget()
+            return None
+        store._drop_others(directory)
+        return store
+
+    def _drop_others(self, directory: Path) -> None:
+        """Remove the caches of other code versions (and what older releases left: index, pack, lock, stamp)."""
+        with contextlib.suppress(OSError):
+            for other in directory.iterdir():
+                if other.name.startswith((DATABASE, "index-", "pack-", "lock", "build.json")) and \
+                        not other.name.startswith(self.path.name):
+                    with contextlib.suppress(OSError):
+                        other.unlink()
+
+    # ---- reading
+
+    def query(self, sql: str, parameters: Iterable = ()) -> list[tuple]:
+        """The rows of a query; Unreadable if the database is damaged."""
+        try:
+            return self.connection.execute(sql, tuple(parameters)).fetchall()
+        except sqlite3.Error as error:
+            raise Unreadable(f"the cache database cannot be read ({error})") from None
+
+    def query_many(self, sql: str, keys: list) -> list[tuple]:
+        """``sql`` (with ``{}`` where the list of parameters goes) for ``keys``, in chunks."""
+        rows: list[tuple] = []
+        for part in _chunks(keys):
+            rows += self.query(sql.format(",".join("?" * len(part))), part)
+        return rows
+
+    def files(self) -> dict[str, tuple]:
+        """path -> (id, stat or None, valid) of every file of the last run."""
+        return {path: (row_id, (size, mtime, inode) if size is not None else None, valid)
+                for path, row_id, size, mtime, inode, valid in
+                self.query("select path, id, size, mtime_ns, inode, valid from files")}
+
+    def meta(self, key: str) -> str | None:
+        rows = self.query("select value from meta where key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    # ---- writing (each a no-op once a write failed)
+
+    def write(self, sql: str, rows: Iterable[tuple] = ((),), many: bool = True) -> None:
+        if not self.writable:
+            return
+        try:
+            if many:
+                self.connection.executemany(sql, rows)
+            else:
+                self.connection.execute(sql, next(iter(rows)))
+        except sqlite3.Error:
+            self._give_up()
+
+    def commit(self) -> bool:
+        """End the run's transaction; whether what it wrote is kept."""
+        self.flush()
+        if not self.writable:
+            return False
+        try:
+            if self.connection.in_transaction:
+                self.connection.execute("commit")
+        except sqlite3.Error:
+            self._give_up()
+        return self.writable
+
+    def _give_up(self) -> None:
+        self.writable = False
+        with contextlib.suppress(sqlite3.Error):
+            if self.connection.in_transaction:
+                self.connection.execute("rollback")
+
+    def replace_file(self, old: int | None, values: tuple, targets: Iterable[str], links: Iterable[tuple]) -> int:
+        """Queue the row of a file (``values``: the columns of files after id), its references' ``targets`` and
+        its ``links`` (name, target), in place of row ``old`` if not None; its new id. Written by :meth:`flush`,
+        a few hundred files at a time."""
+        if self.last_row is None:
+            self.last_row = self.query("select coalesce(max(id), 0) from files")[0][0]
+        self.last_row += 1
+        row = self.last_row
+        replaced, files, refs, linked = self.queued
+        if old is not None:
+            replaced.append((old,))
+        files.append((row, *values))
+        refs.extend((target, row) for target in targets)
+        linked.extend((row, *link) for link in links)
+        if len(files) >= CHUNK:
+            self.flush()
+        return row
+
+    def flush(self) -> None:
+        """Write the rows queued by :meth:`replace_file`."""
+        replaced, files, refs, links = self.queued
+        for table, column in (("refs", "file"), ("links", "file"), ("files", "id")):
+            self.write(f"delete from {table} where {column} = ?", replaced)
+        self.write(f"insert into files values ({', '.join('?' * 14)})", files)
+        self.write("insert into refs values (?, ?)", refs)
+        self.write("insert into links values (?, ?, ?)", links)
+        self.queued = ([], [], [], [])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.write("insert or replace into meta (key, value) values (?, ?)", [(key, value)])
+
+    def forget(self) -> None:
+        """Drop the database (it was found damaged): the next run starts afresh."""
+        self.close()
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):  # a cache that cannot be dropped is not used again by this run
+                os.unlink(f"{self.path}{suffix}")
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.connection.close()

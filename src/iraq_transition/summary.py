@@ -1,0 +1,78 @@
+"""What the checks that span records need of one checked file, as plain data (tuples, strings, numbers).
+
+A :class:`Summary` and the problems and issues it carries travel from workers and to and from the cache as
+plain tuples (marshal-able, nothing to build but data): :func:`plain` and :func:`summary_of` convert.
+"""
+
+from __future__ import annotations
+
+import typing
+
+from . import models
+from .fields import citations, field_shapes, get_field, references
+from .load import RecordFile
+from .models import COLLECTIONS
+from .problems import Issue, Problem
+from .records import FileResult
+
+
+class Summary(typing.NamedTuple):
+    """What the cross-record checks need of one checked file, so that they never rebuild its record."""
+
+    declared_id: str | None
+    valid: bool  # the file holds a valid record
+    problems: tuple[Problem, ...]  # the file's own problems
+    references: tuple[tuple[tuple, str, str], ...]  # loc, collection, target, as :func:`.fields.references` gives them
+    citations: tuple[tuple[tuple, str, str, str | None, str | None], ...]  # loc, source, quote, prefix, suffix
+    text: str | None  # a quote's text
+    file: str | None  # a source's seed file
+    sha256: str | None  # a valid source's seed hash
+    links: tuple[tuple[str, str], ...]  # a valid record's top-level references to its own collection
+
+
+def summarise(file: RecordFile, result: FileResult) -> Summary:
+    """The :class:`Summary` of a file's check result."""
+    subject, record, model = result.subject, result.record, COLLECTIONS[file.collection]
+    found = tuple(references(subject, model)) if subject is not None else ()
+    cited = tuple(
+        (loc, c.source, c.quote, c.prefix, c.suffix) for loc, c in citations(subject, model)
+    ) if subject is not None else ()
+    text = get_field(subject, "text") if file.collection == models.Quote.collection else None
+    seed = get_field(subject, "file") if file.collection == models.Source.collection else None
+    links = tuple(
+        (shape.name, getattr(record, shape.name)) for shape in field_shapes(model)
+        if shape.references == file.collection and not shape.is_list and getattr(record, shape.name) is not None
+    ) if record is not None else ()
+    return Summary(
+        result.declared_id, record is not None, tuple(result.problems), found, cited,
+        text if isinstance(text, str) else None, seed if isinstance(seed, str) else None,
+        getattr(record, "sha256", None), links,
+    )
+
+
+def plain_problems(problems: typing.Iterable[Problem]) -> tuple:
+    return tuple((p.path, p.line, p.col, p.message, p.record, p.field, p.code) for p in problems)
+
+
+def problems_of(rows: typing.Iterable[tuple]) -> tuple[Problem, ...]:
+    return tuple(Problem(*row) for row in rows)
+
+
+def plain_issues(issues: typing.Iterable[Issue]) -> tuple:
+    return tuple((i.loc, i.message, i.at, i.hint, i.code) for i in issues)
+
+
+def issues_of(rows: typing.Iterable[tuple]) -> list[Issue]:
+    return [Issue(*row) for row in rows]
+
+
+def plain(summary: Summary) -> tuple:
+    """A summary as plain data."""
+    return (*summary[:2], plain_problems(summary.problems), *summary[3:])
+
+
+def summary_of(data: tuple) -> Summary:
+    """The summary of :func:`plain` data; TypeError or ValueError if it is not such data."""
+    if not isinstance(data, tuple) or len(data) != len(Summary._fields):
+        raise ValueError("not a summary")
+    return Summary(*data[:2], problems_of(data[2]), *data[3:])

@@ -1,0 +1,94 @@
+"""The validation engine: where its cache lives, the problem codes of the checks that span records, and the one
+staleness rule that build and serve share."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from iraq_transition import serve
+from iraq_transition.load import Project
+from iraq_transition.problems import CODES
+from iraq_transition.store import cache_directory
+from iraq_transition.validate import validate_project
+
+from test_validate import FIXTURES, add_bad
+
+CROSS_RECORD = {  # fixture -> the codes of the problems the checks spanning records find in it (among others)
+    "events/duplicate-id.yaml": {"duplicate-id"},
+    "events/link-to-missing-event.yaml": {"unknown-reference"},
+    "events/self-link.yaml": {"self-reference"},
+    "events/unknown-source.yaml": {"unknown-reference"},
+    "events/quote-not-found.yaml": {"quote-not-found"},
+    "events/ambiguous-span.yaml": {"quote-ambiguous"},
+    "events/prefix-mismatch.yaml": {"prefix-mismatch"},
+    "quotes/text-not-in-span.yaml": {"text-outside-spans"},
+    "sources/missing-seed.yaml": {"seed-unusable"},
+}
+
+
+def tiny_copy(root: Path, repo: Path) -> Path:
+    shutil.copytree(FIXTURES / "good" / "data", root / "data")
+    shutil.copytree(repo / "seeds", root / "seeds")
+    return root
+
+
+def codes(root: Path, path: str) -> set[str]:
+    return {problem.code for problem in validate_project(Project(root))[1] if problem.path == path}
+
+
+def test_every_problem_of_the_checks_spanning_records_has_its_code(tmp_path, repo):
+    for name, expected in CROSS_RECORD.items():
+        root = tiny_copy(tmp_path / name.replace("/", "-"), repo)
+        assert expected <= CODES.keys() and expected <= codes(root, add_bad(root, name)), name
+    root = tiny_copy(tmp_path / "cycle", repo)
+    add_bad(root, "quotes/variant-cycle-a.yaml")
+    assert codes(root, add_bad(root, "quotes/variant-cycle-b.yaml")) == {"reference-cycle"}
+    seed = root / "seeds" / "000_adbaac8c2019ffeb.txt"
+    seed.chmod(0o644)
+    seed.write_bytes(seed.read_bytes() + b"An added line.\n")
+    (root / "seeds" / "005_extra.txt").write_text("An article nobody described.\n")
+    twice = root / "data" / "sources" / "article-000-again.yaml"
+    twice.write_text((root / "data" / "sources" / "article-000.yaml").read_text().replace("id: article-000", "id: article-000-again"))
+    problems = validate_project(Project(root))[1]
+    found = {(problem.path, problem.code) for problem in problems}
+    assert ("data/sources/article-000-again.yaml", "seed-changed") in found  # the first to describe the seed
+    assert ("data/sources/article-000.yaml", "seed-described-twice") in found
+    assert ("seeds/005_extra.txt", "seed-undescribed") in found
+
+
+def test_the_cache_goes_where_cache_dir_says_and_a_cache_dir_that_cannot_be_made_changes_nothing(tmp_path, repo, cli):
+    root = tiny_copy(tmp_path / "tiny", repo)
+    add_bad(root, "events/unknown-reference.yaml")
+    expected = cli("--root", root, "validate", "--no-cache")
+    there = tmp_path / "elsewhere"
+    for _ in range(2):  # cold, then warm
+        done = cli("--root", root, "--cache-dir", there, "validate")
+        assert (done.code, done.out, done.err) == (expected.code, expected.out, expected.err)
+    assert [path.suffix for path in there.glob("cache-*")] and not cache_directory(root).exists()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory\n")
+    done = cli("--root", root, "--cache-dir", blocked / "cache", "validate")
+    assert (done.code, done.out, done.err) == (expected.code, expected.out, expected.err)
+
+
+def test_serve_sees_what_build_sees_a_record_replaced_by_an_older_copy_is_stale(tmp_path, repo, cli):
+    """serve follows build's own rule: a record whose content changed is stale, even when its new copy is older
+    than the build (``cp -p`` from an old checkout, an archive unpacked)."""
+    root = tiny_copy(tmp_path / "tiny", repo)
+    past = 1_600_000_000
+    for path in root.rglob("*"):
+        os.utime(path, (past, past))
+    assert cli("--root", root, "build").code == 0
+    assert not serve.is_stale(Project(root))
+    record = root / "data" / "events" / "joint-statement.yaml"
+    old = tmp_path / "old.yaml"
+    old.write_text(record.read_text().replace("\ntitle: ", "\ntitle: Older, ", 1))
+    subprocess.run(["touch", "-d", "@1500000000", str(old)], check=True)
+    shutil.copy2(old, record)
+    os.utime(record.parent, (past, past))
+    assert serve.is_stale(Project(root))
+    again = cli("--root", root, "build")
+    assert again.code == 0 and "up to date" not in again.out
