@@ -64,10 +64,10 @@ test: setup chromium
 bench: setup
 	$(BIN)/python scripts/bench.py
 
-# The build, and this checkout's validation cache (kept outside the work tree, see cache.py).
+# The build, and this checkout's validation cache (kept outside the work tree, see store.py).
 clean:
 	rm -rf build .cache
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -c 'import pathlib, shutil; \
-	  from iraq_transition.cache import cache_directory; \
+	  from iraq_transition.store import cache_directory; \
 	  directory = cache_directory(pathlib.Path(".")); \
 	  directory and shutil.rmtree(directory, ignore_errors=True)'; fi

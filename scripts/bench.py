@@ -44,7 +44,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SYNTHETIC = REPO / "scripts" / "synthetic.py"
 NAIVE_VENV = REPO / "bench-results" / ".naive-venv"
-COLLECTIONS = ("sources", "actors", "events", "quotes", "force_levels", "bases")
 MB = 1024 * 1024
 
 TARGETS = {  # step -> (limit, unit, what); ratios are to the all-cores floor
@@ -117,8 +116,13 @@ def measure(command: list[str], cwd: Path = REPO, timeout: float = 900) -> dict:
 # --------------------------------------------------------------------------- the floor (run in a child process)
 
 
+def collections(root: Path) -> list[str]:
+    """The collection directories of the repository at ``root`` (read from data/: the floor imports no model)."""
+    return sorted(entry.name for entry in os.scandir(root / "data") if entry.is_dir())
+
+
 def record_files(root: Path) -> list[str]:
-    return sorted(entry.path for name in COLLECTIONS if (root / "data" / name).is_dir()
+    return sorted(entry.path for name in collections(root)
                   for entry in os.scandir(root / "data" / name) if entry.name.endswith(".yaml"))
 
 
@@ -237,12 +241,12 @@ def naive_steps(root: Path, timeout: float) -> dict[str, dict]:
         return {"naive: yaml-to-sqlite": {"skipped": "yaml-to-sqlite could not be installed"}}
     work = root / "naive"
     work.mkdir(exist_ok=True)
-    for name in COLLECTIONS:
+    for name in collections(root):
         with open(work / f"{name}.yaml", "w", encoding="utf-8") as out:
             for path in sorted((root / "data" / name).glob("*.yaml")):
                 body = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
                 out.write("- " + "\n  ".join(body) + "\n")
-    script = "; ".join(f"{tool} {work / 'naive.db'} {name} {work / name}.yaml --pk id" for name in COLLECTIONS)
+    script = "; ".join(f"{tool} {work / 'naive.db'} {name} {work / name}.yaml --pk id" for name in collections(root))
     steps = {"naive: yaml-to-sqlite": measure(["sh", "-c", f"set -e; rm -f {work / 'naive.db'}; {script}"],
                                               timeout=timeout)}
     frictionless = Path(sys.executable).parent / "frictionless"
