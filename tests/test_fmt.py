@@ -88,6 +88,14 @@ def test_formatting_keeps_every_value_and_is_idempotent(collection_record):
     assert same(yaml.safe_load(text), reread)
 
 
+def test_text_that_starts_like_a_document_marker_is_quoted():
+    """``... 0`` at the start of a line ends the YAML document: as a key or a value it must be quoted."""
+    record = {"id": "x", "name": "... 0", "... 0": "... end"}
+    text = format_record("actors", record)
+    assert same(parse_yaml(text), canonical(record, COLLECTIONS["actors"]))
+    assert format_text(text, "actors") == text
+
+
 def test_canonical_form_orders_fields_omits_defaults_and_quotes_what_yaml_would_misread():
     record = {
         "status": "occurred",

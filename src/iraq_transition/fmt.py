@@ -184,6 +184,7 @@ def _is_plain(text: str) -> bool:
         text
         and text == text.strip()
         and text[0] not in _INDICATORS
+        and not text.startswith("...")  # at the start of a line, the end of the document (and "---" starts with "-")
         and ": " not in text
         and " #" not in text
         and not text.endswith(":")
