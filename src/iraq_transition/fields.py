@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import annotated_types
 from pydantic import BaseModel, Strict, StringConstraints, ValidationError
 
-from .models import Citation, References
+from .models import VOCABULARIES, Citation, References
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,12 @@ def _constraints(where: str, metadata: tuple) -> dict[str, Any]:
         else:
             raise TypeError(f"{where}: constraint {item!r} has no column equivalent")
     return constraints
+
+
+def vocabulary_meanings(enum: tuple[str, ...]) -> dict[str, str] | None:
+    """The meaning of each value of the controlled vocabulary whose values are ``enum`` (see
+    :data:`.models.VOCABULARIES`), or None if it has none."""
+    return next((meanings for vocabulary, meanings in VOCABULARIES.items() if get_args(vocabulary) == enum), None)
 
 
 def model_description(model: type[BaseModel]) -> str:

@@ -164,6 +164,15 @@ class FuzzyDate(Model):
             last = self.latest
         return first, last
 
+    def sort_day(self) -> str:
+        """The day to sort by (ISO): the earliest possible day where one is known; else (a deadline, 'by September
+        2025', or circa) the first day of value, or the latest possible day if that is earlier. Never a bound."""
+        first, last = self.bounds()
+        if first is not None:
+            return first
+        day = _span(self.value)[0]
+        return min(day, last) if last else day
+
 
 def _is_real_date(text: str) -> bool:
     parts = [int(p) for p in text.split("-")] + [1, 1]
@@ -363,6 +372,8 @@ class Event(Record):
 
 # --------------------------------------------------------------------------- quotes
 
+Directness = Literal["direct", "partial"]
+
 
 class Quote(Record):
     """A remark as one source prints it, attributed exactly as that source attributes it."""
@@ -379,7 +390,7 @@ class Quote(Record):
     said: FuzzyDate | None = Field(default=None, description="When the remark was made, with precision.")
     occasion: PlainText | None = Field(default=None, description="Where or how it was said, e.g. 'press briefing'.")
     occasion_event: EventId | None = Field(default=None, description="Id of the event at which it was said.")
-    directness: Literal["direct", "partial"] = Field(
+    directness: Directness = Field(
         description="direct: a full quoted sentence or more; partial: a fragment quoted inside the source's own sentence."
     )
     variant_of: QuoteId | None = Field(
@@ -391,6 +402,10 @@ class Quote(Record):
 
 # --------------------------------------------------------------------------- force levels
 
+ForceMeasure = Literal["level", "change"]
+FigureQualifier = Literal["exact", "approximately", "at_least", "at_most", "unspecified"]
+ForceStatus = Literal["current", "planned", "projected", "historical"]
+
 
 class ForceLevel(Record):
     """A number of personnel deployed, or planned or expected to change, as a source states it."""
@@ -399,7 +414,7 @@ class ForceLevel(Record):
 
     actor: ActorId = Field(description="Id of the force or state deploying the personnel.")
     country: CountryCode = Field(description="ISO 3166-1 alpha-2 code of the country where they are deployed.")
-    measure: Literal["level", "change"] = Field(
+    measure: ForceMeasure = Field(
         default="level",
         description="level: personnel present; change: personnel to leave (negative) or arrive (positive).",
     )
@@ -407,12 +422,12 @@ class ForceLevel(Record):
     low: Count | None = Field(default=None, description="Lowest figure the source gives (personnel); null if none.")
     high: Count | None = Field(default=None, description="Highest figure the source gives (personnel); null if none.")
     wording: Text = Field(description="The source's own words for the figure, e.g. 'around 2,500'.")
-    qualifier: Literal["exact", "approximately", "at_least", "at_most", "unspecified"] = Field(
+    qualifier: FigureQualifier = Field(
         description="How the figure is hedged: exact, approximately ('around', 'about'), at_least, at_most "
         "('up to'), or unspecified ('several hundred')."
     )
     as_of: FuzzyDate = Field(description="When the figure holds (the 'as at' date), with precision.")
-    status: Literal["current", "planned", "projected", "historical"] = Field(
+    status: ForceStatus = Field(
         description="current (reported as now), planned, projected (expected or forecast), historical."
     )
     citations: Citations
@@ -434,6 +449,7 @@ class ForceLevel(Record):
 PostureKind = Literal[
     "active", "to_be_vacated", "to_be_reduced", "to_be_retained", "vacated", "reduced", "retained"
 ]
+SiteType = Literal["air_base", "base", "city", "region"]
 
 
 class Posture(Model):
@@ -458,7 +474,7 @@ class Base(Record):
 
     name: Text = Field(description="Name as most sources give it.")
     aliases: list[Text] = Field(default_factory=list, description="Other names and spellings.")
-    site_type: Literal["air_base", "base", "city", "region"] = Field(
+    site_type: SiteType = Field(
         description="air_base or base for a named installation; city or region where sources name only a place."
     )
     country: CountryCode = Field(description="ISO 3166-1 alpha-2 country code.")
@@ -489,3 +505,115 @@ COLLECTIONS: dict[str, type[Record]] = {
     model.collection: model for model in (Source, Actor, Event, Quote, ForceLevel, Base)
 }
 """Every collection, in dependency order, by its directory name under data/."""
+
+
+VOCABULARIES: dict[object, dict[str, str]] = {
+    DatePrecision: {
+        "day": "value is a day, YYYY-MM-DD.",
+        "month": "value is a month, YYYY-MM: the source names no day.",
+        "year": "value is a year, YYYY: the source names no month.",
+    },
+    DateQualifier: {
+        "exact": "The date lies within value (that day, month or year).",
+        "no_later_than": "value is a deadline: on or before it ('by September 2025'). No earliest day is known "
+        "unless earliest gives one.",
+        "no_earlier_than": "On or after value ('until at least September 2026'). No latest day is known unless "
+        "latest gives one.",
+        "circa": "About value ('around'): neither bound is known unless earliest or latest gives one.",
+    },
+    ActorKind: {
+        "person": "One person, named or unnamed ('a senior US official').",
+        "state": "A country acting or spoken of as a whole.",
+        "government_body": "A government, ministry, department, office, committee or commission.",
+        "armed_force": "A state's armed forces, or a part or contingent of them.",
+        "coalition": "An alliance of states or forces, such as the US-led coalition.",
+        "international_organisation": "An organisation of states, such as the United Nations.",
+        "non_state_armed_group": "An armed group outside a state's command: an insurgency, a militia, a "
+        "group the sources call terrorist.",
+        "media": "A news organisation, as a source other outlets cite.",
+    },
+    EventType: {
+        "agreement": "Parties reach or conclude an agreement.",
+        "statement": "A public statement or announcement, such as a joint statement.",
+        "briefing": "A press briefing.",
+        "interview": "An interview given to a news organisation.",
+        "negotiation": "Talks or discussions between parties.",
+        "visit": "A visit by an official or delegation.",
+        "mission_change": "A military mission begins, changes, continues, transitions or concludes.",
+        "force_movement": "Personnel or forces arrive, leave, are reduced or are relocated.",
+        "military_operation": "A military operation or campaign.",
+        "attack": "An attack on forces, people or places.",
+        "interception": "Rockets, drones or missiles are intercepted.",
+        "territorial_change": "Territory is taken, lost or spread across.",
+        "formation": "A body, committee or group is set up.",
+    },
+    EventStatus: {
+        "occurred": "It happened, as the sources report.",
+        "announced": "A party declared it; the declaration is not its execution.",
+        "planned": "Scheduled or intended ('scheduled to', 'will').",
+        "expected": "Forecast, not scheduled ('expected to', 'likely to').",
+    },
+    ParticipantRole: {
+        "party": "One of the sides of an agreement, talks or statement.",
+        "initiator": "Began or proposed it.",
+        "announcer": "Made it public.",
+        "perpetrator": "Carried out the attack or action, as the sources report it.",
+        "target": "Was attacked or acted upon.",
+        "subject": "What it concerns, such as the forces a withdrawal is about.",
+        "host": "Hosted the visit, the talks or the forces.",
+        "overseer": "Oversees or supervises it.",
+    },
+    EventRelation: {
+        "implements": "This event carries out the linked plan.",
+        "part_of": "This event is a part or phase of the linked one.",
+        "result_of": "This event follows from the linked one.",
+        "supersedes": "This event replaces the linked one, such as a revised plan.",
+        "related": "Otherwise related, as the sources connect them.",
+    },
+    PlacePrecision: {
+        "site": "A named installation or site.",
+        "city": "A city or town.",
+        "province": "A province or governorate.",
+        "country": "A country as a whole.",
+        "region": "A region within or across countries, such as northeastern Syria.",
+    },
+    Directness: {
+        "direct": "A full quoted sentence or more.",
+        "partial": "A fragment quoted inside the source's own sentence.",
+    },
+    ForceMeasure: {
+        "level": "Personnel present.",
+        "change": "Personnel to leave (negative figures) or arrive (positive figures).",
+    },
+    FigureQualifier: {
+        "exact": "The figure as stated, without a hedge.",
+        "approximately": "Hedged as approximate ('around', 'about', 'approximately').",
+        "at_least": "A floor ('at least', 'more than').",
+        "at_most": "A ceiling ('up to', 'no more than').",
+        "unspecified": "No number is given ('several hundred', 'the remaining forces'): best, low and high are left "
+        "empty.",
+    },
+    ForceStatus: {
+        "current": "Reported as the present level.",
+        "planned": "A level or change that is planned.",
+        "projected": "A level or change that is expected or forecast.",
+        "historical": "A past level.",
+    },
+    PostureKind: {
+        "active": "Forces are present and operating there.",
+        "to_be_vacated": "The site is to be left entirely.",
+        "to_be_reduced": "The presence is to be reduced.",
+        "to_be_retained": "The presence is to remain.",
+        "vacated": "The site has been left.",
+        "reduced": "The presence has been reduced.",
+        "retained": "The presence has remained.",
+    },
+    SiteType: {
+        "air_base": "A named air base.",
+        "base": "A named base other than an air base.",
+        "city": "A city, where the sources name only the place.",
+        "region": "A region, where the sources name only the area.",
+    },
+}
+"""The meaning of each value of every controlled vocabulary (the ``Literal`` types above), for the codebook; a test
+keeps it complete."""
