@@ -9,14 +9,9 @@ from __future__ import annotations
 from html import escape
 
 from . import layout, site_config
+from .layout import label_column
 from .models import COLLECTIONS
-
-
-def label_column(collection: str) -> str:
-    """The column that names a collection's records (events.title, actors.name, ...): the first of
-    :data:`.site_config.LABEL_FIELDS` its table has, else its id."""
-    names = {column.name for column in layout.table(collection).columns}
-    return next((name for name in site_config.LABEL_FIELDS if name in names), "id")
+from .views import views
 
 
 def facets(table: layout.Table) -> list[str]:
@@ -55,6 +50,8 @@ def datasette_metadata(timeline_svg: str | None = None) -> dict:
         if table.name == site_config.MAP_TABLE:
             entry["plugins"] = {"datasette-cluster-map": site_config.MAP_COLUMNS}
         table_metadata[table.name] = entry
+    for view in views():
+        table_metadata[view.name] = view.table.to_datasette()
     return {
         "title": site_config.TITLE,
         "description": site_config.DESCRIPTION,
