@@ -156,9 +156,8 @@ def _type(column: Column) -> str:
 def _table_blocks(table: Table) -> list[Block]:
     keys = [f"File {_code(f'{CSV_PATH}/{table.name}.csv')}; one row per {_values(table.primary_key)}."]
     if table.foreign_keys:
-        keys.append(
-            "Ids of other records: " + ", ".join(f"{_code(column)} → {_code(target + '.id')}" for column, target in table.foreign_keys) + "."
-        )
+        links = (f"{_code(column)} → {_code(target + '.id')}" for column, target in table.foreign_keys)
+        keys.append(f"Ids of other records: {', '.join(links)}.")
     rows = tuple(
         (_code(column.name), _type(column), "yes" if column.required else "", column.description)
         for column in table.columns
@@ -353,11 +352,13 @@ def to_html(blocks: list[Block]) -> str:
         elif isinstance(block, Items):
             parts.append("<ul>" + "".join(f"<li>{_inline(item)}</li>" for item in block.items) + "</ul>")
         elif isinstance(block, Code):
-            parts.append(f'<pre><code class="language-{escape(block.language)}">{escape(block.text.rstrip())}</code></pre>')
+            language, code = escape(block.language), escape(block.text.rstrip())
+            parts.append(f'<pre style="overflow-x: auto"><code class="language-{language}">{code}</code></pre>')
         else:
             head = "".join(f"<th>{_inline(cell)}</th>" for cell in block.header)
             body = "".join("<tr>" + "".join(f"<td>{_inline(cell)}</td>" for cell in row) + "</tr>" for row in block.rows)
-            parts.append(f'<div class="codebook-table"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+            table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            parts.append(f'<div class="codebook-table" style="overflow-x: auto">{table}</div>')
     parts.append("</article>")
     return "\n".join(parts) + "\n"
 
