@@ -379,14 +379,16 @@ def test_views(small: Path, cli):
         assert timeline[1]["occurred"] is None and timeline[1]["announced_planned_or_expected"]
         quote = dict(connection.execute("SELECT * FROM quotes_with_speakers").fetchone())
         assert quote["speaker"] == "the official" and quote["speaker_unnamed"] == 1
-        assert quote["source_ids"] == "pentagon-statement"
+        assert json.loads(quote["source_ids"]) == ["pentagon-statement"] and json.loads(quote["sources"]) == ["Test headline"]
+        assert quote["occasion_event_title"] == "Joint statement on the transition"
         corroboration = {
             (row["record_type"], row["record_id"]): dict(row) for row in connection.execute("SELECT * FROM corroboration")
         }
         troops = corroboration[("force_levels", "us-troops-iraq")]
         # statement-rewrite is the same story as pentagon-statement: two sources, one independent report
         assert (troops["citations"], troops["sources"], troops["independent_reports"]) == (2, 2, 1)
-        assert troops["source_ids"] == "pentagon-statement, statement-rewrite"
+        assert json.loads(troops["source_ids"]) == ["pentagon-statement", "statement-rewrite"]
+        assert troops["label"] == "the 2,500 U.S. troops"
         singh = corroboration[("actors", "sabrina-singh")]
         assert (singh["citations"], singh["sources"], singh["independent_reports"]) == (2, 1, 1)
         statements = connection.execute(
@@ -557,7 +559,10 @@ def _complete(out: Path) -> bool:
     finally:
         connection.close()
     csvs = {path.stem for path in (out / build.CSV_DIR).glob("*.csv")}
-    return tables <= names and csvs == tables and (out / build.METADATA).is_file() and (out / build.TIMELINE).is_file()
+    written = {table.name for table in build.csv_tables()}
+    return tables <= names and csvs == written and all(
+        (out / name).is_file() for name in (build.METADATA, build.TIMELINE, build.CODEBOOK, build.CODEBOOK_HTML)
+    )
 
 
 def test_a_killed_build_leaves_a_whole_build_and_the_next_one_cleans_up(small: Path):

@@ -14,10 +14,10 @@ import pytest
 from test_build import write_small_project
 from test_cli import assert_clean_failure, read_only, snapshot
 
-from iraq_transition import export, layout
+from iraq_transition import build, export, layout
 from iraq_transition.models import COLLECTIONS
 
-GENERATED = [Path("datapackage.json"), Path("docs/timeline.svg")] + [
+GENERATED = [Path("datapackage.json"), Path("docs/timeline.svg"), Path("docs/codebook.md")] + [
     Path("schema") / f"{collection}.schema.json" for collection in COLLECTIONS
 ]
 
@@ -138,8 +138,8 @@ def test_datapackage_describes_the_table_layout(repo: Path):
     assert "property of their publishers" in package["description"]
     assert len(package["sources"]) == len(list((repo / "data" / "sources").glob("*.yaml")))
     resources = {resource["name"]: resource for resource in package["resources"]}
-    assert list(resources) == [table.name for table in layout.table_layout()]
-    for table in layout.table_layout():
+    assert list(resources) == [table.name for table in build.csv_tables()]
+    for table in build.csv_tables():
         resource = resources[table.name]
         assert resource["path"] == f"build/csv/{table.name}.csv"
         schema = resource["schema"]
@@ -161,7 +161,7 @@ def test_committed_data_package_validates_after_a_build(repo_copy: Path, cli):
     assert result.code == 0, result.out + result.err
     report = frictionless.validate(repo_copy / "datapackage.json")
     assert report.valid, _errors(report)[:10]
-    assert {task.name for task in report.tasks} == {table.name for table in layout.table_layout()}
+    assert {task.name for task in report.tasks} == {table.name for table in build.csv_tables()}
 
 
 def test_frictionless_cli_validates_the_package(small_package: Path):

@@ -15,7 +15,7 @@ from iraq_transition import layout, models, site_config, site_metadata
 from iraq_transition.models import Citations, FuzzyDate, Participant, Record, Text
 
 PACKAGE = Path(layout.__file__).parent
-READERS = ("build", "export", "serve", "layout", "site_metadata", "timeline")
+READERS = ("build", "export", "serve", "layout", "site_metadata", "timeline", "labels", "codebook")
 """The modules that render the tables: they read the models through the layout or :mod:`fields`."""
 
 

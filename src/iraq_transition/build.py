@@ -28,21 +28,28 @@ from pathlib import Path
 from typing import Any
 
 from . import site_config
+from .codebook import codebook, to_html, to_markdown
 from .freshness import built_before, input_state, remember_build
-from .layout import CITATIONS, CSV_LINE_TERMINATOR, CollectionPlan, collection_plans, sql_name, table_layout
+from .layout import CITATIONS, CSV_LINE_TERMINATOR, CollectionPlan, Table, collection_plans, sql_name, table_layout
 from .load import Project, ensure_real_directories
 from .models import COLLECTIONS, SCHEMA_VERSION, Record
 from .problems import UsageError, refuse, shown
-from .site_metadata import browsed_columns, datasette_metadata, label_column
+from .site_metadata import browsed_columns, datasette_metadata
 from .spans import find_span
 from .timeline import Timeline
 from .validate import Dataset, Spans, validate_project
+from .views import views
 
 DATABASE = f"{site_config.NAME}.db"
 CSV_DIR = "csv"
 TIMELINE = "timeline.svg"
 METADATA = "metadata.json"
-OUTPUT_NAMES = frozenset({DATABASE, CSV_DIR, TIMELINE, METADATA, *(DATABASE + s for s in ("-journal", "-wal", "-shm"))})
+CODEBOOK = "codebook.md"
+CODEBOOK_HTML = "codebook.html"
+"""The codebook, as in docs/, and as an HTML fragment for the site."""
+OUTPUT_NAMES = frozenset(
+    {DATABASE, CSV_DIR, TIMELINE, METADATA, CODEBOOK, CODEBOOK_HTML, *(DATABASE + s for s in ("-journal", "-wal", "-shm"))}
+)
 """What a build writes into its output directory (and what SQLite may leave next to an opened database)."""
 STAGING = "-new-"
 """Infix of a build's staging directory next to the output (``.build-new-<token>``)."""
@@ -117,54 +124,6 @@ def _fts_sql(name: str, columns: tuple[str, ...]) -> list[str]:
     ]
 
 
-def _view_sql() -> list[str]:
-    labels = " UNION ALL ".join(
-        f"SELECT '{collection}' AS record_type, id, {sql_name(label_column(collection))} AS label FROM {sql_name(collection)}"
-        for collection in COLLECTIONS
-    )
-    return [
-        """CREATE VIEW timeline AS
-SELECT id, coalesce(date_start, date_end) AS sort_date,
-    date_value, date_qualifier, date_start, date_end, end_date_value, end_date_start, end_date_end,
-    CASE WHEN status = 'occurred' THEN title END AS occurred,
-    CASE WHEN status <> 'occurred' THEN title END AS announced_planned_or_expected,
-    status, event_type, place_country, place_name, place_base
-FROM events
-ORDER BY sort_date IS NULL, sort_date, date_end IS NULL, date_end, id""",
-        """CREATE VIEW quotes_with_speakers AS
-SELECT q.id, q.text, a.name AS speaker, q.speaker_id, q.speaker_as_described, a.unnamed AS speaker_unnamed,
-    q.said_value AS said, q.said_start, q.said_end, q.occasion, q.occasion_event, q.directness, q.variant_of,
-    (SELECT group_concat(source_id, ', ') FROM (
-        SELECT DISTINCT source_id FROM citations c
-        WHERE c.record_type = 'quotes' AND c.record_id = q.id ORDER BY source_id)) AS source_ids
-FROM quotes q LEFT JOIN actors a ON a.id = q.speaker_id
-ORDER BY q.said_start IS NULL, q.said_start, q.id""",
-        """CREATE VIEW corroboration AS
-WITH RECURSIVE origin(id, root) AS (
-    SELECT id, id FROM sources WHERE same_story_as IS NULL
-    UNION ALL
-    SELECT s.id, o.root FROM sources s JOIN origin o ON s.same_story_as = o.id
-), counted AS (
-    SELECT record_type, record_id, count(*) AS citations FROM citations GROUP BY record_type, record_id
-), cited AS (
-    SELECT DISTINCT c.record_type, c.record_id, c.source_id, coalesce(o.root, c.source_id) AS report
-    FROM citations c LEFT JOIN origin o ON o.id = c.source_id
-    ORDER BY c.record_type, c.record_id, c.source_id
-)
-SELECT cited.record_type, cited.record_id, counted.citations,
-    count(DISTINCT cited.source_id) AS sources, count(DISTINCT cited.report) AS independent_reports,
-    group_concat(cited.source_id, ', ') AS source_ids
-FROM cited JOIN counted USING (record_type, record_id)
-GROUP BY cited.record_type, cited.record_id
-ORDER BY cited.record_type, cited.record_id""",
-        f"""CREATE VIEW source_statements AS
-SELECT c.source_id, c.start_offset, c.end_offset, c.quote, c.record_type, c.record_id,
-    coalesce(labels.label, c.record_id) AS label, c.part
-FROM citations c JOIN ({labels}) AS labels ON labels.record_type = c.record_type AND labels.id = c.record_id
-ORDER BY c.source_id, c.start_offset, c.end_offset, c.record_type, c.record_id, c.part, c.position""",
-    ]
-
-
 @contextlib.contextmanager
 def _database(path: Path) -> Iterator[sqlite3.Connection]:
     """A fresh database at ``path`` with every table of :func:`table_layout` created, in an open transaction."""
@@ -187,7 +146,7 @@ def _finish_database(connection: sqlite3.Connection) -> None:
     browsed = browsed_columns()
     statements = [sql for table in table_layout() for sql in table.index_sql(browsed[table.name])]
     statements += [sql for name, columns in site_config.FULL_TEXT.items() for sql in _fts_sql(name, columns)]
-    statements += _view_sql()
+    statements += [view.create_sql() for view in views()]
     for sql in statements:
         connection.execute(sql)
     connection.execute("COMMIT")
@@ -200,18 +159,35 @@ def _finish_database(connection: sqlite3.Connection) -> None:
 # --------------------------------------------------------------------------- CSV and the whole build
 
 
+def csv_tables() -> tuple[Table, ...]:
+    """Every table written as ``csv/<name>.csv``: the tables of the layout, then the views."""
+    return (*table_layout(), *(view.table for view in views()))
+
+
 @contextlib.contextmanager
 def _csv_writers(directory: Path) -> Iterator[dict[str, Any]]:
-    """A writer per table into ``directory/<table>.csv``, its header row written: UTF-8, CRLF, null as an empty cell,
-    booleans 0/1."""
+    """A writer per table and view into ``directory/<name>.csv``, its header row written: UTF-8, CRLF, null as an
+    empty cell."""
     directory.mkdir()
     with contextlib.ExitStack() as stack:
         writers = {}
-        for table in table_layout():
+        for table in csv_tables():
             file = stack.enter_context(open(directory / f"{table.name}.csv", "w", encoding="utf-8", newline=""))
             writers[table.name] = csv.writer(file, lineterminator=CSV_LINE_TERMINATOR)
             writers[table.name].writerow(column.name for column in table.columns)
         yield writers
+
+
+def _write_views(connection: sqlite3.Connection, writers: dict[str, Any]) -> None:
+    """Each view's rows into its CSV file, a batch at a time, after checking that SQLite gives it the columns
+    the layout describes."""
+    for view in views():
+        cursor = connection.execute(f"SELECT * FROM {sql_name(view.name)}")
+        names = tuple(column[0] for column in cursor.description)
+        if names != tuple(column.name for column in view.table.columns):
+            raise BuildError(f"view {view.name} has the columns {names}, not those its description lists")
+        while rows := cursor.fetchmany(BATCH):
+            writers[view.name].writerows(view.table.csv_rows(rows))
 
 
 def write_tables(dataset: Dataset, directory: Path, timeline: Timeline) -> dict[str, int]:
@@ -220,7 +196,8 @@ def write_tables(dataset: Dataset, directory: Path, timeline: Timeline) -> dict[
     way; the number of records of each collection.
     """
     counts = dict.fromkeys(COLLECTIONS, 0)
-    inserts = {table.name: table.insert_sql() for table in table_layout()}
+    tables = {table.name: table for table in table_layout()}
+    inserts = {name: table.insert_sql() for name, table in tables.items()}
     with _database(directory / DATABASE) as connection, _csv_writers(directory / CSV_DIR) as writers:
         for plan in collection_plans():
             for batch in _batches(dataset.located_items(plan.collection)):
@@ -230,8 +207,9 @@ def write_tables(dataset: Dataset, directory: Path, timeline: Timeline) -> dict[
                         timeline.add(record)
                 for name, rows in batch_rows(plan, batch, dataset.texts).items():
                     connection.executemany(inserts[name], rows)
-                    writers[name].writerows(rows)
+                    writers[name].writerows(tables[name].csv_rows(rows))
         _finish_database(connection)
+        _write_views(connection, writers)
     return counts
 
 
@@ -243,6 +221,9 @@ def write_outputs(dataset: Dataset, directory: Path) -> dict[str, int]:
     (directory / TIMELINE).write_text(svg, encoding="utf-8", newline="")
     text = json.dumps(datasette_metadata(timeline_svg=svg), indent=2, ensure_ascii=False) + "\n"
     (directory / METADATA).write_text(text, encoding="utf-8", newline="")
+    blocks = codebook(csv_tables())
+    (directory / CODEBOOK).write_text(to_markdown(blocks), encoding="utf-8", newline="")
+    (directory / CODEBOOK_HTML).write_text(to_html(blocks), encoding="utf-8", newline="")
     return counts
 
 

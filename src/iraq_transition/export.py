@@ -1,4 +1,5 @@
-"""Generate the committed files derived from the models: JSON Schemas, datapackage.json, docs/timeline.svg.
+"""Generate the committed files derived from the models: JSON Schemas, datapackage.json, docs/timeline.svg and
+docs/codebook.md.
 
 The Frictionless Table Schemas are rendered by the same table layout as the SQLite tables
 (:mod:`.layout`); the package's name, titles, licences and keywords come from the site's configuration
@@ -16,9 +17,10 @@ from stat import S_ISREG
 from typing import Any
 
 from . import __version__, site_config
-from .build import CSV_DIR
+from .build import CSV_DIR, csv_tables
+from .codebook import codebook, to_markdown
 from .fields import quoted_collection
-from .layout import table_layout
+from .labels import record_label
 from .load import MAX_FILE_BYTES, NO_FOLLOW_READ, Project, ensure_real_directories, write_files
 from .models import COLLECTIONS, Record
 from .problems import refuse, shown
@@ -28,6 +30,7 @@ from .validate import Dataset, validate_project
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DATAPACKAGE = "datapackage.json"
 TIMELINE_DOC = Path("docs") / "timeline.svg"
+CODEBOOK_DOC = Path("docs") / "codebook.md"
 CSV_PATH = Path("build") / CSV_DIR  # where `iraq-transition build` writes the CSVs, relative to the root
 
 
@@ -56,7 +59,7 @@ def _schema_title(collection: str) -> str:
 
 
 def _package_source(source: Record) -> dict[str, Any]:
-    title = source.headline or f"{source.id}: headline not identified"
+    title = record_label(source)
     entry = {"title": title, "path": source.url or f"seeds/{source.file}"}
     if source.publisher:
         entry["publisher"] = source.publisher
@@ -76,7 +79,7 @@ def datapackage(dataset: Dataset) -> dict[str, Any]:
         "licenses": site_config.LICENSES,
         "contributors": site_config.CONTRIBUTORS,
         "sources": [_package_source(source) for source in dataset.records.get(quoted_collection(), {}).values()],
-        "resources": [table.to_resource((CSV_PATH / f"{table.name}.csv").as_posix()) for table in table_layout()],
+        "resources": [table.to_resource((CSV_PATH / f"{table.name}.csv").as_posix()) for table in csv_tables()],
     }
 
 
@@ -94,6 +97,7 @@ def generated_files(dataset: Dataset) -> dict[Path, str]:
     }
     files[Path(DATAPACKAGE)] = _json_text(datapackage(dataset))
     files[TIMELINE_DOC] = render_svg(dataset)
+    files[CODEBOOK_DOC] = to_markdown(codebook(csv_tables()))
     return files
 
 

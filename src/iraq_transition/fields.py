@@ -17,6 +17,7 @@ from pydantic import BaseModel, Strict, StringConstraints, ValidationError
 
 from . import site_config
 from .models import Citation, References
+from .vocabularies import VOCABULARIES
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,12 @@ def _constraints(where: str, metadata: tuple) -> dict[str, Any]:
         else:
             raise TypeError(f"{where}: constraint {item!r} has no column equivalent")
     return constraints
+
+
+def vocabulary_meanings(enum: tuple[str, ...]) -> dict[str, str] | None:
+    """The meaning of each value of the controlled vocabulary whose values are ``enum`` (see
+    :data:`.vocabularies.VOCABULARIES`), or None if it has none."""
+    return next((meanings for vocabulary, meanings in VOCABULARIES.items() if get_args(vocabulary) == enum), None)
 
 
 def model_description(model: type[BaseModel]) -> str:

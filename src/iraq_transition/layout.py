@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
 from operator import attrgetter
@@ -24,7 +24,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from .fields import field_specs, is_model, model_description, quoted_collection
-from .models import COLLECTIONS, NOT_IN_TEXT, SLUG_PATTERN, TEXT_PATTERN, Citation, FuzzyDate
+from .labels import LABEL_COLUMN, label_description, label_field, needs_label_column, record_label
+from .models import COLLECTIONS, ISO_DATE_PATTERN, NOT_IN_TEXT, SLUG_PATTERN, TEXT_PATTERN, Citation, FuzzyDate
 
 CITATIONS = "citations"
 TEXT_COLUMN = "text"
@@ -34,6 +35,16 @@ SQL_TYPES = {
     "string": "TEXT", "date": "TEXT", "array": "TEXT", "integer": "INTEGER", "boolean": "INTEGER", "number": "REAL"
 }
 SCALAR_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+CSV_BOOLEANS = ("false", "true")
+"""How the CSVs write a boolean (SQLite stores 0 and 1): what pandas, R and spreadsheets read as booleans."""
+
+SORT_SUFFIX = "sort"
+"""A date's column to sort by is ``<date>_sort``."""
+SORT_DESCRIPTION = (
+    "Day to sort by (YYYY-MM-DD), never empty when the date is given: the earliest possible day (start) where it is "
+    "known, else the first day of value (for a deadline, 'by 2025-09', or circa). An order, not a bound: filter "
+    "on start and end."
+)
 
 Getter = Callable[[Any], Any]
 
@@ -73,10 +84,10 @@ class Column:
         return sql
 
     def to_table_schema(self) -> dict[str, Any]:
-        """The column as a Frictionless Table Schema field (booleans are 0/1 in the CSVs)."""
+        """The column as a Frictionless Table Schema field (booleans are ``true``/``false`` in the CSVs)."""
         field: dict[str, Any] = {"name": self.name, "type": self.type, "description": self.description}
         if self.type == "boolean":
-            field |= {"trueValues": ["1"], "falseValues": ["0"]}
+            field |= {"trueValues": [CSV_BOOLEANS[1]], "falseValues": [CSV_BOOLEANS[0]]}
         constraints = {
             "required": self.required or None,
             "enum": list(self.enum) if self.enum else None,
@@ -123,6 +134,16 @@ class Table:
     def insert_sql(self) -> str:
         """``INSERT`` of one row, its values in column order."""
         return f"INSERT INTO {sql_name(self.name)} VALUES ({', '.join('?' * len(self.columns))})"
+
+    def csv_rows(self, rows: Iterable[tuple]) -> Iterable[tuple]:
+        """``rows`` (as SQLite holds them) as the CSV file writes them: booleans as ``true``/``false``."""
+        booleans = {index for index, column in enumerate(self.columns) if column.type == "boolean"}
+        if not booleans:
+            return rows
+        return (
+            tuple(value if value is None or index not in booleans else CSV_BOOLEANS[value] for index, value in enumerate(row))
+            for row in rows
+        )
 
     def index_sql(self, browsed: tuple[str, ...] = ()) -> list[str]:
         """An index on every foreign-key column and every ``browsed`` column (faceted or sorted by on the site),
@@ -191,6 +212,7 @@ class CollectionPlan:
     cited: bool  # whether the records carry citations (sources do not)
     cited_fields: tuple[str, ...]  # list fields whose items carry citations
     quoted: bool  # whether citations quote its records' texts: rows end with the text
+    label_column: str  # the column that names its records, never empty
 
     @property
     def tables(self) -> tuple[Table, ...]:
@@ -229,8 +251,19 @@ def table(name: str) -> Table:
     return next(table for table in table_layout() if table.name == name)
 
 
+def label_column(collection: str) -> str:
+    """The column that names ``collection``'s records, never empty: its label field (events.title, actors.name...),
+    the ``label`` column made for a label field that may be empty, or else the id."""
+    return next(plan.label_column for plan in collection_plans() if plan.collection == collection)
+
+
 def _collection_plan(collection: str, model: type[BaseModel]) -> CollectionPlan:
     flat = _flatten(model)
+    label = label_field(model) or "id"
+    if needs_label_column(model):  # after the id
+        label = LABEL_COLUMN
+        flat.columns.insert(1, Column(LABEL_COLUMN, "string", label_description(model), required=True))
+        flat.getters.insert(1, record_label)
     columns = flat.columns
     quoted = collection == quoted_collection()
     if quoted:
@@ -253,7 +286,7 @@ def _collection_plan(collection: str, model: type[BaseModel]) -> CollectionPlan:
         description = f"{model_description(item_model)} One row per item of {collection}.{field}."
         child = Table(name, description, (*context, *item.columns), (parent_id, "position"))
         children.append((field, TablePlan(child, tuple(item.getters))))
-    plan = CollectionPlan(collection, record, tuple(children), flat.cited, tuple(cited_fields), quoted)
+    plan = CollectionPlan(collection, record, tuple(children), flat.cited, tuple(cited_fields), quoted, label)
     for made in plan.tables:
         names = [column.name for column in made.columns]
         if len(set(names)) != len(names):
@@ -326,12 +359,24 @@ def _flatten(model: type[BaseModel], top_level: bool = True) -> _Flat:
                         )
                     )
                     flat.getters.append(_within(name, lambda date, index=index: date.bounds()[index]))
+                flat.columns.append(
+                    Column(
+                        f"{name}_{SORT_SUFFIX}",
+                        "date",
+                        f"{description} — {SORT_DESCRIPTION}",
+                        required=not spec.optional,
+                    )
+                )
+                flat.getters.append(_within(name, FuzzyDate.sort_day))
         elif base in SCALAR_TYPES:
             constraints = {
                 key: getattr(spec, key)
                 for key in ("enum", "references", "pattern", "min_length", "max_length", "minimum", "maximum")
             }
-            flat.columns.append(Column(name, SCALAR_TYPES[base], description, required=not spec.optional, **constraints))
+            kind = SCALAR_TYPES[base]
+            if spec.pattern == ISO_DATE_PATTERN:  # a day: a date to Table Schema, pandas and R, not a text
+                kind, constraints["pattern"] = "date", None
+            flat.columns.append(Column(name, kind, description, required=not spec.optional, **constraints))
             flat.getters.append(_getter(name, int if base is bool else None))
         else:
             raise TypeError(f"{model.__name__}.{name}: type {base} has no column type")

@@ -164,6 +164,15 @@ class FuzzyDate(Model):
             last = self.latest
         return first, last
 
+    def sort_day(self) -> str:
+        """The day to sort by (ISO): the earliest possible day where one is known; else (a deadline, 'by September
+        2025', or circa) the first day of value, or the latest possible day if that is earlier. Never a bound."""
+        first, last = self.bounds()
+        if first is not None:
+            return first
+        day = _span(self.value)[0]
+        return min(day, last) if last else day
+
 
 def _is_real_date(text: str) -> bool:
     parts = [int(p) for p in text.split("-")] + [1, 1]
@@ -363,6 +372,8 @@ class Event(Record):
 
 # --------------------------------------------------------------------------- quotes
 
+Directness = Literal["direct", "partial"]
+
 
 class Quote(Record):
     """A remark as one source prints it, attributed exactly as that source attributes it."""
@@ -379,7 +390,7 @@ class Quote(Record):
     said: FuzzyDate | None = Field(default=None, description="When the remark was made, with precision.")
     occasion: PlainText | None = Field(default=None, description="Where or how it was said, e.g. 'press briefing'.")
     occasion_event: EventId | None = Field(default=None, description="Id of the event at which it was said.")
-    directness: Literal["direct", "partial"] = Field(
+    directness: Directness = Field(
         description="direct: a full quoted sentence or more; partial: a fragment quoted inside the source's own sentence."
     )
     variant_of: QuoteId | None = Field(
@@ -391,6 +402,10 @@ class Quote(Record):
 
 # --------------------------------------------------------------------------- force levels
 
+ForceMeasure = Literal["level", "change"]
+FigureQualifier = Literal["exact", "approximately", "at_least", "at_most", "unspecified"]
+ForceStatus = Literal["current", "planned", "projected", "historical"]
+
 
 class ForceLevel(Record):
     """A number of personnel deployed, or planned or expected to change, as a source states it."""
@@ -399,7 +414,7 @@ class ForceLevel(Record):
 
     actor: ActorId = Field(description="Id of the force or state deploying the personnel.")
     country: CountryCode = Field(description="ISO 3166-1 alpha-2 code of the country where they are deployed.")
-    measure: Literal["level", "change"] = Field(
+    measure: ForceMeasure = Field(
         default="level",
         description="level: personnel present; change: personnel to leave (negative) or arrive (positive).",
     )
@@ -407,12 +422,12 @@ class ForceLevel(Record):
     low: Count | None = Field(default=None, description="Lowest figure the source gives (personnel); null if none.")
     high: Count | None = Field(default=None, description="Highest figure the source gives (personnel); null if none.")
     wording: Text = Field(description="The source's own words for the figure, e.g. 'around 2,500'.")
-    qualifier: Literal["exact", "approximately", "at_least", "at_most", "unspecified"] = Field(
+    qualifier: FigureQualifier = Field(
         description="How the figure is hedged: exact, approximately ('around', 'about'), at_least, at_most "
         "('up to'), or unspecified ('several hundred')."
     )
     as_of: FuzzyDate = Field(description="When the figure holds (the 'as at' date), with precision.")
-    status: Literal["current", "planned", "projected", "historical"] = Field(
+    status: ForceStatus = Field(
         description="current (reported as now), planned, projected (expected or forecast), historical."
     )
     citations: Citations
@@ -434,6 +449,7 @@ class ForceLevel(Record):
 PostureKind = Literal[
     "active", "to_be_vacated", "to_be_reduced", "to_be_retained", "vacated", "reduced", "retained"
 ]
+SiteType = Literal["air_base", "base", "city", "region"]
 
 
 class Posture(Model):
@@ -458,7 +474,7 @@ class Base(Record):
 
     name: Text = Field(description="Name as most sources give it.")
     aliases: list[Text] = Field(default_factory=list, description="Other names and spellings.")
-    site_type: Literal["air_base", "base", "city", "region"] = Field(
+    site_type: SiteType = Field(
         description="air_base or base for a named installation; city or region where sources name only a place."
     )
     country: CountryCode = Field(description="ISO 3166-1 alpha-2 country code.")

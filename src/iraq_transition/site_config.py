@@ -54,6 +54,10 @@ CONTRIBUTORS = [{"title": f"{NAME} contributors", "role": "author"}]
 
 LABEL_FIELDS = ("title", "name", "headline", "wording", "text")
 """The first of these a collection has names its records in views (and in Datasette)."""
+LABEL_FALLBACK = ("publisher", "published", "file")
+"""Where that field may be empty (a source's headline), the table gets a ``label`` column that is never empty: the
+field, or else those of these fields the record has, in this order (a date as its range of possible days), or
+else its id."""
 
 # Editorial choices per table; columns missing from the layout are dropped, never invented.
 FACETS = {
@@ -109,12 +113,11 @@ order by q.said_start is null, q.said_start, q.id""",
     },
     "force_levels_over_time": {
         "title": "Force levels over time",
-        "description": "Every personnel figure by the date it holds, with the source's own wording; "
-        "conflicting figures are listed side by side, never averaged.",
-        "sql": """select f.as_of_value as as_of, f.country, a.name as force, f.measure, f.status,
-  f.best, f.low, f.high, f.qualifier, f.wording, f.id
-from force_levels f join actors a on a.id = f.actor
-order by f.as_of_start is null, f.as_of_start, f.country, f.id""",
+        "description": "Every personnel figure by the date it holds (sort_date: deadlines by the first day of "
+        "their period), with the source's own wording; conflicting figures are listed side by side, never averaged.",
+        "sql": """select sort_date, as_of, as_of_qualifier, country, force, measure, status,
+  best, low, high, qualifier, wording, id
+from force_levels_by_date""",
     },
     "single_report_records": {
         "title": "Records backed by only one independent report",
@@ -127,7 +130,7 @@ order by record_type, record_id""",
     RECORD_CITATIONS: {
         "title": "Citations of a record",
         "description": "The verbatim passages a record (and its parts) cites, with their place in the source.",
-        "sql": """select c.part, c.position, c.source_id, coalesce(s.headline, s.id) as source, c.quote,
+        "sql": """select c.part, c.position, c.source_id, s.label as source, c.quote,
   c.start_offset, c.end_offset
 from citations c join sources s on s.id = c.source_id
 where c.record_type = :record_type and c.record_id = :record_id

@@ -9,13 +9,9 @@ from __future__ import annotations
 from html import escape
 
 from . import layout, site_config
-from .fields import label_field
+from .layout import label_column
 from .models import COLLECTIONS
-
-
-def label_column(collection: str) -> str:
-    """The column that names a collection's records (events.title, actors.name, ...): see :func:`.fields.label_field`."""
-    return label_field(COLLECTIONS[collection])
+from .views import views
 
 
 def facets(table: layout.Table) -> list[str]:
@@ -54,6 +50,8 @@ def datasette_metadata(timeline_svg: str | None = None) -> dict:
         if table.name == site_config.MAP_TABLE:
             entry["plugins"] = {"datasette-cluster-map": site_config.MAP_COLUMNS}
         table_metadata[table.name] = entry
+    for view in views():
+        table_metadata[view.name] = view.table.to_datasette()
     return {
         "title": site_config.TITLE,
         "description": site_config.DESCRIPTION,
