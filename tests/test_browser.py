@@ -149,12 +149,12 @@ def test_record_page_lists_its_citations(server, page):
     items = page.locator("section.record-citations li")
     items.first.wait_for(state="visible")
     assert items.count() == len(quotes) >= count
-    assert [items.nth(i).locator("blockquote").inner_text() for i in range(len(quotes))] == quotes
+    assert [items.nth(i).locator("blockquote mark.quote").inner_text() for i in range(len(quotes))] == quotes
     screenshot(page, "record-citations")
 
 
 def test_events_page_shows_every_event_with_its_title_date_status_type_and_place(server, page):
-    """The table rows come from serve.table_body_html: they show, and Datasette's column menus still attach."""
+    """The table rows come from pages.table_body_html: they show, and Datasette's column menus still attach."""
     base, database = server
     with sqlite3.connect(database) as connection:
         titles = sorted(t for (t,) in connection.execute("select title from events"))

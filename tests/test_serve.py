@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -26,7 +27,7 @@ import pytest
 from datasette.app import Datasette
 from datasette.utils import to_css_class
 
-from iraq_transition import build, layout, serve, site_config, site_metadata, timeline
+from iraq_transition import build, layout, pages, serve, site_config, site_metadata, site_plugin, timeline
 from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS, Event
 from iraq_transition.validate import Dataset, validate_project
@@ -167,21 +168,49 @@ def rows_and_columns(html: str) -> str:
     return re.sub(r">\s+<", "><", match.group(0))
 
 
-def test_table_and_record_pages_show_the_rows_as_datasette_would(ds, db, site):
-    """templates/_table.html writes the rows in Python (serve.table_body_html): the same table as Datasette's own."""
+@contextlib.contextmanager
+def without_site_plugin():
+    """Datasette as it is without the package's plugin (its entry point registers it in every process)."""
+    from datasette.plugins import pm
+
+    name = pm.get_name(site_plugin)
+    pm.unregister(site_plugin)
+    try:
+        yield
+    finally:
+        pm.register(site_plugin, name=name)
+
+
+def cells(html: str) -> tuple[list[str], list[list[tuple[str, str]]]]:
+    """The column names and each row's cells (class, text without tags) of a table page's table."""
+    table = rows_and_columns(html)
+    headers = re.findall(r'<th [^>]*data-column="([^"]*)"', table)
+    rows = [
+        [(css, re.sub(r"<[^>]+>", "", text)) for css, text in re.findall(r'<td class="([^"]*)">(.*?)</td>', row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>")[1])
+    ]
+    return headers, rows
+
+
+def test_table_pages_show_datasettes_cells_in_the_sites_order(ds, db, site):
+    """templates/_table.html writes the rows in Python (pages.table_body_html): Datasette's own cells, key and
+    label first and notes last."""
     meta = json.loads((site / build.METADATA).read_text())
-    plain = Datasette(immutables=[str(serve.database_path(site))], metadata=meta, settings=site_config.SETTINGS)
-    paths = [quote_path(DB, name) for name in names(db, "table") + names(db, "view") if "_fts" not in name]
-    paths += [f"/{DB}/events?_sort=title&_size=3", f"/{DB}/quotes?_search=withdrawal", f"/{DB}/citations?_col=quote"]
-    for collection in COLLECTIONS:
-        (first,) = db.execute(f"select id from {collection} order by id limit 1").fetchone()
-        paths.append(quote_path(DB, collection, first))
+    with without_site_plugin():
+        plain = Datasette(immutables=[str(serve.database_path(site))], metadata=meta, settings=site_config.SETTINGS)
+        paths = [quote_path(DB, name) for name in names(db, "table") + names(db, "view") if "_fts" not in name]
+        paths += [f"/{DB}/events?_sort=title&_size=3", f"/{DB}/quotes?_search=withdrawal", f"/{DB}/citations?_col=quote"]
+        theirs = {path: get(plain, path) for path in paths}
     for path in paths:
-        ours, theirs = get(ds, path), get(plain, path)
-        assert ours.status_code == theirs.status_code == 200, path
-        assert rows_and_columns(ours.text) == rows_and_columns(theirs.text), path
-        if "/events" in path and "_size" not in path:
-            assert '<td class="col-title type-str">' in ours.text
+        ours = get(ds, path)
+        assert ours.status_code == theirs[path].status_code == 200, path
+        headers, rows = cells(theirs[path].text)
+        order = pages.page_order(path.split("/")[2].split("?")[0], headers)
+        assert cells(ours.text) == ([headers[i] for i in order], [[row[i] for i in order] for row in rows]), path
+    events = get(ds, f"/{DB}/events").text
+    assert '<td class="col-title type-str">' in events
+    headers, _ = cells(events)
+    assert headers[:3] == ["id", "title", "description"] and headers[-1] == "notes"
 
 
 def test_table_rows_in_python_are_those_of_datasettes_loop():
@@ -205,7 +234,7 @@ def test_table_rows_in_python_are_those_of_datasettes_loop():
     ]
     rows = [Row(cells), Row(cells[::-1])]
     expected = asyncio.run(loop.render_async(display_rows=rows))
-    assert re.sub(r">\s+<", "><", str(serve.table_body_html(rows))) == expected
+    assert re.sub(r">\s+<", "><", str(pages.table_body_html(rows))) == expected
 
 
 def test_foreign_keys_show_labels(ds, db):
@@ -514,28 +543,59 @@ def test_serve_answers_sql_that_could_stall_it_with_an_error_at_once(site):
     assert "Traceback" not in err  # a refused call is the visitor's error answer, not a traceback in the log
 
 
-def test_the_published_site_bounds_sql_alike(site):
-    """The README's ``datasette publish`` command passes the plugins and the settings that ``serve`` uses; plain
-    Datasette started with them refuses the same SQL."""
+def published_command() -> tuple[list[str], list[str], list[str]]:
+    """The README's ``datasette publish`` command: its --install packages, the options it passes to
+    ``datasette serve``, and its --extra-options."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     command = re.search(r"datasette publish (.*?)\n```", readme, re.S).group(1).replace("\\\n", " ")
-    plugins_dir = re.search(r"--plugins-dir (\S+)", command).group(1)
     extra = re.search(r'--extra-options "([^"]*)"', command).group(1)
-    settings = dict(re.findall(r"--setting (\S+) (\S+)", extra))
+    installs = re.findall(r'--install ("[^"]*"|\S+)', command)
+    options = re.findall(r"(--(?:metadata|template-dir|plugins-dir|static) \S+)", command)
+    return [i.strip('"') for i in installs], [part for option in options for part in option.split()], extra.split()
+
+
+def test_the_published_site_is_the_local_site(site):
+    """Plain ``datasette serve`` with only what the README's publish command passes (the metadata, the settings,
+    the packages it installs, here installed already) shows the pages ``serve`` shows, bounds SQL alike, and logs
+    one line for a 404."""
+    from importlib.metadata import entry_points, version
+
+    installs, options, extra = published_command()
+    assert options == ["--metadata", "build/metadata.json"]  # no template or plugin directories: the package brings them
+    assert installs[0].startswith("iraq-transition @ git+")
+    assert {f"{name}=={version(name)}" for name in ("datasette-cluster-map", "datasette-search-all")} == set(installs[1:])
+    assert "iraq_transition.site_plugin" in {entry.value for entry in entry_points(group="datasette")}
+    settings = dict(zip(extra[1::3], extra[2::3]))
     assert settings == {name: {False: "off", True: "on"}.get(value, str(value)) for name, value in site_config.SETTINGS.items()}
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "datasette", "serve", str(serve.database_path(site)), "--plugins-dir",
-         str(REPO / plugins_dir), "--port", str(port), "--metadata", str(site / build.METADATA), *extra.split()],
+    published = subprocess.Popen(
+        [sys.executable, "-m", "datasette", "serve", "-i", str(serve.database_path(site)), "--port", str(port),
+         "--metadata", str(site / build.METADATA), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    local, local_base = start_server(site.parent)
     base = f"http://127.0.0.1:{port}"
+    (source,) = sqlite3.connect(serve.database_path(site)).execute("select id from sources order by id limit 1").fetchone()
+    paths = ["/", f"/{DB}/events", f"/{DB}/quotes/singh-us-not-withdrawing-from-iraq", f"/{DB}/sources/{source}",
+             f"/{DB}/occurred_and_planned", f"/{DB}/bases", "/-/search?q=withdrawal"]
+    timing = re.compile(r"Queries took [0-9.]+ms|(?<=10px solid #)[0-9a-f]{6}")  # the colour hashes the database's file
     try:
-        wait_for(base + "/", process)
-        assert_hostile_sql_fails_at_once(base, process)
+        wait_for(base + "/", published)
+        wait_for(local_base + "/", local)
+        for path in paths:
+            (status, theirs), (local_status, ours) = answer(base + path), answer(local_base + path)
+            assert status == local_status == 200, path
+            assert timing.sub("", theirs).replace(base, local_base) == timing.sub("", ours), path
+        assert "record-fields" in answer(base + paths[2])[1] and "site-search" in answer(base + "/")[1]
+        assert_hostile_sql_fails_at_once(base, published)
+        assert answer(f"{base}/{DB}/no-such-table")[0] == 404
     finally:
-        process.terminate()
-        process.communicate(timeout=60)
+        published.terminate()
+        _, err = published.communicate(timeout=60)
+        local.send_signal(signal.SIGINT)
+        local.communicate(timeout=60)
+    assert "Traceback" not in err
+    assert len([line for line in err.splitlines() if "no-such-table" in line]) <= 1
 
 
 # --------------------------------------------------------------------------- the timeline picture
