@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import contextlib
 import csv
 import io
@@ -697,3 +698,58 @@ def test_timeline_counts_events_by_month_when_too_many_to_list():
                 counted[status] += int(number)
     assert counted == Counter(e.status for e in events)
     assert timeline.HISTOGRAM_NOTE in root.find(f"{SVG}desc").text
+
+
+# --------------------------------------------------------------------------- record pages and the evidence view
+
+
+def test_record_page_links_every_reference_with_its_label_and_shows_its_items(ds, db):
+    page = get(ds, f"/{DB}/quotes/singh-us-not-withdrawing-from-iraq").text
+    (speaker, occasion) = db.execute(
+        "select speaker_id, occasion_event from quotes where id = 'singh-us-not-withdrawing-from-iraq'").fetchone()
+    (name,) = db.execute("select name from actors where id = ?", (speaker,)).fetchone()
+    (title,) = db.execute("select title from events where id = ?", (occasion,)).fetchone()
+    assert f'<a href="/{DB}/actors/{speaker}">{name}</a>' in page
+    assert f'<a href="/{DB}/events/{occasion}">{title}</a>' in page
+    (event, count) = db.execute(
+        "select event_id, count(*) from event_participants group by event_id order by count(*) desc, event_id limit 1").fetchone()
+    page = get(ds, quote_path(DB, "events", event)).text
+    participants = db.execute(
+        "select a.id, a.name, p.role from event_participants p join actors a on a.id = p.actor "
+        "where p.event_id = ? order by p.position", (event,)).fetchall()
+    assert f"Participants ({count})" in page
+    for actor, actor_name, role in participants:
+        assert f'<a href="/{DB}/actors/{actor}">{actor_name}</a>' in page and role in page
+    assert "None" not in re.sub(r"<script.*?</script>", "", page, flags=re.S)
+    # the actor's page lists the event, with the role: one click back
+    page = get(ds, quote_path(DB, "actors", participants[0][0])).text
+    (event_title,) = db.execute("select title from events where id = ?", (event,)).fetchone()
+    assert f'<a href="/{DB}/events/{event}">{event_title}</a> <span class="detail">(role: {participants[0][2]})</span>' in page
+
+
+def test_every_citation_shows_its_span_in_context_and_links_to_it_in_its_article(ds, db):
+    for record_type, record_id in db.execute("select distinct record_type, record_id from citations"):
+        page = get(ds, quote_path(DB, record_type, record_id)).text
+        for source, start, end, quote in db.execute(
+            "select source_id, start_offset, end_offset, quote from citations where record_type = ? and record_id = ?",
+            (record_type, record_id),
+        ):
+            assert f'href="/{DB}/sources/{source}#span-{start}-{end}"' in page, (record_type, record_id)
+    for (source, text) in db.execute("select id, text from sources"):
+        page = get(ds, quote_path(DB, "sources", source)).text
+        spans = db.execute("select distinct start_offset, end_offset from citations where source_id = ?", (source,)).fetchall()
+        anchors = re.findall(r'<a class="span-start" id="span-(\d+)-(\d+)"', page)
+        assert sorted((int(a), int(b)) for a, b in anchors) == sorted(spans)
+        article = re.search(r'<div class="article">(.*?)</div>', page, re.S).group(1)
+        assert html.unescape(re.sub(r'<a class="span-start"[^>]*>\d+</a>|<[^>]+>', "", article)) == text
+
+
+def test_seed_numbers_link_to_their_sources_and_view_ids_to_their_records(ds, db):
+    seeds = {file.split("_")[0]: id_ for id_, file in db.execute("select id, file from sources")}
+    (event, description) = db.execute("select id, description from events where description like '003 %' limit 1").fetchone()
+    link = f'<a class="seed" href="/{DB}/sources/{seeds["003"]}"'
+    assert link in get(ds, quote_path(DB, "events", event)).text
+    assert link in get(ds, f"/{DB}/events").text
+    assert f'<a href="/{DB}/events/{event}">{event}</a>' in get(ds, f"/{DB}/timeline?_size=max").text
+    assert pages.with_seed_links("2,000 troops, 3.005 and 1003", {"000": ("s", "S"), "003": ("t", "T")}, "") == (
+        "2,000 troops, 3.005 and 1003")

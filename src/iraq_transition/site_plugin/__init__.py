@@ -40,7 +40,7 @@ def extra_template_vars(template, database, table, view_name, request, datasette
 
         return _with(datasette, database, variables, record=(table, tuple(urlsafe_components(request.url_vars["pks"]))))
     if view_name == "table":
-        return _with(datasette, database, variables | {"links": pages.links_for(table), "on_map": table == site_config.MAP_TABLE})
+        return _with(datasette, database, variables | {"id_links": pages.links_for(table), "on_map": table == site_config.MAP_TABLE})
     return variables
 
 
@@ -59,6 +59,6 @@ def _with(datasette, database: str, variables: dict, record: tuple | None = None
                 return {"undated_events": pages.undated_events(connection, base), "timeline_events_url": f"{base}/events"}
             return {"seeds": pages.seed_numbers(connection)}
 
-        return variables | {"base_url": base} | await datasette.get_database(database).execute_fn(reading)
+        return variables | {"database_url": base} | await datasette.get_database(database).execute_fn(reading)
 
     return read
