@@ -8,6 +8,8 @@ plugins/sql_limits.py, and one log line per error answer instead of a traceback 
 
 from __future__ import annotations
 
+import weakref
+
 from datasette import hookimpl
 
 from .. import pages, site_config
@@ -44,6 +46,10 @@ def extra_template_vars(template, database, table, view_name, request, datasette
     return variables
 
 
+_SEEDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""The seed numbers of each open database (a rebuilt database is another object): read once, not once a page."""
+
+
 def _with(datasette, database: str, variables: dict, record: tuple | None = None, undated: bool = False):
     """``variables`` and what the page reads from the database, in one hop to its thread."""
 
@@ -57,8 +63,11 @@ def _with(datasette, database: str, variables: dict, record: tuple | None = None
                 return {"record": record_page(connection, *record, base)}
             if undated:
                 return {"undated_events": pages.undated_events(connection, base), "timeline_events_url": f"{base}/events"}
-            return {"seeds": pages.seed_numbers(connection)}
+            return {}
 
-        return variables | {"database_url": base} | await datasette.get_database(database).execute_fn(reading)
+        db = datasette.get_database(database)
+        if (seeds := _SEEDS.get(db)) is None and record is None and not undated:
+            seeds = _SEEDS[db] = await db.execute_fn(pages.seed_numbers)
+        return variables | {"database_url": base, "seeds": seeds} | await db.execute_fn(reading)
 
     return read
