@@ -149,12 +149,12 @@ def test_record_page_lists_its_citations(server, page):
     items = page.locator("section.record-citations li")
     items.first.wait_for(state="visible")
     assert items.count() == len(quotes) >= count
-    assert [items.nth(i).locator("blockquote").inner_text() for i in range(len(quotes))] == quotes
+    assert [items.nth(i).locator("blockquote mark.quote").inner_text() for i in range(len(quotes))] == quotes
     screenshot(page, "record-citations")
 
 
 def test_events_page_shows_every_event_with_its_title_date_status_type_and_place(server, page):
-    """The table rows come from serve.table_body_html: they show, and Datasette's column menus still attach."""
+    """The table rows come from pages.table_body_html: they show, and Datasette's column menus still attach."""
     base, database = server
     with sqlite3.connect(database) as connection:
         titles = sorted(t for (t,) in connection.execute("select title from events"))
@@ -169,3 +169,82 @@ def test_events_page_shows_every_event_with_its_title_date_status_type_and_place
     headers = page.locator("table.rows-and-columns thead th")
     assert page.locator("thead th svg.dropdown-menu-icon").count() == headers.count() > 10  # table.js ran
     screenshot(page, "events-table")
+
+
+def test_search_across_all_tables_from_any_page(server, page):
+    base, database = server
+    page.goto(f"{base}/{DB}/bases")
+    box = page.locator("form.site-search input[type=search]")
+    box.fill("withdrawal")
+    box.press("Enter")
+    page.wait_for_url("**/-/search?q=withdrawal")
+    with sqlite3.connect(database) as connection:
+        (quote,) = connection.execute(
+            "select id from quotes where rowid in (select rowid from quotes_fts where quotes_fts match 'withdrawal') "
+            "order by rowid limit 1").fetchone()
+    results = page.locator("#search-all-results")
+    for table in site_config.FULL_TEXT:
+        results.get_by_text(f"in {DB}: {table}").first.wait_for(state="visible")
+    assert quote in results.inner_text()
+    screenshot(page, "search-all")
+
+
+def test_a_citation_leads_to_its_span_highlighted_in_its_article(server, page):
+    base, database = server
+    with sqlite3.connect(database) as connection:
+        source, start, end, quote = connection.execute(
+            "select source_id, start_offset, end_offset, quote from citations "
+            "where record_type = 'quotes' and record_id = 'singh-us-not-withdrawing-from-iraq'").fetchone()
+    page.goto(f"{base}/{DB}/quotes/singh-us-not-withdrawing-from-iraq")
+    assert page.locator("tr.field-speaker_id td a").inner_text() == "Sabrina Singh"  # the speaker, by name
+    page.locator("a.evidence-link").first.click()
+    page.wait_for_url(f"**/{DB}/sources/{source}#span-{start}-{end}")
+    target = page.locator(".article mark.target")
+    target.first.wait_for(state="visible")
+    assert " ".join(quote.split()) == " ".join("".join(target.all_inner_texts()).split())
+    assert page.locator(".article mark.target").first.evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
+    screenshot(page, "evidence-view")
+
+
+def test_narrow_home_page_timeline_links_events_and_lists_the_undated(server, browser):
+    base, database = server
+    context = browser.new_context(viewport={"width": 400, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(base + "/")
+        figure = page.locator("figure.timeline")
+        figure.wait_for(state="visible")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 400  # the page fits; the picture scrolls
+        links = page.locator("figure.timeline svg a g.event")
+        with sqlite3.connect(database) as connection:
+            dated = connection.execute("select count(*) from events where date_value is not null").fetchone()[0]
+            undated = [t for (t,) in connection.execute("select title from events where date_value is null")]
+        assert links.count() == dated
+        assert sorted(page.locator("#undated-events li a").all_inner_texts()) == sorted(undated)
+        first = page.locator("figure.timeline svg a").first
+        event_id = first.locator("g.event").get_attribute("data-id")
+        assert first.get_attribute("href").endswith(f"/{DB}/events/{event_id}")
+        screenshot(page, "home-narrow")
+    finally:
+        context.close()
+
+
+def test_map_popups_name_the_place_its_country_and_posture(server, page):
+    base, database = server
+    page.goto(f"{base}/{DB}/bases")
+    page.locator(".leaflet-marker-icon").first.wait_for(state="visible")
+    with sqlite3.connect(database) as connection:
+        located = connection.execute("select count(*) from bases where latitude is not null").fetchone()[0]
+    if page.locator(".leaflet-marker-icon.marker-cluster").count():
+        page.locator(".leaflet-marker-icon.marker-cluster").first.click()
+    page.locator(".leaflet-marker-icon:not(.marker-cluster)").first.click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(state="visible")
+    text = popup.inner_text()
+    with sqlite3.connect(database) as connection:
+        names = {name: (country, posture) for name, country, posture in connection.execute(
+            "select b.name, b.country, p.posture from bases b join base_postures p on p.base_id = b.id")}
+    name = next(name for name in names if name in text)
+    assert names[name][0] in text and names[name][1].replace("_", " ") in text
+    assert "notes" not in text and located
+    screenshot(page, "map-popup")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import html
+import contextlib
 import csv
 import io
 import json
@@ -26,7 +28,7 @@ import pytest
 from datasette.app import Datasette
 from datasette.utils import to_css_class
 
-from iraq_transition import build, serve, site_config, site_metadata, timeline
+from iraq_transition import build, pages, serve, site_config, site_metadata, site_plugin, timeline
 from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS, Event
 from iraq_transition.validate import Dataset, validate_project
@@ -172,21 +174,49 @@ def rows_and_columns(html: str) -> str:
     return re.sub(r">\s+<", "><", match.group(0))
 
 
-def test_table_and_record_pages_show_the_rows_as_datasette_would(ds, db, site):
-    """templates/_table.html writes the rows in Python (serve.table_body_html): the same table as Datasette's own."""
+@contextlib.contextmanager
+def without_site_plugin():
+    """Datasette as it is without the package's plugin (its entry point registers it in every process)."""
+    from datasette.plugins import pm
+
+    name = pm.get_name(site_plugin)
+    pm.unregister(site_plugin)
+    try:
+        yield
+    finally:
+        pm.register(site_plugin, name=name)
+
+
+def cells(html: str) -> tuple[list[str], list[list[tuple[str, str]]]]:
+    """The column names and each row's cells (class, text without tags) of a table page's table."""
+    table = rows_and_columns(html)
+    headers = re.findall(r'<th [^>]*data-column="([^"]*)"', table)
+    rows = [
+        [(css, re.sub(r"<[^>]+>", "", text)) for css, text in re.findall(r'<td class="([^"]*)">(.*?)</td>', row)]
+        for row in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>")[1])
+    ]
+    return headers, rows
+
+
+def test_table_pages_show_datasettes_cells_in_the_sites_order(ds, db, site):
+    """templates/_table.html writes the rows in Python (pages.table_body_html): Datasette's own cells, key and
+    label first and notes last."""
     meta = json.loads((site / build.METADATA).read_text())
-    plain = Datasette(immutables=[str(serve.database_path(site))], metadata=meta, settings=site_config.SETTINGS)
-    paths = [quote_path(DB, name) for name in names(db, "table") + names(db, "view") if "_fts" not in name]
-    paths += [f"/{DB}/events?_sort=title&_size=3", f"/{DB}/quotes?_search=withdrawal", f"/{DB}/citations?_col=quote"]
-    for collection in COLLECTIONS:
-        (first,) = db.execute(f"select id from {collection} order by id limit 1").fetchone()
-        paths.append(quote_path(DB, collection, first))
+    with without_site_plugin():
+        plain = Datasette(immutables=[str(serve.database_path(site))], metadata=meta, settings=site_config.SETTINGS)
+        paths = [quote_path(DB, name) for name in names(db, "table") + names(db, "view") if "_fts" not in name]
+        paths += [f"/{DB}/events?_sort=title&_size=3", f"/{DB}/quotes?_search=withdrawal", f"/{DB}/citations?_col=quote"]
+        theirs = {path: get(plain, path) for path in paths}
     for path in paths:
-        ours, theirs = get(ds, path), get(plain, path)
-        assert ours.status_code == theirs.status_code == 200, path
-        assert rows_and_columns(ours.text) == rows_and_columns(theirs.text), path
-        if "/events" in path and "_size" not in path:
-            assert '<td class="col-title type-str">' in ours.text
+        ours = get(ds, path)
+        assert ours.status_code == theirs[path].status_code == 200, path
+        headers, rows = cells(theirs[path].text)
+        order = pages.page_order(path.split("/")[2].split("?")[0], headers)
+        assert cells(ours.text) == ([headers[i] for i in order], [[row[i] for i in order] for row in rows]), path
+    events = get(ds, f"/{DB}/events").text
+    assert '<td class="col-title type-str">' in events
+    headers, _ = cells(events)
+    assert headers[:3] == ["id", "title", "description"] and headers[-1] == "notes"
 
 
 def test_table_rows_in_python_are_those_of_datasettes_loop():
@@ -210,7 +240,7 @@ def test_table_rows_in_python_are_those_of_datasettes_loop():
     ]
     rows = [Row(cells), Row(cells[::-1])]
     expected = asyncio.run(loop.render_async(display_rows=rows))
-    assert re.sub(r">\s+<", "><", str(serve.table_body_html(rows))) == expected
+    assert re.sub(r">\s+<", "><", str(pages.table_body_html(rows))) == expected
 
 
 def test_foreign_keys_show_labels(ds, db):
@@ -521,28 +551,59 @@ def test_serve_answers_sql_that_could_stall_it_with_an_error_at_once(site):
     assert "Traceback" not in err  # a refused call is the visitor's error answer, not a traceback in the log
 
 
-def test_the_published_site_bounds_sql_alike(site):
-    """The README's ``datasette publish`` command passes the plugins and the settings that ``serve`` uses; plain
-    Datasette started with them refuses the same SQL."""
+def published_command() -> tuple[list[str], list[str], list[str]]:
+    """The README's ``datasette publish`` command: its --install packages, the options it passes to
+    ``datasette serve``, and its --extra-options."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     command = re.search(r"datasette publish (.*?)\n```", readme, re.S).group(1).replace("\\\n", " ")
-    plugins_dir = re.search(r"--plugins-dir (\S+)", command).group(1)
     extra = re.search(r'--extra-options "([^"]*)"', command).group(1)
-    settings = dict(re.findall(r"--setting (\S+) (\S+)", extra))
+    installs = re.findall(r'--install ("[^"]*"|\S+)', command)
+    options = re.findall(r"(--(?:metadata|template-dir|plugins-dir|static) \S+)", command)
+    return [i.strip('"') for i in installs], [part for option in options for part in option.split()], extra.split()
+
+
+def test_the_published_site_is_the_local_site(site):
+    """Plain ``datasette serve`` with only what the README's publish command passes (the metadata, the settings,
+    the packages it installs, here installed already) shows the pages ``serve`` shows, bounds SQL alike, and logs
+    one line for a 404."""
+    from importlib.metadata import entry_points, version
+
+    installs, options, extra = published_command()
+    assert options == ["--metadata", "build/metadata.json"]  # no template or plugin directories: the package brings them
+    assert installs[0].startswith("iraq-transition @ git+")
+    assert {f"{name}=={version(name)}" for name in ("datasette-cluster-map", "datasette-search-all")} == set(installs[1:])
+    assert "iraq_transition.site_plugin" in {entry.value for entry in entry_points(group="datasette")}
+    settings = dict(zip(extra[1::3], extra[2::3]))
     assert settings == {name: {False: "off", True: "on"}.get(value, str(value)) for name, value in site_config.SETTINGS.items()}
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "datasette", "serve", str(serve.database_path(site)), "--plugins-dir",
-         str(REPO / plugins_dir), "--port", str(port), "--metadata", str(site / build.METADATA), *extra.split()],
+    published = subprocess.Popen(
+        [sys.executable, "-m", "datasette", "serve", "-i", str(serve.database_path(site)), "--port", str(port),
+         "--metadata", str(site / build.METADATA), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    local, local_base = start_server(site.parent)
     base = f"http://127.0.0.1:{port}"
+    (source,) = sqlite3.connect(serve.database_path(site)).execute("select id from sources order by id limit 1").fetchone()
+    paths = ["/", f"/{DB}/events", f"/{DB}/quotes/singh-us-not-withdrawing-from-iraq", f"/{DB}/sources/{source}",
+             f"/{DB}/occurred_and_planned", f"/{DB}/bases", "/-/search?q=withdrawal"]
+    timing = re.compile(r"Queries took [0-9.]+ms|(?<=10px solid #)[0-9a-f]{6}")  # the colour hashes the database's file
     try:
-        wait_for(base + "/", process)
-        assert_hostile_sql_fails_at_once(base, process)
+        wait_for(base + "/", published)
+        wait_for(local_base + "/", local)
+        for path in paths:
+            (status, theirs), (local_status, ours) = answer(base + path), answer(local_base + path)
+            assert status == local_status == 200, path
+            assert timing.sub("", theirs).replace(base, local_base) == timing.sub("", ours), path
+        assert "record-fields" in answer(base + paths[2])[1] and "site-search" in answer(base + "/")[1]
+        assert_hostile_sql_fails_at_once(base, published)
+        assert answer(f"{base}/{DB}/no-such-table")[0] == 404
     finally:
-        process.terminate()
-        process.communicate(timeout=60)
+        published.terminate()
+        _, err = published.communicate(timeout=60)
+        local.send_signal(signal.SIGINT)
+        local.communicate(timeout=60)
+    assert "Traceback" not in err
+    assert len([line for line in err.splitlines() if "no-such-table" in line]) <= 1
 
 
 # --------------------------------------------------------------------------- the timeline picture
@@ -644,3 +705,58 @@ def test_timeline_counts_events_by_month_when_too_many_to_list():
                 counted[status] += int(number)
     assert counted == Counter(e.status for e in events)
     assert timeline.HISTOGRAM_NOTE in root.find(f"{SVG}desc").text
+
+
+# --------------------------------------------------------------------------- record pages and the evidence view
+
+
+def test_record_page_links_every_reference_with_its_label_and_shows_its_items(ds, db):
+    page = get(ds, f"/{DB}/quotes/singh-us-not-withdrawing-from-iraq").text
+    (speaker, occasion) = db.execute(
+        "select speaker_id, occasion_event from quotes where id = 'singh-us-not-withdrawing-from-iraq'").fetchone()
+    (name,) = db.execute("select name from actors where id = ?", (speaker,)).fetchone()
+    (title,) = db.execute("select title from events where id = ?", (occasion,)).fetchone()
+    assert f'<a href="/{DB}/actors/{speaker}">{name}</a>' in page
+    assert f'<a href="/{DB}/events/{occasion}">{title}</a>' in page
+    (event, count) = db.execute(
+        "select event_id, count(*) from event_participants group by event_id order by count(*) desc, event_id limit 1").fetchone()
+    page = get(ds, quote_path(DB, "events", event)).text
+    participants = db.execute(
+        "select a.id, a.name, p.role from event_participants p join actors a on a.id = p.actor "
+        "where p.event_id = ? order by p.position", (event,)).fetchall()
+    assert f"Participants ({count})" in page
+    for actor, actor_name, role in participants:
+        assert f'<a href="/{DB}/actors/{actor}">{actor_name}</a>' in page and role in page
+    assert "None" not in re.sub(r"<script.*?</script>", "", page, flags=re.S)
+    # the actor's page lists the event, with the role: one click back
+    page = get(ds, quote_path(DB, "actors", participants[0][0])).text
+    (event_title,) = db.execute("select title from events where id = ?", (event,)).fetchone()
+    assert f'<a href="/{DB}/events/{event}">{event_title}</a> <span class="detail">(role: {participants[0][2]})</span>' in page
+
+
+def test_every_citation_shows_its_span_in_context_and_links_to_it_in_its_article(ds, db):
+    for record_type, record_id in db.execute("select distinct record_type, record_id from citations"):
+        page = get(ds, quote_path(DB, record_type, record_id)).text
+        for source, start, end, quote in db.execute(
+            "select source_id, start_offset, end_offset, quote from citations where record_type = ? and record_id = ?",
+            (record_type, record_id),
+        ):
+            assert f'href="/{DB}/sources/{source}#span-{start}-{end}"' in page, (record_type, record_id)
+    for (source, text) in db.execute("select id, text from sources"):
+        page = get(ds, quote_path(DB, "sources", source)).text
+        spans = db.execute("select distinct start_offset, end_offset from citations where source_id = ?", (source,)).fetchall()
+        anchors = re.findall(r'<a class="span-start" id="span-(\d+)-(\d+)"', page)
+        assert sorted((int(a), int(b)) for a, b in anchors) == sorted(spans)
+        article = re.search(r'<div class="article">(.*?)</div>', page, re.S).group(1)
+        assert html.unescape(re.sub(r'<a class="span-start"[^>]*>\d+</a>|<[^>]+>', "", article)) == text
+
+
+def test_seed_numbers_link_to_their_sources_and_view_ids_to_their_records(ds, db):
+    seeds = {file.split("_")[0]: id_ for id_, file in db.execute("select id, file from sources")}
+    (event, description) = db.execute("select id, description from events where description like '003 %' limit 1").fetchone()
+    link = f'<a class="seed" href="/{DB}/sources/{seeds["003"]}"'
+    assert link in get(ds, quote_path(DB, "events", event)).text
+    assert link in get(ds, f"/{DB}/events").text
+    assert f'<a href="/{DB}/events/{event}">{event}</a>' in get(ds, f"/{DB}/timeline?_size=max").text
+    assert pages.with_seed_links("2,000 troops, 3.005 and 1003", {"000": ("s", "S"), "003": ("t", "T")}, "") == (
+        "2,000 troops, 3.005 and 1003")

@@ -11,7 +11,6 @@ import socket
 import sqlite3
 import sys
 import threading
-import types
 from functools import cache
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from .problems import UsageError, shown
 DATABASE = site_config.NAME
 """Name of the database in Datasette, which names it after its file (:data:`.build.DATABASE`)."""
 PACKAGE_DIR = Path(__file__).parent
-TEMPLATES_DIR = PACKAGE_DIR / "templates"
 
 
 def database_path(build_dir: Path) -> Path:
@@ -63,58 +61,16 @@ def _identity(path: Path) -> tuple[int, ...] | None:
     return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
-def table_body_html(rows) -> str:
-    """The ``<tr>`` rows of a table or record page: the markup of the Jinja loop in Datasette's ``_table.html``.
-
-    ``rows`` are Datasette's display rows, each an iterable of cells (dicts with the column, the value's type
-    and its display value). Datasette renders templates in Jinja's async mode, whose loops cost some 20 µs a
-    cell, most of a table page's time (an events page has 100 rows of 24 cells); this costs about 1 µs a cell.
-    templates/_table.html calls it through the package's Datasette plugin.
-    """
-    # markupsafe's escape is what Jinja's autoescaping applies (html.escape writes quotes otherwise)
-    from datasette.utils import to_css_class
-    from markupsafe import Markup
-    from markupsafe import escape as autoescape
-
-    cell_starts: dict[tuple[str, str], str] = {}  # (column, type of value) -> '<td class="...">'
-    lines = []
-    for row in rows:
-        lines.append("<tr>")
-        for cell in row:
-            key = (cell["column"], cell["value_type"])
-            if (start := cell_starts.get(key)) is None:
-                start = cell_starts[key] = f'<td class="col-{autoescape(to_css_class(key[0]))} type-{autoescape(key[1])}">'
-            value = cell["value"]
-            lines.append(f"{start}{value if isinstance(value, Markup) else autoescape(value)}</td>")
-        lines.append("</tr>")
-    return Markup("\n".join(lines))
-
-
-PLUGIN = "iraq-transition"
-"""Name of the package's Datasette plugin, which gives the templates in templates/ their Python helpers.
-
-Not the name of a module: Datasette would serve that module's templates/ to every instance in the process."""
-
-
-def _template_vars() -> dict:
-    return {"table_body_html": table_body_html}
-
-
 def _register_plugin() -> None:
-    """Register the package's Datasette plugins, once per process (Datasette's plugin manager is global): the
-    templates' helpers, and the bounds on SQL of plugins/sql_limits.py (which the published site loads with
-    ``--plugins-dir``)."""
-    from datasette import hookimpl
+    """Register the package's Datasette plugin (:mod:`.site_plugin`: the templates, their helpers, the bounds on
+    SQL) unless its entry point did, as it does wherever the package is installed (Datasette's plugin manager is
+    global: once per process)."""
     from datasette.plugins import pm
 
-    from .plugins import sql_limits
+    from . import site_plugin
 
-    if pm.get_plugin(PLUGIN) is None:
-        plugin = types.ModuleType(PLUGIN, "Python helpers for the templates in iraq_transition/templates/.")
-        plugin.extra_template_vars = hookimpl(_template_vars)
-        pm.register(plugin, name=PLUGIN)
-    if not pm.is_registered(sql_limits):
-        pm.register(sql_limits)
+    if not pm.is_registered(site_plugin):
+        pm.register(site_plugin)
 
 
 @cache
@@ -160,7 +116,7 @@ def datasette(build_dir: Path):
     _register_plugin()
     meta = json.loads((build_dir / build.METADATA).read_text(encoding="utf-8"))
     path = database_path(build_dir)
-    ds = Datasette(immutables=[str(path)], metadata=meta, template_dir=str(TEMPLATES_DIR), settings=site_config.SETTINGS)
+    ds = Datasette(immutables=[str(path)], metadata=meta, settings=site_config.SETTINGS)
     ds.remove_database(DATABASE)  # Datasette's own, never opened: its connections may create the file
     ds.add_database(_build_database()(ds, path, _identity(path)), name=DATABASE)
     return ds
@@ -267,11 +223,6 @@ def run(args: argparse.Namespace) -> int:
             listening.close()
             return status
     app = LiveBuild(project.build_dir)
-    from datasette import handle_exception  # once Datasette is loaded: imported first, it would miss its own hook
-
-    # Datasette prints a traceback, every local variable included, of each 404 when rich is installed (frictionless
-    # brings it); without rich it prints the plain traceback of server errors only
-    handle_exception.rich = None
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Serving {DATABASE} at http://{host}:{args.port}/ (Ctrl-C to stop)", flush=True)

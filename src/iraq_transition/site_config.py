@@ -83,6 +83,11 @@ SETTINGS = {
     "max_returned_rows": 1000,  # ...and returns at most this many rows (plugins/sql_limits.py bounds each value)
 }
 
+RECORD_IDS = {
+    "timeline": "events", "quotes_with_speakers": "quotes",
+    "occurred_and_planned": "events", "quotes_by_speaker": "quotes", "force_levels_over_time": "force_levels",
+}
+"""Views and canned queries whose ``id`` column names records of a collection: their pages link each id."""
 RECORD_CITATIONS = "record_citations"  # the query behind the citations on every record's page (templates/row.html)
 QUERIES = {
     "occurred_and_planned": {

@@ -17,8 +17,8 @@ call runs to its end, however long it takes. So every connection gets bounds on 
   values come out of SQLite well within the time limit, and took the server 28 s and 5.9 GB to send.
 
 The guarded functions check their arguments, then call SQLite's own function on a connection of their own.
-This file imports nothing of its package, so that ``datasette publish --plugins-dir`` can ship the directory
-alone; ``iraq-transition serve`` registers it too.
+The package's Datasette plugin (:mod:`iraq_transition.site_plugin`) brings the hook, to ``serve`` and to the
+published site alike.
 """
 
 from __future__ import annotations

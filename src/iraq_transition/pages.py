@@ -1,0 +1,167 @@
+"""What the site's pages show beyond Datasette's own: table rows written in Python, the page's column order, ids
+as links to their records, and seed numbers ("003 says...") as links to their sources.
+
+Used by the package's Datasette plugin (:mod:`.site_plugin`) and the templates in templates/. Reads the layout and
+the site's configuration; the database only through the connections it is given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from functools import cache
+
+from markupsafe import Markup
+from markupsafe import escape as autoescape  # what Jinja's autoescaping applies (html.escape writes quotes otherwise)
+
+from . import layout, site_config, site_metadata
+from .fields import quoted_collection
+from .models import COLLECTIONS
+
+NOTES = "notes"
+"""The editorial notes: shown after the data they explain."""
+RECORD_PAIR = ("record_type", "record_id")
+"""Columns that name a record of any collection together (citations, and the views built on them)."""
+SEED_NUMBER = re.compile(r"(?<![\w,.\-])(\d{3})(?![\w\-]|[,.]\d)")
+"""A seed's number as record texts write it ("003 says"), not part of a figure ("2,000", "3.005") or an id."""
+
+
+def row_url(base: str, collection: str, record_id: str) -> str:
+    """The page of one record, ``base`` being the database's URL (ids are slugs; quoted all the same)."""
+    from datasette.utils import tilde_encode
+
+    return f"{base}/{tilde_encode(collection)}/{tilde_encode(record_id)}"
+
+
+def record_link(base: str, collection: str, record_id: str, label: str | None = None) -> Markup:
+    """A link to a record showing its label (its id when it has none)."""
+    return Markup('<a href="{}">{}</a>').format(row_url(base, collection, record_id), label or record_id)
+
+
+@cache
+def linked_columns() -> Mapping[str, str]:
+    """Foreign-key columns of the layout whose name means one collection wherever it occurs, and that collection."""
+    seen: dict[str, set[str]] = {}
+    for table in layout.table_layout():
+        for column, target in table.foreign_keys:
+            seen.setdefault(column, set()).add(target)
+    return {column: next(iter(targets)) for column, targets in seen.items() if len(targets) == 1}
+
+
+def links_for(name: str | None) -> dict[str, str]:
+    """The id columns of the table, view or query ``name`` and the collections they refer to: the foreign keys,
+    and the ``id`` of the views and queries :data:`.site_config.RECORD_IDS` names."""
+    links = dict(linked_columns())
+    if name in site_config.RECORD_IDS:
+        links["id"] = site_config.RECORD_IDS[name]
+    return links
+
+
+# --------------------------------------------------------------------------- seed numbers
+
+
+def seed_numbers(connection) -> dict[str, tuple[str, str]]:
+    """Each seed's number (the first part of its file name: ``003``) and its source's id and label."""
+    quoted = quoted_collection()
+    label = layout.sql_name(site_metadata.label_column(quoted))
+    rows = connection.execute(f"select id, file, {label} from {layout.sql_name(quoted)}").fetchall()
+    return {file.split("_", 1)[0]: (source_id, name or source_id) for source_id, file, name in rows if file}
+
+
+def with_seed_links(text: str, seeds: Mapping[str, tuple[str, str]], base: str) -> Markup:
+    """``text`` escaped, each seed number in it a link to its source, the source's label as its title."""
+    escaped = str(autoescape(text))
+    if not seeds or not SEED_NUMBER.search(escaped):
+        return Markup(escaped)
+
+    def link(match: re.Match) -> str:
+        if (seed := seeds.get(match.group(1))) is None:
+            return match.group(0)
+        source_id, label = seed
+        return str(
+            Markup('<a class="seed" href="{}" title="Seed {}: {}">{}</a>').format(
+                row_url(base, quoted_collection(), source_id), match.group(1), label, match.group(1)
+            )
+        )
+
+    return Markup(SEED_NUMBER.sub(link, escaped))
+
+
+# --------------------------------------------------------------------------- table pages
+
+
+def page_order(table: str | None, columns: Iterable[str | Mapping]) -> list[int]:
+    """Positions of ``columns`` (names, or Datasette's display columns) in the order the site shows them: the key
+    and the label first, then the rest as built, the editorial notes last. Only the page's order: the database
+    and the CSVs keep theirs."""
+    names = [column if isinstance(column, str) else column["name"] for column in columns]
+    first = ["id"]
+    if table in COLLECTIONS:
+        first.append(site_metadata.label_column(table))
+
+    def rank(index: int) -> tuple[int, int]:
+        name = names[index]
+        if name in first:
+            return 0, first.index(name)
+        return (2 if name == NOTES else 1), index
+
+    return sorted(range(len(names)), key=rank)
+
+
+def table_body_html(rows, order: list[int] | None = None, links: Mapping[str, str] | None = None,
+                    seeds: Mapping[str, tuple[str, str]] | None = None, base: str = "") -> Markup:
+    """The ``<tr>`` rows of a table page, as Datasette's ``_table.html`` loop writes them, in ``order``.
+
+    ``rows`` are Datasette's display rows, each an iterable of cells (dicts with the column, the value's type and
+    its display value). Datasette renders templates in Jinja's async mode, whose loops cost some 20 µs a cell,
+    most of a table page's time (an events page has 100 rows of 24 cells); this costs about 1 µs a cell. Plain
+    text cells of the columns in ``links`` become links to the record they name (a ``record_id`` to the record of
+    its row's ``record_type``), and seed numbers in text links to their sources.
+    """
+    from datasette.utils import to_css_class
+
+    links = links or {}
+    cell_starts: dict[tuple[str, str], str] = {}  # (column, type of value) -> '<td class="...">'
+    lines = []
+    for row in rows:
+        cells = list(row)
+        if order is not None:
+            cells = [cells[index] for index in order]
+        lines.append("<tr>")
+        for cell in cells:
+            key = (cell["column"], cell["value_type"])
+            if (start := cell_starts.get(key)) is None:
+                start = cell_starts[key] = f'<td class="col-{autoescape(to_css_class(key[0]))} type-{autoescape(key[1])}">'
+            value = cell["value"]
+            if not isinstance(value, Markup):
+                value = _cell_html(cell, cells, links, seeds, base)
+            lines.append(f"{start}{value}</td>")
+        lines.append("</tr>")
+    return Markup("\n".join(lines))
+
+
+def _cell_html(cell, cells, links, seeds, base) -> Markup:
+    value, column = cell["value"], cell["column"]
+    if not isinstance(value, str) or not value:
+        return autoescape(value)
+    if column in links and value == cell.get("raw"):
+        return record_link(base, links[column], value)
+    if column == RECORD_PAIR[1]:
+        collection = next((c.get("raw") for c in cells if c["column"] == RECORD_PAIR[0]), None)
+        if collection in COLLECTIONS and value == cell.get("raw"):
+            return record_link(base, collection, value)
+    if seeds and cell["value_type"] == "str":
+        return with_seed_links(value, seeds, base)
+    return autoescape(value)
+
+
+def query_links(query: str | None) -> dict:
+    """The id columns of a canned query, for the script that links them on its page."""
+    return {"columns": links_for(query), "pair": list(RECORD_PAIR), "collections": list(COLLECTIONS)}
+
+
+def undated_events(connection, base: str) -> list[dict[str, str]]:
+    """The events without a date, which the timeline picture cannot place: title, status and page."""
+    rows = connection.execute("select id, title, status from events where date_value is null order by title, id")
+    return [{"title": title or record_id, "status": status, "url": row_url(base, "events", record_id)} for record_id, title, status in rows]
+

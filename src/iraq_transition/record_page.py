@@ -1,0 +1,374 @@
+"""A record's page, answering who, what, when and says who: its fields with every reference a link showing the
+referenced record's label, its list items in place, the records that refer to it, and each citation with its span
+in context; and, on a source's page, the evidence view: the archived article with every cited span highlighted,
+anchored and linked to the records it supports.
+
+:func:`record_page` reads everything from one SQLite connection, in the thread Datasette gives it
+(``Database.execute_fn``): a page costs one hop to that thread, not one a query.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from markupsafe import Markup
+from markupsafe import escape
+
+from . import layout, site_metadata
+from .fields import quoted_collection
+from .layout import sql_name
+from .models import COLLECTIONS
+from .pages import page_order, record_link, row_url, seed_numbers, with_seed_links
+
+UNKNOWN = Markup('<span class="unknown" title="not given: null">—</span>')
+MAX_REFERRERS = 100
+"""Records listed per kind of reference to a record; the rest behind a link to the table filtered."""
+MAX_CONTEXT = 400
+"""Most characters of context shown on either side of a cited span."""
+SENTENCE_END = re.compile(r"[.!?…][\"”’)\]]*\s+|\n\s*")
+
+
+@dataclass
+class Field:
+    name: str
+    description: str
+    html: Markup
+
+
+@dataclass
+class Child:
+    """One list field of the record, as a table: its items with their columns, and the citations of each."""
+
+    name: str
+    description: str
+    columns: list[tuple[str, str]]  # (name, description)
+    rows: list[list[Markup]]
+
+
+@dataclass
+class Referrers:
+    """The records that refer to this one through one column."""
+
+    title: str
+    links: list[Markup]
+    more: int  # how many more than those listed
+    url: str  # the referring table filtered to this record
+
+
+@dataclass
+class CitationView:
+    number: int
+    part: str
+    before: str
+    quote: str
+    after: str
+    source: Markup  # link to the source, with its seed number
+    start: int
+    end: int
+    evidence_url: str  # the span highlighted in its article
+
+
+@dataclass
+class Passage:
+    """A cited span of a source and the records it supports."""
+
+    anchor: str
+    number: int
+    quote: str
+    records: list[Markup]
+
+
+@dataclass
+class RecordPage:
+    table: str
+    record_id: str | None
+    label: str
+    fields: list[Field]
+    children: list[Child] = field(default_factory=list)
+    referrers: list[Referrers] = field(default_factory=list)
+    citations: list[CitationView] = field(default_factory=list)
+    seed: str | None = None
+    evidence: Markup | None = None
+    passages: list[Passage] = field(default_factory=list)
+
+
+def span_anchor(start: int, end: int) -> str:
+    """The id of a cited span in its source's evidence view."""
+    return f"span-{start}-{end}"
+
+
+def record_page(connection, table_name: str, key: tuple[str, ...], base: str) -> RecordPage | None:
+    """The page of the row of ``table_name`` with primary key ``key``; None for a table the layout does not have
+    or a row that is not there. ``base`` is the database's URL."""
+    try:
+        table = layout.table(table_name)
+    except StopIteration:
+        return None
+    where = " and ".join(f"{sql_name(column)} = ?" for column in table.primary_key)
+    cursor = connection.execute(f"select * from {sql_name(table.name)} where {where}", key)
+    values = cursor.fetchone()
+    if values is None or len(key) != len(table.primary_key):
+        return None
+    row = dict(zip([d[0] for d in cursor.description], values))
+    seeds = seed_numbers(connection)
+    render = _Renderer(connection, base, seeds)
+    quoted = quoted_collection()
+    shown = [c for c in table.columns if not (table.name == quoted and c.name == layout.TEXT_COLUMN)]
+    ordered = [shown[i] for i in page_order(table.name, [c.name for c in shown])]
+    fields = [Field(c.name, c.description, render.value(c, row.get(c.name))) for c in ordered]
+    collection = table.name if table.name in COLLECTIONS else None
+    label_name = site_metadata.label_column(table.name) if collection else None
+    label = str(row.get(label_name) or "") if label_name else ""
+    page = RecordPage(table.name, row.get("id") if collection else None, label or ", ".join(map(str, key)), fields)
+    if collection is None:
+        return page
+    record_id = row["id"]
+    citations = connection.execute(
+        "select part, position, source_id, quote, start_offset, end_offset from citations "
+        "where record_type = ? and record_id = ? order by part, position",
+        (collection, record_id),
+    ).fetchall()
+    page.citations = _citation_views(connection, citations, base, seeds)
+    numbers = defaultdict(list)
+    for citation in page.citations:
+        numbers[citation.part].append(citation.number)
+    page.children = _children(connection, collection, record_id, render, numbers)
+    page.referrers = _referrers(connection, collection, record_id, base)
+    if collection == quoted:
+        page.seed = next((number for number, (source, _) in seeds.items() if source == record_id), None)
+        page.evidence, page.passages = _evidence(connection, record_id, row[layout.TEXT_COLUMN], base)
+    return page
+
+
+class _Renderer:
+    """A value of a column as the record page shows it; labels of referenced records looked up once each."""
+
+    def __init__(self, connection, base: str, seeds):
+        self.connection, self.base, self.seeds = connection, base, seeds
+        self.labels: dict[tuple[str, str], str | None] = {}
+
+    def label(self, collection: str, record_id: str) -> str | None:
+        if (collection, record_id) not in self.labels:
+            name = sql_name(site_metadata.label_column(collection))
+            found = self.connection.execute(
+                f"select {name} from {sql_name(collection)} where id = ?", (record_id,)
+            ).fetchone()
+            self.labels[collection, record_id] = found[0] if found else None
+        return self.labels[collection, record_id]
+
+    def link(self, collection: str, record_id: str) -> Markup:
+        label = self.label(collection, record_id)
+        link = record_link(self.base, collection, record_id, label)
+        if label and label != record_id:
+            link += Markup(' <span class="id">{}</span>').format(record_id)
+        return link
+
+    def value(self, column: layout.Column, value) -> Markup:
+        if value is None or value == "":
+            return UNKNOWN
+        if column.references:
+            return self.link(column.references, value)
+        if column.type == "boolean":
+            return Markup("yes" if value else "no")
+        if column.type == "array":
+            items = json.loads(value)
+            return Markup(", ").join(escape(item) for item in items) if items else UNKNOWN
+        if isinstance(value, str):
+            if column.name == "url" and value.startswith(("https://", "http://")):
+                return Markup('<a href="{}" rel="nofollow">{}</a>').format(value, value)
+            return with_seed_links(value, self.seeds, self.base)
+        return escape(value)
+
+
+def _children(connection, collection: str, record_id: str, render: _Renderer, numbers) -> list[Child]:
+    plan = next(plan for plan in layout.collection_plans() if plan.collection == collection)
+    children = []
+    for list_field, child in plan.children:
+        parent, position = child.table.columns[0].name, "position"
+        columns = [c for c in child.table.columns if c.name not in (parent, position)]
+        names = ", ".join(sql_name(c.name) for c in columns)
+        items = connection.execute(
+            f"select position, {names} from {sql_name(child.table.name)} where {sql_name(parent)} = ? order by position",
+            (record_id,),
+        ).fetchall()
+        if not items:
+            continue
+        cited = list_field in plan.cited_fields
+        rows = []
+        for item in items:
+            cells = [render.value(c, value) for c, value in zip(columns, item[1:])]
+            if cited:
+                cells.append(_citation_refs(numbers.get(f"{list_field}.{item[0]}", [])))
+            rows.append(cells)
+        headers = [(c.name, c.description) for c in columns]
+        if cited:
+            headers.append(("cited", "The citations below that support this item."))
+        children.append(Child(list_field, child.table.description, headers, rows))
+    return children
+
+
+def _citation_refs(numbers: list[int]) -> Markup:
+    if not numbers:
+        return UNKNOWN
+    return Markup(" ").join(Markup('<a href="#citation-{}">[{}]</a>').format(n, n) for n in numbers)
+
+
+def _referrers(connection, collection: str, record_id: str, base: str) -> list[Referrers]:
+    """Every record that refers to this one: through its own columns, or through one of its list items (an
+    event's participant is an actor: the actor's page lists the event, with the participant's role)."""
+    plans = {plan.collection: plan for plan in layout.collection_plans()}
+    parents = {child.table.name: (plan.collection, list_field) for plan in plans.values() for list_field, child in plan.children}
+    found = []
+    for table in layout.table_layout():
+        if table.name == layout.CITATIONS:
+            continue  # a source's citations are its evidence view
+        for column, target in table.foreign_keys:
+            if target != collection or (parents.get(table.name, ("", ""))[0] == collection and column == table.columns[0].name):
+                continue  # a record's own list items refer to it
+            if table.name in COLLECTIONS:
+                owner, detail_columns = table.name, []
+                label = sql_name(site_metadata.label_column(owner))
+                sql = f"select id, {label} from {sql_name(owner)} where {sql_name(column)} = ? order by id"
+                title = f"{owner} whose {column} is this record"
+            else:
+                owner, list_field = parents[table.name]
+                parent = table.columns[0].name
+                detail_columns = [c.name for c in table.columns if c.enum and c.name != column]
+                label = sql_name(site_metadata.label_column(owner))
+                details = "".join(f", c.{sql_name(name)}" for name in detail_columns)
+                sql = (
+                    f"select distinct p.id, p.{label}{details} from {sql_name(table.name)} c "
+                    f"join {sql_name(owner)} p on p.id = c.{sql_name(parent)} where c.{sql_name(column)} = ? order by p.id"
+                )
+                title = f"{owner} with this record as {list_field}.{column}"
+            rows = connection.execute(f"{sql} limit {MAX_REFERRERS + 1}", (record_id,)).fetchall()
+            if not rows:
+                continue
+            more = 0
+            if len(rows) > MAX_REFERRERS:
+                (count,) = connection.execute(
+                    f"select count(*) from {sql_name(table.name)} where {sql_name(column)} = ?", (record_id,)
+                ).fetchone()
+                more = count - MAX_REFERRERS
+            links = []
+            for found_id, found_label, *detail in rows[:MAX_REFERRERS]:
+                link = record_link(base, owner, found_id, found_label)
+                shown = [f"{name}: {value}" for name, value in zip(detail_columns, detail) if value]
+                if shown:
+                    link += Markup(' <span class="detail">({})</span>').format("; ".join(shown))
+                links.append(link)
+            url = f"{base}/{table.name}?{urlencode({column: record_id})}"
+            found.append(Referrers(title, links, more, url))
+    return found
+
+
+# --------------------------------------------------------------------------- citations and the evidence view
+
+
+def _sentence_starts(text: str) -> list[int]:
+    return [0, *(match.end() for match in SENTENCE_END.finditer(text))]
+
+
+def _context(text: str, starts: list[int], start: int, end: int) -> tuple[str, str]:
+    """The text of a sentence either side of ``text[start:end]`` (and the rest of the sentences it cuts)."""
+    begins = bisect_right(starts, start) - 1  # the sentence the span begins in
+    before_start = starts[max(begins - 1, 0)]
+    following = bisect_left(starts, end)
+    after_end = starts[following + 1] if following + 1 < len(starts) else len(text)
+    before = re.sub(r"\s+", " ", text[before_start:start]).lstrip()
+    after = re.sub(r"\s+", " ", text[end:after_end]).rstrip()
+    if len(before) > MAX_CONTEXT:
+        before = "…" + before[-MAX_CONTEXT:]
+    if len(after) > MAX_CONTEXT:
+        after = after[:MAX_CONTEXT] + "…"
+    return before, after
+
+
+def _citation_views(connection, citations, base: str, seeds) -> list[CitationView]:
+    quoted = quoted_collection()
+    label = sql_name(site_metadata.label_column(quoted))
+    sources = {}
+    for source_id in {c[2] for c in citations}:
+        name, text = connection.execute(
+            f"select {label}, {sql_name(layout.TEXT_COLUMN)} from {sql_name(quoted)} where id = ?", (source_id,)
+        ).fetchone()
+        sources[source_id] = (name or source_id, text, _sentence_starts(text))
+    numbers = {source: number for number, (source, _) in seeds.items()}
+    views = []
+    for number, (part, _, source_id, quote, start, end) in enumerate(citations, 1):
+        name, text, starts = sources[source_id]
+        before, after = _context(text, starts, start, end)
+        source = record_link(base, quoted, source_id, name)
+        if source_id in numbers:
+            source += Markup(" (seed {})").format(numbers[source_id])
+        url = f"{row_url(base, quoted, source_id)}#{span_anchor(start, end)}"
+        views.append(CitationView(number, part, before, text[start:end], after, source, start, end, url))
+    return views
+
+
+def _evidence(connection, source_id: str, text: str, base: str) -> tuple[Markup, list[Passage]]:
+    """The article with every cited span highlighted and anchored, and the list of spans with their records."""
+    citations = connection.execute(
+        "select start_offset, end_offset, record_type, record_id, part from citations where source_id = ? "
+        "order by start_offset, end_offset, record_type, record_id, part, position",
+        (source_id,),
+    ).fetchall()
+    labels = {}
+    by_collection = defaultdict(set)
+    for _, _, collection, record_id, _ in citations:
+        by_collection[collection].add(record_id)
+    for collection, ids in by_collection.items():
+        label = sql_name(site_metadata.label_column(collection))
+        for chunk in _chunks(sorted(ids), 500):
+            marks = ", ".join("?" * len(chunk))
+            for record_id, name in connection.execute(
+                f"select id, {label} from {sql_name(collection)} where id in ({marks})", chunk
+            ):
+                labels[collection, record_id] = name
+    spans: dict[tuple[int, int], list[Markup]] = {}
+    for start, end, collection, record_id, part in citations:
+        link = Markup("{}: ").format(collection) + record_link(base, collection, record_id, labels.get((collection, record_id)))
+        if part:
+            link += Markup(' <span class="detail">({})</span>').format(part)
+        records = spans.setdefault((start, end), [])
+        if link not in records:
+            records.append(link)
+    passages = [
+        Passage(span_anchor(start, end), number, text[start:end], records)
+        for number, ((start, end), records) in enumerate(spans.items(), 1)
+    ]
+    return _highlighted(text, passages, spans), passages
+
+
+def _chunks(items: list, size: int):
+    for index in range(0, len(items), size):
+        yield items[index:index + size]
+
+
+def _highlighted(text: str, passages: list[Passage], spans) -> Markup:
+    """``text`` escaped, each cited span marked (overlapping spans mark their common part once, darker) and
+    preceded by its number, a link to the records it supports."""
+    bounds = [(start, end) for start, end in spans]
+    cuts = sorted({0, len(text), *(s for s, _ in bounds), *(e for _, e in bounds)})
+    starting = defaultdict(list)
+    for passage, (start, end) in zip(passages, bounds):
+        starting[start].append((passage, end))
+    out = []
+    for left, right in zip(cuts, cuts[1:]):
+        for passage, _ in starting.get(left, []):
+            out.append(Markup('<a class="span-start" id="{}" href="#passage-{}">{}</a>').format(
+                passage.anchor, passage.number, passage.number))
+        covering = [span_anchor(s, e) for s, e in bounds if s <= left and e >= right]
+        piece = escape(text[left:right])
+        if covering:
+            depth = min(len(covering), 3)
+            out.append(Markup('<mark class="cited depth-{}" data-spans="{}">{}</mark>').format(depth, " ".join(covering), piece))
+        else:
+            out.append(piece)
+    return Markup("").join(out)
+

@@ -1,0 +1,77 @@
+"""The site's Datasette plugin: what ``iraq-transition serve`` and the published site (which installs this package,
+see the README's Publishing section) both load, through the ``datasette`` entry point in pyproject.toml.
+
+It brings the templates in templates/ (Datasette takes a plugin's templates from the ``templates`` directory of
+its package), their Python helpers (:mod:`..pages`, :mod:`..record_page`), the bounds on SQL of
+plugins/sql_limits.py, and one log line per error answer instead of a traceback with every local variable.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from datasette import hookimpl
+
+from .. import pages, site_config
+from ..plugins.sql_limits import prepare_connection
+from ..record_page import record_page
+
+__all__ = ["extra_template_vars", "prepare_connection", "startup"]
+"""The hooks of this plugin (Datasette finds them as the module's attributes; prepare_connection comes from
+plugins/sql_limits.py)."""
+
+
+@hookimpl
+def startup(datasette) -> None:
+    """Datasette prints the traceback of every error answer (404s included) with all its local variables when
+    rich is installed (frictionless brings it); without rich, only the plain traceback of server errors."""
+    from datasette import handle_exception
+
+    handle_exception.rich = None
+
+
+@hookimpl
+def extra_template_vars(template, database, table, view_name, request, datasette):
+    """The templates' helpers; on this dataset's pages what they show: the record of a record page, the seed
+    numbers of a table page, the id columns of a query page, the undated events of the home page."""
+    variables = {"table_body_html": pages.table_body_html, "page_order": pages.page_order}
+    if template == "index.html":
+        return _with(datasette, site_config.NAME, variables, undated=True)
+    if database != site_config.NAME:
+        return variables
+    if template == "query.html":
+        return variables | {"query_links": pages.query_links(request.url_vars.get("table") if request else None)}
+    if view_name == "row":
+        from datasette.utils import urlsafe_components
+
+        return _with(datasette, database, variables, record=(table, tuple(urlsafe_components(request.url_vars["pks"]))))
+    if view_name == "table":
+        return _with(datasette, database, variables | {"id_links": pages.links_for(table), "on_map": table == site_config.MAP_TABLE})
+    return variables
+
+
+_SEEDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""The seed numbers of each open database (a rebuilt database is another object): read once, not once a page."""
+
+
+def _with(datasette, database: str, variables: dict, record: tuple | None = None, undated: bool = False):
+    """``variables`` and what the page reads from the database, in one hop to its thread."""
+
+    async def read() -> dict:
+        if database not in datasette.databases:
+            return variables
+        base = datasette.urls.database(database)
+
+        def reading(connection) -> dict:
+            if record is not None:
+                return {"record": record_page(connection, *record, base)}
+            if undated:
+                return {"undated_events": pages.undated_events(connection, base), "timeline_events_url": f"{base}/events"}
+            return {}
+
+        db = datasette.get_database(database)
+        if (seeds := _SEEDS.get(db)) is None and record is None and not undated:
+            seeds = _SEEDS[db] = await db.execute_fn(pages.seed_numbers)
+        return variables | {"database_url": base, "seeds": seeds} | await db.execute_fn(reading)
+
+    return read
