@@ -6,10 +6,10 @@ from __future__ import annotations
 import ast
 import sqlite3
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import pytest
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from iraq_transition import layout, models, site_config, site_metadata
 from iraq_transition.models import Citations, FuzzyDate, Participant, Record, Text
@@ -117,3 +117,30 @@ def test_no_module_that_renders_tables_singles_out_a_collection_by_name(name):
     keys = {id(key) for node in ast.walk(tree) if isinstance(node, ast.Dict) for key in node.keys}  # "sources": [...]
     names = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and id(node) not in keys}
     assert not names & set(models.COLLECTIONS)
+
+
+class Dispatch(Record):
+    """A dispatch: fields whose constraints come from both their type and their Field."""
+
+    collection: ClassVar[str] = "dispatches"
+
+    text: Text = Field(max_length=2000, description="The dispatch's words.")
+    code: Annotated[str, StringConstraints(pattern=r"^[A-Z]+$")] = Field(min_length=2, description="Its code.")
+    citations: Citations
+
+
+def _string_schema(schema: dict) -> dict:
+    """The string branch of a JSON Schema property (an optional field's is inside anyOf)."""
+    return next((branch for branch in schema.get("anyOf", [schema]) if branch.get("type") == "string"), {})
+
+
+@pytest.mark.parametrize("model", [*models.COLLECTIONS.values(), Dispatch], ids=lambda model: model.collection)
+def test_the_table_schema_keeps_every_string_constraint_the_json_schema_has(model, monkeypatch, fresh_layout):
+    """A constraint declared on a field's type and one given to its Field both reach the data package."""
+    monkeypatch.setitem(models.COLLECTIONS, model.collection, model)
+    fields = {field["name"]: field for field in layout.table(model.collection).to_resource("x.csv")["schema"]["fields"]}
+    for name, schema in model.model_json_schema()["properties"].items():
+        string = _string_schema(schema)
+        for key in ("minLength", "maxLength"):
+            if key in string and name in fields:
+                assert fields[name]["constraints"].get(key) == string[key], f"{model.collection}.{name}: {key}"
