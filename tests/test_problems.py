@@ -7,11 +7,16 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from test_validate import BAD, CASES, FIXTURES, HOSTILE
 
 from iraq_transition.fmt import canonical_files
-from iraq_transition.load import LoadError, Project, read_bytes, record_files
+from iraq_transition.load import LoadError, Project, RecordFile, read_bytes, record_files
+from iraq_transition.models import COLLECTIONS, Citations, Record, Text
 from iraq_transition.new import template
 from iraq_transition.problems import CODES, Problem
 from iraq_transition.records import check_file
@@ -91,3 +96,36 @@ def test_contributing_lists_every_code_and_its_meaning_and_codes_are_lowercase_h
     for code, meaning in CODES.items():
         assert re.fullmatch(r"[a-z]+(?:-[a-z]+)*", code), code
         assert meaning.endswith(".") and meaning[0].isupper(), code
+
+
+class Memo(Record):
+    """A memo: a model with a rule of its own, which raises its problem's code."""
+
+    collection: ClassVar[str] = "memos"
+
+    text: Text = Field(max_length=40, description="The memo's words.")
+    citations: Citations
+
+    @model_validator(mode="after")
+    def _not_shouted(self) -> Memo:
+        if self.text.isupper():
+            raise PydanticCustomError("memo-shouted", "text is all capitals: write it as the source prints it")
+        return self
+
+
+def test_a_models_own_rule_gives_its_own_code_and_words(tmp_path, monkeypatch):
+    """A rule a model checks itself raises PydanticCustomError(code, message): the problem carries that code, at the
+    field the message names first; a too-long text says how long it may be."""
+    monkeypatch.setitem(COLLECTIONS, Memo.collection, Memo)
+    monkeypatch.setitem(CODES, "memo-shouted", "A memo written in capitals.")
+    citation = "citations:\n  - source: s\n    quote: q\n"
+    cases = {"shouted": "text: NOT A WITHDRAWAL\n", "long": f"text: {'word ' * 10}\n"}
+    problems = {}
+    for stem, text in cases.items():
+        path = tmp_path / f"{stem}.yaml"
+        path.write_text(f"id: {stem}\n{text}{citation}", encoding="utf-8")
+        problems[stem] = check_file(RecordFile(path, f"data/memos/{stem}.yaml", "memos", stem), path.read_bytes()).problems
+    (shouted,), (long,) = problems["shouted"], problems["long"]
+    assert (shouted.code, shouted.field, shouted.line) == ("memo-shouted", "text", 2)
+    assert shouted.message == "text is all capitals: write it as the source prints it"
+    assert (long.code, long.field, long.message) == ("wrong-value", "text", "text is longer than 40 characters: shorten it")

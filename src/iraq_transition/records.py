@@ -19,7 +19,7 @@ from . import models
 from .fields import inner_type, is_model, type_at
 from .load import LoadError, Positions, RecordFile, decode, parse_yaml
 from .models import COLLECTIONS, Record
-from .problems import Issue, Problem
+from .problems import CODES, Issue, Problem
 from .seeds import OUTSIDE_SEEDS, is_seed_name
 
 
@@ -141,7 +141,8 @@ every other kind wrong-value."""
 def _issue(model: type[BaseModel], error: dict) -> Issue:
     """Contributor-language wording of one Pydantic error, with its code (:data:`.problems.CODES`)."""
     kind = error["type"]
-    code = _CODES.get(kind) or ("wrong-type" if kind.endswith(("_type", "_parsing")) else "wrong-value")
+    code = kind if kind in CODES else _CODES.get(kind) or ("wrong-type" if kind.endswith(("_type", "_parsing"))
+                                                           else "wrong-value")
     return dataclasses.replace(_worded(model, error), code=code)
 
 
@@ -176,8 +177,8 @@ def _worded(model: type[BaseModel], error: dict) -> Issue:
             return Issue(loc, f"expected text, got {got}: write a value, or remove the field if it is optional")
         return Issue(loc, f"expected text, got {got}: quote this value (YAML reads unquoted yes, no, on, "
                      "off, numbers and ~ as something other than text)")
-    if kind == "value_error":
-        message = str(ctx.get("error", error["msg"]))
+    if kind == "value_error" or kind in CODES:  # a model's own rule: its ValueError, or a PydanticCustomError(code)
+        message = str(ctx.get("error", error["msg"])) if kind == "value_error" else error["msg"]
         first_word = message.split(" ", 1)[0]
         target = inner_type(type_at(model, loc))
         if is_model(target) and first_word in target.model_fields:
@@ -186,6 +187,8 @@ def _worded(model: type[BaseModel], error: dict) -> Issue:
     if kind == "too_short" and ctx.get("min_length") == 1:
         return Issue(loc, f"{name} needs at least one item" + (": cite at least one verbatim span of a source"
                                                                  if name == "citations" else ""))
+    if kind == "string_too_long":
+        return Issue(loc, f"{name} is longer than {ctx.get('max_length')} characters: shorten it")
     if kind == "string_too_short":
         return Issue(loc, f"{name} must not be empty: write a value or remove the field if it is optional")
     if kind in ("list_type", "model_type", "model_attributes_type", "dict_type"):
