@@ -123,7 +123,8 @@ def _constraints(where: str, metadata: tuple) -> dict[str, Any]:
         if isinstance(item, References):
             constraints["references"] = item.collection
         elif isinstance(item, StringConstraints):
-            constraints.update(pattern=item.pattern, min_length=item.min_length, max_length=item.max_length)
+            declared = {"pattern": item.pattern, "min_length": item.min_length, "max_length": item.max_length}
+            constraints.update((key, value) for key, value in declared.items() if value is not None)
         elif isinstance(item, Strict):
             continue  # what the value's type already says: no boolean for a number
         elif isinstance(item, annotated_types.Ge):
