@@ -86,18 +86,16 @@ def test_pull_requests_run_every_check_and_post_the_diff():
     expected = [
         TRACKED_CHECK,
         "make setup chromium",
-        "iraq-transition fmt --check",
-        "iraq-transition validate --format github",
-        "iraq-transition build",
-        "frictionless validate datapackage.json",
-        "iraq-transition generate --check",
+        'iraq-transition check --format github --base "origin/$BASE_REF"',
         "make test",
-        'iraq-transition diff "origin/$BASE_REF" HEAD >> "$GITHUB_STEP_SUMMARY"',
     ]
     positions = [next(i for i, run in enumerate(commands) if command in run) for command in expected]
     assert positions == sorted(positions), "checks out of order"
-    [summary] = [step for step in job["steps"] if "iraq-transition diff" in step.get("run", "")]
-    assert summary["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    [check] = [step for step in job["steps"] if "iraq-transition check" in step.get("run", "")]
+    assert check["env"] == {"BASE_REF": "${{ github.base_ref }}"}
+    # The checks and the tests run whatever the steps before them found, once the tools are installed.
+    for step in job["steps"][-2:]:
+        assert step["if"] == "${{ !cancelled() && steps.install.outcome == 'success' }}", step
 
 
 def _release() -> tuple[dict, dict, dict]:
@@ -298,9 +296,8 @@ def test_trusted_checks_run_the_base_branchs_tools_on_the_pull_requests_data():
     expected = [
         "make setup",
         'git fetch --quiet --no-tags origin "+refs/pull/$PR_NUMBER/head:refs/remotes/pull/$PR_NUMBER/head"',
-        'git archive --format=tar "$PR_HEAD_SHA" -- data seeds | tar -x -C "$RUNNER_TEMP/pr"',
-        'iraq-transition --root "$RUNNER_TEMP/pr" validate --format github',
-        'iraq-transition --root "$RUNNER_TEMP/pr" fmt --check',
+        'git archive --format=tar "$PR_HEAD_SHA" -- data seeds "${generated[@]}"',
+        'iraq-transition --root "$RUNNER_TEMP/pr" check --format github',
         'iraq-transition diff "$MERGE_BASE" "$PR_HEAD_SHA" >> "$GITHUB_STEP_SUMMARY"',
         '"$MERGE_BASE" "$PR_HEAD_SHA" -- . \':(exclude)data\' \':(exclude)seeds\'',
     ]
@@ -313,12 +310,19 @@ class _Runner:
     the workspace, the environment GitHub sets (workflow, job and step `env:` with their
     expressions taken from ``contexts``), GITHUB_PATH and GITHUB_ENV carried to the next steps, a
     job summary, and the `if:` conditions the workflows use. The `uses:` steps are the caller's to
-    stand in for (``uses``: the actions it stands in for, in order)."""
+    stand in for (``uses``: the actions it stands in for, in order), and so are the `run:` steps
+    named in ``skip`` (each with why), which count as passed."""
 
-    def __init__(self, workflow: dict, tmp_path: Path, contexts: dict[str, str], uses: list[str]):
+    def __init__(self, workflow: dict, tmp_path: Path, contexts: dict[str, str], uses: list[str],
+                 skip: dict[str, str] | None = None):
         [self.job] = workflow["jobs"].values()
         assert [step["uses"].split("@")[0] for step in self.job["steps"] if "uses" in step] == uses
-        assert workflow["defaults"]["run"]["shell"] == "bash"
+        self.skip = skip or {}
+        assert set(self.skip) <= {step.get("name") for step in self.job["steps"]}, self.skip
+        # GitHub's shells: `bash` named as the default runs with pipefail; left unnamed, bash runs with -e only.
+        named = workflow.get("defaults", {}).get("run", {}).get("shell")
+        assert named in (None, "bash")
+        self.shell = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"] if named else ["bash", "-e", "-c"]
         self.contexts = contexts
         self.workspace, self.temp, self.home = tmp_path / "workspace", tmp_path / "runner-temp", tmp_path / "home"
         self.temp.mkdir()
@@ -357,12 +361,12 @@ class _Runner:
             files = {name: self.temp / f"{name.lower()}-{number}" for name in ("GITHUB_PATH", "GITHUB_ENV", "GITHUB_STEP_SUMMARY")}
             for path in files.values():
                 path.touch()
-            done = None
-            if self._runs(step.get("if")):
+            done, stood_in = None, step["name"] in self.skip
+            if self._runs(step.get("if")) and not stood_in:
                 env = {**self.env, **self._expanded(step.get("env", {})), **{name: str(path) for name, path in files.items()}}
-                shell = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"]
-                done = subprocess.run([*shell, step["run"]], cwd=self.workspace, env=env, capture_output=True, text=True, timeout=300)
-            self.outcomes[step.get("id", f"step-{number}")] = "skipped" if done is None else ("success" if done.returncode == 0 else "failure")
+                done = subprocess.run([*self.shell, step["run"]], cwd=self.workspace, env=env, capture_output=True, text=True, timeout=300)
+            outcome = "success" if stood_in or done is not None and done.returncode == 0 else "skipped" if done is None else "failure"
+            self.outcomes[step.get("id", f"step-{number}")] = outcome
             for line in reversed(files["GITHUB_PATH"].read_text().splitlines()):
                 self.env["PATH"] = f"{line}:{self.env['PATH']}"
             for line in files["GITHUB_ENV"].read_text().splitlines():
@@ -390,25 +394,35 @@ def _pull_request(origin: Path, clone: Path, change) -> str:
     return _git(clone, "rev-parse", "HEAD").strip()
 
 
-def _play_trusted_checks(tmp_path: Path, change) -> _Runner:
-    """The trusted checks played on a copy of this repository (its last commit: what is not
-    committed does not matter) and a pull request that makes ``change``. The workspace's .venv is
-    this test's own environment (its bin/), marked installed, so that `make setup` finds nothing
-    to do instead of downloading every package again."""
+def _origin_and_pull_request(tmp_path: Path, change) -> tuple[Path, dict[str, str]]:
+    """A bare copy of this repository (its last commit: what is not committed does not matter) with
+    a pull request that makes ``change``, and the contexts GitHub gives its workflows."""
     origin = tmp_path / "origin.git"
     _git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(origin))
     _git(origin, "fetch", "--quiet", str(REPO), "HEAD:refs/heads/main")
     head = _pull_request(origin, tmp_path / "contributor", change)
-    contexts = {"github.event.pull_request.number": "7", "github.event.pull_request.head.sha": head, "github.base_ref": "main"}
+    return origin, {"github.event.pull_request.number": "7", "github.event.pull_request.head.sha": head,
+                    "github.base_ref": "main"}
+
+
+def _installed(workspace: Path) -> None:
+    """The workspace's .venv as this test's own environment (its bin/), marked installed, so that
+    `make setup` finds nothing to do instead of downloading every package again."""
+    venv = workspace / ".venv"
+    venv.mkdir()
+    (venv / "bin").symlink_to(Path(sys.executable).parent)
+    newest = max((workspace / name).stat().st_mtime_ns for name in ("requirements.lock", "pyproject.toml"))
+    (venv / ".installed").touch()
+    os.utime(venv / ".installed", ns=(newest, newest))  # as new as what it is made from: up to date
+
+
+def _play_trusted_checks(tmp_path: Path, change) -> _Runner:
+    """The trusted checks played on a pull request that makes ``change``."""
+    origin, contexts = _origin_and_pull_request(tmp_path, change)
     runner = _Runner(_workflow(TRUSTED), tmp_path, contexts, uses=["actions/checkout", "actions/setup-python"])
     # actions/checkout: the base branch, all of its history; setup-python: this machine's Python.
     _git(tmp_path, "clone", "--quiet", str(origin), str(runner.workspace))
-    venv = runner.workspace / ".venv"
-    venv.mkdir()
-    (venv / "bin").symlink_to(Path(sys.executable).parent)
-    newest = max((runner.workspace / name).stat().st_mtime_ns for name in ("requirements.lock", "pyproject.toml"))
-    (venv / ".installed").touch()
-    os.utime(venv / ".installed", ns=(newest, newest))  # as new as what it is made from: up to date
+    _installed(runner.workspace)
     runner.play()
     return runner
 
@@ -455,18 +469,22 @@ def test_trusted_checks_judge_a_hostile_pull_request_with_the_base_branchs_tools
     runner = _play_trusted_checks(tmp_path, lambda clone: _plant_hostile_changes(clone, markers, secret))
     played = runner.played
     assert not list(markers.iterdir()), "code of the pull request ran"
-    assert _outcomes(runner) == [0, 0, 1, 1, 0, 0], played  # validate and fmt find the errors
-    _, _, validate, fmt, _, tools = played.values()
-    assert "::error file=data/force_levels/us-troops-iraq-2500-2024.yaml,line=16," in validate.stdout
-    assert "symbolic link" in validate.stdout and "leak.yaml" in validate.stdout
-    token = fmt.stdout.splitlines()[0].removeprefix("::stop-commands::")
-    assert read_as_commands(fmt.stdout) == [f"::stop-commands::{token}", f"::{token}::"]
-    assert "FORGED" in fmt.stdout
+    assert _outcomes(runner) == [0, 0, 1, 0, 0], played  # check finds the errors
+    _, _, check, _, tools = played.values()
+    assert "::error file=data/force_levels/us-troops-iraq-2500-2024.yaml,line=16," in check.stdout
+    assert "symbolic link" in check.stdout and "leak.yaml" in check.stdout
+    commands = read_as_commands(check.stdout)
+    annotations, (stop, resume) = commands[:-2], commands[-2:]
+    token = stop.removeprefix("::stop-commands::")
+    assert resume == f"::{token}::" and len(token) == 32
+    assert all(line.startswith("::error file=data/") and "FORGED" not in line for line in annotations), annotations
+    assert "FORGED" in check.stdout and "not-formatted" in runner.summary
     everything = runner.summary + "".join(done.stdout + done.stderr for done in played.values() if done)
     assert "do-not-print-me" not in everything
     # The real record changes, by the base branch's diff.
     summary = runner.summary
     assert summary.startswith("## Trusted checks of pull request #7\n")
+    assert "### Checks: 2 of 5 failed" in summary  # formatting and validation
     assert "No record changes" not in summary
     assert "Changed `agreement-aim-withdraw-american-troops-by-end-2026`:" in summary
     assert "| `notes` |" in summary and "| `citations.0.quote` |" in summary
@@ -492,7 +510,104 @@ def test_trusted_checks_refuse_a_data_directory_that_is_a_link(tmp_path):
         (clone / "data").symlink_to(outside)
 
     runner = _play_trusted_checks(tmp_path, link_data)
-    assert _outcomes(runner) == [0, 1, None, None, None, None], runner.played
-    fetch = runner.played["Fetch the pull request and write out its data/ and seeds/ only"]
+    assert _outcomes(runner) == [0, 1, None, None, None], runner.played
+    fetch = runner.played["Fetch the pull request and write out its data/, seeds/ and generated files only"]
     assert fetch.stdout == "::error::data and seeds must be directories, not links or files: blob data\n"
     assert not (runner.temp / "pr").exists() and runner.summary == ""
+
+
+# --------------------------------------------------------------------------- the pull-request checks
+
+
+PULL_REQUEST = REPO / ".github/workflows/pull-request.yml"
+INSTALL = "Install (the same as `make setup` and `make chromium`)"
+SKIPPED = {
+    INSTALL: "it downloads every package and Debian's chromium: this test's own environment stands in for it",
+    "Tests": "`make test` runs this very suite, which would play itself",
+}
+QUOTE = "data/quotes/singh-us-not-withdrawing-from-iraq.yaml"
+FORCE_LEVEL = "data/force_levels/us-troops-iraq-2500-2024.yaml"
+EVENT = "data/events/agreement-aim-withdraw-american-troops-by-end-2026.yaml"
+
+
+def _play_pull_request_checks(tmp_path: Path, change) -> _Runner:
+    """The "Pull request" workflow played on a pull request that makes ``change``: its workspace is
+    the pull request's head with all the history (actions/checkout), and every `run:` step is played
+    but those of SKIPPED, whose work this test's environment has done."""
+    origin, contexts = _origin_and_pull_request(tmp_path, change)
+    runner = _Runner(_workflow(PULL_REQUEST), tmp_path, contexts, uses=["actions/checkout"], skip=SKIPPED)
+    _git(tmp_path, "clone", "--quiet", str(origin), str(runner.workspace))
+    _git(runner.workspace, "fetch", "--quiet", "origin", "refs/pull/7/head")
+    _git(runner.workspace, "checkout", "--quiet", "--detach", contexts["github.event.pull_request.head.sha"])
+    _installed(runner.workspace)
+    runner.env["PATH"] = f"{runner.workspace / '.venv' / 'bin'}:{runner.env['PATH']}"  # what the install step adds
+    runner.play()
+    return runner
+
+
+def _position(text: str, needle: str) -> tuple[int, int]:
+    """The 1-based line and column of ``needle`` in ``text``."""
+    offset = text.index(needle)
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _three_mistakes(clone: Path) -> dict[str, tuple[int, int]]:
+    """A wrong speaker id, a reworded citation span and a file out of canonical form; where each is."""
+    quote = clone / QUOTE
+    quote.write_text(quote.read_text(encoding="utf-8").replace("speaker_id: sabrina-singh", "speaker_id: singh"), encoding="utf-8")
+    force_level = clone / FORCE_LEVEL
+    text = force_level.read_text(encoding="utf-8").replace("quote: the 2,500 U.S. troops still serving", "quote: the 2,500 U.S. troops serving", 1)
+    force_level.write_text(text, encoding="utf-8")
+    event = clone / EVENT
+    text = event.read_text(encoding="utf-8")
+    title = next(line for line in text.splitlines() if line.startswith("title: "))
+    event.write_text(text.replace(title, f'title: "{title.removeprefix("title: ")}"'), encoding="utf-8")
+    return {
+        QUOTE: _position(quote.read_text(encoding="utf-8"), "singh\n"),
+        FORCE_LEVEL: _position(force_level.read_text(encoding="utf-8"), "the 2,500 U.S. troops serving"),
+        EVENT: (_position(event.read_text(encoding="utf-8"), "title: ")[0], 1),
+    }
+
+
+def test_pull_request_checks_pass_a_good_contribution_and_summarise_it(tmp_path):
+    def reword_notes(clone: Path) -> None:
+        from iraq_transition.fmt import format_record
+        from iraq_transition.load import parse_yaml
+
+        event = clone / EVENT
+        record = parse_yaml(event.read_text(encoding="utf-8"))
+        record["notes"] = "Reworded by a contributor."
+        event.write_text(format_record("events", record), encoding="utf-8")
+
+    runner = _play_pull_request_checks(tmp_path, reword_notes)
+    assert _outcomes(runner) == [0, None, 0, None], runner.played
+    check = runner.played["Check the records, the build, the data package and the generated files"]
+    assert "::error" not in check.stdout and "check: every check passed" in check.stderr
+    assert runner.summary.startswith("### Checks: all passed\n")
+    assert "#### Problems" not in runner.summary
+    assert "### Record changes from `origin/main` to `working tree`" in runner.summary
+    assert f"Changed `{Path(EVENT).stem}`:" in runner.summary and "| `notes` |" in runner.summary
+
+
+def test_pull_request_checks_show_three_mistakes_at_once(tmp_path):
+    """A wrong speaker id, a reworded citation and an unformatted file: all three annotated at their
+    lines in one run, and the summary says which checks failed and lists every problem."""
+    where: dict[str, tuple[int, int]] = {}
+    runner = _play_pull_request_checks(tmp_path, lambda clone: where.update(_three_mistakes(clone)))
+    assert _outcomes(runner) == [0, None, 1, None], runner.played
+    check = runner.played["Check the records, the build, the data package and the generated files"]
+    annotations = [line for line in check.stdout.splitlines() if line.startswith("::error ")]
+    assert len(annotations) == 3, check.stdout
+    for path, (line, col) in where.items():
+        assert any(a.startswith(f"::error file={path},line={line},col={col}") for a in annotations), (path, line, col, annotations)
+    assert "iraq-transition fix" in next(a for a in annotations if f"file={EVENT}," in a)
+    summary = runner.summary
+    assert summary.startswith("### Checks: 2 of 5 failed\n")
+    assert "| Records are in canonical form (`format`) | ❌ failed |" in summary
+    assert "| Records, citations and seeds are valid (`validate`) | ❌ failed |" in summary
+    assert "| The database, CSVs and timeline build (`build`) | ⏭️ not run | it needs valid records |" in summary
+    problems = summary.split("#### Problems (3)\n", 1)[1].split("### Record changes", 1)[0]
+    for (path, (line, col)), code in zip(sorted(where.items()), ["not-formatted", "quote-not-found", "unknown-reference"]):
+        assert f"- `{path}:{line}:{col}` `{code}` " in problems, (path, code, problems)
+    assert "### Record changes from `origin/main` to `working tree`" in summary
+    assert "check: 2 of 5 checks failed" in check.stderr

@@ -28,6 +28,8 @@ HANDLERS = {
     "fmt": ("fmt", "run"),
     "new": ("new", "run"),
     "diff": ("diff", "run"),
+    "check": ("check", "run"),
+    "fix": ("check", "run_fix"),
 }
 
 LONG_RUNNING = {"serve"}
@@ -131,6 +133,13 @@ def _parser() -> argparse.ArgumentParser:
         help="compare directories instead (a repository root or its data/): --dir OLD [--dir NEW], NEW by default the working tree",
     )
     diff.add_argument("--format", choices=("markdown", "json"), default="markdown", help="output format (default: markdown)")
+
+    check = commands.add_parser("check", help="run every check (formatting, validation, build, data package, generated files) and report every problem")
+    check.add_argument("--format", choices=("text", "github"), default="text", help="problem output format; github also writes a report to $GITHUB_STEP_SUMMARY (default: text)")
+    check.add_argument("--base", metavar="REV", help="add the record changes since git revision REV to the report")
+    check.add_argument("--summary", metavar="FILE", help="append the Markdown report to FILE (default with --format github: $GITHUB_STEP_SUMMARY, if set)")
+
+    commands.add_parser("fix", help="format the records and refresh the generated files; report what is left to fix by hand")
     return parser
 
 

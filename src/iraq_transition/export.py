@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 from stat import S_ISREG
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import __version__, site_config
 from .build import CSV_DIR, csv_tables
@@ -122,17 +122,43 @@ def _was_generated(path: Path) -> bool:
         schema.get("$id") == path.name and schema.get("title") == _schema_title(collection)
 
 
+class GeneratedState(NamedTuple):
+    """The generated files as they should be, and how the committed ones differ."""
+
+    files: dict[Path, str]  # path under the root -> content
+    stale: list[Path]  # missing, or not holding their content
+    leftovers: list[Path]  # schemas of collections since gone, which generate wrote (it may delete them)
+    foreign: list[Path]  # schemas of no collection that generate did not write (never deleted)
+
+
+def generated_state(project: Project, dataset: Dataset) -> GeneratedState:
+    """How the committed generated files of ``project`` compare with what ``dataset`` and the models make now;
+    UsageError when a directory on the way to one is a link."""
+    files = generated_files(dataset)
+    for path in files:  # before anything is read there: a link could lead outside the repository
+        ensure_real_directories(project.root, project.root / path)
+    stale = [path for path, content in files.items() if not _holds(project.root / path, content)]
+    return GeneratedState(files, stale, *_leftover_schemas(project, files))
+
+
+def write_generated(project: Project, state: GeneratedState) -> None:
+    """Write the stale files of ``state`` and remove its leftovers, saying each."""
+    write_files(project.root, {project.root / path: state.files[path] for path in state.stale})
+    for path in state.stale:
+        print(f"wrote {shown(path.as_posix())}")
+    for path in state.leftovers:
+        (project.root / path).unlink()
+        print(f"removed {shown(path.as_posix())}")
+
+
 def run_generate(args) -> int:
     """The ``generate`` command: write the generated files, or with ``--check`` list the stale ones."""
     project = Project(args.root)
     dataset, problems = validate_project(project)
     if problems:
         return refuse("generate", dataset.size, problems, "nothing written")
-    files = generated_files(dataset)
-    for path in files:  # before anything is read there: a link could lead outside the repository
-        ensure_real_directories(project.root, project.root / path)
-    stale = [path for path, content in files.items() if not _holds(project.root / path, content)]
-    leftovers, foreign = _leftover_schemas(project, files)
+    state = generated_state(project, dataset)
+    files, stale, leftovers, foreign = state
     for path in foreign:
         print(f"{shown(path.as_posix())}: no collection of that name, and not written by iraq-transition generate, "
               "which never deletes it: delete it yourself, or move it out of schema/", file=sys.stderr)
@@ -142,20 +168,23 @@ def run_generate(args) -> int:
         for path in leftovers:
             print(f"{shown(path.as_posix())}: no collection of that name: delete it", file=sys.stderr)
         if stale or leftovers:
-            print("iraq-transition generate --check: run iraq-transition generate and commit the result", file=sys.stderr)
+            print("iraq-transition generate --check: run iraq-transition generate (or iraq-transition fix, which "
+                  "also formats the records) and commit the result", file=sys.stderr)
         if stale or leftovers or foreign:
             return 1
         print(f"generated files up to date ({len(files)} files)")
         return 0
-    write_files(project.root, {project.root / path: files[path] for path in stale})
-    for path in stale:
-        print(f"wrote {shown(path.as_posix())}")
-    for path in leftovers:
-        (project.root / path).unlink()
-        print(f"removed {shown(path.as_posix())}")
+    write_generated(project, state)
     if not stale and not leftovers and not foreign:
         print(f"generated files up to date ({len(files)} files)")
     return 1 if foreign else 0
+
+
+def committed_text(path: Path) -> str:
+    """The text of a generated file as committed; empty when it is no regular file (a link is not followed) of at
+    most MAX_FILE_BYTES."""
+    data = _read(path, MAX_FILE_BYTES)
+    return "" if data is None else data.decode("utf-8", errors="replace")
 
 
 def _holds(path: Path, content: str) -> bool:

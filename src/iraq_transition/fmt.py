@@ -267,11 +267,11 @@ def _reread(text: str) -> Any:
 
 def run(args) -> int:
     """``iraq-transition fmt [--check] [PATH...]``."""
-    with _WorkflowCommandsPaused() as paused:
+    with WorkflowCommandsPaused() as paused:
         return _run(args, paused)
 
 
-class _WorkflowCommandsPaused:
+class WorkflowCommandsPaused:
     """On GitHub Actions, from :meth:`begin` to the end of the block, the runner reads no workflow
     command in what is printed (between ``::stop-commands::TOKEN`` and ``::TOKEN::``, the token
     random so that no file can end the pause early): a second guard, behind :func:`_shown`, around
@@ -279,7 +279,7 @@ class _WorkflowCommandsPaused:
 
     token: str | None = None
 
-    def __enter__(self) -> _WorkflowCommandsPaused:
+    def __enter__(self) -> WorkflowCommandsPaused:
         return self
 
     def begin(self) -> None:
@@ -303,7 +303,7 @@ def _shown(diff_lines: Iterable[str]) -> Iterator[str]:
             yield "\\ No newline at end of file\n"
 
 
-def _run(args, paused: _WorkflowCommandsPaused) -> int:
+def _run(args, paused: WorkflowCommandsPaused) -> int:
     project = load.Project(args.root)
     files, problems = load.record_files(project)
     files, missing = select(project, files, args.paths)
@@ -318,27 +318,20 @@ def _run(args, paused: _WorkflowCommandsPaused) -> int:
         if isinstance(outcome, Problem):
             problems.append(outcome)
             continue
-        record_file, original, text = outcome
         if args.check:
-            old = original.decode("utf-8", errors="replace").splitlines(keepends=True)
-            name = record_file.display
             paused.begin()
-            sys.stdout.writelines(_shown(difflib.unified_diff(old, text.splitlines(keepends=True), f"a/{name}", f"b/{name}")))
-        else:
-            try:
-                load.write_files(project.root, {Path(record_file.path): text})
-            except OSError as error:
-                message = f"cannot rewrite the file ({error.strerror}): left as it was; make it writable, then run fmt again"
-                problems.append(Problem(record_file.display, 1, 1, message, code="file-unwritable"))
-                continue
-            print(f"reformatted {record_file.display}")
-        changed.append(record_file.display)
+            sys.stdout.writelines(diff_lines(outcome))
+        elif problem := rewrite(project, outcome, "fmt"):
+            problems.append(problem)
+            continue
+        changed.append(outcome.file.display)
     for problem in sorted(problems):
         print(problem)
     verb = "would reformat" if args.check else "reformatted"
     print(f"fmt: {len(files)} files checked, {verb} {len(changed)}, {len(problems)} errors", file=sys.stderr)
     if args.check and changed:
-        print("fmt: run `iraq-transition fmt` to rewrite them in canonical form", file=sys.stderr)
+        print("fmt: run `iraq-transition fmt` to rewrite them in canonical form (or `iraq-transition fix`, which also "
+              "refreshes the generated files)", file=sys.stderr)
     return 1 if problems or (args.check and changed) else 0
 
 
@@ -348,6 +341,24 @@ class Reformatting(NamedTuple):
     file: load.RecordFile
     original: bytes
     text: str
+
+
+def diff_lines(outcome: Reformatting) -> Iterator[str]:
+    """The unified diff from a file to its canonical form, as printed (:func:`_shown`)."""
+    old = outcome.original.decode("utf-8", errors="replace").splitlines(keepends=True)
+    name = outcome.file.display
+    return _shown(difflib.unified_diff(old, outcome.text.splitlines(keepends=True), f"a/{name}", f"b/{name}"))
+
+
+def rewrite(project: load.Project, outcome: Reformatting, command: str) -> Problem | None:
+    """Write a file in its canonical form and say so; the problem when it cannot be written (left as it was)."""
+    try:
+        load.write_files(project.root, {Path(outcome.file.path): outcome.text})
+    except OSError as error:
+        message = f"cannot rewrite the file ({error.strerror}): left as it was; make it writable, then run {command} again"
+        return Problem(outcome.file.display, 1, 1, message, code="file-unwritable")
+    print(f"reformatted {outcome.file.display}")
+    return None
 
 
 def canonical_files(files: list[load.RecordFile]) -> Iterator[Reformatting | Problem]:

@@ -86,6 +86,12 @@ CODES = {
     "template-unfilled": "A field of a template from `new` still holds its # TODO mark (fmt leaves the file alone).",
     "no-canonical-form": "A record fmt cannot write without changing a value: a bug, please report it.",
     "changed-during-run": "A file changed while it was being checked: run the command again.",
+    # check
+    "build-failed": "The build could not be written (a full disk, a bug): check says why.",
+    "package-invalid": "The data package does not describe the build's CSVs (the records are valid: a bug, please "
+                       "report it).",
+    "generated-stale": "A generated file (schema/, datapackage.json, docs/timeline.svg) that is not what the models "
+                       "and records make now: run fix.",
 }
 """Every kind of problem, by its stable code (as JSON output gives it), with what it means. Codes never change
 meaning once published; a new kind of problem gets a new code."""
