@@ -5,7 +5,8 @@ Each side is a snapshot of data/: a git revision (resolved once to its commit id
 ``--dir`` (a repository root or its data/), or, for a missing second side, the working tree.
 Revisions and directories are never guessed from one another, so that a folder named like a
 revision cannot stand in for it. Records are compared as data in canonical form, so a change of
-formatting alone is no change. Ids are stable: a renamed record shows as a removal plus an
+formatting alone is no change, and lists by content (:func:`field_changes`), so that an item moved
+is no change and an item inserted is one item added. Ids are stable: a renamed record shows as a removal plus an
 addition, flagged as a likely rename when nothing but the id differs.
 """
 
