@@ -286,7 +286,7 @@ def test_the_codebook_page_explains_every_table_and_is_linked_from_every_page(ds
     assert page.status_code == 200
     for table in build.csv_tables():
         assert f">{table.name}<" in page.text, table.name
-    assert "no_later_than" in page.text and "<h1>Codebook</h1>" in page.text
+    assert "no_later_than" in page.text and "<h1>Codebook: " in page.text
     for path in ("/", f"/{DB}/events"):
         assert f'href="{site_config.CODEBOOK_URL}"' in get(ds, path).text, path  # the home page and every footer
 
