@@ -1,4 +1,5 @@
-"""The checks that span records, as pure functions of what they are given: references, citations, ids, cycles.
+"""The checks that span records, as pure functions of what they are given: references, citations, ids, cycles,
+duplicate quotes.
 
 Each returns issues (not yet located) by file; :mod:`.engine` decides which files to give them and locates the
 issues. The seeds' checks are in :mod:`.seedcheck`.
@@ -9,11 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from .load import RECORD_SUFFIX, RecordFile
+from .models import Quote
 from .problems import Issue
 from .spans import _span_matches, normalise
-from .summary import Summary
+from .summary import Repeat, Summary
 
 Span = tuple[int, int]
+NAMED = 3
+"""Other records named, at most, in one message (then how many more)."""
+LOOKED_AT = 100
+"""Quotes with the same words looked at, at most, for one that is not linked to a quote with ``variant_of``."""
 
 
 def reference_issues(file: RecordFile, summary: Summary, known: dict[str, set[str]]) -> list[Issue]:
@@ -109,3 +115,68 @@ def _cycle(links: dict, collection: str, record_id: str, name: str, target: str 
             return  # a cycle that does not pass through this record, or a self-reference
         chain.append(target)
         target = links[(collection, target)].get(name)
+
+
+def duplicate_quotes(files: list[RecordFile], repeats: dict[int, Repeat], links: dict[int, list[tuple[str, str]]]
+                     ) -> tuple[dict[int, list[Issue]], dict[int, list[Issue]]]:
+    """Quotes with the same words (``repeats``: each valid quote's words, speaker and sources; ``links``: the valid
+    files' references to their own collection): by the same speaker from the same source, an error on each, naming
+    the others; else, from another source and not linked with ``variant_of``, a hint (the second dictionary) to
+    link them. Grouped by the words' digest: the cost is that of the quotes, never of their pairs."""
+    by_words: dict[bytes, list[int]] = {}
+    for index in sorted(repeats):
+        by_words.setdefault(repeats[index][0], []).append(index)
+    groups = [members for members in by_words.values() if len(members) > 1]
+    errors: dict[int, list[Issue]] = {}
+    hints: dict[int, list[Issue]] = {}
+    if not groups:
+        return errors, hints
+    remark = _remarks(files, links)
+    for members in groups:
+        told: dict[tuple[str, str], list[int]] = {}  # speaker, source -> the quotes of it
+        for index in members:
+            _, speaker, sources = repeats[index]
+            for source in sources:
+                told.setdefault((speaker, source), []).append(index)
+        for index in members:
+            _, speaker, sources = repeats[index]
+            same = next(((source, told[speaker, source]) for source in sources if len(told[speaker, source]) > 1), None)
+            if same is not None:
+                source, quotes = same
+                others = _named(files, [other for other in quotes if other != index])
+                errors[index] = [Issue(("text",), f"the same words, speaker and source ({source!r}) as {others}: a "
+                                       "remark is recorded once for each source that prints it: remove one of them",
+                                       code="duplicate-quote")]
+                continue
+            other = next((other for other in members[:LOOKED_AT]
+                          if remark(other) != remark(index) and not set(repeats[other][2]) & set(sources)), None)
+            if other is not None:
+                hints[index] = [Issue(("text",), f"the same words as {files[other].display}, from another source: if "
+                                      "they are one remark (and the same speaker is meant), give one variant_of "
+                                      f"naming the other (here: variant_of: {files[other].stem})", code="unlinked-variant")]
+    return errors, hints
+
+
+def _named(files: list[RecordFile], indexes: list[int]) -> str:
+    """The display paths of the first :data:`NAMED` files, and how many more."""
+    named = ", ".join(files[index].display for index in indexes[:NAMED])
+    return named + (f" and {len(indexes) - NAMED} more" if len(indexes) > NAMED else "")
+
+
+def _remarks(files: list[RecordFile], links: dict[int, list[tuple[str, str]]]) -> Callable[[int], int]:
+    """Which remark each quote is: the quotes linked by ``variant_of`` chains (either way) are one (union-find)."""
+    quotes = {file.stem: index for index, file in enumerate(files) if file.collection == Quote.collection}
+    parent: dict[int, int] = {}
+
+    def root(index: int) -> int:
+        while parent.get(index, index) != index:
+            parent[index] = parent.get(parent[index], parent[index])  # halve the path
+            index = parent[index]
+        return index
+
+    for index, pairs in links.items():
+        if files[index].collection == Quote.collection:
+            for name, target in pairs:
+                if name == "variant_of" and (other := quotes.get(target)) is not None:
+                    parent[root(index)] = root(other)
+    return root
