@@ -119,3 +119,28 @@ def test_warm_runs_agree_with_runs_without_the_cache_as_quotes_come_to_repeat_ot
         found |= {problem.code for problem in problems + cold_notes}
     assert len(kinds) == len(changes)
     assert {"duplicate-quote", "unlinked-variant"} <= found
+
+
+def quote_file(root: Path, name: str, speaker: str, source: str) -> None:
+    (root / "data" / "quotes" / f"{name}.yaml").write_text(
+        f"id: {name}\ntext: Words said once\nspeaker_id: {speaker}\nspeaker_as_described: the official\n"
+        f"directness: partial\ncitations:\n  - source: {source}\n    quote: Words said once\n", encoding="utf-8")
+
+
+def test_many_copies_of_a_quote_name_three_others_each(tiny):
+    for number in range(50):
+        quote_file(tiny, f"copy-{number:02}", "the-official", "article-000")
+    repeated = [problem for problem in validate.validate_project(Project(tiny))[1] if problem.code == "duplicate-quote"]
+    assert len(repeated) == 50
+    assert repeated[0].message.startswith("the same words, speaker and source ('article-000') as "
+                                          "data/quotes/copy-01.yaml, data/quotes/copy-02.yaml, data/quotes/copy-03.yaml"
+                                          " and 46 more: ")
+
+
+def test_validate_prints_twenty_hints_a_run_then_how_many_more(tiny, cli):
+    for number in range(25):
+        quote_file(tiny, f"told-{number:02}", "the-official", f"source-{number:02}")
+    done = cli("--root", tiny, "validate")
+    hints = [line for line in done.err.splitlines() if line.startswith("hint: ")]
+    assert len(hints) == 21 and hints[-1] == "hint: 5 more hints like these"
+    assert all("from another source" in line for line in hints[:20])

@@ -143,24 +143,26 @@ def duplicate_quotes(files: list[RecordFile], repeats: dict[int, Repeat], links:
             same = next(((source, told[speaker, source]) for source in sources if len(told[speaker, source]) > 1), None)
             if same is not None:
                 source, quotes = same
-                others = _named(files, [other for other in quotes if other != index])
+                others = _named(files, [other for other in quotes[:NAMED + 1] if other != index], len(quotes) - 1)
                 errors[index] = [Issue(("text",), f"the same words, speaker and source ({source!r}) as {others}: a "
                                        "remark is recorded once for each source that prints it: remove one of them",
                                        code="duplicate-quote")]
                 continue
             other = next((other for other in members[:LOOKED_AT]
-                          if remark(other) != remark(index) and not set(repeats[other][2]) & set(sources)), None)
+                          if remark(other) != remark(index) and set(sources).isdisjoint(repeats[other][2])), None)
             if other is not None:
                 hints[index] = [Issue(("text",), f"the same words as {files[other].display}, from another source: if "
                                       "they are one remark (and the same speaker is meant), give one variant_of "
-                                      f"naming the other (here: variant_of: {files[other].stem})", code="unlinked-variant")]
+                                      f"naming the other (here: variant_of: {files[other].stem})",
+                                      code="unlinked-variant")]
     return errors, hints
 
 
-def _named(files: list[RecordFile], indexes: list[int]) -> str:
-    """The display paths of the first :data:`NAMED` files, and how many more."""
+def _named(files: list[RecordFile], indexes: list[int], count: int) -> str:
+    """The display paths of the first :data:`NAMED` of ``count`` files (``indexes``: at least those), and how many
+    more."""
     named = ", ".join(files[index].display for index in indexes[:NAMED])
-    return named + (f" and {len(indexes) - NAMED} more" if len(indexes) > NAMED else "")
+    return named + (f" and {count - NAMED} more" if count > NAMED else "")
 
 
 def _remarks(files: list[RecordFile], links: dict[int, list[tuple[str, str]]]) -> Callable[[int], int]:

@@ -5,9 +5,9 @@ what the cache says, and one whose stat changed is hashed: only files whose byte
 (:func:`.records.check_file`). The checks that span records (:mod:`.crosscheck`) are repeated only for those
 files and the ones whose outcome could differ: the files that refer to a record that came or went, or cite a
 source whose text changed (an indexed query of the cache's references). The checks of the whole (duplicate ids,
-seeds, cycles, duplicate quotes) read little and always run. Source files are checked first, in this process, so that the seeds'
-texts are known before the other files are examined (:func:`examine`), on every core when there are many. The
-outcome is the same with the cache as without it (tests compare them).
+seeds, cycles, duplicate quotes) read little and always run. Source files are checked first, in this process, so
+that the seeds' texts are known before the other files are examined (:func:`examine`), on every core when there
+are many. The outcome is the same with the cache as without it (tests compare them).
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from .problems import Issue, Problem
 from .records import FileResult, check_file, locate
 from .seedcheck import SeedOutcome, Texts, check_seeds
 from .store import FILE_TABLES, Store, file_stats, row_key, seal, seal_data, unseal
-from .summary import NAME_FIELDS, Repeat, Summary, issues_of, plain, plain_issues, plain_problems, problems_of, summarise, summary_of
+from .summary import (NAME_FIELDS, Repeat, Summary, issues_of, plain, plain_issues, plain_problems, problems_of,
+                      summarise, summary_of)
 
 PARALLEL_MIN_FILES = 1000
 """Fewer files than this to examine are examined in this process: starting workers would cost more."""

@@ -259,7 +259,8 @@ def run(args) -> int:
             raise UsageError(f"{path} is neither in data/ nor in seeds/: give record files or directories")
     notes: list[Problem] = []
     valid, problems = check_project(project, args.paths or None, changed_since=args.changed_since,
-                                    use_cache=not args.no_cache, cache_dir=getattr(args, "cache_dir", None), notes=notes)
+                                    use_cache=not args.no_cache, cache_dir=getattr(args, "cache_dir", None),
+                                    notes=notes)
     print_problems(problems, args.format)
     for note in notes[:MAX_HINTS]:
         print(f"hint: {note}", file=sys.stderr)
