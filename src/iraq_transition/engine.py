@@ -141,7 +141,7 @@ def record_key(display: str) -> str:
 class Run:
     """One validation of ``files`` with the cache's ``store`` (or None): :meth:`check` fills :attr:`problems` (not
     sorted, without hints: see :attr:`hints` and :attr:`named`), :attr:`notes` and :attr:`kept` (the valid files
-    without problems)."""
+    without problems), as :func:`report` says."""
 
     def __init__(self, project: Project, files: list[RecordFile], store: Store | None):
         self.project, self.files, self.store = project, files, store
@@ -208,7 +208,7 @@ class Run:
                         [(name, *stat, digest) for name, (stat, digest) in self.seeds.seeds.items()])
             store.write("delete from texts")
             store.write("insert into texts values (?, ?)", list(digests.items()))
-        self._report(listed)
+        report(self, listed)
 
     # ---- what the cache holds
 
@@ -375,44 +375,50 @@ class Run:
             seal_data(summary, key), seal_data(cited, key)), self.fresh[index], self.links.get(index, ()),
             self.repeats.get(index))
 
-    # ---- reporting
 
-    def _report(self, listed: list[Problem]) -> None:
-        """Every problem: the listing's, the files' own, their issues located at line and column, the seeds'."""
-        whole: dict[int, list[Issue]] = {}
-        data = display_path(self.project, self.project.data_dir)
-        repeated, similar = duplicate_quotes(self.files, self.repeats, self.links)
-        for found in (self.seeds.issues, duplicate_ids(self.files, self.declared, self.position, data),
-                      cycles(self.files, {index: tuple(self.links[index]) for index in sorted(self.links)}), repeated):
-            for index, issues in found.items():
-                whole.setdefault(index, []).extend(issues)
-        problems = list(listed)
-        for index in sorted(self.own):
-            problems.extend(self.own[index])
-        for index in sorted(self.cross.keys() | whole.keys()):
-            issues = whole.get(index, []) + self.cross.get(index, [])
-            if issues:
-                problems.extend(self._located(self.files[index], issues))
-        self.problems = problems + self.seeds.problems
-        self.notes = [note for index in sorted(similar) for note in self._located(self.files[index], similar[index])]
-        self.named = {collection: self._names_of(collection) for collection in sorted(
-            {about for kind, about, _ in self.hints.values() if kind == "id"}) if any(
-            name in COLLECTIONS[collection].model_fields for name in NAME_FIELDS)}
-        bad = {problem.path for problem in self.problems}
-        self.kept = [index for index, file in enumerate(self.files) if self.valid[index] and file.display not in bad]
+# --------------------------------------------------------------------------- reporting
 
-    def _names_of(self, collection: str) -> dict[str, tuple[tuple[str, str], ...]]:
-        """What names each record of ``collection`` besides its id: as checked in this run, or as cached."""
-        indexes = [index for index, file in enumerate(self.files) if file.collection == collection]
-        cached = self._known(index for index in indexes if index not in self.fresh)
-        names = {index: summary_of(cached[index][0]).names for index in cached}
-        names.update((index, self.names[index]) for index in indexes if index in self.names)
-        return {self.files[index].stem: names[index] for index in sorted(names) if names[index]}
 
-    def _located(self, file: RecordFile, issues: list[Issue]) -> list[Problem]:
-        try:
-            located = locate(file, decode(read_bytes(file.path)), issues)
-        except LoadError as error:  # changed while being checked
-            return [Problem(file.display, error.line, error.col, error.message, file.label, code="changed-during-run")]
-        self.hints.update((problem, issue.hint) for problem, issue in zip(located, issues) if issue.hint)
-        return located
+def report(run: Run, listed: list[Problem]) -> None:
+    """Fill ``run``'s problems: the listing's (``listed``), the files' own, their issues located at line and column,
+    the seeds'; its notes (the hints that are no problems), what names the records of the collections that unknown
+    ids were given for (:attr:`Run.named`), and the files it keeps."""
+    whole: dict[int, list[Issue]] = {}
+    data = display_path(run.project, run.project.data_dir)
+    repeated, similar = duplicate_quotes(run.files, run.repeats, run.links)
+    for found in (run.seeds.issues, duplicate_ids(run.files, run.declared, run.position, data),
+                  cycles(run.files, {index: tuple(run.links[index]) for index in sorted(run.links)}), repeated):
+        for index, issues in found.items():
+            whole.setdefault(index, []).extend(issues)
+    problems = list(listed)
+    for index in sorted(run.own):
+        problems.extend(run.own[index])
+    for index in sorted(run.cross.keys() | whole.keys()):
+        issues = whole.get(index, []) + run.cross.get(index, [])
+        if issues:
+            problems.extend(_located(run, run.files[index], issues))
+    run.problems = problems + run.seeds.problems
+    run.notes = [note for index in sorted(similar) for note in _located(run, run.files[index], similar[index])]
+    named = {about for kind, about, _ in run.hints.values() if kind == "id"}
+    run.named = {collection: _names_of(run, collection) for collection in sorted(named)
+                 if any(name in COLLECTIONS[collection].model_fields for name in NAME_FIELDS)}
+    bad = {problem.path for problem in run.problems}
+    run.kept = [index for index, file in enumerate(run.files) if run.valid[index] and file.display not in bad]
+
+
+def _names_of(run: Run, collection: str) -> dict[str, tuple[tuple[str, str], ...]]:
+    """What names each record of ``collection`` besides its id: as checked in this run, or as cached."""
+    indexes = [index for index, file in enumerate(run.files) if file.collection == collection]
+    cached = run._known(index for index in indexes if index not in run.fresh)
+    names = {index: summary_of(cached[index][0]).names for index in cached}
+    names.update((index, run.names[index]) for index in indexes if index in run.names)
+    return {run.files[index].stem: names[index] for index in sorted(names) if names[index]}
+
+
+def _located(run: Run, file: RecordFile, issues: list[Issue]) -> list[Problem]:
+    try:
+        located = locate(file, decode(read_bytes(file.path)), issues)
+    except LoadError as error:  # changed while being checked
+        return [Problem(file.display, error.line, error.col, error.message, file.label, code="changed-during-run")]
+    run.hints.update((problem, issue.hint) for problem, issue in zip(located, issues) if issue.hint)
+    return located
