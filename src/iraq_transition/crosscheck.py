@@ -119,28 +119,24 @@ def _cycle(links: dict, collection: str, record_id: str, name: str, target: str 
 
 def duplicate_quotes(files: list[RecordFile], repeats: dict[int, Repeat], links: dict[int, list[tuple[str, str]]]
                      ) -> tuple[dict[int, list[Issue]], dict[int, list[Issue]]]:
-    """Quotes with the same words (``repeats``: each valid quote's words, speaker and sources; ``links``: the valid
-    files' references to their own collection): by the same speaker from the same source, an error on each, naming
+    """Quotes with the same words by the same speaker (``repeats``: each valid quote's words, speaker and sources;
+    ``links``: the valid files' references to their own collection): from the same source, an error on each, naming
     the others; else, from another source and not linked with ``variant_of``, a hint (the second dictionary) to
-    link them. Grouped by the words' digest: the cost is that of the quotes, never of their pairs."""
-    by_words: dict[bytes, list[int]] = {}
-    for index in sorted(repeats):
-        by_words.setdefault(repeats[index][0], []).append(index)
-    groups = [members for members in by_words.values() if len(members) > 1]
+    link them. Grouped by the words' digest and speaker: the cost is that of the quotes, never of their pairs."""
+    by_words: dict[tuple[bytes, str], list[int]] = {}
+    for index, repeat in repeats.items():
+        by_words.setdefault(repeat[:2], []).append(index)
     errors: dict[int, list[Issue]] = {}
     hints: dict[int, list[Issue]] = {}
-    if not groups:
-        return errors, hints
-    remark = _remarks(files, links)
-    for members in groups:
-        told: dict[tuple[str, str], list[int]] = {}  # speaker, source -> the quotes of it
+    remark = _remarks(files, repeats, links)
+    for members in (sorted(members) for members in by_words.values() if len(members) > 1):
+        told: dict[str, list[int]] = {}  # source -> the quotes from it
         for index in members:
-            _, speaker, sources = repeats[index]
-            for source in sources:
-                told.setdefault((speaker, source), []).append(index)
+            for source in repeats[index][2]:
+                told.setdefault(source, []).append(index)
         for index in members:
-            _, speaker, sources = repeats[index]
-            same = next(((source, told[speaker, source]) for source in sources if len(told[speaker, source]) > 1), None)
+            sources = repeats[index][2]
+            same = next(((source, told[source]) for source in sources if len(told[source]) > 1), None)
             if same is not None:
                 source, quotes = same
                 others = _named(files, [other for other in quotes[:NAMED + 1] if other != index], len(quotes) - 1)
@@ -151,10 +147,9 @@ def duplicate_quotes(files: list[RecordFile], repeats: dict[int, Repeat], links:
             other = next((other for other in members[:LOOKED_AT]
                           if remark(other) != remark(index) and set(sources).isdisjoint(repeats[other][2])), None)
             if other is not None:
-                hints[index] = [Issue(("text",), f"the same words as {files[other].display}, from another source: if "
-                                      "they are one remark (and the same speaker is meant), give one variant_of "
-                                      f"naming the other (here: variant_of: {files[other].stem})",
-                                      code="unlinked-variant")]
+                hints[index] = [Issue(("text",), f"the same words by the same speaker as {files[other].display}, "
+                                      "from another source: if they are one remark, give one variant_of naming the "
+                                      f"other (here: variant_of: {files[other].stem})", code="unlinked-variant")]
     return errors, hints
 
 
@@ -165,9 +160,10 @@ def _named(files: list[RecordFile], indexes: list[int], count: int) -> str:
     return named + (f" and {count - NAMED} more" if count > NAMED else "")
 
 
-def _remarks(files: list[RecordFile], links: dict[int, list[tuple[str, str]]]) -> Callable[[int], int]:
-    """Which remark each quote is: the quotes linked by ``variant_of`` chains (either way) are one (union-find)."""
-    quotes = {file.stem: index for index, file in enumerate(files) if file.collection == Quote.collection}
+def _remarks(files: list[RecordFile], repeats: dict[int, Repeat], links: dict[int, list[tuple[str, str]]]
+             ) -> Callable[[int], int]:
+    """Which remark each valid quote (``repeats``) is: those linked by ``variant_of`` chains (either way) are one
+    (union-find, made when first asked)."""
     parent: dict[int, int] = {}
 
     def root(index: int) -> int:
@@ -176,9 +172,14 @@ def _remarks(files: list[RecordFile], links: dict[int, list[tuple[str, str]]]) -
             index = parent[index]
         return index
 
-    for index, pairs in links.items():
-        if files[index].collection == Quote.collection:
-            for name, target in pairs:
-                if name == "variant_of" and (other := quotes.get(target)) is not None:
-                    parent[root(index)] = root(other)
-    return root
+    def remark(index: int) -> int:
+        if not parent:
+            quotes = {files[quote].stem: quote for quote in repeats}
+            parent.update((quote, quote) for quote in repeats)
+            for linked in repeats:
+                for name, target in links.get(linked, ()):
+                    if name == "variant_of" and (other := quotes.get(target)) is not None:
+                        parent[root(linked)] = root(other)
+        return root(index)
+
+    return remark

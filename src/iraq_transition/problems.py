@@ -89,8 +89,8 @@ CODES = {
     "no-canonical-form": "A record fmt cannot write without changing a value: a bug, please report it.",
     "changed-during-run": "A file changed while it was being checked: run the command again.",
     # hints, which validate prints and which fail nothing
-    "unlinked-variant": "A hint, not an error: a quote with the same words as one from another source, not linked "
-                        "to it with variant_of.",
+    "unlinked-variant": "A hint, not an error: a quote with the same words and speaker as one from another source, "
+                        "not linked to it with variant_of.",
 }
 """Every kind of problem, by its stable code (as JSON output gives it), with what it means. Codes never change
 meaning once published; a new kind of problem gets a new code."""

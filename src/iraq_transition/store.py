@@ -63,7 +63,7 @@ create table if not exists refs (target text not null, file int not null, primar
 create index if not exists refs_file on refs (file);
 create table if not exists links (file int not null, name text not null, target text not null);
 create index if not exists links_file on links (file);
-create table if not exists repeats (file int primary key, digest blob not null, speaker text not null,
+create table if not exists repeats (file integer primary key, digest blob not null, speaker text not null,
     sources text not null);
 create table if not exists seeds (name text primary key, size int, mtime_ns int, inode int, sha256 text not null);
 create table if not exists texts (source text primary key, sha256 text not null);
