@@ -59,6 +59,7 @@ def datasette_metadata(timeline_svg: str | None = None) -> dict:
         "license": site_config.LICENSE,
         "license_url": site_config.LICENSE_URL,
         "source": site_config.SOURCE,
+        "about": f"data version {site_config.VERSION}",  # in every page's footer
         "databases": {
             site_config.NAME: {  # license and source are inherited from the top level
                 "description": site_config.DESCRIPTION,
@@ -70,7 +71,7 @@ def datasette_metadata(timeline_svg: str | None = None) -> dict:
 
 
 def _home_html(timeline_svg: str | None) -> str:
-    """The home page text: what the dataset is, where to start, and the timeline picture."""
+    """The home page text: what the dataset is, where to start, how to cite it, and the timeline picture."""
     links = ", ".join(
         f'<a href="{site_config.NAME}/{name}">{escape(query["title"].split(":")[0].lower())}</a>'
         for name, query in site_config.QUERIES.items()
@@ -82,4 +83,9 @@ def _home_html(timeline_svg: str | None) -> str:
             '<figure class="timeline" style="margin: 1em 0; max-width: 100%; overflow-x: auto">'
             f"{timeline_svg}<figcaption>Events by date; hover a mark for details.</figcaption></figure>"
         )
-    return f"<p>{escape(site_config.DESCRIPTION)}</p><p>Start with: {links}.</p>{figure}"
+    cite = (
+        f'<h2 id="how-to-cite">How to cite</h2><p>{escape(site_config.CITATION)}</p>'
+        "<p>Name the version you used: each release can be downloaded again as it was, and its changelog and "
+        "delta file say what changed since the one before.</p>"
+    )
+    return f"<p>{escape(site_config.DESCRIPTION)}</p><p>Start with: {links}.</p>{cite}{figure}"
