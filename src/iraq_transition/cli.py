@@ -122,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     diff = commands.add_parser(
         "diff",
         help="record-level changes between two git revisions or two data directories",
-        usage="%(prog)s [-h] [--format {markdown,json}] (BASE [HEAD] | --dir OLD [--dir NEW])",
+        usage="%(prog)s [-h] [--format {markdown,json,delta}] (BASE [HEAD] | --dir OLD [--dir NEW])",
     )
     diff.add_argument("base", metavar="BASE", nargs="?", help="git revision to compare from")
     diff.add_argument("head", metavar="HEAD", nargs="?", help="git revision to compare to (default: the working tree)")
@@ -134,7 +134,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="compare directories instead (a repository root or its data/): --dir OLD [--dir NEW], NEW by default the working tree",
     )
-    diff.add_argument("--format", choices=("markdown", "json"), default="markdown", help="output format (default: markdown)")
+    diff.add_argument(
+        "--format",
+        choices=("markdown", "json", "delta"),
+        default="markdown",
+        help="output format: markdown, json, or delta (JSON lines, one a changed record: op ADD/MOD/DEL, collection, id, "
+        "the record or the changed fields with old and new values) (default: markdown)",
+    )
 
     check = commands.add_parser("check", help="run every check (formatting, validation, build, data package, generated files) and report every problem")
     check.add_argument("--format", choices=("text", "github"), default="text", help="problem output format; github also writes a report to $GITHUB_STEP_SUMMARY (default: text)")

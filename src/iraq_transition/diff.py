@@ -17,6 +17,7 @@ import functools
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from . import git, load
 from .fields import field_shapes, label_field
 from .fmt import canonical, same
 from .models import COLLECTIONS, Citation, EventLink, Framing, Participant, Position, Posture
-from .problems import Problem, UsageError, printable
+from .problems import Problem, UsageError, print_problems, printable
 
 RENAME_NOTE = "Ids are stable: a renamed record appears as a removal plus an addition."
 MAX_SHOWN = 80
@@ -83,10 +84,16 @@ class CollectionChanges:
 
 
 def run(args) -> int:
-    """``iraq-transition diff BASE [HEAD]`` or ``diff --dir OLD [--dir NEW]``, ``[--format markdown|json]``."""
+    """``iraq-transition diff BASE [HEAD]`` or ``diff --dir OLD [--dir NEW]``, ``[--format markdown|json|delta]``.
+    A delta must be whole: with a file unreadable on either side, its problems instead, and exit status 1."""
     base, head = sides(args.root, args.base, args.head, args.dirs or [])
+    if args.format == "delta" and (unreadable := sorted([*base.unreadable.values(), *head.unreadable.values()])):
+        print_problems(unreadable, stream=sys.stderr)
+        print(f"iraq-transition diff: {len(unreadable)} files could not be read, and a delta lists every change: "
+              "none written; fix the files above first", file=sys.stderr)
+        return 1
     changes = compare(base, head)
-    render = to_json if args.format == "json" else to_markdown
+    render = {"json": to_json, "markdown": to_markdown, "delta": to_delta}[args.format]
     print(render(base, head, changes), end="")
     return 0
 
@@ -117,6 +124,11 @@ def sides(root: Path, base: str | None, head: str | None, directories: list[Path
     if len(snapshots) == 1:
         snapshots.append(_read_directory(root / "data", "working tree", root))
     return snapshots[0], snapshots[1]
+
+
+def revision_snapshot(root: Path, revision: str) -> Snapshot:
+    """The records of data/ at ``revision``; UsageError when git knows no such commit."""
+    return _read_revision(root, revision, _commit_id(root, revision))
 
 
 def _data_directory(directory: Path) -> Path:
@@ -353,10 +365,7 @@ def to_json(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges
             "changed": [
                 {
                     "id": i,
-                    "fields": [
-                        {"path": f.path, **{side: v for side, v in (("old", f.old), ("new", f.new)) if v is not ABSENT}}
-                        for f in fields
-                    ],
+                    "fields": [_field_json(f) for f in fields],
                 }
                 for i, fields in c.changed.items()
             ],
@@ -369,6 +378,27 @@ def to_json(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges
     ]
     document = {"base": base.label, "head": head.label, "note": RENAME_NOTE, "collections": collections, "unreadable": unreadable}
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def to_delta(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges]) -> str:
+    """The changes as JSON lines, one a changed record, by collection then id: its ``op``, ``collection`` and ``id``,
+    then for ADD the whole ``record``, for DEL the whole record as it was, for MOD its changed ``fields`` (each a
+    ``path`` with its ``old`` and ``new`` value, a side where the field is absent left out)."""
+    lines = []
+    for collection, c in changes.items():
+        model = COLLECTIONS[collection]
+        entries = [(i, "ADD", {"record": canonical(r, model)}) for i, r in c.added.items()]
+        entries += [(i, "DEL", {"record": canonical(r, model)}) for i, r in c.removed.items()]
+        entries += [(i, "MOD", {"fields": [_field_json(f) for f in fields]}) for i, fields in c.changed.items()]
+        for record_id, op, body in sorted(entries, key=lambda entry: entry[0]):
+            line = {"op": op, "collection": collection, "id": record_id, **body}
+            lines.append(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return "".join(lines)
+
+
+def _field_json(change: FieldChange) -> dict[str, Any]:
+    sides = (("old", change.old), ("new", change.new))
+    return {"path": change.path, **{side: value for side, value in sides if value is not ABSENT}}
 
 
 def to_markdown(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges]) -> str:
@@ -464,6 +494,12 @@ def _cell(value: Any) -> str:
     if value is ABSENT:
         return "*(absent)*"
     return _code(value, MAX_ITEM_SHOWN if isinstance(value, (dict, list)) else MAX_SHOWN).replace("|", "\\|")
+
+
+def code_span(value: Any) -> str:
+    """``value`` as a Markdown code span on one line, shown literally whatever it holds (at most MAX_SHOWN
+    characters)."""
+    return _code(value)
 
 
 def _code(value: Any, limit: int = MAX_SHOWN) -> str:
