@@ -30,6 +30,7 @@ HANDLERS = {
     "diff": ("diff", "run"),
     "check": ("check", "run"),
     "fix": ("check", "run_fix"),
+    "release": ("release", "run"),
 }
 
 LONG_RUNNING = {"serve"}
@@ -148,6 +149,15 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--summary", metavar="FILE", help="append the Markdown report to FILE (default with --format github: $GITHUB_STEP_SUMMARY, if set)")
 
     commands.add_parser("fix", help="format the records and refresh the generated files; report what is left to fix by hand")
+
+    release = commands.add_parser(
+        "release",
+        help="make data release VERSION: bump the version, write its changelog section, regenerate, build, check, "
+        "then commit and tag it (locally)",
+    )
+    release.add_argument("version", metavar="VERSION", help="the new data version, YEAR.MONTH.N (such as 2026.12.0), newer than the current one")
+    release.add_argument("--date", metavar="YYYY-MM-DD", help="the day of the release (default: today, in UTC)")
+    release.add_argument("--no-commit", action="store_true", help="write, build and check, but neither commit nor tag")
     return parser
 
 
