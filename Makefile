@@ -11,7 +11,7 @@ UV_VERSION := 0.13.8
 # project downloads nothing unpinned.
 BUILD_REQUIREMENTS := setuptools>=68
 
-.PHONY: setup chromium lock test-latest validate build generate serve test bench clean
+.PHONY: setup chromium lock test-latest validate build generate serve test bench release clean
 
 setup: $(VENV)/.installed
 
@@ -63,6 +63,12 @@ test: setup chromium
 
 bench: setup
 	$(BIN)/python scripts/bench.py
+
+# A data release, from a clean work tree: `make release` with VERSION=2026.12.0 (DATE=YYYY-MM-DD, else today; both
+# reach the command as environment variables, never pasted into the script) bumps the version, writes its changelog section, regenerates, builds, checks, then commits and tags it here (nothing pushed).
+release: setup
+	@test -n "$$VERSION" || { echo 'say which version: VERSION=YEAR.MONTH.N (such as 2026.12.0)' >&2; exit 2; }
+	$(CLI) release "$$VERSION" $${DATE:+--date "$$DATE"}
 
 # The build, and this checkout's validation cache (kept outside the work tree, see store.py).
 clean:

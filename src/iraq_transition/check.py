@@ -275,8 +275,8 @@ def markdown_report(outcomes: list[Outcome], changes: str = "") -> str:
 def _problem_line(problem: Problem) -> str:
     where = ": ".join(part for part in (problem.record, problem.field) if part)
     message = f"{where}: {problem.message}" if where else problem.message
-    return f"- {diff._code(f'{problem.path}:{problem.line}:{problem.col}', MAX_SHOWN)} " \
-           f"{diff._code(problem.code)} {diff._code(message, MAX_SHOWN)}"
+    return f"- {diff.code_span(f'{problem.path}:{problem.line}:{problem.col}', MAX_SHOWN)} " \
+           f"{diff.code_span(problem.code)} {diff.code_span(message, MAX_SHOWN)}"
 
 
 def record_changes(root: Path, base: str) -> str:

@@ -30,6 +30,7 @@ HANDLERS = {
     "diff": ("diff", "run"),
     "check": ("check", "run"),
     "fix": ("check", "run_fix"),
+    "release": ("release", "run"),
 }
 
 LONG_RUNNING = {"serve"}
@@ -122,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     diff = commands.add_parser(
         "diff",
         help="record-level changes between two git revisions or two data directories",
-        usage="%(prog)s [-h] [--format {markdown,json}] (BASE [HEAD] | --dir OLD [--dir NEW])",
+        usage="%(prog)s [-h] [--format {markdown,json,delta}] (BASE [HEAD] | --dir OLD [--dir NEW])",
     )
     diff.add_argument("base", metavar="BASE", nargs="?", help="git revision to compare from")
     diff.add_argument("head", metavar="HEAD", nargs="?", help="git revision to compare to (default: the working tree)")
@@ -134,7 +135,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="compare directories instead (a repository root or its data/): --dir OLD [--dir NEW], NEW by default the working tree",
     )
-    diff.add_argument("--format", choices=("markdown", "json"), default="markdown", help="output format (default: markdown)")
+    diff.add_argument(
+        "--format",
+        choices=("markdown", "json", "delta"),
+        default="markdown",
+        help="output format: markdown, json, or delta (JSON lines, one a changed record: op ADD/MOD/DEL, collection, id, "
+        "the record or the changed fields with old and new values) (default: markdown)",
+    )
 
     check = commands.add_parser("check", help="run every check (formatting, validation, build, data package, generated files) and report every problem")
     check.add_argument("--format", choices=("text", "github"), default="text", help="problem output format; github also writes a report to $GITHUB_STEP_SUMMARY (default: text)")
@@ -142,6 +149,15 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--summary", metavar="FILE", help="append the Markdown report to FILE (default with --format github: $GITHUB_STEP_SUMMARY, if set)")
 
     commands.add_parser("fix", help="format the records and refresh the generated files; report what is left to fix by hand")
+
+    release = commands.add_parser(
+        "release",
+        help="make data release VERSION: bump the version, write its changelog section, regenerate, build, check, "
+        "then commit and tag it (locally)",
+    )
+    release.add_argument("version", metavar="VERSION", help="the new data version, YEAR.MONTH.N (such as 2026.12.0), newer than the current one")
+    release.add_argument("--date", metavar="YYYY-MM-DD", help="the day of the release (default: today, in UTC)")
+    release.add_argument("--no-commit", action="store_true", help="write, build and check, but neither commit nor tag")
     return parser
 
 

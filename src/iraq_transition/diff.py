@@ -17,6 +17,7 @@ import functools
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from . import git, load
 from .fields import field_shapes, label_field
 from .fmt import canonical, same
 from .models import COLLECTIONS, Citation, EventLink, Framing, Participant, Position, Posture
-from .problems import Problem, UsageError, printable
+from .problems import Problem, UsageError, print_problems, printable
 
 RENAME_NOTE = "Ids are stable: a renamed record appears as a removal plus an addition."
 MAX_SHOWN = 80
@@ -83,10 +84,16 @@ class CollectionChanges:
 
 
 def run(args) -> int:
-    """``iraq-transition diff BASE [HEAD]`` or ``diff --dir OLD [--dir NEW]``, ``[--format markdown|json]``."""
+    """``iraq-transition diff BASE [HEAD]`` or ``diff --dir OLD [--dir NEW]``, ``[--format markdown|json|delta]``.
+    A delta must be whole: with a file unreadable on either side, its problems instead, and exit status 1."""
     base, head = sides(args.root, args.base, args.head, args.dirs or [])
+    if args.format == "delta" and (unreadable := sorted([*base.unreadable.values(), *head.unreadable.values()])):
+        print_problems(unreadable, stream=sys.stderr)
+        print(f"iraq-transition diff: {len(unreadable)} files could not be read, and a delta lists every change: "
+              "none written; fix the files above first", file=sys.stderr)
+        return 1
     changes = compare(base, head)
-    render = to_json if args.format == "json" else to_markdown
+    render = {"json": to_json, "markdown": to_markdown, "delta": to_delta}[args.format]
     print(render(base, head, changes), end="")
     return 0
 
@@ -117,6 +124,11 @@ def sides(root: Path, base: str | None, head: str | None, directories: list[Path
     if len(snapshots) == 1:
         snapshots.append(_read_directory(root / "data", "working tree", root))
     return snapshots[0], snapshots[1]
+
+
+def revision_snapshot(root: Path, revision: str) -> Snapshot:
+    """The records of data/ at ``revision``; UsageError when git knows no such commit."""
+    return _read_revision(root, revision, _commit_id(root, revision))
 
 
 def _data_directory(directory: Path) -> Path:
@@ -353,10 +365,7 @@ def to_json(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges
             "changed": [
                 {
                     "id": i,
-                    "fields": [
-                        {"path": f.path, **{side: v for side, v in (("old", f.old), ("new", f.new)) if v is not ABSENT}}
-                        for f in fields
-                    ],
+                    "fields": [_field_json(f) for f in fields],
                 }
                 for i, fields in c.changed.items()
             ],
@@ -371,6 +380,27 @@ def to_json(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
+def to_delta(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges]) -> str:
+    """The changes as JSON lines, one a changed record, by collection then id: its ``op``, ``collection`` and ``id``,
+    then for ADD the whole ``record``, for DEL the whole record as it was, for MOD its changed ``fields`` (each a
+    ``path`` with its ``old`` and ``new`` value, a side where the field is absent left out)."""
+    lines = []
+    for collection, c in changes.items():
+        model = COLLECTIONS[collection]
+        entries = [(i, "ADD", {"record": canonical(r, model)}) for i, r in c.added.items()]
+        entries += [(i, "DEL", {"record": canonical(r, model)}) for i, r in c.removed.items()]
+        entries += [(i, "MOD", {"fields": [_field_json(f) for f in fields]}) for i, fields in c.changed.items()]
+        for record_id, op, body in sorted(entries, key=lambda entry: entry[0]):
+            line = {"op": op, "collection": collection, "id": record_id, **body}
+            lines.append(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+    return "".join(lines)
+
+
+def _field_json(change: FieldChange) -> dict[str, Any]:
+    sides = (("old", change.old), ("new", change.new))
+    return {"path": change.path, **{side: value for side, value in sides if value is not ABSENT}}
+
+
 def to_markdown(base: Snapshot, head: Snapshot, changes: dict[str, CollectionChanges]) -> str:
     """A summary table of counts per collection, the unreadable files, then the details: fit for a
     pull-request comment or a job summary, whatever the size of the change (at most
@@ -378,7 +408,7 @@ def to_markdown(base: Snapshot, head: Snapshot, changes: dict[str, CollectionCha
     record or a command line (ids, titles, values, field names, revisions, paths) is written as a
     code span, where nothing is markup: no HTML, links, mentions or headings, whatever a pull
     request puts in its records."""
-    lines = [f"### Record changes from {_code(base.label)} to {_code(head.label)}", ""]
+    lines = [f"### Record changes from {code_span(base.label)} to {code_span(head.label)}", ""]
     totals = [sum(len(getattr(c, kind)) for c in changes.values()) for kind in ("added", "removed", "changed")]
     if not any(totals):
         lines.append("No record changes.")
@@ -389,7 +419,7 @@ def to_markdown(base: Snapshot, head: Snapshot, changes: dict[str, CollectionCha
     problems = [(side.label, p) for side in (base, head) for p in sorted(side.unreadable.values())]
     if problems:
         lines += ["", "#### Unreadable files (left out of the comparison)", ""]
-        lines += [f"- {_code(label)}: {_code(str(problem), MAX_MESSAGE)}" for label, problem in problems[:MAX_DETAILED]]
+        lines += [f"- {code_span(label)}: {code_span(str(problem), MAX_MESSAGE)}" for label, problem in problems[:MAX_DETAILED]]
         if len(problems) > MAX_DETAILED:
             lines += ["", f"… and {len(problems) - MAX_DETAILED} more files: `--format json` lists them all."]
     for name, c in changes.items():
@@ -417,18 +447,18 @@ def _collection_details(name: str, changes: CollectionChanges) -> list[str]:
     label = label_field(COLLECTIONS[name])
     for record_id, record in changes.added.items():
         note = " (likely a rename, see below)" if record_id in renamed_to else ""
-        entries.append([f"- added {_code(record_id)}{_headline(record, label)}{note}"])
+        entries.append([f"- added {code_span(record_id)}{_headline(record, label)}{note}"])
     for record_id, record in changes.removed.items():
         if record_id in changes.renames:
             renamed = changes.renames[record_id]
-            entries.append([f"- removed {_code(record_id)}: likely renamed to {_code(renamed)} (identical apart from the id)"])
+            entries.append([f"- removed {code_span(record_id)}: likely renamed to {code_span(renamed)} (identical apart from the id)"])
         else:
-            entries.append([f"- removed {_code(record_id)}{_headline(record, label)}"])
+            entries.append([f"- removed {code_span(record_id)}{_headline(record, label)}"])
     for record_id, fields in changes.changed.items():
         table = [f"| {_cell(f.path)} | {' | '.join(_cells(f.old, f.new))} |" for f in fields[:MAX_FIELDS]]
         if len(fields) > MAX_FIELDS:
             table += ["", f"… and {len(fields) - MAX_FIELDS} more fields: `--format json` lists them all."]
-        entries.append(["", f"Changed {_code(record_id)}:", "", "| field | old | new |", "| --- | --- | --- |", *table])
+        entries.append(["", f"Changed {code_span(record_id)}:", "", "| field | old | new |", "| --- | --- | --- |", *table])
     if not entries:
         return []
     lines = ["", f"#### {name}"]
@@ -443,7 +473,7 @@ def _collection_details(name: str, changes: CollectionChanges) -> list[str]:
 
 def _headline(record: dict, label: str) -> str:
     """``: <label>`` of a record, where its label field (:func:`.fields.label_field`) holds a text."""
-    return f": {_code(record[label])}" if isinstance(record.get(label), str) else ""
+    return f": {code_span(record[label])}" if isinstance(record.get(label), str) else ""
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -463,10 +493,10 @@ def _cell(value: Any) -> str:
     """A table cell: a code span with its pipes escaped (GFM splits cells before reading code spans)."""
     if value is ABSENT:
         return "*(absent)*"
-    return _code(value, MAX_ITEM_SHOWN if isinstance(value, (dict, list)) else MAX_SHOWN).replace("|", "\\|")
+    return code_span(value, MAX_ITEM_SHOWN if isinstance(value, (dict, list)) else MAX_SHOWN).replace("|", "\\|")
 
 
-def _code(value: Any, limit: int = MAX_SHOWN) -> str:
+def code_span(value: Any, limit: int = MAX_SHOWN) -> str:
     """``value`` as a Markdown code span on one line: strings as they are (line breaks shown as ↵,
     other control characters and bidirectional overrides as escapes, :func:`printable`, so
     that no text shows reordered), other values as JSON; at most ``limit`` characters. Its fence

@@ -2,7 +2,7 @@
 docs/codebook.md.
 
 The Frictionless Table Schemas are rendered by the same table layout as the SQLite tables
-(:mod:`.layout`); the package's name, titles, licences and keywords come from the site's configuration
+(:mod:`.layout`); the package's name, version, titles, licences and keywords come from the site's configuration
 (:mod:`.site_config`); the JSON Schemas from ``model_json_schema()``.
 ``iraq-transition generate --check`` fails when a committed copy is stale.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any, NamedTuple
 
-from . import __version__, site_config
+from . import site_config
 from .build import CSV_DIR, csv_tables
 from .codebook import codebook, to_markdown
 from .fields import quoted_collection
@@ -74,7 +74,7 @@ def datapackage(dataset: Dataset) -> dict[str, Any]:
         "name": site_config.NAME,
         "title": site_config.PACKAGE_TITLE,
         "description": site_config.PACKAGE_DESCRIPTION,
-        "version": __version__,
+        "version": site_config.VERSION,
         "keywords": site_config.KEYWORDS,
         "licenses": site_config.LICENSES,
         "contributors": site_config.CONTRIBUTORS,
@@ -112,7 +112,7 @@ def _leftover_schemas(project: Project, expected: dict[Path, str]) -> tuple[list
 
 def _was_generated(path: Path) -> bool:
     """Whether ``path`` (not a link: read without following one) is a JSON Schema :func:`json_schema` wrote."""
-    data = _read(path, MAX_FILE_BYTES)
+    data = read_regular(path, MAX_FILE_BYTES)
     try:
         schema = json.loads(data) if data is not None else None
     except ValueError:
@@ -183,17 +183,17 @@ def run_generate(args) -> int:
 def committed_text(path: Path) -> str:
     """The text of a generated file as committed; empty when it is no regular file (a link is not followed) of at
     most MAX_FILE_BYTES."""
-    data = _read(path, MAX_FILE_BYTES)
+    data = read_regular(path, MAX_FILE_BYTES)
     return "" if data is None else data.decode("utf-8", errors="replace")
 
 
 def _holds(path: Path, content: str) -> bool:
     """Whether ``path`` is a regular file (not a link to one) holding exactly ``content``."""
     expected = content.encode()
-    return _read(path, len(expected)) == expected
+    return read_regular(path, len(expected)) == expected
 
 
-def _read(path: Path, limit: int) -> bytes | None:
+def read_regular(path: Path, limit: int) -> bytes | None:
     """The bytes of ``path`` if it is a regular file (not a link to one) of at most ``limit`` bytes, else None."""
     try:
         with open(os.open(path, NO_FOLLOW_READ), "rb") as stream:

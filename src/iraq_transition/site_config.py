@@ -1,11 +1,12 @@
 """The site's configuration, as data: what the published dataset says of itself, and how Datasette shows it.
 
-The dataset's name, title, description, licences and keywords; per table the facets, the sort order, the columns
-searched and, on the map, the coordinates; the canned queries; Datasette's settings; the fields that name a
-collection's records. :mod:`.site_metadata` renders it with the table layout into ``build/metadata.json``, the
-build indexes the columns faceted or sorted by and makes the full-text indexes, ``serve`` starts Datasette with
-its settings, and ``generate`` takes the name, titles, licences and keywords for the data package. Nothing here is
-imported: every value is written out, or made from those above it (the data package's ASCII title).
+The dataset's name, version, title, description, licences, keywords and how to cite it; per table the facets, the
+sort order, the columns searched and, on the map, the coordinates; the canned queries; Datasette's settings; the
+fields that name a collection's records. :mod:`.site_metadata` renders it with the table layout into
+``build/metadata.json``, the build indexes the columns faceted or sorted by and makes the full-text indexes,
+``serve`` starts Datasette with its settings, ``generate`` takes the name, version, titles, licences and keywords for
+the data package, and ``release`` writes CITATION.cff and .zenodo.json from it. Nothing here is imported: every value
+is written out, or made from those above it (the data package's ASCII title, the citation).
 """
 
 NAME = "iraq-transition"
@@ -21,6 +22,12 @@ DESCRIPTION = (
     "given a name), conflicting figures and framings ('transition', 'withdrawal') are kept side by side, "
     "each with its citation, and a plan and its execution are separate events."
 )
+VERSION = "0.1.0"
+"""The version of the data: calendar versioning, YEAR.MONTH.N (``2026.12.0``, then ``2026.12.1`` or ``2027.1.0``),
+from the first release on. ``iraq-transition release`` (``make release VERSION=...``) rewrites this line and the next;
+the data package, the site's footer, CITATION.cff and .zenodo.json take it from here."""
+RELEASED = None
+"""The day that version was released (ISO 8601), or None before the first release."""
 LICENSE = "CC-BY-4.0"
 LICENSE_URL = "https://creativecommons.org/licenses/by/4.0/"
 SOURCE = "Five archived news articles on the September 2024 US–Iraq joint statement (seeds/)"
@@ -53,6 +60,11 @@ KEYWORDS = [
     "Iraq", "Syria", "Operation Inherent Resolve", "US military", "coalition", "troop levels", "military bases", "ISIS"
 ]
 CONTRIBUTORS = [{"title": f"{NAME} contributors", "role": "author"}]
+AUTHOR = CONTRIBUTORS[0]["title"]
+CITATION = (
+    f"{AUTHOR} ({RELEASED[:4] if RELEASED else 'unreleased'}). {TITLE}. Data set, version {VERSION}. {LICENSE}."
+)
+"""How to cite the data: the site's home page shows it (CITATION.cff says the same for citation managers)."""
 
 LABEL_FIELDS = ("title", "name", "headline", "wording", "text")
 """The first of these a collection has names its records in views (and in Datasette)."""

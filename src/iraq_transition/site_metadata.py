@@ -59,7 +59,7 @@ def datasette_metadata(timeline_svg: str | None = None) -> dict:
         "license": site_config.LICENSE,
         "license_url": site_config.LICENSE_URL,
         "source": site_config.SOURCE,
-        "about": "Codebook",
+        "about": f"Codebook, data version {site_config.VERSION}",  # in every page's footer
         "about_url": site_config.CODEBOOK_URL,
         "databases": {
             site_config.NAME: {  # license and source are inherited from the top level
@@ -72,7 +72,7 @@ def datasette_metadata(timeline_svg: str | None = None) -> dict:
 
 
 def _home_html(timeline_svg: str | None) -> str:
-    """The home page text: what the dataset is, where to start, and the timeline picture."""
+    """The home page text: what the dataset is, where to start, how to cite it, and the timeline picture."""
     links = ", ".join(
         f'<a href="{site_config.NAME}/{name}">{escape(query["title"].split(":")[0].lower())}</a>'
         for name, query in site_config.QUERIES.items()
@@ -85,4 +85,10 @@ def _home_html(timeline_svg: str | None) -> str:
             f"{timeline_svg}<figcaption>Events by date; hover a mark for details.</figcaption></figure>"
         )
     codebook = f'<a href="{site_config.CODEBOOK_URL}">the codebook</a>'
-    return f"<p>{escape(site_config.DESCRIPTION)}</p><p>Start with: {links}; what every column means: {codebook}.</p>{figure}"
+    cite = (
+        f'<h2 id="how-to-cite">How to cite</h2><p>{escape(site_config.CITATION)}</p>'
+        "<p>Name the version you used: each release can be downloaded again as it was, and its changelog and "
+        "delta file say what changed since the one before.</p>"
+    )
+    return (f"<p>{escape(site_config.DESCRIPTION)}</p><p>Start with: {links}; what every column means: {codebook}.</p>"
+            f"{cite}{figure}")
