@@ -182,8 +182,11 @@ def test_search_across_all_tables_from_any_page(server, page):
         (quote,) = connection.execute(
             "select id from quotes where rowid in (select rowid from quotes_fts where quotes_fts match 'withdrawal') "
             "order by rowid limit 1").fetchone()
+        matching = [table for table in site_config.FULL_TEXT
+                    if connection.execute(f"select 1 from {table}_fts where {table}_fts match 'withdrawal'").fetchone()]
+    assert len(matching) >= 3
     results = page.locator("#search-all-results")
-    for table in site_config.FULL_TEXT:
+    for table in matching:
         results.get_by_text(f"in {DB}: {table}").first.wait_for(state="visible")
     assert quote in results.inner_text()
     screenshot(page, "search-all")

@@ -133,9 +133,9 @@ def test_full_text_tables_are_hidden_and_detected(ds, db):
         assert tables[table]["fts_table"] == f"{table}_fts" and not tables[table]["hidden"]
 
 
-def test_events_and_sources_are_searchable(ds, db):
+def test_every_collection_the_site_configures_is_searchable(ds, db):
     for table, columns in site_config.FULL_TEXT.items():
-        (record_id, value) = db.execute(f"select id, {columns[-1]} from {table} order by id limit 1").fetchone()
+        (record_id, value) = db.execute(f"select id, {columns[0]} from {table} order by id limit 1").fetchone()
         word = max((w.strip(".,;:“”\"'’()") for w in value.split()), key=len)
         rows = get_json(ds, f"/{DB}/{table}.json?_search={urllib.parse.quote(word)}&_shape=array&_size=max")
         assert record_id in [row["id"] for row in rows], (table, word)
@@ -289,6 +289,16 @@ def test_the_codebook_page_explains_every_table_and_is_linked_from_every_page(ds
     assert "no_later_than" in page.text and "<h1>Codebook: " in page.text
     for path in ("/", f"/{DB}/events"):
         assert f'href="{site_config.CODEBOOK_URL}"' in get(ds, path).text, path  # the home page and every footer
+
+
+def test_every_page_says_its_licence_source_and_codebook_even_the_first_one_asked_for(site):
+    """Datasette copies the licence it inherits into a table's metadata only once that table's page is shown: a
+    record page asked for first on a fresh server must say it all the same, and so must a canned query."""
+    fresh = serve.datasette(site)
+    for path in (f"/{DB}/quotes/singh-us-not-withdrawing-from-iraq", f"/{DB}/actors/iraq", f"/{DB}/quotes_by_speaker"):
+        page = get(fresh, path)
+        assert page.status_code == 200, path
+        assert site_config.LICENSE_URL in page.text and f'href="{site_config.CODEBOOK_URL}"' in page.text, path
 
 
 def test_bases_page_loads_the_cluster_map(ds, db):

@@ -98,7 +98,7 @@ CASES = {
     ],
     "events/duplicate-key.yaml": [("4:1", None, "duplicate key 'title'")],
     "events/empty-citations.yaml": [("6:12", "citations", "citations needs at least one item: cite at least one verbatim span")],
-    "events/empty-value.yaml": [("2:7", "title", "expected text, got an empty value: write a value")],
+    "events/empty-value.yaml": [("2:7", "title", "title is required and has no value: write it")],
     "events/empty.yaml": [("1:1", None, "file is empty")],
     "events/id-mismatch.yaml": [("1:5", "id", "id 'joint-statement-2' does not match the file name id-mismatch.yaml")],
     "events/invalid-utf8.yaml": [("2:11", None, "invalid UTF-8 (byte 0xe9)")],

@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, default=None, metavar="DIR", help="output directory (default: ROOT/build)")
     build.add_argument("--no-cache", action="store_true", help="ignore and do not write the cache of validated records")
 
-    generate = commands.add_parser("generate", help="regenerate the committed files derived from the models and data (schema/, datapackage.json, docs/timeline.svg)")
+    generate = commands.add_parser("generate", help="regenerate the committed files derived from the models and data (schema/, datapackage.json, docs/timeline.svg, docs/codebook.md)")
     generate.add_argument("--check", action="store_true", help="write nothing; exit 1 if a committed file is stale")
 
     serve = commands.add_parser("serve", help="build if stale, then browse the database with Datasette")

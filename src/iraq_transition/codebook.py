@@ -203,7 +203,7 @@ def _date_blocks() -> list[Block]:
             "`date_precision` (day, month or year), `date_qualifier` (how the value bounds the real date), "
             "`date_earliest` and `date_latest` (a narrower earliest or latest day where the text gives one), and "
             f"three columns computed from those: `date_start` and `date_end`, the earliest and latest possible day "
-            f"(empty when open), and `date_{SORT_SUFFIX}`, a day to sort by that is never empty."
+            f"(empty when open), and `date_{SORT_SUFFIX}`, a day to sort by that is never empty when the date is given."
         ),
         Paragraph(
             "Nothing is imputed: no midpoints, and an open bound stays empty. Filter on `_start` and `_end` "

@@ -92,8 +92,8 @@ CODES = {
     "build-failed": "The build could not be written (a full disk, a bug): check says why.",
     "package-invalid": "The data package does not describe the build's CSVs (the records are valid: a bug, please "
                        "report it).",
-    "generated-stale": "A generated file (schema/, datapackage.json, docs/timeline.svg) that is not what the models "
-                       "and records make now: run fix.",
+    "generated-stale": "A generated file (schema/, datapackage.json, docs/timeline.svg, docs/codebook.md) that is not "
+                       "what the models and records make now: run fix.",
     # hints, which validate prints and which fail nothing
     "unlinked-variant": "A hint, not an error: a quote with the same words and speaker as one from another source, "
                         "not linked to it with variant_of.",

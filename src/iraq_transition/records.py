@@ -174,6 +174,10 @@ def _worded(model: type[BaseModel], error: dict) -> Issue:
         return Issue(loc, f"{_shorten(value)} does not match the pattern {pattern} ({_description(model, loc)})")
     if kind == "string_type":
         if value is None:
+            parent = inner_type(type_at(model, loc[:-1]))
+            info = parent.model_fields.get(loc[-1]) if is_model(parent) and isinstance(loc[-1], str) else None
+            if info is not None and info.is_required():
+                return Issue(loc, f"{name} is required and has no value: write it")
             return Issue(loc, f"expected text, got {got}: write a value, or remove the field if it is optional")
         return Issue(loc, f"expected text, got {got}: quote this value (YAML reads unquoted yes, no, on, "
                      "off, numbers and ~ as something other than text)")

@@ -85,7 +85,14 @@ FACETS = {
 SORT_DESC = {"sources": "published_end", "events": "date_end", "quotes": "said_end", "force_levels": "as_of_end"}
 """Tables shown newest first: by the latest possible day of their first date (undated records last). The build
 indexes these columns too."""
-FULL_TEXT = {"sources": ("text",), "events": ("title", "description"), "quotes": ("text",)}
+FULL_TEXT = {
+    "sources": ("text",),
+    "actors": ("name", "aliases"),
+    "events": ("title", "description"),
+    "quotes": ("text",),
+    "force_levels": ("wording",),
+    "bases": ("name", "aliases", "province"),
+}
 """Tables searchable on the site, and the columns searched: the build makes their FTS5 index ``<table>_fts``."""
 MAP_TABLE = "bases"
 MAP_COLUMNS = {"latitude_column": "latitude", "longitude_column": "longitude"}  # datasette-cluster-map's options
@@ -122,13 +129,12 @@ where :source = '' or source_id = :source""",
     },
     "quotes_by_speaker": {
         "title": "Quotes by speaker",
-        "description": "The quotes of one speaker (actor id, or part of the name; empty for everyone), as printed "
-        "by each source.",
-        "sql": """select q.id, q.text, a.name as speaker, q.speaker_as_described, q.said_value as said,
-  q.occasion, q.directness, q.variant_of
-from quotes q join actors a on a.id = q.speaker_id
-where q.speaker_id = :speaker or a.name like '%' || :speaker || '%'
-order by q.said_start is null, q.said_start, q.id""",
+        "description": "The quotes of one speaker (actor id, or part of the name; empty for everyone), with how each "
+        "source describes the speaker, whether the sources name them, and the sources that print the quote.",
+        "sql": """select id, text, speaker, speaker_as_described, speaker_unnamed, said, occasion, directness,
+  variant_of, sources, source_ids
+from quotes_with_speakers
+where speaker_id = :speaker or speaker like '%' || :speaker || '%'""",
     },
     "force_levels_over_time": {
         "title": "Force levels over time",

@@ -38,9 +38,16 @@ def datasette_metadata(timeline_svg: str | None = None) -> dict:
     canned queries and the map from the site's configuration. ``timeline_svg`` (from
     :func:`iraq_transition.timeline.render_svg`) is shown on the home page.
     """
+    about = {
+        "license": site_config.LICENSE,
+        "license_url": site_config.LICENSE_URL,
+        "source": site_config.SOURCE,
+        "about": f"Codebook, data version {site_config.VERSION}",  # in every page's footer
+        "about_url": site_config.CODEBOOK_URL,
+    }
     table_metadata = {}
     for table in layout.table_layout():
-        entry = table.to_datasette()
+        entry = table.to_datasette() | about
         if table_facets := facets(table):
             entry["facets"] = table_facets
         if table.name in COLLECTIONS:
@@ -51,21 +58,18 @@ def datasette_metadata(timeline_svg: str | None = None) -> dict:
             entry["plugins"] = {"datasette-cluster-map": site_config.MAP_COLUMNS}
         table_metadata[table.name] = entry
     for view in views():
-        table_metadata[view.name] = view.table.to_datasette()
+        table_metadata[view.name] = view.table.to_datasette() | about
     return {
         "title": site_config.TITLE,
         "description": site_config.DESCRIPTION,
         "description_html": _home_html(timeline_svg),
-        "license": site_config.LICENSE,
-        "license_url": site_config.LICENSE_URL,
-        "source": site_config.SOURCE,
-        "about": f"Codebook, data version {site_config.VERSION}",  # in every page's footer
-        "about_url": site_config.CODEBOOK_URL,
+        **about,
         "databases": {
-            site_config.NAME: {  # license and source are inherited from the top level
+            site_config.NAME: {  # every entry says it too: Datasette copies what is inherited only on some pages
                 "description": site_config.DESCRIPTION,
+                **about,
                 "tables": table_metadata,
-                "queries": site_config.QUERIES,
+                "queries": {name: query | about for name, query in site_config.QUERIES.items()},
             }
         },
     }

@@ -83,8 +83,9 @@ def _labels_sql() -> str:
 
 
 SORT_DATE = (
-    "Day to sort by (YYYY-MM-DD), never empty: the earliest possible day where the date has one, else the first day "
-    "of the date as given ('by September 2025': 2025-09-01). The view is in this order."
+    "Day to sort by (YYYY-MM-DD), never empty when the record has a date (undated records last): the earliest "
+    "possible day where the date has one, else the first day of the date as given ('by September 2025': 2025-09-01). "
+    "The view is in this order."
 )
 ONE_ROW = "One row per {}, in {} order."
 
