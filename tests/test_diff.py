@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
+from conftest import copy_repository
+
 from iraq_transition.diff import RENAME_NOTE
 from iraq_transition.fmt import format_record
+from iraq_transition.load import parse_yaml
 
 CITATION = {"source": "s", "quote": "q"}
 BEFORE = {
@@ -46,7 +49,9 @@ EXPECTED = {
                 "id": "e",
                 "fields": [
                     {"path": "title", "old": "T", "new": "T2"},
-                    {"path": "citations.0.quote", "old": "q", "new": "q2"},
+                    # A citation is told by its source and span: another span is another citation.
+                    {"path": "citations.0", "new": {"source": "s", "quote": "q2"}},
+                    {"path": "citations.0", "old": {"source": "s", "quote": "q"}},
                 ],
             }
         ],
@@ -142,7 +147,8 @@ def test_markdown_summarises_counts_then_details(history, cli):
         "- removed `old-id`: likely renamed to `new-id` (identical apart from the id)",
         "Changed `e`:",
         "| `title` | `T` | `T2` |",
-        "| `citations.0.quote` | `q` | `q2` |",
+        '| `citations.0` | *(absent)* | `{"source": "s", "quote": "q2"}` |',
+        '| `citations.0` | `{"source": "s", "quote": "q"}` | *(absent)* |',
         "- `HEAD`: `data/events/broken.yaml:3:1: YAML syntax error",
     ):
         assert row in out, row
@@ -223,6 +229,77 @@ def test_symbolic_links_in_a_directory_are_reported_not_followed(tmp_path, cli):
             assert result.code == 0, result.err
             assert "do-not-print-me" not in result.out
             assert "symbolic link, not read" in result.out
+
+
+# --------------------------------------------------------------------------- lists compared by content
+
+EVENT = "data/events/coalition-mission-iraq-transition-to-bilateral-partnership.yaml"
+NEW_CITATION = {"source": "report-phaseout-daesh-occupation", "quote": "This phaseout will occur"}
+
+
+@pytest.fixture
+def committed(tmp_path: Path) -> Path:
+    """A git repository holding the project's records as committed, on branch main."""
+    root = copy_repository(tmp_path / "repo")
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "the records")
+    return root
+
+
+def _edit(root: Path, path: str, change) -> None:
+    record = parse_yaml((root / path).read_text(encoding="utf-8"))
+    change(record)
+    (root / path).write_text(format_record(path.split("/")[1], record), encoding="utf-8")
+
+
+def _changed_fields(cli, root: Path, *args: str) -> list[dict]:
+    [changed] = _json(cli, root, *args)["collections"]["events"]["changed"]
+    return changed["fields"]
+
+
+def test_a_citation_inserted_at_the_top_is_one_added_citation_in_json_and_markdown(committed, cli):
+    _edit(committed, EVENT, lambda record: record["citations"].insert(0, NEW_CITATION))
+    assert _changed_fields(cli, committed, "main") == [{"path": "citations.0", "new": NEW_CITATION}]
+    result = cli("--root", committed, "diff", "main")
+    assert result.code == 0, result.err
+    rows = [line for line in result.out.splitlines() if line.startswith("| `")]
+    assert rows == ['| `citations.0` | *(absent)* | `{"source": "report-phaseout-daesh-occupation", '
+                    '"quote": "This phaseout will occur"}` |']
+
+
+def test_items_moved_are_no_change_and_items_changed_keep_their_identity(committed, cli):
+    def reorder(record: dict) -> None:
+        for name in ("citations", "participants", "links", "framings"):
+            record[name].reverse()
+
+    _edit(committed, EVENT, reorder)
+    assert "No record changes." in cli("--root", committed, "diff", "main").out
+
+    def change(record: dict) -> None:  # the participant and link it reversed to the front
+        record["participants"][0]["role"] = "host"
+        record["links"][0]["relation"] = "related"
+        record["framings"][0]["citations"].append(NEW_CITATION)
+        del record["participants"][1]
+
+    _edit(committed, EVENT, change)
+    assert _changed_fields(cli, committed, "main") == [
+        {"path": "participants.0.role", "old": "overseer", "new": "host"},
+        {"path": "participants.3", "old": {"actor": "iraq", "role": "party"}},
+        {"path": "links.0.relation", "old": "part_of", "new": "related"},
+        {"path": "framings.0.citations.1", "new": NEW_CITATION},
+    ]
+
+
+def test_a_value_inserted_in_a_list_of_texts_is_one_added_value(committed, cli):
+    path = "data/actors/bloomberg.yaml"
+    aliases = parse_yaml((committed / path).read_text(encoding="utf-8"))["aliases"]
+    _edit(committed, path, lambda record: record["aliases"].insert(0, "Bloomberg L.P."))
+    [changed] = _json(cli, committed, "main")["collections"]["actors"]["changed"]
+    assert changed["fields"] == [{"path": "aliases.0", "new": "Bloomberg L.P."}]
+    _edit(committed, path, lambda record: record.update(aliases=[*reversed(aliases), aliases[0]]))
+    [changed] = _json(cli, committed, "main")["collections"]["actors"]["changed"]
+    assert changed["fields"] == [{"path": f"aliases.{len(aliases)}", "new": aliases[0]}]  # the second of two
 
 
 # --------------------------------------------------------------------------- hostile input
@@ -307,13 +384,13 @@ def test_markdown_of_a_huge_record_and_a_huge_error_stays_short(tmp_path, cli):
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert sum(line.startswith("| `participants.") for line in lines) == MAX_FIELDS
-    assert f"… and {50_001 - MAX_FIELDS} more fields: `--format json` lists them all." in lines
+    assert f"… and {25_000 - MAX_FIELDS} more fields: `--format json` lists them all." in lines
     [unreadable] = [line for line in lines if "data/events/tag.yaml" in line]
     message = unreadable.split("`: `", 1)[1]
     assert len(message) == MAX_MESSAGE + 1 and message.endswith("…`")
     assert len(result.out) < 20_000
     document = _json(cli, tmp_path, "--dir", before, "--dir", after)
-    assert len(document["collections"]["events"]["changed"][0]["fields"]) == 50_001  # and the empty list it replaces
+    assert len(document["collections"]["events"]["changed"][0]["fields"]) == 25_000  # one added item each
 
 
 def test_markdown_is_cut_to_fit_a_job_summary_and_says_so(tmp_path, cli):

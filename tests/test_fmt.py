@@ -137,6 +137,68 @@ def test_a_value_yaml_cannot_hold_is_an_error_not_a_crash():
         format_text("id: a\n? " + "k" * 1100 + "\n: 1\n", "actors")
 
 
+UNQUOTED_TEXTS = """\
+id: f
+actor: us-armed-forces
+country: NO
+best: 2500
+wording: 2500
+qualifier: exact
+as_of: {value: 2024, precision: year}
+status: current
+notes:
+citations:
+  - source: s
+    quote: yes
+    suffix: 1:30
+  - {source: s, quote: 1_000, prefix: 0700, suffix: ~}
+  - source: s
+    quote: 1e3
+    prefix: true
+    suffix: 12345678901234567890123
+"""
+QUOTED_TEXTS = """\
+# yaml-language-server: $schema=../../schema/force_levels.schema.json
+id: f
+actor: us-armed-forces
+country: "NO"
+best: 2500
+wording: "2500"
+qualifier: exact
+as_of:
+  value: "2024"
+  precision: year
+status: current
+citations:
+  - source: s
+    quote: "yes"
+    suffix: "1:30"
+  - source: s
+    quote: "1_000"
+    prefix: "0700"
+  - source: s
+    quote: "1e3"
+    prefix: "true"
+    suffix: "12345678901234567890123"
+"""
+
+
+def test_a_value_the_model_wants_as_text_written_unquoted_is_quoted_as_written(tmp_path, cli):
+    """Numbers, booleans and what YAML 1.1 and 1.2 read differently become the text written where the model
+    wants text; a number stays a number where it wants one, and a null stays null."""
+    path = _write(tmp_path, "data/force_levels/f.yaml", UNQUOTED_TEXTS)
+    done = cli("--root", tmp_path, "fmt")
+    assert done.code == 0, done.out + done.err
+    assert path.read_text(encoding="utf-8") == QUOTED_TEXTS
+    assert cli("--root", tmp_path, "fmt", "--check").code == 0
+    # Where the model wants no text (a boolean), the value is still the contributor's to write plainly.
+    actor = _write(tmp_path, "data/actors/a.yaml", "id: a\nname: yes\nkind: person\nunnamed: yes\n")
+    refused = cli("--root", tmp_path, "fmt")
+    assert refused.code == 1
+    assert refused.out.startswith("data/actors/a.yaml:4:10: `yes` is read as the boolean true by YAML 1.1")
+    assert actor.read_text(encoding="utf-8").startswith("id: a\nname: yes\n")
+
+
 def _write(root: Path, relative: str, text: str) -> Path:
     path = root / relative
     path.parent.mkdir(parents=True, exist_ok=True)

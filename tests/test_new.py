@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from pathlib import Path
@@ -168,3 +169,102 @@ def test_fmt_leaves_a_template_alone_until_its_placeholders_are_filled(project, 
     assert result.code == 1
     assert result.out.startswith(f"data/actors/a.yaml:{first}:1: still a placeholder of the `new` template")
     assert path.read_text(encoding="utf-8") == template
+
+
+# --------------------------------------------------------------------------- new sources --seed
+
+ARTICLE = "Baghdad — A new report on the transition.\r\nIt quotes “no one” by name.\n"
+
+
+def _archive(cli, root: Path, article: Path, *extra: str):
+    return cli("--root", root, "new", "sources", "new-report", "--seed", article, *extra)
+
+
+def test_new_sources_with_a_seed_archives_the_text_and_writes_a_record_that_validates(repo_copy, cli, tmp_path):
+    article = tmp_path / "article.txt"
+    article.write_bytes(ARTICLE.encode())
+    digest = hashlib.sha256(article.read_bytes()).hexdigest()
+    made = _archive(cli, repo_copy, article, "--language", "en")
+    assert made.code == 0, made.err
+    name = f"005_{digest[:16]}.txt"  # the next number, then the start of the text's SHA-256
+    assert (repo_copy / "seeds" / name).read_bytes() == ARTICLE.encode()
+    record = repo_copy / "data/sources/new-report.yaml"
+    assert yaml.safe_load(record.read_text(encoding="utf-8")) == {
+        "id": "new-report", "file": name, "sha256": digest, "language": "en"}
+    assert f"archived {article} as seeds/{name}" in made.out
+    assert "iraq-transition generate: datapackage.json lists every source" in made.out
+    for command in (("validate",), ("fmt", "--check")):
+        done = cli("--root", repo_copy, *command)
+        assert done.code == 0, done.out + done.err
+
+
+def _not_utf8(path: Path, repo: Path) -> str:
+    path.write_bytes("Café".encode("latin-1"))
+    return "is not UTF-8 text (byte 0xe9 at line 1, column 4)"
+
+
+def _binary(path: Path, repo: Path) -> str:
+    path.write_bytes(b"PK\x03\x04 an archive")
+    return "is not text: it holds the control character U+0003 at line 1, column 3"
+
+
+def _empty(path: Path, repo: Path) -> str:
+    path.write_bytes(b"\n \n")
+    return "holds no text"
+
+
+def _an_archived_seed(path: Path, repo: Path) -> str:
+    path.write_bytes((repo / "seeds" / SEED).read_bytes())
+    return f"seeds/{SEED} already holds exactly this text"
+
+
+def _a_fifo(path: Path, repo: Path) -> str:
+    os.mkfifo(path)
+    return "is a FIFO, not a text file"
+
+
+def _missing(path: Path, repo: Path) -> str:
+    return "does not exist"
+
+
+REFUSED = [_not_utf8, _binary, _empty, _an_archived_seed, _a_fifo, _missing]
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=[case.__name__.strip("_") for case in REFUSED])
+def test_new_sources_refuses_a_seed_that_is_no_text_or_is_archived_already(repo_copy, cli, tmp_path, case):
+    article = tmp_path / "article.txt"
+    message = case(article, repo_copy)
+    before = snapshot(repo_copy)
+    refused = _archive(cli, repo_copy, article, "--language", "en")
+    assert refused.code == 2, refused.err
+    assert message in refused.err and "Traceback" not in refused.err
+    assert snapshot(repo_copy) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("sources", "x", "--seed", "ARTICLE"), "give the text's language with --language"),
+        (("sources", "x", "--seed", "ARTICLE", "--language", "English"), "--language 'English' is not a BCP 47"),
+        (("events", "x", "--seed", "ARTICLE", "--language", "en"), "--seed archives an article for a new source"),
+        (("sources", "x", "--language", "en"), "--language goes with --seed"),
+    ],
+)
+def test_new_sources_with_a_seed_needs_its_language_and_nothing_else(repo_copy, cli, tmp_path, args, message):
+    article = tmp_path / "article.txt"
+    article.write_text(ARTICLE, encoding="utf-8")
+    before = snapshot(repo_copy)
+    refused = cli("--root", repo_copy, "new", *(str(article) if arg == "ARTICLE" else arg for arg in args))
+    assert refused.code == 2
+    assert message in refused.err
+    assert snapshot(repo_copy) == before
+
+
+def test_a_seed_archived_twice_is_refused_the_second_time(repo_copy, cli, tmp_path):
+    article = tmp_path / "article.txt"
+    article.write_text(ARTICLE, encoding="utf-8")
+    assert _archive(cli, repo_copy, article, "--language", "en").code == 0
+    again = cli("--root", repo_copy, "new", "sources", "same-report", "--seed", article, "--language", "en")
+    assert again.code == 2
+    assert "already holds exactly this text" in again.err
+    assert not (repo_copy / "data/sources/same-report.yaml").exists()

@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,26 @@ def test_a_directory_nested_deeper_than_python_recurses_is_reported_by_every_com
     finally:  # deepest first: pytest's clean-up of old temporary directories recurses, and would fail
         for level in reversed(levels):
             level.rmdir()
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.org", *args], cwd=root, check=True,
+                   capture_output=True)
+
+
+def test_a_seed_no_commit_has_is_new_and_its_mismatch_says_what_sha256_should_be(tiny):
+    from iraq_transition.seeds import committed_seeds, hash_mismatch
+
+    assert committed_seeds(tiny) is None  # in no git work tree: no seed can be told new
+    _git(tiny, "init", "-q")
+    assert committed_seeds(tiny) == frozenset()  # before the first commit, every seed is new
+    _git(tiny, "add", "seeds")
+    _git(tiny, "commit", "-q", "-m", "seeds")
+    (tiny / "seeds" / LEAK).write_text("A new article.\n")
+    committed = committed_seeds(tiny)
+    assert "000_adbaac8c2019ffeb.txt" in committed and LEAK not in committed
+    assert committed_seeds(tiny / "data") == frozenset()  # seeds/ is looked for below the root given
+    digest = "a" * 64
+    assert hash_mismatch(LEAK, digest, committed).startswith(f"new seed: sha256 should be {digest}, ")
+    for name, known in (("000_adbaac8c2019ffeb.txt", committed), (LEAK, None)):
+        assert hash_mismatch(name, digest, known).startswith(f"seeds/{name} has changed: its SHA-256 is {digest}.")

@@ -281,6 +281,16 @@ def test_home_page_shows_title_description_and_timeline(ds):
     assert '<svg xmlns="http://www.w3.org/2000/svg"' in page.text and "timeline-title" in page.text
 
 
+def test_the_codebook_page_explains_every_table_and_is_linked_from_every_page(ds):
+    page = get(ds, site_config.CODEBOOK_URL)
+    assert page.status_code == 200
+    for table in build.csv_tables():
+        assert f">{table.name}<" in page.text, table.name
+    assert "no_later_than" in page.text and "<h1>Codebook: " in page.text
+    for path in ("/", f"/{DB}/events"):
+        assert f'href="{site_config.CODEBOOK_URL}"' in get(ds, path).text, path  # the home page and every footer
+
+
 def test_bases_page_loads_the_cluster_map(ds, db):
     page = get(ds, f"/{DB}/bases")
     assert "datasette-cluster-map.js" in page.text

@@ -487,7 +487,7 @@ def test_trusted_checks_judge_a_hostile_pull_request_with_the_base_branchs_tools
     assert "### Checks: 2 of 5 failed" in summary  # formatting and validation
     assert "No record changes" not in summary
     assert "Changed `agreement-aim-withdraw-american-troops-by-end-2026`:" in summary
-    assert "| `notes` |" in summary and "| `citations.0.quote` |" in summary
+    assert "| `notes` |" in summary and "| `citations.0` |" in summary
     # The tools changed: said, with the paths, in a fence no path can close.
     assert "::warning title=This pull request changes more than records and seeds::" in tools.stdout
     warning = summary.split("### ⚠️ This pull request changes more than records and seeds\n", 1)[1]

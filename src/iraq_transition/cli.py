@@ -116,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("collection", help="collection of the new record")
     new.lazy_choices = {"collection": _collections}
     new.add_argument("id", nargs="?", help="id of the new record (a lowercase slug)")
+    new.add_argument("--seed", type=Path, metavar="FILE", help="sources only: archive the article's text FILE in seeds/ and write a source record that validates")
+    new.add_argument("--language", metavar="TAG", help="with --seed: the text's language, a BCP 47 tag (en, en-GB)")
 
     diff = commands.add_parser(
         "diff",

@@ -1,4 +1,5 @@
-"""The checks that span records, as pure functions of what they are given: references, citations, ids, cycles.
+"""The checks that span records, as pure functions of what they are given: references, citations, ids, cycles,
+duplicate quotes.
 
 Each returns issues (not yet located) by file; :mod:`.engine` decides which files to give them and locates the
 issues. The seeds' checks are in :mod:`.seedcheck`.
@@ -11,9 +12,13 @@ from collections.abc import Callable, Iterator
 from .load import RECORD_SUFFIX, RecordFile
 from .problems import Issue
 from .spans import _span_matches, normalise
-from .summary import Summary
+from .summary import Repeat, Summary
 
 Span = tuple[int, int]
+NAMED = 3
+"""Other records named, at most, in one message (then how many more)."""
+LOOKED_AT = 100
+"""Quotes with the same words looked at, at most, for one that is not linked to a quote with ``variant_of``."""
 
 
 def reference_issues(file: RecordFile, summary: Summary, known: dict[str, set[str]]) -> list[Issue]:
@@ -109,3 +114,71 @@ def _cycle(links: dict, collection: str, record_id: str, name: str, target: str 
             return  # a cycle that does not pass through this record, or a self-reference
         chain.append(target)
         target = links[(collection, target)].get(name)
+
+
+def duplicate_quotes(files: list[RecordFile], repeats: dict[int, Repeat], links: dict[int, list[tuple[str, str]]]
+                     ) -> tuple[dict[int, list[Issue]], dict[int, list[Issue]]]:
+    """Quotes with the same words by the same speaker (``repeats``: each valid quote's words, speaker and sources;
+    ``links``: the valid files' references to their own collection): from the same source, an error on each, naming
+    the others; else, from another source and not linked with ``variant_of``, a hint (the second dictionary) to
+    link them. Grouped by the words' digest and speaker: the cost is that of the quotes, never of their pairs."""
+    by_words: dict[tuple[bytes, str], list[int]] = {}
+    for index, repeat in repeats.items():
+        by_words.setdefault(repeat[:2], []).append(index)
+    errors: dict[int, list[Issue]] = {}
+    hints: dict[int, list[Issue]] = {}
+    remark = _remarks(files, repeats, links)
+    for members in (sorted(members) for members in by_words.values() if len(members) > 1):
+        told: dict[str, list[int]] = {}  # source -> the quotes from it
+        for index in members:
+            for source in repeats[index][2]:
+                told.setdefault(source, []).append(index)
+        for index in members:
+            sources = repeats[index][2]
+            same = next(((source, told[source]) for source in sources if len(told[source]) > 1), None)
+            if same is not None:
+                source, quotes = same
+                others = _named(files, [other for other in quotes[:NAMED + 1] if other != index], len(quotes) - 1)
+                errors[index] = [Issue(("text",), f"the same words, speaker and source ({source!r}) as {others}: a "
+                                       "remark is recorded once for each source that prints it: remove one of them",
+                                       code="duplicate-quote")]
+                continue
+            other = next((other for other in members[:LOOKED_AT]
+                          if remark(other) != remark(index) and set(sources).isdisjoint(repeats[other][2])), None)
+            if other is not None:
+                hints[index] = [Issue(("text",), f"the same words by the same speaker as {files[other].display}, "
+                                      "from another source: if they are one remark, give one variant_of naming the "
+                                      f"other (here: variant_of: {files[other].stem})", code="unlinked-variant")]
+    return errors, hints
+
+
+def _named(files: list[RecordFile], indexes: list[int], count: int) -> str:
+    """The display paths of the first :data:`NAMED` of ``count`` files (``indexes``: at least those), and how many
+    more."""
+    named = ", ".join(files[index].display for index in indexes[:NAMED])
+    return named + (f" and {count - NAMED} more" if count > NAMED else "")
+
+
+def _remarks(files: list[RecordFile], repeats: dict[int, Repeat], links: dict[int, list[tuple[str, str]]]
+             ) -> Callable[[int], int]:
+    """Which remark each valid quote (``repeats``) is: those linked by ``variant_of`` chains (either way) are one
+    (union-find, made when first asked)."""
+    parent: dict[int, int] = {}
+
+    def root(index: int) -> int:
+        while parent.get(index, index) != index:
+            parent[index] = parent.get(parent[index], parent[index])  # halve the path
+            index = parent[index]
+        return index
+
+    def remark(index: int) -> int:
+        if not parent:
+            quotes = {files[quote].stem: quote for quote in repeats}
+            parent.update((quote, quote) for quote in repeats)
+            for linked in repeats:
+                for name, target in links.get(linked, ()):
+                    if name == "variant_of" and (other := quotes.get(target)) is not None:
+                        parent[root(linked)] = root(other)
+        return root(index)
+
+    return remark

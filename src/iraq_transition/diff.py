@@ -5,12 +5,15 @@ Each side is a snapshot of data/: a git revision (resolved once to its commit id
 ``--dir`` (a repository root or its data/), or, for a missing second side, the working tree.
 Revisions and directories are never guessed from one another, so that a folder named like a
 revision cannot stand in for it. Records are compared as data in canonical form, so a change of
-formatting alone is no change. Ids are stable: a renamed record shows as a removal plus an
+formatting alone is no change, and lists by content (:func:`field_changes`), so that an item moved
+is no change and an item inserted is one item added. Ids are stable: a renamed record shows as a removal plus an
 addition, flagged as a likely rename when nothing but the id differs.
 """
 
 from __future__ import annotations
 
+import collections
+import functools
 import json
 import os
 import re
@@ -18,15 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from . import git, load
-from .fields import label_field
+from .fields import field_shapes, label_field
 from .fmt import canonical, same
-from .models import COLLECTIONS
+from .models import COLLECTIONS, Citation, EventLink, Framing, Participant, Position, Posture
 from .problems import Problem, UsageError, printable
 
 RENAME_NOTE = "Ids are stable: a renamed record appears as a removal plus an addition."
 MAX_SHOWN = 80
 """Longest value shown in full in Markdown; longer ones are cut with an ellipsis (JSON has them whole)."""
+MAX_ITEM_SHOWN = 400
+"""Longest list item (a citation added or removed whole) shown in full in Markdown."""
 SYMLINK_MESSAGE = "symbolic link, not read: replace it with the record itself"
 LINE_BREAK = re.compile(r"\r\n?|\n")
 """What ends a line in Markdown (inside a code span too, which would end a table row or list item)."""
@@ -216,22 +223,91 @@ def compare(base: Snapshot, head: Snapshot) -> dict[str, CollectionChanges]:
             changes[collection].added[record_id] = new
         elif new is None:
             changes[collection].removed[record_id] = old
-        elif fields := field_changes(old, new):
+        elif fields := field_changes(old, new, COLLECTIONS[collection]):
             changes[collection].changed[record_id] = fields
     for collection_changes in changes.values():
         collection_changes.renames = _likely_renames(collection_changes)
     return changes
 
 
-def field_changes(old: dict, new: dict) -> list[FieldChange]:
-    """Every leaf that differs, by dotted path, in the order of the new record then the old."""
-    before, after = _leaves(old), _leaves(new)
-    paths = list(after) + [path for path in before if path not in after]
-    return [
-        FieldChange(path, before.get(path, ABSENT), after.get(path, ABSENT))
-        for path in paths
-        if not same(before.get(path, ABSENT), after.get(path, ABSENT))
-    ]
+IDENTITY: dict[type[BaseModel], tuple[str, ...]] = {
+    Citation: ("source", "quote", "prefix", "suffix"),
+    Participant: ("actor",),
+    EventLink: ("event",),
+    Framing: ("wording", "attributed_to"),
+    Position: ("title", "organisation"),
+    Posture: ("posture", "status", "actor", "reported", "effective", "description"),
+}
+"""The fields that tell an item of a list from the others: an item whose other fields change is the same item,
+changed. Items of other lists (aliases) are told by all they hold."""
+
+
+def field_changes(old: dict, new: dict, model: type[BaseModel] | None = None) -> list[FieldChange]:
+    """Every leaf that differs, by dotted path, in the order of the new record then the old. Lists (of a record of
+    ``model``) are compared by content: an item inserted is one item added (its path: its place in the new list), one
+    deleted one item removed (its place in the old list), and an item moved is no change."""
+    changes: list[FieldChange] = []
+    _changes(old, new, model, "", changes)
+    return changes
+
+
+def _changes(old: Any, new: Any, model: type[BaseModel] | None, path: str, out: list[FieldChange]) -> None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        nested = {shape.name: shape.model for shape in field_shapes(model)} if model else {}
+        for key in [*new, *(key for key in old if key not in new)]:
+            _changes(old.get(key, ABSENT), new.get(key, ABSENT), nested.get(key), _join(path, key), out)
+    elif isinstance(old, list) and isinstance(new, list):
+        _item_changes(old, new, model, path, out)
+    elif not same(old, new):
+        before, after = _leaves(old, path), _leaves(new, path)
+        out.extend(
+            FieldChange(leaf, before.get(leaf, ABSENT), after.get(leaf, ABSENT))
+            for leaf in [*after, *(leaf for leaf in before if leaf not in after)]
+            if not same(before.get(leaf, ABSENT), after.get(leaf, ABSENT))
+        )
+
+
+def _item_changes(old: list, new: list, model: type[BaseModel] | None, path: str, out: list[FieldChange]) -> None:
+    """The changes between two lists of items of ``model`` (or of plain values): items equal on both sides are
+    paired first, then items of the same identity (:data:`IDENTITY`), each in order."""
+    pairs: dict[int, int] = {}  # new index -> old index
+    for key in (_whole, functools.partial(_identity, IDENTITY.get(model))):
+        unpaired: dict[str, collections.deque[int]] = {}
+        paired = set(pairs.values())
+        for index, item in enumerate(old):
+            if index not in paired:
+                unpaired.setdefault(key(item), collections.deque()).append(index)
+        for index, item in enumerate(new):
+            if index not in pairs and (waiting := unpaired.get(key(item))):
+                pairs[index] = waiting.popleft()
+    for index, item in enumerate(new):
+        if index in pairs:
+            _changes(old[pairs[index]], item, model, _join(path, index), out)
+        else:
+            out.append(FieldChange(_join(path, index), ABSENT, _item(item, model)))
+    paired = set(pairs.values())
+    out.extend(FieldChange(_join(path, index), _item(item, model), ABSENT)
+               for index, item in enumerate(old) if index not in paired)
+
+
+def _whole(item: Any) -> str:
+    """A key equal for two items exactly when :func:`.fmt.same` holds (``1``, ``1.0`` and ``true`` differ)."""
+    return json.dumps(item, sort_keys=True, ensure_ascii=False, default=repr)
+
+
+def _identity(fields: tuple[str, ...] | None, item: Any) -> str:
+    if fields is None or not isinstance(item, dict):
+        return _whole(item)
+    return _whole([item.get(name) for name in fields])
+
+
+def _item(item: Any, model: type[BaseModel] | None) -> Any:
+    """A list item added or removed whole, as its record would be written (defaults left out)."""
+    return canonical(item, model) if model is not None else item
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
 
 
 def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -243,7 +319,7 @@ def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
         return {prefix: value}
     leaves = {}
     for key, item in items:
-        leaves.update(_leaves(item, f"{prefix}.{key}" if prefix else str(key)))
+        leaves.update(_leaves(item, _join(prefix, key)))
     return leaves
 
 
@@ -387,7 +463,7 @@ def _cell(value: Any) -> str:
     """A table cell: a code span with its pipes escaped (GFM splits cells before reading code spans)."""
     if value is ABSENT:
         return "*(absent)*"
-    return _code(value).replace("|", "\\|")
+    return _code(value, MAX_ITEM_SHOWN if isinstance(value, (dict, list)) else MAX_SHOWN).replace("|", "\\|")
 
 
 def _code(value: Any, limit: int = MAX_SHOWN) -> str:

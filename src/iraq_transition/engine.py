@@ -5,9 +5,9 @@ what the cache says, and one whose stat changed is hashed: only files whose byte
 (:func:`.records.check_file`). The checks that span records (:mod:`.crosscheck`) are repeated only for those
 files and the ones whose outcome could differ: the files that refer to a record that came or went, or cite a
 source whose text changed (an indexed query of the cache's references). The checks of the whole (duplicate ids,
-seeds, cycles) read little and always run. Source files are checked first, in this process, so that the seeds'
-texts are known before the other files are examined (:func:`examine`), on every core when there are many. The
-outcome is the same with the cache as without it (tests compare them).
+seeds, cycles, duplicate quotes) read little and always run. Source files are checked first, in this process, so
+that the seeds' texts are known before the other files are examined (:func:`examine`), on every core when there
+are many. The outcome is the same with the cache as without it (tests compare them).
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .crosscheck import citation_issues, cycles, duplicate_ids, reference_issues
+from .crosscheck import citation_issues, cycles, duplicate_ids, duplicate_quotes, reference_issues
 from .load import RECORD_SUFFIX, LoadError, Project, RecordFile, decode, display_path, read_bytes
 from .models import COLLECTIONS
 from .problems import Issue, Problem
 from .records import FileResult, check_file, locate
 from .seedcheck import SeedOutcome, Texts, check_seeds
-from .store import Store, file_stats, row_key, seal, seal_data, unseal
-from .summary import Summary, issues_of, plain, plain_issues, plain_problems, problems_of, summarise, summary_of
+from .store import FILE_TABLES, Store, file_stats, row_key, seal, seal_data, unseal
+from .summary import (NAME_FIELDS, Repeat, Summary, issues_of, plain, plain_issues, plain_problems, problems_of,
+                      summarise, summary_of)
 
 PARALLEL_MIN_FILES = 1000
 """Fewer files than this to examine are examined in this process: starting workers would cost more."""
@@ -139,7 +140,8 @@ def record_key(display: str) -> str:
 
 class Run:
     """One validation of ``files`` with the cache's ``store`` (or None): :meth:`check` fills :attr:`problems` (not
-    sorted, without hints: see :attr:`hints`) and :attr:`kept` (the valid files without problems)."""
+    sorted, without hints: see :attr:`hints` and :attr:`named`), :attr:`notes` and :attr:`kept` (the valid files
+    without problems), as :func:`report` says."""
 
     def __init__(self, project: Project, files: list[RecordFile], store: Store | None):
         self.project, self.files, self.store = project, files, store
@@ -156,11 +158,15 @@ class Run:
         self.cross: dict[int, list[Issue]] = {}  # the issues of each file's references and citations
         self.declared: dict[int, str | None] = {}  # the declared id of files where it is not the file's name
         self.links: dict[int, list[tuple[str, str]]] = {}  # valid files' references to their own collection
+        self.repeats: dict[int, Repeat] = {}  # valid quotes' words, speaker and sources
+        self.names: dict[int, tuple[tuple[str, str], ...]] = {}  # what names the files checked in this run
         self.fresh: dict[int, set[str]] = {}  # the files checked in this run, with the targets of their references
         self.pending: dict[int, tuple] = {}  # checked files whose row waits for their cross-record outcome
         self.records: dict[int, tuple[bytes, tuple | None]] = {}  # record and spans of checked files not cached
         self.touched: list[tuple] = []  # new stats of files whose bytes are the same
         self.hints: dict[Problem, tuple[str, str, str]] = {}
+        self.named: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {}  # what names the records, for the hints
+        self.notes: list[Problem] = []  # hints that are no problems: the same words as a quote of another source
         self.seeds: SeedOutcome | None = None
         self.problems: list[Problem] = []
         self.kept: list[int] = []
@@ -195,14 +201,14 @@ class Run:
         self._take_outcomes(examine_all(Context(self.known, self.seeds.texts), tasks))
         if store:
             store.write("update files set size = ?, mtime_ns = ?, inode = ? where id = ?", self.touched)
-            for table, column in (("refs", "file"), ("links", "file"), ("files", "id")):
+            for table, column in FILE_TABLES:
                 store.write(f"delete from {table} where {column} = ?", [(row,) for row in went])
             store.write("delete from seeds")
             store.write("insert into seeds values (?, ?, ?, ?, ?)",
                         [(name, *stat, digest) for name, (stat, digest) in self.seeds.seeds.items()])
             store.write("delete from texts")
             store.write("insert into texts values (?, ?)", list(digests.items()))
-        self._report(listed)
+        report(self, listed)
 
     # ---- what the cache holds
 
@@ -224,6 +230,11 @@ class Run:
         for row, name, target in self.store.query("select file, name, target from links order by file, rowid"):
             if (index := index_of.get(row)) is not None:
                 self.links.setdefault(index, []).append((name, target))
+        for row, digest, speaker, sources in self.store.query(
+                "select file, cast(digest as blob), cast(speaker as text), cast(sources as text) from repeats "
+                "where digest is not null and speaker is not null and sources is not null"):
+            if (index := index_of.get(row)) is not None:
+                self.repeats[index] = (digest, speaker, tuple(sources.split(" ")))
 
     def _known_digests(self, todo: list[int]) -> dict[int, bytes]:
         """The SHA-256 the cache has of each ``todo`` file that it has (whose stat changed)."""
@@ -331,12 +342,18 @@ class Run:
         self.own.pop(index, None)
         self.declared.pop(index, None)
         self.links.pop(index, None)
+        self.repeats.pop(index, None)
+        self.names.pop(index, None)
         if summary.problems:
             self.own[index] = summary.problems
         if summary.declared_id != file.stem:
             self.declared[index] = summary.declared_id
         if summary.valid and summary.links:
             self.links[index] = list(summary.links)
+        if summary.repeat is not None:
+            self.repeats[index] = summary.repeat
+        if summary.names:
+            self.names[index] = summary.names
         self.fresh[index] = {f"{collection}/{target}" for _, collection, target in summary.references}
         self.pending[index] = (record, summary_data)
 
@@ -355,33 +372,53 @@ class Run:
             file.display, *(stat if stat is not None and digest else (None, None, None)), digest,
             self.valid[index], index in self.declared, self.declared.get(index), seal(own, key) if own else None,
             seal(issues, key) if issues else None, seal_data(record, key) if record is not None else None,
-            seal_data(summary, key), seal_data(cited, key)), self.fresh[index], self.links.get(index, ()))
+            seal_data(summary, key), seal_data(cited, key)), self.fresh[index], self.links.get(index, ()),
+            self.repeats.get(index))
 
-    # ---- reporting
 
-    def _report(self, listed: list[Problem]) -> None:
-        """Every problem: the listing's, the files' own, their issues located at line and column, the seeds'."""
-        whole: dict[int, list[Issue]] = {}
-        data = display_path(self.project, self.project.data_dir)
-        for found in (self.seeds.issues, duplicate_ids(self.files, self.declared, self.position, data),
-                      cycles(self.files, {index: tuple(self.links[index]) for index in sorted(self.links)})):
-            for index, issues in found.items():
-                whole.setdefault(index, []).extend(issues)
-        problems = list(listed)
-        for index in sorted(self.own):
-            problems.extend(self.own[index])
-        for index in sorted(self.cross.keys() | whole.keys()):
-            issues = whole.get(index, []) + self.cross.get(index, [])
-            if issues:
-                problems.extend(self._located(self.files[index], issues))
-        self.problems = problems + self.seeds.problems
-        bad = {problem.path for problem in self.problems}
-        self.kept = [index for index, file in enumerate(self.files) if self.valid[index] and file.display not in bad]
+# --------------------------------------------------------------------------- reporting
 
-    def _located(self, file: RecordFile, issues: list[Issue]) -> list[Problem]:
-        try:
-            located = locate(file, decode(read_bytes(file.path)), issues)
-        except LoadError as error:  # changed while being checked
-            return [Problem(file.display, error.line, error.col, error.message, file.label, code="changed-during-run")]
-        self.hints.update((problem, issue.hint) for problem, issue in zip(located, issues) if issue.hint)
-        return located
+
+def report(run: Run, listed: list[Problem]) -> None:
+    """Fill ``run``'s problems: the listing's (``listed``), the files' own, their issues located at line and column,
+    the seeds'; its notes (the hints that are no problems), what names the records of the collections that unknown
+    ids were given for (:attr:`Run.named`), and the files it keeps."""
+    whole: dict[int, list[Issue]] = {}
+    data = display_path(run.project, run.project.data_dir)
+    repeated, similar = duplicate_quotes(run.files, run.repeats, run.links)
+    for found in (run.seeds.issues, duplicate_ids(run.files, run.declared, run.position, data),
+                  cycles(run.files, {index: tuple(run.links[index]) for index in sorted(run.links)}), repeated):
+        for index, issues in found.items():
+            whole.setdefault(index, []).extend(issues)
+    problems = list(listed)
+    for index in sorted(run.own):
+        problems.extend(run.own[index])
+    for index in sorted(run.cross.keys() | whole.keys()):
+        issues = whole.get(index, []) + run.cross.get(index, [])
+        if issues:
+            problems.extend(_located(run, run.files[index], issues))
+    run.problems = problems + run.seeds.problems
+    run.notes = [note for index in sorted(similar) for note in _located(run, run.files[index], similar[index])]
+    named = {about for kind, about, _ in run.hints.values() if kind == "id"}
+    run.named = {collection: _names_of(run, collection) for collection in sorted(named)
+                 if any(name in COLLECTIONS[collection].model_fields for name in NAME_FIELDS)}
+    bad = {problem.path for problem in run.problems}
+    run.kept = [index for index, file in enumerate(run.files) if run.valid[index] and file.display not in bad]
+
+
+def _names_of(run: Run, collection: str) -> dict[str, tuple[tuple[str, str], ...]]:
+    """What names each record of ``collection`` besides its id: as checked in this run, or as cached."""
+    indexes = [index for index, file in enumerate(run.files) if file.collection == collection]
+    cached = run._known(index for index in indexes if index not in run.fresh)
+    names = {index: summary_of(cached[index][0]).names for index in cached}
+    names.update((index, run.names[index]) for index in indexes if index in run.names)
+    return {run.files[index].stem: names[index] for index in sorted(names) if names[index]}
+
+
+def _located(run: Run, file: RecordFile, issues: list[Issue]) -> list[Problem]:
+    try:
+        located = locate(file, decode(read_bytes(file.path)), issues)
+    except LoadError as error:  # changed while being checked
+        return [Problem(file.display, error.line, error.col, error.message, file.label, code="changed-during-run")]
+    run.hints.update((problem, issue.hint) for problem, issue in zip(located, issues) if issue.hint)
+    return located

@@ -8,14 +8,17 @@ Canonical form, so that a pull request's diff shows only real changes:
 - a field equal to its default (null, an empty list, qualifier ``exact``, measure ``level``,
   unnamed ``false``) is omitted: files stay short and there is one way to say "unknown";
 - block style, 2-space indent, list items indented under their key (``  - key: value``);
+- a value the model wants as text that is written unquoted and that YAML reads as something else
+  (``2024``, ``yes``, ``1:30``: a number, a boolean, or a value YAML 1.1 and 1.2 read differently) is
+  taken as the text written and double-quoted (``"2024"``); an empty value, ``~`` and ``null`` stay null;
 - a string is written plain when YAML (1.1 and 1.2) reads it back as that same string, otherwise
   double-quoted with escapes; a string with line breaks is a literal block (``|`` / ``|-``) when
   that is exact, else double-quoted; long strings stay on one line (no wrapping, ever);
 - comments other than the modeline are dropped (put remarks in ``notes``);
 - UTF-8 with Unicode kept, LF line endings, one trailing newline.
 
-Formatting never changes a value: every new text is parsed again and compared with the input
-before anything is written.
+Formatting never changes a value (but for those unquoted texts, which it quotes): every new text is
+parsed again and compared with the input before anything is written.
 """
 
 from __future__ import annotations
@@ -29,13 +32,13 @@ import secrets
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel
 
 from . import load
-from .fields import REQUIRED, field_defaults
+from .fields import REQUIRED, field_defaults, field_type, type_at
 from .models import COLLECTIONS
 from .problems import Problem, shown
 
@@ -237,7 +240,7 @@ def format_text(text: str, collection: str) -> str:
     """The canonical form of a record file's text; LoadError or FormatError when there is none."""
     if _UNFILLED.search(text):
         _refuse_placeholders(text)
-    data = load.parse_yaml(text)
+    data = _read_texts_quoted(text, COLLECTIONS[collection])
     if not isinstance(data, dict):
         raise FormatError("a record must be a mapping of field names to values", code="not-a-record")
     result = format_record(collection, data)
@@ -245,6 +248,108 @@ def format_text(text: str, collection: str) -> str:
     if result != text and not same(_reread(result), canonical(data, COLLECTIONS[collection])):
         raise FormatError("formatting would change a value: please report this")
     return result
+
+
+# --------------------------------------------------------------------------- texts written unquoted
+
+
+def _read_texts_quoted(text: str, model: type[BaseModel]) -> Any:
+    """The data of a record file's ``text``, with every unquoted value that the model wants as text but that
+    YAML reads as something else taken as the text written (:func:`_quote_texts`); LoadError as parse_yaml."""
+    try:
+        data = load.parse_yaml(text)
+    except load.LoadError as error:  # an unquoted yes, 1:30 or too long a number, perhaps where text belongs
+        if error.code not in ("yaml-ambiguous", load.CONSTRUCT) or (quoted := _quote_texts(text, model)) == text:
+            raise
+        return load.parse_yaml(quoted)
+    if any(_wants_text(model, loc) for loc in _non_texts(data)):
+        return load.parse_yaml(_quote_texts(text, model))
+    return data
+
+
+def _non_texts(data: Any) -> Iterator[tuple]:
+    """The loc of every boolean and number in ``data`` (walked without recursion)."""
+    pending = [((), data)]
+    while pending:
+        loc, node = pending.pop()
+        if isinstance(node, dict):
+            pending.extend((loc + (key,), value) for key, value in node.items())
+        elif isinstance(node, list):
+            pending.extend((loc + (index,), value) for index, value in enumerate(node))
+        elif isinstance(node, (bool, int, float)):
+            yield loc
+
+
+@functools.lru_cache(maxsize=4096)
+def _wants_text(model: type[BaseModel], loc: tuple) -> bool:
+    """Whether the model wants a single text at ``loc`` (a string, or one of a choice of strings)."""
+    annotation = type_at(model, loc)
+    if annotation is None:
+        return False
+    shape = field_type(annotation)
+    choices = get_args(shape.base) if get_origin(shape.base) is Literal else ()
+    return not shape.is_list and (shape.base is str or bool(choices) and all(isinstance(c, str) for c in choices))
+
+
+def _quote_texts(text: str, model: type[BaseModel]) -> str:
+    """``text`` with each unquoted one-line value that the model wants as text, and that YAML reads as a boolean,
+    a number or differently in YAML 1.1 and 1.2, double-quoted as written; as it is if it is not well-formed."""
+    spans = []
+    parser = yaml.cyaml.CParser(text)
+    stack: list[_Container] = []
+    try:
+        while not isinstance(event := parser.get_event(), yaml.StreamEndEvent):
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                stack.pop()
+                continue
+            if not isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, yaml.CollectionStartEvent)):
+                continue
+            loc: tuple = ()
+            if stack:
+                top = stack[-1]
+                if top.awaiting_key:
+                    if not isinstance(event, yaml.ScalarEvent):
+                        return text  # a complex key, which parse_yaml refuses
+                    top.key, top.awaiting_key = event.value, False
+                    continue
+                loc = top.loc + (top.key,)
+                top.advance()
+            if isinstance(event, yaml.CollectionStartEvent):
+                stack.append(_Container(loc, isinstance(event, yaml.MappingStartEvent)))
+            elif (isinstance(event, yaml.ScalarEvent) and event.style == "" and event.tag is None
+                  and event.start_mark.line == event.end_mark.line and _reads_as_other(event.value)
+                  and _wants_text(model, loc)):
+                spans.append((event.start_mark.index, event.end_mark.index, event.value))
+    except yaml.YAMLError:
+        return text
+    finally:
+        parser.dispose()
+    for start, end, value in reversed(spans):
+        text = text[:start] + _double_quoted(value) + text[end:]
+    return text
+
+
+class _Container:
+    """A mapping or list being read by :func:`_quote_texts`: its loc, and the key or index of its next value."""
+
+    def __init__(self, loc: tuple, mapping: bool):
+        self.loc, self.mapping = loc, mapping
+        self.key: Any = None if mapping else 0
+        self.awaiting_key = mapping
+
+    def advance(self) -> None:
+        if self.mapping:
+            self.awaiting_key = True
+        else:
+            self.key += 1
+
+
+def _reads_as_other(plain: str) -> bool:
+    """Whether YAML reads the unquoted ``plain`` as a boolean or number, or YAML 1.1 and 1.2 read it differently."""
+    try:
+        return not isinstance(load.plain_scalar(plain), (str, type(None)))
+    except ValueError:
+        return True
 
 
 def _refuse_placeholders(text: str) -> None:

@@ -52,3 +52,18 @@ def changed_files(root: Path, revision: str) -> set[str]:
         output(root, "ls-files", "--others", "--exclude-standard", "-z", "--end-of-options", "--", "data", "seeds"),
     )
     return {path for listing in listings for path in os.fsdecode(listing).split("\0") if path}
+
+
+def head_files(root: Path, directory: str) -> list[str] | None:
+    """Paths (relative to ``root``) under ``directory`` in the commit HEAD of the git work tree holding ``root``:
+    none before its first commit; None when ``root`` is in no git work tree, or git cannot be run."""
+    try:
+        inside = _run(root, ("rev-parse", "--is-inside-work-tree"), None)
+    except UsageError:
+        return None
+    if inside.returncode != 0 or inside.stdout.strip() != b"true":
+        return None
+    if _run(root, ("rev-parse", "--verify", "--quiet", "HEAD^{commit}"), None).returncode != 0:
+        return []  # no commit yet
+    listing = output(root, "ls-tree", "-r", "-z", "--name-only", "--end-of-options", "HEAD", "--", directory)
+    return [path for path in os.fsdecode(listing).split("\0") if path]

@@ -1,26 +1,34 @@
-"""The ``new`` command: write a commented template record to fill in.
+"""The ``new`` command: write a commented template record to fill in, or archive an article.
 
 The template is generated from the models: every field comes with its description and allowed
 values as a comment. Required fields are left empty with a ``# TODO`` mark, so the file fails
 validation (at each of them) until it is filled; optional fields are commented out.
+
+``new sources ID --seed FILE --language TAG`` archives the article's text in seeds/ instead (named as
+:mod:`.seeds` says) and writes a source record that validates as it is: what the text itself proves
+(its file name and SHA-256) and the language given, in canonical form; nothing else is guessed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import typing
 import unicodedata
 from typing import Any
 
-from pydantic import BaseModel
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from .fields import FieldShape, field_shapes, field_type
-from .fmt import MODELINE, PLACEHOLDER
+from .fmt import MODELINE, PLACEHOLDER, format_record
 from .load import Project, display_path, ensure_real_directories, write_files
 from .models import COLLECTIONS, SLUG_PATTERN
-from .problems import UsageError
+from .problems import UsageError, printable
+from .seeds import SeedError, is_plain_directory, read_article, same_seed, seed_name
 
 _INDENT = "  "
 _TODO = f"  {PLACEHOLDER}"
@@ -46,6 +54,10 @@ def run(args) -> int:
     ensure_real_directories(project.root, path)  # before looking there: a link could lead outside the repository
     if os.path.lexists(path):
         raise UsageError(f"{shown} already exists: edit it, or choose another id")
+    if args.seed is not None:
+        return _archive(project, args, path, shown)
+    if args.language is not None:
+        raise UsageError("--language goes with --seed: `iraq-transition new sources ID --seed FILE --language TAG`")
     write_files(project.root, {path: template(args.collection, args.id)})
     print(f"wrote {shown}: a template for a new {args.collection} record")
     print("next steps:")
@@ -53,6 +65,43 @@ def run(args) -> int:
     print("     uncomment the optional fields you need, delete the rest")
     print(f"  2. iraq-transition fmt {shown}")
     print(f"  3. iraq-transition validate {shown}")
+    return 0
+
+
+def _archive(project: Project, args, path: Path, shown: str) -> int:
+    """``new sources ID --seed FILE --language TAG``: the seed and its source record, written together or not at all."""
+    if args.collection != "sources":
+        raise UsageError(f"--seed archives an article for a new source: `iraq-transition new sources ID --seed FILE`, "
+                         f"not {args.collection}")
+    if args.language is None:
+        raise UsageError("give the text's language with --language, a BCP 47 tag such as en or en-GB "
+                         "(nothing is guessed from the text)")
+    try:
+        data = read_article(args.seed)
+    except SeedError as error:
+        raise UsageError(str(error)) from None
+    seeds_dir = project.seeds_dir
+    if os.path.lexists(seeds_dir) and not is_plain_directory(seeds_dir):
+        raise UsageError("seeds/ is not a directory of the repository itself (a link, or a file): nothing was done; "
+                         "make it a plain directory")
+    if existing := same_seed(seeds_dir, data):
+        raise UsageError(f"seeds/{printable(existing)} already holds exactly this text: a text is archived once; "
+                         "cite that seed's source record, or describe it if no record does yet")
+    name = seed_name(seeds_dir, data)
+    record = {"id": args.id, "file": name, "sha256": hashlib.sha256(data).hexdigest(), "language": args.language}
+    try:
+        COLLECTIONS["sources"].model_validate(record)
+    except ValidationError:
+        raise UsageError(f"--language {args.language!r} is not a BCP 47 language tag: write e.g. en, ar or en-GB") from None
+    write_files(project.root, {seeds_dir / name: data.decode("utf-8"), path: format_record("sources", record)})
+    print(f"archived {printable(str(args.seed))} as seeds/{name}")
+    print(f"wrote {shown}: file, sha256 and language are set; it validates as it is")
+    print("next steps:")
+    print(f"  1. add to {shown} only what the text or an identified copy shows (CONTRIBUTING, \"A source\"):")
+    print("     published, as precise as the text allows; notes on the text's defects; same_story_as if it")
+    print("     rewrites another source; publisher, headline and url once identified, with identification")
+    print(f"  2. iraq-transition fmt {shown}, then iraq-transition validate")
+    print("  3. iraq-transition generate: datapackage.json lists every source")
     return 0
 
 

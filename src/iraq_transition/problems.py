@@ -77,6 +77,8 @@ CODES = {
     "self-reference": "A record that refers to itself.",
     "duplicate-id": "Two files declare the same id.",
     "reference-cycle": "A chain of same-collection references (variant_of, same_story_as) that never ends.",
+    "duplicate-quote": "A quote with the same words, speaker and source as another (ignoring case, whitespace, "
+                       "Unicode form, typographic quotes and the punctuation at its ends).",
     # seeds and citations
     "seed-unusable": "A source's seed file is missing, not a plain file, unreadable, too large or not UTF-8.",
     "seed-changed": "A seed's SHA-256 is not the one its source record gives.",
@@ -97,6 +99,9 @@ CODES = {
                        "report it).",
     "generated-stale": "A generated file (schema/, datapackage.json, docs/timeline.svg) that is not what the models "
                        "and records make now: run fix.",
+    # hints, which validate prints and which fail nothing
+    "unlinked-variant": "A hint, not an error: a quote with the same words and speaker as one from another source, "
+                        "not linked to it with variant_of.",
 }
 """Every kind of problem, by its stable code (as JSON output gives it), with what it means. Codes never change
 meaning once published; a new kind of problem gets a new code."""

@@ -24,6 +24,8 @@ DESCRIPTION = (
 LICENSE = "CC-BY-4.0"
 LICENSE_URL = "https://creativecommons.org/licenses/by/4.0/"
 SOURCE = "Five archived news articles on the September 2024 US–Iraq joint statement (seeds/)"
+CODEBOOK_URL = "/codebook"
+"""The site's page of the codebook (every table, column and vocabulary value explained)."""
 
 # The data package (datapackage.json) words them its own way: an ASCII title, and the licences of data and texts.
 PACKAGE_TITLE = TITLE.replace("–", "-")

@@ -59,6 +59,8 @@ def datasette_metadata(timeline_svg: str | None = None) -> dict:
         "license": site_config.LICENSE,
         "license_url": site_config.LICENSE_URL,
         "source": site_config.SOURCE,
+        "about": "Codebook",
+        "about_url": site_config.CODEBOOK_URL,
         "databases": {
             site_config.NAME: {  # license and source are inherited from the top level
                 "description": site_config.DESCRIPTION,
@@ -82,4 +84,5 @@ def _home_html(timeline_svg: str | None) -> str:
             '<figure class="timeline" style="margin: 1em 0; max-width: 100%; overflow-x: auto">'
             f"{timeline_svg}<figcaption>Events by date; hover a mark for details.</figcaption></figure>"
         )
-    return f"<p>{escape(site_config.DESCRIPTION)}</p><p>Start with: {links}.</p>{figure}"
+    codebook = f'<a href="{site_config.CODEBOOK_URL}">the codebook</a>'
+    return f"<p>{escape(site_config.DESCRIPTION)}</p><p>Start with: {links}; what every column means: {codebook}.</p>{figure}"

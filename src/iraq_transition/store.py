@@ -9,6 +9,7 @@ that other code never reads what this code wrote. Tables:
   whether it is valid, its declared id where it is not the file's name, and blobs: its own problems, the issues
   of its references and citations, its record (the parsed data), its summary and its citations' outcome;
 * ``refs`` (indexed on the target ``collection/id``) and ``links`` (a record's references to its own collection);
+* ``repeats``: what the duplicate-quote check needs of each valid quote (its words' digest, speaker, sources);
 * ``seeds`` (stat and SHA-256 of each seed read) and ``texts`` (the SHA-256 of the text each source's citations
   were looked up in); ``meta`` holds the build stamp.
 
@@ -62,10 +63,14 @@ create table if not exists refs (target text not null, file int not null, primar
 create index if not exists refs_file on refs (file);
 create table if not exists links (file int not null, name text not null, target text not null);
 create index if not exists links_file on links (file);
+create table if not exists repeats (file integer primary key, digest blob not null, speaker text not null,
+    sources text not null);
 create table if not exists seeds (name text primary key, size int, mtime_ns int, inode int, sha256 text not null);
 create table if not exists texts (source text primary key, sha256 text not null);
 create table if not exists meta (key text primary key, value text not null);
 """
+FILE_TABLES = (("refs", "file"), ("links", "file"), ("repeats", "file"), ("files", "id"))
+"""The tables that hold rows of a file (and the column naming it): a file's rows go together."""
 
 
 @cache
@@ -196,7 +201,7 @@ class Store:
         self.connection, self.path = connection, path
         self.writable = True  # false once a write failed: the transaction is dropped, the run goes on without
         self.last_row: int | None = None  # the largest id of files, once asked for
-        self.queued: tuple[list, list, list, list] = ([], [], [], [])  # rows replaced, files, refs, links to write
+        self.queued: tuple[list, ...] = ([], [], [], [], [])  # rows replaced, files, refs, links, repeats to write
 
     @classmethod
     def open(cls, root: Path, override: Path | None = None, lock: bool = True) -> Store | None:
@@ -288,33 +293,38 @@ class Store:
             if self.connection.in_transaction:
                 self.connection.execute("rollback")
 
-    def replace_file(self, old: int | None, values: tuple, targets: Iterable[str], links: Iterable[tuple]) -> int:
-        """Queue the row of a file (``values``: the columns of files after id), its references' ``targets`` and
-        its ``links`` (name, target), in place of row ``old`` if not None; its new id. Written by :meth:`flush`,
-        a few hundred files at a time."""
+    def replace_file(self, old: int | None, values: tuple, targets: Iterable[str], links: Iterable[tuple],
+                     repeat: tuple[bytes, str, tuple[str, ...]] | None = None) -> int:
+        """Queue the row of a file (``values``: the columns of files after id), its references' ``targets``, its
+        ``links`` (name, target) and its ``repeat`` (a quote's digest, speaker, sources), in place of row ``old`` if
+        not None; its new id. Written by :meth:`flush`, a few hundred files at a time."""
         if self.last_row is None:
             self.last_row = self.query("select coalesce(max(id), 0) from files")[0][0]
         self.last_row += 1
         row = self.last_row
-        replaced, files, refs, linked = self.queued
+        replaced, files, refs, linked, repeats = self.queued
         if old is not None:
             replaced.append((old,))
         files.append((row, *values))
         refs.extend((target, row) for target in targets)
         linked.extend((row, *link) for link in links)
+        if repeat is not None:
+            digest, speaker, sources = repeat
+            repeats.append((row, digest, speaker, " ".join(sources)))
         if len(files) >= CHUNK:
             self.flush()
         return row
 
     def flush(self) -> None:
         """Write the rows queued by :meth:`replace_file`."""
-        replaced, files, refs, links = self.queued
-        for table, column in (("refs", "file"), ("links", "file"), ("files", "id")):
+        replaced, files, refs, links, repeats = self.queued
+        for table, column in FILE_TABLES:
             self.write(f"delete from {table} where {column} = ?", replaced)
         self.write(f"insert into files values ({', '.join('?' * 14)})", files)
         self.write("insert into refs values (?, ?)", refs)
         self.write("insert into links values (?, ?, ?)", links)
-        self.queued = ([], [], [], [])
+        self.write("insert into repeats values (?, ?, ?, ?)", repeats)
+        self.queued = ([], [], [], [], [])
 
     def set_meta(self, key: str, value: str) -> None:
         self.write("insert or replace into meta (key, value) values (?, ?)", [(key, value)])

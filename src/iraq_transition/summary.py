@@ -6,6 +6,7 @@ plain tuples (marshal-able, nothing to build but data): :func:`plain` and :func:
 
 from __future__ import annotations
 
+import hashlib
 import typing
 
 from . import models
@@ -14,6 +15,20 @@ from .load import RecordFile
 from .models import COLLECTIONS
 from .problems import Issue, Problem
 from .records import FileResult
+from .spans import normalise
+
+NAME_FIELDS = ("name", "aliases", "file")
+"""The fields whose texts name a record besides its id (an actor's or base's name and aliases, a source's seed
+file), which "did you mean" looks at."""
+NAME_CHARS, NAMES = 200, 50
+"""Characters of each name kept, and names kept of a record (what "did you mean" compares is bounded)."""
+PUNCTUATION_AT_ENDS = " .,;:!?…'\""
+"""What :func:`repeat_key` strips from the ends of a quote's normalised text (sources differ in where the quotation
+marks close)."""
+
+Repeat = tuple[bytes, str, tuple[str, ...]]
+"""What the duplicate-quote check needs of a valid quote: a digest of its text as :func:`repeat_key` normalises it,
+its speaker, and the sources it cites (sorted, once each)."""
 
 
 class Summary(typing.NamedTuple):
@@ -28,6 +43,8 @@ class Summary(typing.NamedTuple):
     file: str | None  # a source's seed file
     sha256: str | None  # a valid source's seed hash
     links: tuple[tuple[str, str], ...]  # a valid record's top-level references to its own collection
+    names: tuple[tuple[str, str], ...]  # field, text: what names the record besides its id (see NAME_FIELDS)
+    repeat: Repeat | None  # a valid quote's words, speaker and sources
 
 
 def summarise(file: RecordFile, result: FileResult) -> Summary:
@@ -43,11 +60,34 @@ def summarise(file: RecordFile, result: FileResult) -> Summary:
         (shape.name, getattr(record, shape.name)) for shape in field_shapes(model)
         if shape.references == file.collection and not shape.is_list and getattr(record, shape.name) is not None
     ) if record is not None else ()
+    repeat = (repeat_key(record.text), record.speaker_id, tuple(sorted({c.source for c in record.citations}))
+              ) if isinstance(record, models.Quote) else None
     return Summary(
         result.declared_id, record is not None, tuple(result.problems), found, cited,
         text if isinstance(text, str) else None, seed if isinstance(seed, str) else None,
-        getattr(record, "sha256", None), links,
+        getattr(record, "sha256", None), links, _names(subject, model) if subject is not None else (), repeat,
     )
+
+
+def repeat_key(text: str) -> bytes:
+    """A digest of a quote's words, the same for the same words whatever their case, whitespace, Unicode form,
+    typographic quotes and the punctuation at their ends."""
+    return hashlib.blake2b(normalise(text).casefold().strip(PUNCTUATION_AT_ENDS).encode("utf-8", "surrogatepass"),
+                           digest_size=16).digest()
+
+
+def _names(subject: typing.Any, model: type[models.Record]) -> tuple[tuple[str, str], ...]:
+    """The texts of a record's :data:`NAME_FIELDS` (as far as they are texts): :data:`NAMES` at most, each cut to
+    :data:`NAME_CHARS`."""
+    found = []
+    for name in NAME_FIELDS:
+        if name not in model.model_fields:
+            continue
+        value = get_field(subject, name)
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and item:
+                found.append((name, item[:NAME_CHARS]))
+    return tuple(found[:NAMES])
 
 
 def plain_problems(problems: typing.Iterable[Problem]) -> tuple:

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import git
 from .engine import Run, record_key
-from .hints import with_hints
+from .hints import MAX_HINTS, with_hints
 from .load import RECORD_SUFFIX, LoadError, Project, read_bytes, record_files
 from .models import COLLECTIONS, Record
 from .problems import Problem, UsageError, print_problems, summary
@@ -172,10 +172,13 @@ def validate_project(
 
 def check_project(
     project: Project, paths: list[Path] | None = None, changed_since: str | None = None, use_cache: bool = True,
-    cache_dir: Path | None = None,
+    cache_dir: Path | None = None, notes: list[Problem] | None = None,
 ) -> tuple[int, list[Problem]]:
-    """:func:`validate_project`'s problems, and the number of records its dataset would hold, without loading them."""
+    """:func:`validate_project`'s problems, and the number of records its dataset would hold, without loading them
+    (and the hints that are no problems added to ``notes`` if given, as far as problems are reported)."""
     run, store, problems = _validated(project, paths, changed_since, use_cache, cache_dir)
+    if notes is not None:
+        notes.extend(run.notes)
     if store is not None:
         store.close()
     return len(run.kept), problems
@@ -224,7 +227,8 @@ def _validated(
         report = None
     if report is not None:
         problems = [problem for problem in problems if report(problem.path)]
-    return run, store, with_hints(sorted(problems), run.hints, run.known, run.seeds.texts.get)
+        run.notes = [note for note in run.notes if report(note.path)]
+    return run, store, with_hints(sorted(problems), run.hints, run.known, run.seeds.texts.get, run.named)
 
 
 def _affected(run: Run, changed: set[str]) -> Callable[[str], bool]:
@@ -253,8 +257,14 @@ def run(args) -> int:
             path.resolve().is_relative_to(part.resolve()) for part in (project.data_dir, project.seeds_dir)
         ):
             raise UsageError(f"{path} is neither in data/ nor in seeds/: give record files or directories")
+    notes: list[Problem] = []
     valid, problems = check_project(project, args.paths or None, changed_since=args.changed_since,
-                                    use_cache=not args.no_cache, cache_dir=getattr(args, "cache_dir", None))
+                                    use_cache=not args.no_cache, cache_dir=getattr(args, "cache_dir", None),
+                                    notes=notes)
     print_problems(problems, args.format)
+    for note in notes[:MAX_HINTS]:
+        print(f"hint: {note}", file=sys.stderr)
+    if len(notes) > MAX_HINTS:
+        print(f"hint: {len(notes) - MAX_HINTS} more hints like these", file=sys.stderr)
     print(summary(valid, problems), file=sys.stderr)
     return 1 if problems else 0

@@ -8,11 +8,15 @@ plugins/sql_limits.py, and one log line per error answer instead of a traceback 
 
 from __future__ import annotations
 
+import functools
 import weakref
 
 from datasette import hookimpl
+from markupsafe import Markup
 
 from .. import pages, site_config
+from ..build import csv_tables
+from ..codebook import codebook, to_html
 from ..plugins.sql_limits import prepare_connection
 from ..record_page import record_page
 
@@ -35,6 +39,8 @@ def extra_template_vars(template, database, table, view_name, request, datasette
     """The templates' helpers; on this dataset's pages what they show: the record of a record page, the seed
     numbers of a table page, the id columns of a query page, the undated events of the home page."""
     variables = {"table_body_html": pages.table_body_html, "page_order": pages.page_order}
+    if template == CODEBOOK_PAGE:
+        return variables | {"codebook_html": _codebook_html()}
     if template == "index.html":
         return _with(datasette, site_config.NAME, variables, undated=True)
     if database != site_config.NAME:
@@ -48,6 +54,17 @@ def extra_template_vars(template, database, table, view_name, request, datasette
     if view_name == "table":
         return _with(datasette, database, variables | {"id_links": pages.links_for(table), "on_map": table == site_config.MAP_TABLE})
     return variables
+
+
+CODEBOOK_PAGE = "pages/codebook.html"
+"""The codebook's page, at /codebook (Datasette serves templates/pages/<name>.html at /<name>)."""
+
+
+@functools.cache
+def _codebook_html() -> Markup:
+    """The codebook as the build writes it (build/codebook.html), made from the models: the published site has it
+    too, with no file beside the database."""
+    return Markup(to_html(codebook(csv_tables())))
 
 
 _SEEDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
