@@ -210,6 +210,9 @@ def test_table_pages_show_datasettes_cells_in_the_sites_order(ds, db, site):
     for path in paths:
         ours = get(ds, path)
         assert ours.status_code == theirs[path].status_code == 200, path
+        if '<table class="rows-and-columns">' not in theirs[path].text:  # a table with no rows
+            assert '<table class="rows-and-columns">' not in ours.text and "0 rows" in ours.text, path
+            continue
         headers, rows = cells(theirs[path].text)
         order = pages.page_order(path.split("/")[2].split("?")[0], headers)
         assert cells(ours.text) == ([headers[i] for i in order], [[row[i] for i in order] for row in rows]), path
@@ -668,7 +671,7 @@ def test_timeline_marks_deadlines(dataset):
 def event(id_: str, title: str, status: str, date: dict | None, end_date: dict | None = None) -> Event:
     return Event.model_validate(
         {"id": id_, "title": title, "description": "d", "event_type": "statement", "status": status,
-         "date": date, "end_date": end_date, "citations": [{"source": "s", "quote": "q"}]}
+         "date": date, "end_date": end_date, "citations": [{"source": "s", "quote": "q", "supports": ["status"]}]}
     )
 
 
