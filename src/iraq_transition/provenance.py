@@ -10,6 +10,7 @@ record: :mod:`.records` calls it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,8 +18,9 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from .fields import field_type, is_model
-from .models import Citation, EditorialValue, FuzzyDate
+from .models import Citation, EditorialValue, ForceLevel, FuzzyDate
 from .problems import Issue
+from .spans import normalise
 
 Loc = tuple
 
@@ -118,6 +120,50 @@ def support_issues(record: BaseModel) -> list[Issue]:
                 issues.append(Issue(("editorial", index, "fields", position),
                                     f"{name!r} names no populated factual value of the record (a part's as "
                                     "'postures.0.reported'): correct or remove it", code="support-unknown"))
+    if isinstance(record, ForceLevel):
+        issues += number_issues(record)
+    return issues
+
+
+NUMBER = re.compile(r"(?<![\d,])\d{1,3}(?:,\d{3})+(?![\d,])|\d+")
+"""A number as the sources write it: digits, thousands grouped by commas or not ("2,500", "900")."""
+
+
+def stated_numbers(wording: str) -> set[int]:
+    """The numbers a wording states in digits."""
+    return {int(match.replace(",", "")) for match in NUMBER.findall(wording)}
+
+
+def wording_citations(record: BaseModel) -> tuple[str | None, tuple[int, ...]]:
+    """A force level's wording and the positions of the citations that support it (what :func:`wording_issues`
+    needs of the record, kept in the cache's summary); ``(None, ())`` for any other record."""
+    if not isinstance(record, ForceLevel):
+        return None, ()
+    return record.wording, tuple(index for index, citation in enumerate(record.citations)
+                                 if any(_covers(support, "wording") for support in citation.supports))
+
+
+def wording_issues(wording: str, supporting: list[tuple[int, str]]) -> list[Issue]:
+    """The citations (position, the span found in the source) that support a force level's wording but do not
+    hold it."""
+    wanted = normalise(wording).casefold()
+    return [Issue(("citations", index, "supports"), f"this citation supports wording, but its span does not hold "
+                  f"{wording!r}: cite the span that holds the wording, or take wording from supports",
+                  code="wording-not-in-span")
+            for index, span in supporting if wanted not in normalise(span).casefold()]
+
+
+def number_issues(level: ForceLevel) -> list[Issue]:
+    """A force level's best, low and high that its wording does not state (a change's sign is the measure's)."""
+    issues = []
+    stated = stated_numbers(level.wording)
+    for name in ("best", "low", "high"):
+        value = getattr(level, name)
+        if value is not None and abs(value) not in stated:
+            numbers = ", ".join(f"{number:,}" for number in sorted(stated)) or "none"
+            issues.append(Issue((name,), f"{name} {value:,} is not a number the wording states (it states: "
+                                f"{numbers}): give the number of the words, or word the figure as the source does",
+                                code="number-not-in-wording"))
     return issues
 
 
