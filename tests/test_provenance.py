@@ -74,3 +74,21 @@ def test_corroboration_counts_only_the_citations_that_support_the_record_or_clai
     assert claims["end_date"] == 3  # 000 (with its rewrite 002), 003, 004; 001 gives no date
     assert claims["status"] == 4
     assert shared == (2, 1)  # 001 and 004 are suspected of sharing an upstream report
+
+
+def test_a_force_level_s_wording_must_be_in_each_span_that_supports_it(cli, repo_copy):
+    path = repo_copy / TROOPS
+    path.write_text(path.read_text().replace("wording: the 2,500 U.S. troops still serving in Iraq",
+                                             "wording: the 2,500 U.S. troops serving in Iraq"))
+    problems = _problems(cli, repo_copy)
+    assert [(p["code"], p["field"]) for p in problems] == [("wording-not-in-span", "citations.0.supports")]
+    assert "'the 2,500 U.S. troops serving in Iraq'" in problems[0]["message"]
+
+
+def test_a_force_level_s_numbers_are_those_its_wording_states(cli, repo_copy):
+    path = repo_copy / TROOPS
+    path.write_text(path.read_text().replace("best: 2500", "best: 2400"))
+    problems = _problems(cli, repo_copy)
+    assert [(p["code"], p["field"], p["line"]) for p in problems] == [
+        ("number-not-in-wording", "best", _line_of(path, "best:"))]
+    assert "it states: 2,500" in problems[0]["message"]
