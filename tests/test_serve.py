@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from datasette.app import Datasette
 from datasette.utils import to_css_class
+from markupsafe import escape
 
 from iraq_transition import build, pages, serve, site_config, site_metadata, site_plugin, timeline
 from iraq_transition.load import Project
@@ -773,3 +774,13 @@ def test_seed_numbers_link_to_their_sources_and_view_ids_to_their_records(ds, db
     assert f'<a href="/{DB}/events/{event}">{event}</a>' in get(ds, f"/{DB}/timeline?_size=max").text
     assert pages.with_seed_links("2,000 troops, 3.005 and 1003", {"000": ("s", "S"), "003": ("t", "T")}, "") == (
         "2,000 troops, 3.005 and 1003")
+
+
+def test_record_page_shows_what_each_citation_supports_and_the_editorial_values(ds, db):
+    page = get(ds, quote_path(DB, "bases", "erbil")).text
+    (supports,) = db.execute("select supports from citations where record_type = 'bases' and record_id = 'erbil' "
+                             "and part = '' order by position limit 1").fetchone()
+    assert f"Supports: {', '.join(json.loads(supports))} · in " in page
+    assert "In postures.0, supports: " in page
+    (basis,) = db.execute("select basis from base_editorial where base_id = 'erbil'").fetchone()
+    assert "<strong>Editorial: province</strong>" in page and str(escape(basis)) in page
