@@ -382,11 +382,13 @@ class Generator:
                 record["low"], record["high"] = best - 100, best + 100
             wording = {"exact": "{:,}", "approximately": "around {:,}", "at_least": "at least {:,}",
                        "at_most": "up to {:,}"}[qualifier].format(abs(best))
+            if "low" in record:  # the words state every number
+                wording += f" ({abs(record['low']):,} to {abs(record['high']):,})"
         record["wording"] = wording
         record["qualifier"] = qualifier
         record["as_of"] = self.date(2017, 2026)
         record["status"] = rng.choice(["current", "current", "planned", "projected", "historical"])
-        record["citations"] = self.cite(f"There are {wording} troops in the country, officials said.")
+        record["citations"] = self.cite(f"There are {wording} troops in the country, officials said.", whole=True)
         return record
 
     def base(self, i: int) -> dict:
