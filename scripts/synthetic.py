@@ -32,6 +32,7 @@ from pathlib import Path
 
 from iraq_transition.fmt import format_record  # the canonical style of committed records
 from iraq_transition.models import COLLECTIONS, Source
+from iraq_transition.provenance import cited_parts, claims
 
 MARKER = "synthetic.json"
 """Written into every output directory, so that a re-run may replace only what it made."""
@@ -233,7 +234,7 @@ class Generator:
             self.cited_per_source[index] += 1
             marker = f"[{self.cited_per_source[index]}]"  # makes the line unique within the text
             roll = 0.5 if whole else rng.random()
-            if roll < 0.08:
+            if roll < 0.08 and citations:  # never a part's only citation: it words none of the values
                 lines.append(f"{BOILERPLATE}, note {marker}.")
                 citations.append({"source": self.ids["sources"][index], "quote": BOILERPLATE,
                                   "suffix": f", note {marker}"})
@@ -381,11 +382,13 @@ class Generator:
                 record["low"], record["high"] = best - 100, best + 100
             wording = {"exact": "{:,}", "approximately": "around {:,}", "at_least": "at least {:,}",
                        "at_most": "up to {:,}"}[qualifier].format(abs(best))
+            if "low" in record:  # the words state every number
+                wording += f" ({abs(record['low']):,} to {abs(record['high']):,})"
         record["wording"] = wording
         record["qualifier"] = qualifier
         record["as_of"] = self.date(2017, 2026)
         record["status"] = rng.choice(["current", "current", "planned", "projected", "historical"])
-        record["citations"] = self.cite(f"There are {wording} troops in the country, officials said.")
+        record["citations"] = self.cite(f"There are {wording} troops in the country, officials said.", whole=True)
         return record
 
     def base(self, i: int) -> dict:
@@ -418,6 +421,28 @@ class Generator:
         return record
 
 
+WORDED = {"date", "end_date", "as_of", "reported", "effective", "said", "wording", "best", "low", "high",
+          "speaker_as_described"}
+"""Values whose words the validator looks for in the spans that support them: the boilerplate sentence supports none."""
+
+
+def with_supports(collection: str, record: dict) -> dict:
+    """``record`` with each citation naming the values of its part that it supports: every value (the generated
+    sentences word them), but for the recurring boilerplate sentence only those whose words are not looked for."""
+    placeholder = json.loads(json.dumps(record))
+    for part in [placeholder, *(item for value in placeholder.values() if isinstance(value, list) for item in value
+                                if isinstance(item, dict) and "citations" in item)]:
+        for citation in part["citations"]:
+            citation["supports"] = ["placeholder"]
+    for loc, part in cited_parts(COLLECTIONS[collection].model_validate(placeholder)):
+        names = list(dict.fromkeys(name.split(".")[0] for name in claims(part)))
+        target = record[loc[0]][loc[1]] if loc else record
+        for citation in target["citations"]:
+            worded = citation["quote"] != BOILERPLATE
+            citation["supports"] = [name for name in names if worded or name not in WORDED]
+    return record
+
+
 def counts_for(records: int) -> dict[str, int]:
     """Records per collection, in the models' order: the mix, at least a few of each, summing to ``records``."""
     if unmixed := [name for name in COLLECTIONS if name not in MIX]:
@@ -446,7 +471,7 @@ def generate(records: int, seed: int, out: Path) -> dict[str, int]:
         directory = out / "data" / collection
         directory.mkdir(parents=True)
         for i in range(counts[collection]):
-            record = make(i)
+            record = with_supports(collection, make(i))
             (directory / f"{record['id']}.yaml").write_text(format_record(collection, record), encoding="utf-8")
     (out / "seeds").mkdir()
     (out / "data" / SOURCES).mkdir()

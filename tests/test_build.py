@@ -52,9 +52,13 @@ id: united-states
 name: United States
 aliases: [U.S., US]
 kind: state
+editorial:
+  - fields: [aliases]
+    basis: The usual abbreviations, for tests.
 citations:
   - source: pentagon-statement
     quote: The Biden administration and Iraqi leaders said
+    supports: [name]
 """,
     "actors/iraq": """
 id: iraq
@@ -63,6 +67,7 @@ kind: state
 citations:
   - source: pentagon-statement
     quote: The Biden administration and Iraqi leaders said
+    supports: [name]
 """,
     "actors/sabrina-singh": """
 id: sabrina-singh
@@ -76,9 +81,11 @@ positions:
     citations:
       - source: statement-rewrite
         quote: U.S. Deputy Pentagon Press Secretary Sabrina Singh
+        supports: [title, organisation, as_of]
 citations:
   - source: statement-rewrite
     quote: U.S. Deputy Pentagon Press Secretary Sabrina Singh
+    supports: [name, affiliation]
 """,
     "actors/unnamed-official": """
 id: unnamed-official
@@ -88,6 +95,7 @@ unnamed: true
 citations:
   - source: pentagon-statement
     quote: the official warned that ISIS remains a persistent threat
+    supports: [name, unnamed]
 """,
     "events/joint-statement": """
 id: joint-statement
@@ -102,6 +110,7 @@ participants:
 citations:
   - source: statement-rewrite
     quote: According to a joint statement released on Sept. 27 by the United States and Iraq
+    supports: [status, date, participants]
 """,
     "events/mission-ends": """
 id: mission-ends
@@ -119,11 +128,14 @@ framings:
     citations:
       - source: pentagon-statement
         quote: will transition to a new phase
+        supports: [wording, attributed_to]
 citations:
   - source: pentagon-statement
     quote: concluding the coalition’s military mission by September 2025
+    supports: [status, date, place]
   - source: statement-rewrite
     quote: conclude the coalition’s military mission by September 2025
+    supports: [status, date]
 """,
     "events/syria-work-continues": """
 id: syria-work-continues
@@ -136,6 +148,7 @@ place: {country: SY, base: northeastern-syria, precision: region}
 citations:
   - source: pentagon-statement
     quote: the coalition’s work in Syria will continue until at least September 2026
+    supports: [status, date, place]
 """,
     "quotes/never-quite-out": """
 id: never-quite-out
@@ -147,6 +160,7 @@ directness: direct
 citations:
   - source: pentagon-statement
     quote: “With ISIS, you can often say they’re down, but they’re never quite out,” the official said.
+    supports: [text, speaker_id, speaker_as_described, occasion_event]
 """,
     "force_levels/us-troops-iraq": """
 id: us-troops-iraq
@@ -159,9 +173,11 @@ as_of: {value: '2024-09', precision: month}
 status: current
 citations:
   - source: pentagon-statement
-    quote: 2,500 U.S. troops still serving in Iraq
+    quote: the 2,500 U.S. troops still serving in Iraq
+    supports: [actor, country, best, wording, qualifier, as_of, status]
   - source: statement-rewrite
-    quote: 2,500 U.S. troops remaining in Iraq
+    quote: the 2,500 U.S. troops remaining in Iraq
+    supports: [actor, country, best, wording, status]
 """,
     "bases/northeastern-syria": """
 id: northeastern-syria
@@ -181,9 +197,11 @@ postures:
     citations:
       - source: pentagon-statement
         quote: the coalition’s work in Syria will continue until at least September 2026
+        supports: [posture, status, actor, reported]
 citations:
   - source: pentagon-statement
     quote: particularly in northeastern Syria
+    supports: [name, country]
 """,
 }
 
@@ -234,6 +252,12 @@ def test_layout_has_the_agreed_tables_and_columns():
         "event_framings",
         "base_postures",
         "citations",
+        "source_shared_upstream",
+        "actor_editorial",
+        "event_editorial",
+        "quote_editorial",
+        "force_level_editorial",
+        "base_editorial",
     }
     events = [column.name for column in tables["events"].columns]
     for name in ("date_value", "date_precision", "date_qualifier", "date_earliest", "date_latest", "date_start", "date_end",
@@ -243,12 +267,20 @@ def test_layout_has_the_agreed_tables_and_columns():
     assert [c.name for c in tables["event_participants"].columns][:2] == ["event_id", "position"]
     assert tables["event_participants"].primary_key == ("event_id", "position")
     assert [c.name for c in tables["citations"].columns] == [
-        "record_type", "record_id", "part", "position", "source_id", "quote", "prefix", "suffix", "start_offset", "end_offset"
+        "record_type", "record_id", "part", "position", "source_id", "quote", "prefix", "suffix", "supports", "start_offset",
+        "end_offset",
     ]
     assert tables["sources"].columns[-1].name == "text"
     fks = {(table.name, column): target for table in tables.values() for column, target in table.foreign_keys}
     assert fks == {
         ("sources", "same_story_as"): "sources",
+        ("source_shared_upstream", "source_id"): "sources",
+        ("source_shared_upstream", "source"): "sources",
+        ("actor_editorial", "actor_id"): "actors",
+        ("event_editorial", "event_id"): "events",
+        ("quote_editorial", "quote_id"): "quotes",
+        ("force_level_editorial", "force_level_id"): "force_levels",
+        ("base_editorial", "base_id"): "bases",
         ("actors", "affiliation"): "actors",
         ("actor_positions", "actor_id"): "actors",
         ("actor_positions", "organisation"): "actors",
@@ -390,7 +422,16 @@ def test_views(small: Path, cli):
         assert json.loads(troops["source_ids"]) == ["pentagon-statement", "statement-rewrite"]
         assert troops["label"] == "the 2,500 U.S. troops"
         singh = corroboration[("actors", "sabrina-singh")]
-        assert (singh["citations"], singh["sources"], singh["independent_reports"]) == (2, 1, 1)
+        assert (singh["citations"], singh["sources"], singh["independent_reports"]) == (1, 1, 1)  # its own citation
+        claims = {
+            (row["part"], row["claim"]): (row["citations"], row["independent_reports"])
+            for row in connection.execute("SELECT * FROM claim_corroboration WHERE record_id = 'sabrina-singh'")
+        }
+        assert claims == {("", "name"): (1, 1), ("", "affiliation"): (1, 1), ("positions.0", "title"): (1, 1),
+                          ("positions.0", "organisation"): (1, 1), ("positions.0", "as_of"): (1, 1)}
+        dated = connection.execute("SELECT citations, sources, independent_reports FROM claim_corroboration "
+                                   "WHERE record_id = 'mission-ends' AND claim = 'place'").fetchone()
+        assert tuple(dated) == (1, 1, 1)  # only the citation that gives the place counts for it
         statements = connection.execute(
             "SELECT record_type, record_id, label FROM source_statements WHERE source_id = 'statement-rewrite'"
         ).fetchall()

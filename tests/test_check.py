@@ -40,7 +40,7 @@ def test_check_reports_the_problems_of_every_check_at_once_and_writes_nothing(re
     lines = result.out.splitlines()
     assert f"{EVENT}:6:1: not in canonical form from this line on (fmt writes it 'event_type: force_movement'): " \
            "run `iraq-transition fix` and commit the result (`iraq-transition fmt --check` shows the diff)" in lines
-    assert any(line.startswith(f"{FORCE_LEVEL}:16:12: ") and "closest passage" in line for line in lines)
+    assert any(line.startswith(f"{FORCE_LEVEL}:17:12: ") and "closest passage" in line for line in lines)
     assert any(line.startswith(f"{QUOTE}:5:13: ") and "'singh'" in line for line in lines)
     assert '-event_type: "force_movement"' in lines and "+event_type: force_movement" in lines  # the diff
     verdicts = [line.split()[1:3] for line in result.err.splitlines()[:5]]

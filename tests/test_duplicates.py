@@ -126,7 +126,8 @@ def test_warm_runs_agree_with_runs_without_the_cache_as_quotes_come_to_repeat_ot
 def quote_file(root: Path, name: str, speaker: str, source: str) -> None:
     (root / "data" / "quotes" / f"{name}.yaml").write_text(
         f"id: {name}\ntext: Words said once\nspeaker_id: {speaker}\nspeaker_as_described: the official\n"
-        f"directness: partial\ncitations:\n  - source: {source}\n    quote: Words said once\n", encoding="utf-8")
+        f"directness: partial\ncitations:\n  - source: {source}\n    quote: Words said once\n"
+        "    supports: [text, speaker_id, speaker_as_described]\n", encoding="utf-8")
 
 
 def test_many_copies_of_a_quote_name_three_others_each(tiny):

@@ -18,28 +18,32 @@ from iraq_transition.models import COLLECTIONS
 SEED = "003_37c537ccfc62a87e.txt"
 SPAN = "“Our footprint is going to be changing within the country,” Pentagon spokesperson Sabrina Singh told reporters"
 PLACEHOLDER = re.compile(r"^(?P<indent> *(?:- )?)(?P<field>\w+):  # TODO$")
+ITEM_PLACEHOLDER = re.compile(r"^(?P<indent> *)- # TODO$")
+"""The one list of texts a template asks for: a citation's supports."""
 
 
 def _values(root: Path) -> dict[str, dict[str, object]]:
     """Real values for the required fields of each collection, built on one real seed span."""
     sha256 = hashlib.sha256((root / "seeds" / SEED).read_bytes()).hexdigest()
-    cite = {"source": "report-phaseout", "quote": SPAN}
+    def cite(*supports: str) -> dict[str, object]:
+        return {"source": "report-phaseout", "quote": SPAN, "supports": supports}
+
     return {
         "sources": {"file": SEED, "sha256": sha256, "language": "en"},
-        "actors": {"name": "Sabrina Singh", "kind": "person", **cite},
+        "actors": {"name": "Sabrina Singh", "kind": "person", **cite("name")},
         "events": {
             "title": "Pentagon press briefing",
             "description": "A Pentagon spokesperson briefed reporters.",
             "event_type": "briefing",
             "status": "occurred",
-            **cite,
+            **cite("status"),
         },
         "quotes": {
             "text": "Our footprint is going to be changing within the country,",
             "speaker_id": "sabrina-singh",
             "speaker_as_described": "Pentagon spokesperson Sabrina Singh",
             "directness": "direct",
-            **cite,
+            **cite("text", "speaker_id", "speaker_as_described"),
         },
         "force_levels": {
             "actor": "sabrina-singh",
@@ -49,9 +53,9 @@ def _values(root: Path) -> dict[str, dict[str, object]]:
             "value": "2024",
             "precision": "year",
             "status": "current",
-            **cite,
+            **cite("actor", "country", "wording", "qualifier", "as_of", "status"),
         },
-        "bases": {"name": "Iraq", "site_type": "region", "country": "IQ", **cite},
+        "bases": {"name": "Iraq", "site_type": "region", "country": "IQ", **cite("name", "country")},
     }
 
 
@@ -87,7 +91,8 @@ def test_each_template_fails_at_its_placeholders_until_filled_in(project, cli):
         assert text.splitlines()[0] == MODELINE.format(collection=collection)
         assert yaml.safe_load(text)["id"] == record_id
 
-        placeholders = {n for n, line in enumerate(text.splitlines(), 1) if PLACEHOLDER.match(line)}
+        placeholders = {n for n, line in enumerate(text.splitlines(), 1)
+                        if PLACEHOLDER.match(line) or ITEM_PLACEHOLDER.match(line)}
         assert placeholders
         failed = cli("--root", project, "validate", path)
         assert failed.code == 1, failed.out + failed.err
@@ -103,7 +108,10 @@ def _fill(template: str, values: dict[str, object]) -> str:
     def replace(match: re.Match) -> str:
         return f"{match['indent']}{match['field']}: {scalar(values[match['field']])}"
 
-    return "\n".join(PLACEHOLDER.sub(replace, line) for line in template.splitlines()) + "\n"
+    def items(match: re.Match) -> str:
+        return "\n".join(f"{match['indent']}- {scalar(item)}" for item in values["supports"])
+
+    return "\n".join(ITEM_PLACEHOLDER.sub(items, PLACEHOLDER.sub(replace, line)) for line in template.splitlines()) + "\n"
 
 
 def test_every_field_is_described_with_its_allowed_values(project, cli):

@@ -118,7 +118,7 @@ def test_a_models_own_rule_gives_its_own_code_and_words(tmp_path, monkeypatch):
     field the message names first; a too-long text says how long it may be."""
     monkeypatch.setitem(COLLECTIONS, Memo.collection, Memo)
     monkeypatch.setitem(CODES, "memo-shouted", "A memo written in capitals.")
-    citation = "citations:\n  - source: s\n    quote: q\n"
+    citation = "citations:\n  - source: s\n    quote: q\n    supports: [text]\n"
     cases = {"shouted": "text: NOT A WITHDRAWAL\n", "long": f"text: {'word ' * 10}\n"}
     problems = {}
     for stem, text in cases.items():

@@ -181,20 +181,20 @@ def test_a_seed_without_a_source_record_is_reported(tiny):
 
 def test_find_span_gives_offsets_in_the_original_text(tiny):
     text = (tiny / "seeds" / "000_adbaac8c2019ffeb.txt").read_text(encoding="utf-8")
-    straight = Citation(source="s", quote="the coalition's  military\nmission in Iraq will transition")
+    straight = Citation(source="s", quote="the coalition's  military\nmission in Iraq will transition", supports=["status"])
     start, end = find_span(text, straight)
     assert text[start:end] == "the coalition’s military mission in Iraq will transition"
-    ambiguous = Citation(source="s", quote="coalition’s military mission")
+    ambiguous = Citation(source="s", quote="coalition’s military mission", supports=["status"])
     assert find_span(text, ambiguous) is None
     first = find_span(text, ambiguous.model_copy(update={"prefix": "months, the"}))
     second = find_span(text, ambiguous.model_copy(update={"prefix": "for concluding the"}))
     assert first < second and text[first[0]: first[1]] == text[second[0]: second[1]] == "coalition’s military mission"
-    assert find_span(text, Citation(source="s", quote="not in the article")) is None
+    assert find_span(text, Citation(source="s", quote="not in the article", supports=["status"])) is None
 
 
 def test_find_span_ignores_unicode_form(tiny):
     text = "Caf\u00e9 talks ended\u00a0on Friday."
-    start, end = find_span(text, Citation(source="s", quote="Cafe\u0301 talks ended on Friday"))
+    start, end = find_span(text, Citation(source="s", quote="Cafe\u0301 talks ended on Friday", supports=["status"]))
     assert text[start:end] == "Caf\u00e9 talks ended\u00a0on Friday"
 
 
@@ -471,7 +471,7 @@ def add_hostile_citations(root: Path, records: int = HOSTILE_RECORDS) -> None:
     (root / "data" / "sources" / "hostile.yaml").write_text(
         f"id: hostile\nfile: 900_hostile.txt\nsha256: {hashlib.sha256(seed).hexdigest()}\nlanguage: en\n")
     for number in range(records):
-        citations = "".join(f"  - source: hostile\n    quote: \"{prose(2000).strip()}\"\n" for _ in range(HOSTILE_CITATIONS))
+        citations = "".join(f"  - source: hostile\n    quote: \"{prose(2000).strip()}\"\n    supports: [status]\n" for _ in range(HOSTILE_CITATIONS))
         (root / "data" / "events" / f"hostile-{number}.yaml").write_text(
             f"id: hostile-{number}\ntitle: Hostile\ndescription: Quotes nowhere in the seed.\nevent_type: statement\n"
             f"status: occurred\ncitations:\n{citations}")
@@ -495,12 +495,12 @@ def test_hostile_references_are_reported_at_a_bounded_cost(tiny, cli):
     for number in range(3000):
         (actors / f"actor-{number:05}.yaml").write_text(
             f"id: actor-{number:05}\nname: Actor {number}\nkind: state\ncitations:\n"
-            "  - source: article-000\n    quote: \"As the United States and Iraq move forward\"\n")
+            "  - source: article-000\n    quote: \"As the United States and Iraq move forward\"\n    supports: [name]\n")
     participants = "".join(f"  - actor: no-such-actor-{number:05}\n    role: party\n" for number in range(1000))
     (tiny / "data" / "events" / "hostile.yaml").write_text(
         "id: hostile\ntitle: Hostile\ndescription: Participants that have no record.\nevent_type: statement\n"
         f"status: occurred\nparticipants:\n{participants}citations:\n  - source: article-000\n"
-        "    quote: \"As the United States and Iraq move forward\"\n")
+        "    quote: \"As the United States and Iraq move forward\"\n    supports: [status, participants]\n")
     add_bad(tiny, "events/unknown-reference.yaml")
     done = cli("--root", tiny, "validate", timeout=60)
     assert_clean_exit(done, 1)

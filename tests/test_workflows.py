@@ -458,7 +458,7 @@ def test_trusted_checks_judge_a_hostile_pull_request_with_the_base_branchs_tools
     assert not list(markers.iterdir()), "code of the pull request ran"
     assert _outcomes(runner) == [0, 0, 1, 0, 0], played  # check finds the errors
     _, _, check, _, tools = played.values()
-    assert "::error file=data/force_levels/us-troops-iraq-2500-2024.yaml,line=16," in check.stdout
+    assert "::error file=data/force_levels/us-troops-iraq-2500-2024.yaml,line=17," in check.stdout
     assert "symbolic link" in check.stdout and "leak.yaml" in check.stdout
     commands = read_as_commands(check.stdout)
     annotations, (stop, resume) = commands[:-2], commands[-2:]

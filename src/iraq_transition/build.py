@@ -108,7 +108,7 @@ def _citation_rows(plan: CollectionPlan, record_id: str, record: Record, spans: 
                 )
             yield (
                 plan.collection, record_id, part, position, citation.source, citation.quote, citation.prefix,
-                citation.suffix, *span,
+                citation.suffix, json.dumps(citation.supports, ensure_ascii=False), *span,
             )
 
 

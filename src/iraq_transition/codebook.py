@@ -77,8 +77,8 @@ def read_table(name, package="datapackage.json"):
         na_values=[""],
     )
     for field in fields:
-        if field["type"] == "array":  # JSON arrays become lists
-            frame[field["name"]] = frame[field["name"]].map(json.loads, na_action="ignore")
+        if field["type"] == "array":  # JSON arrays become lists (an empty column too)
+            frame[field["name"]] = frame[field["name"]].astype(object).map(json.loads, na_action="ignore")
     return frame
 '''
 """How to load any CSV with pandas, each column of the type ``datapackage.json`` declares."""

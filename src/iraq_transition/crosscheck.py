@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 
 from .load import RECORD_SUFFIX, RecordFile
 from .problems import Issue
+from .provenance import wording_issues
 from .spans import _span_matches, normalise
 from .summary import Repeat, Summary
 
@@ -59,6 +60,10 @@ def citation_issues(summary: Summary, text_of: Callable[[str], str | None]) -> t
             issues.append(Issue(loc + ("quote",), f"quote occurs {len(matches)} times in source "
                                 f"{source!r}: add a prefix or suffix (the words just before or after it) "
                                 "to pick one", code="quote-ambiguous"))
+    wording, supporting = summary.wording
+    if wording is not None:
+        issues += wording_issues(wording, [(index, text_of(summary.citations[index][1])[span[0]: span[1]])
+                                           for index in supporting if (span := spans[index]) is not None])
     if found_spans and summary.text is not None:
         wanted = normalise(summary.text)
         if not any(wanted in normalise(span) for span in found_spans):

@@ -84,6 +84,11 @@ class Model(BaseModel):
 # --------------------------------------------------------------------------- shared parts
 
 
+SupportName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
+"""A value of a record or part, as ``supports`` names it: a field (``date``), a field of a nested value
+(``place.country``), or an item of a list by its key (``participants.united-states``, ``aliases.IS``)."""
+
+
 class Citation(Model):
     """A verbatim span of a source's text that supports the record (W3C TextQuoteSelector)."""
 
@@ -100,7 +105,27 @@ class Citation(Model):
         default=None,
         description="Text immediately after the span, to pick one occurrence when the span appears more than once.",
     )
+    supports: list[SupportName] = Field(
+        min_length=1,
+        description="The values of the record (or of the part the citation belongs to) that the span's words "
+        "support: fields (date, status), fields of a nested value (place.country), list items by their key "
+        "(participants.united-states, aliases.IS). Every populated factual value needs at least one.",
+    )
 
+
+class EditorialValue(Model):
+    """Values the editors add from outside the seed sources, with where they come from."""
+
+    fields: list[SupportName] = Field(
+        min_length=1, description="The values, named as citations' supports name them; a part's as 'postures.0.reported'."
+    )
+    basis: Text = Field(description="Where the values come from, and why no seed source gives them.")
+
+
+EditorialValues = Annotated[
+    list[EditorialValue],
+    Field(default_factory=list, description="Values added from outside the seed sources, each with its basis."),
+]
 
 Citations = Annotated[
     list[Citation],
@@ -201,9 +226,20 @@ class Record(Model):
     notes: PlainText | None = Field(default=None, description="Editorial notes: caveats, defects, how sources differ.")
 
     collection: ClassVar[str]
+    EDITORIAL: ClassVar[dict[str, str]] = {"id": "an identifier", "notes": "the editors' notes"}
+    """The fields that need no citation, being the editors' by nature, and why: ids, notes, labels,
+    classifications in the dataset's vocabularies, links between records. Every other populated value needs a
+    citation whose ``supports`` names it, or an ``editorial`` entry with its basis (:mod:`.provenance`)."""
 
 
 # --------------------------------------------------------------------------- sources
+
+
+class SharedUpstream(Model):
+    """A suspicion, not a fact: another source seems to draw on the same earlier report as this one."""
+
+    source: SourceId = Field(description="Id of the other source.")
+    basis: Text = Field(description="Why the editors suspect a shared upstream report (the parallel passages).")
 
 
 class Source(Record):
@@ -236,6 +272,11 @@ class Source(Record):
         description="Id of the source this text rewrites or copies. Corroboration counts the two as one "
         "independent report.",
     )
+    shared_upstream: list[SharedUpstream] = Field(
+        default_factory=list,
+        description="Sources suspected of drawing on the same earlier report as this one (a judgement, with its "
+        "basis). Corroboration gives counts both treating them as independent and treating them as one.",
+    )
 
 
 # --------------------------------------------------------------------------- actors
@@ -255,6 +296,8 @@ ActorKind = Literal[
 class Position(Model):
     """A position or title an actor holds, as a source reports it."""
 
+    EDITORIAL: ClassVar[dict[str, str]] = {}
+
     title: Text = Field(description="The title as the source words it, e.g. 'Deputy Pentagon Press Secretary'.")
     organisation: ActorId | None = Field(default=None, description="Id of the body the position belongs to.")
     as_of: FuzzyDate | None = Field(default=None, description="When the source reports the actor holding it.")
@@ -265,6 +308,7 @@ class Actor(Record):
     """A person, state, body, force or group that acts, speaks or is spoken of."""
 
     collection: ClassVar[str] = "actors"
+    EDITORIAL: ClassVar[dict[str, str]] = Record.EDITORIAL | {"kind": "a classification in the dataset's vocabulary"}
 
     name: Text = Field(description="Name as most sources give it; for unnamed speakers, the description used.")
     aliases: list[Text] = Field(default_factory=list, description="Other names and spellings used by the sources.")
@@ -278,6 +322,7 @@ class Actor(Record):
         default=None, description="Id of the state, body or group the actor belongs to or acts for."
     )
     positions: list[Position] = Field(default_factory=list, description="Positions or titles as reported.")
+    editorial: EditorialValues
     citations: Citations
 
 
@@ -338,6 +383,8 @@ class EventLink(Model):
 class Framing(Model):
     """One way the sources word an event ('withdrawal', 'transition'), and whose words they are."""
 
+    EDITORIAL: ClassVar[dict[str, str]] = {}
+
     wording: Text = Field(description="The words used, verbatim, e.g. 'not a withdrawal' or 'withdrawal plan'.")
     attributed_to: ActorId | None = Field(
         default=None, description="Id of the actor whose wording it is; null when it is the article's own."
@@ -349,6 +396,13 @@ class Event(Record):
     """Something that happened, was announced, is planned or is expected."""
 
     collection: ClassVar[str] = "events"
+    EDITORIAL: ClassVar[dict[str, str]] = Record.EDITORIAL | {
+        "title": "a label, written from the citations",
+        "description": "a summary, written from the citations",
+        "event_type": "a classification in the dataset's vocabulary",
+        "place.precision": "a classification in the dataset's vocabulary",
+        "links": "the editors' links between records",
+    }
 
     title: Text = Field(description="Short neutral title.")
     description: Text = Field(description="What the sources say happened or will happen, in neutral words.")
@@ -367,6 +421,7 @@ class Event(Record):
     framings: list[Framing] = Field(
         default_factory=list, description="How different sources or actors word this event, each cited."
     )
+    editorial: EditorialValues
     citations: Citations
 
 
@@ -379,6 +434,10 @@ class Quote(Record):
     """A remark as one source prints it, attributed exactly as that source attributes it."""
 
     collection: ClassVar[str] = "quotes"
+    EDITORIAL: ClassVar[dict[str, str]] = Record.EDITORIAL | {
+        "directness": "a classification of how the source prints the words",
+        "variant_of": "the editors' link between two wordings",
+    }
 
     text: Text = Field(description="The quoted words exactly as the source prints them, without enclosing quotes.")
     speaker_id: ActorId = Field(
@@ -397,6 +456,7 @@ class Quote(Record):
         default=None,
         description="Id of another wording of the same remark (e.g. as printed by another source).",
     )
+    editorial: EditorialValues
     citations: Citations
 
 
@@ -411,6 +471,7 @@ class ForceLevel(Record):
     """A number of personnel deployed, or planned or expected to change, as a source states it."""
 
     collection: ClassVar[str] = "force_levels"
+    EDITORIAL: ClassVar[dict[str, str]] = Record.EDITORIAL
 
     actor: ActorId = Field(description="Id of the force or state deploying the personnel.")
     country: CountryCode = Field(description="ISO 3166-1 alpha-2 code of the country where they are deployed.")
@@ -430,6 +491,7 @@ class ForceLevel(Record):
     status: ForceStatus = Field(
         description="current (reported as now), planned, projected (expected or forecast), historical."
     )
+    editorial: EditorialValues
     citations: Citations
 
     @model_validator(mode="after")
@@ -455,6 +517,8 @@ SiteType = Literal["air_base", "base", "city", "region"]
 class Posture(Model):
     """A dated, cited statement of a presence at a base or site."""
 
+    EDITORIAL: ClassVar[dict[str, str]] = {"description": "a summary, written from the citations"}
+
     posture: PostureKind = Field(description="The presence reported or announced at the site.")
     status: EventStatus = Field(
         description="How certain the source makes it: occurred, announced, planned ('scheduled to') or "
@@ -471,6 +535,11 @@ class Base(Record):
     """A base or site where coalition forces are or were present."""
 
     collection: ClassVar[str] = "bases"
+    EDITORIAL: ClassVar[dict[str, str]] = Record.EDITORIAL | {
+        "site_type": "a classification in the dataset's vocabulary",
+        **dict.fromkeys(("latitude", "longitude", "coordinate_precision"), "approximate coordinates, with their basis"),
+        "coordinate_basis": "the basis of the coordinates",
+    }
 
     name: Text = Field(description="Name as most sources give it.")
     aliases: list[Text] = Field(default_factory=list, description="Other names and spellings.")
@@ -490,6 +559,7 @@ class Base(Record):
         "are marked as such.",
     )
     postures: list[Posture] = Field(default_factory=list, description="Dated, cited history of the presence here.")
+    editorial: EditorialValues
     citations: Citations
 
     @model_validator(mode="after")

@@ -67,6 +67,13 @@ CODES = {
                    "empty, or breaking a rule that spans fields.",
     "id-mismatch": "The record's id is not its file name.",
     "wrong-collection": "A valid record of another collection, in the wrong directory.",
+    # provenance
+    "unsupported-value": "A populated factual value that no citation's supports names and no editorial entry "
+                         "accounts for.",
+    "support-unknown": "A name in a citation's supports or an editorial entry's fields that is no populated "
+                       "factual value of its record or part (or one that needs no citation).",
+    "wording-not-in-span": "A force level's wording that a citation supports but its quote does not hold.",
+    "number-not-in-wording": "A force level's best, low or high that its wording does not state.",
     # across records
     "unknown-reference": "A reference to a record that does not exist.",
     "self-reference": "A record that refers to itself.",

@@ -71,6 +71,7 @@ class CitationView:
     start: int
     end: int
     evidence_url: str  # the span highlighted in its article
+    supports: str  # the values the span supports, e.g. "date, status"
 
 
 @dataclass
@@ -92,6 +93,7 @@ class RecordPage:
     children: list[Child] = field(default_factory=list)
     referrers: list[Referrers] = field(default_factory=list)
     citations: list[CitationView] = field(default_factory=list)
+    editorial: list[tuple[str, str]] = field(default_factory=list)  # values from outside the seeds, and their basis
     seed: str | None = None
     evidence: Markup | None = None
     passages: list[Passage] = field(default_factory=list)
@@ -129,11 +131,12 @@ def record_page(connection, table_name: str, key: tuple[str, ...], base: str) ->
         return page
     record_id = row["id"]
     citations = connection.execute(
-        "select part, position, source_id, quote, start_offset, end_offset from citations "
+        "select part, position, source_id, quote, start_offset, end_offset, supports from citations "
         "where record_type = ? and record_id = ? order by part, position",
         (collection, record_id),
     ).fetchall()
     page.citations = _citation_views(connection, citations, base, seeds)
+    page.editorial = _editorial(connection, collection, record_id)
     numbers = defaultdict(list)
     for citation in page.citations:
         numbers[citation.part].append(citation.number)
@@ -300,15 +303,27 @@ def _citation_views(connection, citations, base: str, seeds) -> list[CitationVie
         sources[source_id] = (name or source_id, text, _sentence_starts(text))
     numbers = {source: number for number, (source, _) in seeds.items()}
     views = []
-    for number, (part, _, source_id, quote, start, end) in enumerate(citations, 1):
+    for number, (part, _, source_id, quote, start, end, supports) in enumerate(citations, 1):
         name, text, starts = sources[source_id]
         before, after = _context(text, starts, start, end)
         source = record_link(base, quoted, source_id, name)
         if source_id in numbers:
             source += Markup(" (seed {})").format(numbers[source_id])
         url = f"{row_url(base, quoted, source_id)}#{span_anchor(start, end)}"
-        views.append(CitationView(number, part, before, text[start:end], after, source, start, end, url))
+        views.append(CitationView(number, part, before, text[start:end], after, source, start, end, url,
+                                  ", ".join(json.loads(supports))))
     return views
+
+
+def _editorial(connection, collection: str, record_id: str) -> list[tuple[str, str]]:
+    """The record's values from outside the seeds, each entry's names joined, with its basis."""
+    table = f"{layout.singular(collection)}_editorial"
+    if table not in {made.name for made in layout.table_layout()}:
+        return []
+    parent = sql_name(f"{layout.singular(collection)}_id")
+    rows = connection.execute(f"select fields, basis from {sql_name(table)} where {parent} = ? order by position",
+                              (record_id,))
+    return [(", ".join(json.loads(fields)), basis) for fields, basis in rows]
 
 
 def _evidence(connection, source_id: str, text: str, base: str) -> tuple[Markup, list[Passage]]:

@@ -20,6 +20,7 @@ from .fields import inner_type, is_model, type_at
 from .load import LoadError, Positions, RecordFile, decode, parse_yaml
 from .models import COLLECTIONS, Record
 from .problems import CODES, Issue, Problem
+from .provenance import support_issues
 from .seeds import OUTSIDE_SEEDS, is_seed_name
 
 
@@ -58,6 +59,8 @@ def check_file(file: RecordFile, data: bytes) -> FileResult:
         record = model.model_validate(content)
     except ValidationError as error:
         issues = _misplaced(file, content) or [_issue(model, e) for e in error.errors(include_url=False)]
+    else:
+        issues = support_issues(record)
     if declared_id is not None and declared_id != file.stem:
         issues.append(
             Issue(("id",), f"id {declared_id!r} does not match the file name {file.stem}.yaml: "

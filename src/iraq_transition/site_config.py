@@ -152,10 +152,18 @@ from force_levels_by_date""",
 where independent_reports = 1
 order by record_type, record_id""",
     },
+    "single_report_claims": {
+        "title": "Claims backed by only one independent report",
+        "description": "Values of records (a date, a participant, a figure) that only one report supports, counting "
+        "sources suspected of a shared upstream report as one (a judgement): the claims to corroborate first.",
+        "sql": """select * from claim_corroboration
+where independent_reports_shared_upstream_as_one = 1
+order by record_type, record_id, part, claim""",
+    },
     RECORD_CITATIONS: {
         "title": "Citations of a record",
         "description": "The verbatim passages a record (and its parts) cites, with their place in the source.",
-        "sql": """select c.part, c.position, c.source_id, s.label as source, c.quote,
+        "sql": """select c.part, c.position, c.source_id, s.label as source, c.quote, c.supports,
   c.start_offset, c.end_offset
 from citations c join sources s on s.id = c.source_id
 where c.record_type = :record_type and c.record_id = :record_id

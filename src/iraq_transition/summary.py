@@ -14,6 +14,7 @@ from .fields import citations, field_shapes, get_field, references
 from .load import RecordFile
 from .models import COLLECTIONS
 from .problems import Issue, Problem
+from .provenance import wording_citations
 from .records import FileResult
 from .spans import normalise
 
@@ -45,6 +46,7 @@ class Summary(typing.NamedTuple):
     links: tuple[tuple[str, str], ...]  # a valid record's top-level references to its own collection
     names: tuple[tuple[str, str], ...]  # field, text: what names the record besides its id (see NAME_FIELDS)
     repeat: Repeat | None  # a valid quote's words, speaker and sources
+    wording: tuple[str | None, tuple[int, ...]]  # a valid force level's wording, and the citations that support it
 
 
 def summarise(file: RecordFile, result: FileResult) -> Summary:
@@ -66,6 +68,7 @@ def summarise(file: RecordFile, result: FileResult) -> Summary:
         result.declared_id, record is not None, tuple(result.problems), found, cited,
         text if isinstance(text, str) else None, seed if isinstance(seed, str) else None,
         getattr(record, "sha256", None), links, _names(subject, model) if subject is not None else (), repeat,
+        wording_citations(record),
     )
 
 
