@@ -109,10 +109,12 @@ def record_page(connection, table_name: str, key: tuple[str, ...], base: str) ->
         table = layout.table(table_name)
     except StopIteration:
         return None
+    if len(key) != len(table.primary_key):
+        return None
     where = " and ".join(f"{sql_name(column)} = ?" for column in table.primary_key)
     cursor = connection.execute(f"select * from {sql_name(table.name)} where {where}", key)
     values = cursor.fetchone()
-    if values is None or len(key) != len(table.primary_key):
+    if values is None:
         return None
     row = dict(zip([d[0] for d in cursor.description], values))
     seeds = seed_numbers(connection)
