@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -19,7 +18,7 @@ from urllib.parse import urlencode
 from markupsafe import Markup
 from markupsafe import escape
 
-from . import layout, site_metadata
+from . import layout, site_config, site_metadata
 from .fields import quoted_collection
 from .layout import sql_name
 from .models import COLLECTIONS
@@ -30,7 +29,13 @@ MAX_REFERRERS = 100
 """Records listed per kind of reference to a record; the rest behind a link to the table filtered."""
 MAX_CONTEXT = 400
 """Most characters of context shown on either side of a cited span."""
+CONTEXT_WINDOW = 4 * MAX_CONTEXT
+"""Most characters of a source read on either side of a cited span for its context: a page's cost does not grow
+with the length of its sources (runs of whitespace, shown as one space, may leave less than :data:`MAX_CONTEXT`)."""
+MAX_CITATIONS = 200
+"""Citations shown on a record's page; the rest behind a link to the record's citations as a table."""
 SENTENCE_END = re.compile(r"[.!?…][\"”’)\]]*\s+|\n\s*")
+WHITESPACE = re.compile(r"\s+")
 
 
 @dataclass
@@ -92,6 +97,8 @@ class RecordPage:
     children: list[Child] = field(default_factory=list)
     referrers: list[Referrers] = field(default_factory=list)
     citations: list[CitationView] = field(default_factory=list)
+    more_citations: int = 0  # how many more than those shown
+    citations_url: str = ""  # the record's citations as a table
     seed: str | None = None
     evidence: Markup | None = None
     passages: list[Passage] = field(default_factory=list)
@@ -135,11 +142,13 @@ def record_page(connection, table_name: str, key: tuple[str, ...], base: str) ->
         "where record_type = ? and record_id = ? order by part, position",
         (collection, record_id),
     ).fetchall()
-    page.citations = _citation_views(connection, citations, base, seeds)
+    page.citations = _citation_views(connection, citations[:MAX_CITATIONS], base, seeds)
+    page.more_citations = len(citations) - len(page.citations)
+    page.citations_url = f"{base}/{site_config.RECORD_CITATIONS}?{urlencode({'record_type': collection, 'record_id': record_id})}"
     numbers = defaultdict(list)
-    for citation in page.citations:
-        numbers[citation.part].append(citation.number)
-    page.children = _children(connection, collection, record_id, render, numbers)
+    for number, (part, *_) in enumerate(citations, 1):
+        numbers[part].append(number)
+    page.children = _children(connection, collection, record_id, render, numbers, page.citations_url)
     page.referrers = _referrers(connection, collection, record_id, base)
     if collection == quoted:
         page.seed = next((number for number, (source, _) in seeds.items() if source == record_id), None)
@@ -187,7 +196,7 @@ class _Renderer:
         return escape(value)
 
 
-def _children(connection, collection: str, record_id: str, render: _Renderer, numbers) -> list[Child]:
+def _children(connection, collection: str, record_id: str, render: _Renderer, numbers, citations_url: str) -> list[Child]:
     plan = next(plan for plan in layout.collection_plans() if plan.collection == collection)
     children = []
     for list_field, child in plan.children:
@@ -205,7 +214,7 @@ def _children(connection, collection: str, record_id: str, render: _Renderer, nu
         for item in items:
             cells = [render.value(c, value) for c, value in zip(columns, item[1:])]
             if cited:
-                cells.append(_citation_refs(numbers.get(f"{list_field}.{item[0]}", [])))
+                cells.append(_citation_refs(numbers.get(f"{list_field}.{item[0]}", []), citations_url))
             rows.append(cells)
         headers = [(c.name, c.description) for c in columns]
         if cited:
@@ -214,10 +223,14 @@ def _children(connection, collection: str, record_id: str, render: _Renderer, nu
     return children
 
 
-def _citation_refs(numbers: list[int]) -> Markup:
+def _citation_refs(numbers: list[int], citations_url: str) -> Markup:
+    """Links to the citations ``numbers`` on the page (to the record's citations as a table past those shown)."""
     if not numbers:
         return UNKNOWN
-    return Markup(" ").join(Markup('<a href="#citation-{}">[{}]</a>').format(n, n) for n in numbers)
+    return Markup(" ").join(
+        Markup('<a href="{}">[{}]</a>').format(f"#citation-{n}" if n <= MAX_CITATIONS else citations_url, n)
+        for n in numbers
+    )
 
 
 def _referrers(connection, collection: str, record_id: str, base: str) -> list[Referrers]:
@@ -272,21 +285,21 @@ def _referrers(connection, collection: str, record_id: str, base: str) -> list[R
 # --------------------------------------------------------------------------- citations and the evidence view
 
 
-def _sentence_starts(text: str) -> list[int]:
-    return [0, *(match.end() for match in SENTENCE_END.finditer(text))]
-
-
-def _context(text: str, starts: list[int], start: int, end: int) -> tuple[str, str]:
-    """The text of a sentence either side of ``text[start:end]`` (and the rest of the sentences it cuts)."""
-    begins = bisect_right(starts, start) - 1  # the sentence the span begins in
-    before_start = starts[max(begins - 1, 0)]
-    following = bisect_left(starts, end)
-    after_end = starts[following + 1] if following + 1 < len(starts) else len(text)
-    before = re.sub(r"\s+", " ", text[before_start:start]).lstrip()
-    after = re.sub(r"\s+", " ", text[end:after_end]).rstrip()
-    if len(before) > MAX_CONTEXT:
+def _context(text: str, start: int, end: int) -> tuple[str, str]:
+    """The text of a sentence either side of ``text[start:end]`` (and the rest of the sentences it cuts), each
+    read from at most :data:`CONTEXT_WINDOW` characters of the text and shown as at most :data:`MAX_CONTEXT`."""
+    window_start, window_end = max(start - CONTEXT_WINDOW, 0), min(end + CONTEXT_WINDOW, len(text))
+    starts = [0] * (window_start == 0) + [m.end() for m in SENTENCE_END.finditer(text, window_start, start)]
+    # a sentence end that the span's last characters begin ("troops." then a space) counts: search from within it
+    following = SENTENCE_END.finditer(text, max(end - CONTEXT_WINDOW, start), window_end)
+    ends = [m.end() for m in following if m.end() >= end]
+    before_start = starts[-2] if len(starts) > 1 else window_start  # the sentence before the span's, or the window
+    after_end = ends[1] if len(ends) > 1 else window_end  # the end of the sentence after the span's, or the window
+    before = WHITESPACE.sub(" ", text[before_start:start]).lstrip()
+    after = WHITESPACE.sub(" ", text[end:after_end]).rstrip()
+    if len(before) > MAX_CONTEXT or (len(starts) < 2 and window_start > 0):
         before = "…" + before[-MAX_CONTEXT:]
-    if len(after) > MAX_CONTEXT:
+    if len(after) > MAX_CONTEXT or (len(ends) < 2 and window_end < len(text)):
         after = after[:MAX_CONTEXT] + "…"
     return before, after
 
@@ -299,12 +312,12 @@ def _citation_views(connection, citations, base: str, seeds) -> list[CitationVie
         name, text = connection.execute(
             f"select {label}, {sql_name(layout.TEXT_COLUMN)} from {sql_name(quoted)} where id = ?", (source_id,)
         ).fetchone()
-        sources[source_id] = (name or source_id, text, _sentence_starts(text))
+        sources[source_id] = (name or source_id, text)
     numbers = {source: number for number, (source, _) in seeds.items()}
     views = []
     for number, (part, _, source_id, quote, start, end) in enumerate(citations, 1):
-        name, text, starts = sources[source_id]
-        before, after = _context(text, starts, start, end)
+        name, text = sources[source_id]
+        before, after = _context(text, start, end)
         source = record_link(base, quoted, source_id, name)
         if source_id in numbers:
             source += Markup(" (seed {})").format(numbers[source_id])
