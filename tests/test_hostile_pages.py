@@ -89,3 +89,25 @@ def test_a_record_citing_a_long_seed_thousands_of_times_shows_its_first_citation
     before = re.search(r'<span class="context">([^<]*)</span><mark class="quote">' + first + "</mark>", shown).group(1)
     assert before == "…" + text[:text.index(first)][-record_page.MAX_CONTEXT:]
 
+
+def test_a_source_cited_at_thousands_of_spans_highlights_every_one_and_lists_the_first(hostile):
+    base, text = hostile
+    shown = page(f"{base}/{DB}/sources/{SOURCE}")
+    anchors = re.findall(r'<a class="span-start" id="span-(\d+)-(\d+)" href="([^"]+)">(\d+)</a>', shown)
+    spans = CITED + OVERLAPPING
+    assert len(anchors) == spans and [int(a[3]) for a in anchors] == list(range(1, spans + 1))
+    assert len(re.findall(r'<li id="passage-\d+"', shown)) == record_page.MAX_PASSAGES
+    assert f"Cited passages ({spans:,})" in shown
+    article = re.search(r'<div class="article">(.*?)</div>', shown, re.S).group(1)
+    assert html.unescape(re.sub(r'<a class="span-start"[^>]*>\d+</a>|<[^>]+>', "", article)) == text
+    marks = re.findall(r'<mark class="cited depth-(\d)" data-from="\d+" data-to="\d+">', article)
+    assert len(marks) < 2 * spans and set(marks) == {"1", "2", "3"}  # one mark a piece between span ends
+    # a span past those listed leads to its row of the source's passages as a table
+    start, end, href, _ = anchors[-1]
+    assert html.unescape(href) == f"/{DB}/source_statements?" + urllib.parse.urlencode(
+        {"source_id": SOURCE, "start_offset": start, "end_offset": end})
+    [row] = json.loads(page(base + html.unescape(href).replace("?", ".json?", 1) + "&_shape=array"))
+    assert (row["record_id"], row["quote"]) == (MANY, text[int(start):int(end)])
+    more = re.search(r'<a class="more-passages" href="([^"]+)">([\d,]+) more</a>', shown)
+    assert (html.unescape(more.group(1)), more.group(2)) == (
+        f"/{DB}/source_statements?source_id={SOURCE}", f"{spans - record_page.MAX_PASSAGES:,}")

@@ -34,6 +34,11 @@ CONTEXT_WINDOW = 4 * MAX_CONTEXT
 with the length of its sources (runs of whitespace, shown as one space, may leave less than :data:`MAX_CONTEXT`)."""
 MAX_CITATIONS = 200
 """Citations shown on a record's page; the rest behind a link to the record's citations as a table."""
+MAX_PASSAGES = 200
+"""Cited passages listed on a source's page (its article highlights every one); the rest behind a link to them as a
+table."""
+SOURCE_STATEMENTS = "source_statements"
+"""The view of every cited passage of each source."""
 SENTENCE_END = re.compile(r"[.!?…][\"”’)\]]*\s+|\n\s*")
 WHITESPACE = re.compile(r"\s+")
 
@@ -102,6 +107,8 @@ class RecordPage:
     seed: str | None = None
     evidence: Markup | None = None
     passages: list[Passage] = field(default_factory=list)
+    more_passages: int = 0  # how many more cited spans than those listed
+    passages_url: str = ""  # the source's cited passages as a table
 
 
 def span_anchor(start: int, end: int) -> str:
@@ -152,7 +159,8 @@ def record_page(connection, table_name: str, key: tuple[str, ...], base: str) ->
     page.referrers = _referrers(connection, collection, record_id, base)
     if collection == quoted:
         page.seed = next((number for number, (source, _) in seeds.items() if source == record_id), None)
-        page.evidence, page.passages = _evidence(connection, record_id, row[layout.TEXT_COLUMN], base)
+        page.evidence, page.passages, page.more_passages = _evidence(connection, record_id, row[layout.TEXT_COLUMN], base)
+        page.passages_url = passages_url(base, record_id)
     return page
 
 
@@ -326,38 +334,54 @@ def _citation_views(connection, citations, base: str, seeds) -> list[CitationVie
     return views
 
 
-def _evidence(connection, source_id: str, text: str, base: str) -> tuple[Markup, list[Passage]]:
-    """The article with every cited span highlighted and anchored, and the list of spans with their records."""
+def _evidence(connection, source_id: str, text: str, base: str) -> tuple[Markup, list[Passage], int]:
+    """The article with every cited span highlighted and anchored; the first :data:`MAX_PASSAGES` spans with the
+    records they support, and how many more spans there are."""
     citations = connection.execute(
         "select start_offset, end_offset, record_type, record_id, part from citations where source_id = ? "
         "order by start_offset, end_offset, record_type, record_id, part, position",
         (source_id,),
     ).fetchall()
+    spans: dict[tuple[int, int], dict[tuple[str, str, str], None]] = {}
+    for start, end, collection, record_id, part in citations:
+        spans.setdefault((start, end), {})[collection, record_id, part] = None
+    listed = list(spans.items())[:MAX_PASSAGES]
+    labels = _labels(connection, {(collection, record_id) for _, cited in listed for collection, record_id, _ in cited})
+    passages = []
+    for number, ((start, end), cited) in enumerate(listed, 1):
+        records = []
+        for collection, record_id, part in cited:
+            link = Markup("{}: ").format(collection) + record_link(base, collection, record_id, labels.get((collection, record_id)))
+            if part:
+                link += Markup(' <span class="detail">({})</span>').format(part)
+            records.append(link)
+        passages.append(Passage(span_anchor(start, end), number, text[start:end], records))
+    links = [f"#passage-{number}" if number <= MAX_PASSAGES else passages_url(base, source_id, span)
+             for number, span in enumerate(spans, 1)]
+    return _highlighted(text, list(spans), links), passages, len(spans) - len(passages)
+
+
+def passages_url(base: str, source_id: str, span: tuple[int, int] | None = None) -> str:
+    """The cited passages of a source as a table (those of one span of it)."""
+    query = {"source_id": source_id} | ({"start_offset": span[0], "end_offset": span[1]} if span else {})
+    return f"{base}/{SOURCE_STATEMENTS}?{urlencode(query)}"
+
+
+def _labels(connection, records: set[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+    """The label of each (collection, id) of ``records``."""
+    by_collection = defaultdict(list)
+    for collection, record_id in sorted(records):
+        by_collection[collection].append(record_id)
     labels = {}
-    by_collection = defaultdict(set)
-    for _, _, collection, record_id, _ in citations:
-        by_collection[collection].add(record_id)
     for collection, ids in by_collection.items():
         label = sql_name(site_metadata.label_column(collection))
-        for chunk in _chunks(sorted(ids), 500):
+        for chunk in _chunks(ids, 500):
             marks = ", ".join("?" * len(chunk))
             for record_id, name in connection.execute(
                 f"select id, {label} from {sql_name(collection)} where id in ({marks})", chunk
             ):
                 labels[collection, record_id] = name
-    spans: dict[tuple[int, int], list[Markup]] = {}
-    for start, end, collection, record_id, part in citations:
-        link = Markup("{}: ").format(collection) + record_link(base, collection, record_id, labels.get((collection, record_id)))
-        if part:
-            link += Markup(' <span class="detail">({})</span>').format(part)
-        records = spans.setdefault((start, end), [])
-        if link not in records:
-            records.append(link)
-    passages = [
-        Passage(span_anchor(start, end), number, text[start:end], records)
-        for number, ((start, end), records) in enumerate(spans.items(), 1)
-    ]
-    return _highlighted(text, passages, spans), passages
+    return labels
 
 
 def _chunks(items: list, size: int):
@@ -365,25 +389,29 @@ def _chunks(items: list, size: int):
         yield items[index:index + size]
 
 
-def _highlighted(text: str, passages: list[Passage], spans) -> Markup:
-    """``text`` escaped, each cited span marked (overlapping spans mark their common part once, darker) and
-    preceded by its number, a link to the records it supports."""
-    bounds = [(start, end) for start, end in spans]
-    cuts = sorted({0, len(text), *(s for s, _ in bounds), *(e for _, e in bounds)})
+def _highlighted(text: str, spans: list[tuple[int, int]], links: list[str]) -> Markup:
+    """``text`` escaped, each of ``spans`` marked and preceded by its number, a link to ``links[number - 1]`` (its
+    passage in the list, or in the table past those listed). Overlapping spans mark their common part once,
+    darker; each marked piece says its offsets (``data-from``, ``data-to``) so that the page can mark every
+    piece of the span its address names. One pass through the cuts: linear in the text and the spans."""
+    cuts = sorted({0, len(text), *(s for s, _ in spans), *(e for _, e in spans)})
     starting = defaultdict(list)
-    for passage, (start, end) in zip(passages, bounds):
-        starting[start].append((passage, end))
+    ending = defaultdict(int)
+    for number, (start, end) in enumerate(spans, 1):
+        starting[start].append((number, start, end))
+        ending[end] += end > start
     out = []
+    depth = 0
     for left, right in zip(cuts, cuts[1:]):
-        for passage, _ in starting.get(left, []):
-            out.append(Markup('<a class="span-start" id="{}" href="#passage-{}">{}</a>').format(
-                passage.anchor, passage.number, passage.number))
-        covering = [span_anchor(s, e) for s, e in bounds if s <= left and e >= right]
+        depth -= ending.get(left, 0)
+        for number, start, end in starting.get(left, []):
+            out.append(Markup('<a class="span-start" id="{}" href="{}">{}</a>').format(
+                span_anchor(start, end), links[number - 1], number))
+            depth += end > start
         piece = escape(text[left:right])
-        if covering:
-            depth = min(len(covering), 3)
-            out.append(Markup('<mark class="cited depth-{}" data-spans="{}">{}</mark>').format(depth, " ".join(covering), piece))
+        if depth:
+            out.append(Markup('<mark class="cited depth-{}" data-from="{}" data-to="{}">{}</mark>').format(
+                min(depth, 3), left, right, piece))
         else:
             out.append(piece)
     return Markup("").join(out)
-
