@@ -29,7 +29,7 @@ from datasette.app import Datasette
 from datasette.utils import to_css_class
 from markupsafe import escape
 
-from iraq_transition import build, pages, serve, site_config, site_metadata, site_plugin, timeline
+from iraq_transition import build, pages, record_page, serve, site_config, site_metadata, site_plugin, timeline
 from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS, Event
 from iraq_transition.validate import Dataset, validate_project
@@ -573,6 +573,24 @@ def test_serve_answers_sql_that_could_stall_it_with_an_error_at_once(site):
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
     assert "Traceback" not in err  # a refused call is the visitor's error answer, not a traceback in the log
+
+
+SHORT_KEYS = ("citations/1", "citations/1,2,3", "event_participants/xss-event", "actors/france,extra")
+"""Row addresses whose key has fewer or more parts than their table's primary key."""
+
+
+def test_a_row_address_with_a_key_of_the_wrong_parts_is_not_found_with_one_log_line(site, db):
+    process, base = start_server(site.parent)
+    try:
+        wait_for(base + "/", process)
+        statuses = [answer(f"{base}/{DB}/{path}")[0] for path in SHORT_KEYS]
+        assert answer(f"{base}/{DB}/actors/france")[0] == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    assert statuses == [404] * len(SHORT_KEYS)
+    assert err.splitlines() == [f"404 GET /{DB}/{path}" for path in SHORT_KEYS]
+    assert record_page.record_page(db, "citations", ("1",), f"/{DB}") is None  # asked before any query
 
 
 def published_command() -> tuple[list[str], list[str], list[str]]:

@@ -486,6 +486,21 @@ def test_trusted_checks_judge_a_hostile_pull_request_with_the_base_branchs_tools
                      "tests/conftest.py"]
 
 
+def test_trusted_checks_judge_every_generated_file_of_a_good_contribution(tmp_path):
+    """Every file ``generate`` writes is written out of the pull request for the base's check to judge: a good
+    contribution passes every check (a generated file left out would be reported missing)."""
+    from iraq_transition.export import generated_files
+    from iraq_transition.load import Project
+    from iraq_transition.validate import validate_project
+
+    runner = _play_trusted_checks(tmp_path, _reword_notes)
+    assert _outcomes(runner) == [0, 0, 0, 0, 0], runner.played
+    assert "### Checks: all passed" in runner.summary and "#### Problems" not in runner.summary
+    dataset, _ = validate_project(Project(runner.temp / "pr"))
+    for path, content in generated_files(dataset).items():
+        assert (runner.temp / "pr" / path).read_text(encoding="utf-8") == content, path
+
+
 def test_trusted_checks_refuse_a_data_directory_that_is_a_link(tmp_path):
     """data/ a link to records outside the repository: refused before anything reads it."""
     outside = tmp_path / "outside"
@@ -556,17 +571,19 @@ def _three_mistakes(clone: Path) -> dict[str, tuple[int, int]]:
     }
 
 
+def _reword_notes(clone: Path) -> None:
+    """A good contribution: an event's notes reworded, the record in canonical form."""
+    from iraq_transition.fmt import format_record
+    from iraq_transition.load import parse_yaml
+
+    event = clone / EVENT
+    record = parse_yaml(event.read_text(encoding="utf-8"))
+    record["notes"] = "Reworded by a contributor."
+    event.write_text(format_record("events", record), encoding="utf-8")
+
+
 def test_pull_request_checks_pass_a_good_contribution_and_summarise_it(tmp_path):
-    def reword_notes(clone: Path) -> None:
-        from iraq_transition.fmt import format_record
-        from iraq_transition.load import parse_yaml
-
-        event = clone / EVENT
-        record = parse_yaml(event.read_text(encoding="utf-8"))
-        record["notes"] = "Reworded by a contributor."
-        event.write_text(format_record("events", record), encoding="utf-8")
-
-    runner = _play_pull_request_checks(tmp_path, reword_notes)
+    runner = _play_pull_request_checks(tmp_path, _reword_notes)
     assert _outcomes(runner) == [0, None, 0, None], runner.played
     check = runner.played["Check the records, the build, the data package and the generated files"]
     assert "::error" not in check.stdout and "check: every check passed" in check.stderr

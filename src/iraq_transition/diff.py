@@ -336,14 +336,15 @@ def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _likely_renames(changes: CollectionChanges) -> dict[str, str]:
+    """Each removed record identical to an added one apart from its id, and the first such added record not taken
+    by an earlier one: records grouped by their content without the id, linear in their number."""
+    waiting: dict[str, collections.deque[str]] = {}
+    for new_id, new in changes.added.items():
+        waiting.setdefault(_whole({**new, "id": None}), collections.deque()).append(new_id)
     renames = {}
-    unmatched = dict(changes.added)
     for old_id, old in changes.removed.items():
-        for new_id, new in unmatched.items():
-            if same({**old, "id": None}, {**new, "id": None}):
-                renames[old_id] = new_id
-                del unmatched[new_id]
-                break
+        if candidates := waiting.get(_whole({**old, "id": None})):
+            renames[old_id] = candidates.popleft()
     return renames
 
 

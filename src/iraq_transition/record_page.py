@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -19,7 +18,7 @@ from urllib.parse import urlencode
 from markupsafe import Markup
 from markupsafe import escape
 
-from . import layout, site_metadata
+from . import layout, site_config, site_metadata
 from .fields import quoted_collection
 from .layout import sql_name
 from .models import COLLECTIONS
@@ -30,7 +29,18 @@ MAX_REFERRERS = 100
 """Records listed per kind of reference to a record; the rest behind a link to the table filtered."""
 MAX_CONTEXT = 400
 """Most characters of context shown on either side of a cited span."""
+CONTEXT_WINDOW = 4 * MAX_CONTEXT
+"""Most characters of a source read on either side of a cited span for its context: a page's cost does not grow
+with the length of its sources (runs of whitespace, shown as one space, may leave less than :data:`MAX_CONTEXT`)."""
+MAX_CITATIONS = 200
+"""Citations shown on a record's page; the rest behind a link to the record's citations as a table."""
+MAX_PASSAGES = 200
+"""Cited passages listed on a source's page (its article highlights every one); the rest behind a link to them as a
+table."""
+SOURCE_STATEMENTS = "source_statements"
+"""The view of every cited passage of each source."""
 SENTENCE_END = re.compile(r"[.!?…][\"”’)\]]*\s+|\n\s*")
+WHITESPACE = re.compile(r"\s+")
 
 
 @dataclass
@@ -94,9 +104,13 @@ class RecordPage:
     referrers: list[Referrers] = field(default_factory=list)
     citations: list[CitationView] = field(default_factory=list)
     editorial: list[tuple[str, str]] = field(default_factory=list)  # values from outside the seeds, and their basis
+    more_citations: int = 0  # how many more than those shown
+    citations_url: str = ""  # the record's citations as a table
     seed: str | None = None
     evidence: Markup | None = None
     passages: list[Passage] = field(default_factory=list)
+    more_passages: int = 0  # how many more cited spans than those listed
+    passages_url: str = ""  # the source's cited passages as a table
 
 
 def span_anchor(start: int, end: int) -> str:
@@ -111,10 +125,12 @@ def record_page(connection, table_name: str, key: tuple[str, ...], base: str) ->
         table = layout.table(table_name)
     except StopIteration:
         return None
+    if len(key) != len(table.primary_key):
+        return None
     where = " and ".join(f"{sql_name(column)} = ?" for column in table.primary_key)
     cursor = connection.execute(f"select * from {sql_name(table.name)} where {where}", key)
     values = cursor.fetchone()
-    if values is None or len(key) != len(table.primary_key):
+    if values is None:
         return None
     row = dict(zip([d[0] for d in cursor.description], values))
     seeds = seed_numbers(connection)
@@ -135,16 +151,19 @@ def record_page(connection, table_name: str, key: tuple[str, ...], base: str) ->
         "where record_type = ? and record_id = ? order by part, position",
         (collection, record_id),
     ).fetchall()
-    page.citations = _citation_views(connection, citations, base, seeds)
+    page.citations = _citation_views(connection, citations[:MAX_CITATIONS], base, seeds)
+    page.more_citations = len(citations) - len(page.citations)
+    page.citations_url = f"{base}/{site_config.RECORD_CITATIONS}?{urlencode({'record_type': collection, 'record_id': record_id})}"
     page.editorial = _editorial(connection, collection, record_id)
     numbers = defaultdict(list)
-    for citation in page.citations:
-        numbers[citation.part].append(citation.number)
-    page.children = _children(connection, collection, record_id, render, numbers)
+    for number, (part, *_) in enumerate(citations, 1):
+        numbers[part].append(number)
+    page.children = _children(connection, collection, record_id, render, numbers, page.citations_url)
     page.referrers = _referrers(connection, collection, record_id, base)
     if collection == quoted:
         page.seed = next((number for number, (source, _) in seeds.items() if source == record_id), None)
-        page.evidence, page.passages = _evidence(connection, record_id, row[layout.TEXT_COLUMN], base)
+        page.evidence, page.passages, page.more_passages = _evidence(connection, record_id, row[layout.TEXT_COLUMN], base)
+        page.passages_url = passages_url(base, record_id)
     return page
 
 
@@ -188,7 +207,7 @@ class _Renderer:
         return escape(value)
 
 
-def _children(connection, collection: str, record_id: str, render: _Renderer, numbers) -> list[Child]:
+def _children(connection, collection: str, record_id: str, render: _Renderer, numbers, citations_url: str) -> list[Child]:
     plan = next(plan for plan in layout.collection_plans() if plan.collection == collection)
     children = []
     for list_field, child in plan.children:
@@ -206,7 +225,7 @@ def _children(connection, collection: str, record_id: str, render: _Renderer, nu
         for item in items:
             cells = [render.value(c, value) for c, value in zip(columns, item[1:])]
             if cited:
-                cells.append(_citation_refs(numbers.get(f"{list_field}.{item[0]}", [])))
+                cells.append(_citation_refs(numbers.get(f"{list_field}.{item[0]}", []), citations_url))
             rows.append(cells)
         headers = [(c.name, c.description) for c in columns]
         if cited:
@@ -215,10 +234,14 @@ def _children(connection, collection: str, record_id: str, render: _Renderer, nu
     return children
 
 
-def _citation_refs(numbers: list[int]) -> Markup:
+def _citation_refs(numbers: list[int], citations_url: str) -> Markup:
+    """Links to the citations ``numbers`` on the page (to the record's citations as a table past those shown)."""
     if not numbers:
         return UNKNOWN
-    return Markup(" ").join(Markup('<a href="#citation-{}">[{}]</a>').format(n, n) for n in numbers)
+    return Markup(" ").join(
+        Markup('<a href="{}">[{}]</a>').format(f"#citation-{n}" if n <= MAX_CITATIONS else citations_url, n)
+        for n in numbers
+    )
 
 
 def _referrers(connection, collection: str, record_id: str, base: str) -> list[Referrers]:
@@ -273,21 +296,21 @@ def _referrers(connection, collection: str, record_id: str, base: str) -> list[R
 # --------------------------------------------------------------------------- citations and the evidence view
 
 
-def _sentence_starts(text: str) -> list[int]:
-    return [0, *(match.end() for match in SENTENCE_END.finditer(text))]
-
-
-def _context(text: str, starts: list[int], start: int, end: int) -> tuple[str, str]:
-    """The text of a sentence either side of ``text[start:end]`` (and the rest of the sentences it cuts)."""
-    begins = bisect_right(starts, start) - 1  # the sentence the span begins in
-    before_start = starts[max(begins - 1, 0)]
-    following = bisect_left(starts, end)
-    after_end = starts[following + 1] if following + 1 < len(starts) else len(text)
-    before = re.sub(r"\s+", " ", text[before_start:start]).lstrip()
-    after = re.sub(r"\s+", " ", text[end:after_end]).rstrip()
-    if len(before) > MAX_CONTEXT:
+def _context(text: str, start: int, end: int) -> tuple[str, str]:
+    """The text of a sentence either side of ``text[start:end]`` (and the rest of the sentences it cuts), each
+    read from at most :data:`CONTEXT_WINDOW` characters of the text and shown as at most :data:`MAX_CONTEXT`."""
+    window_start, window_end = max(start - CONTEXT_WINDOW, 0), min(end + CONTEXT_WINDOW, len(text))
+    starts = [0] * (window_start == 0) + [m.end() for m in SENTENCE_END.finditer(text, window_start, start)]
+    # a sentence end that the span's last characters begin ("troops." then a space) counts: search from within it
+    following = SENTENCE_END.finditer(text, max(end - CONTEXT_WINDOW, start), window_end)
+    ends = [m.end() for m in following if m.end() >= end]
+    before_start = starts[-2] if len(starts) > 1 else window_start  # the sentence before the span's, or the window
+    after_end = ends[1] if len(ends) > 1 else window_end  # the end of the sentence after the span's, or the window
+    before = WHITESPACE.sub(" ", text[before_start:start]).lstrip()
+    after = WHITESPACE.sub(" ", text[end:after_end]).rstrip()
+    if len(before) > MAX_CONTEXT or (len(starts) < 2 and window_start > 0):
         before = "…" + before[-MAX_CONTEXT:]
-    if len(after) > MAX_CONTEXT:
+    if len(after) > MAX_CONTEXT or (len(ends) < 2 and window_end < len(text)):
         after = after[:MAX_CONTEXT] + "…"
     return before, after
 
@@ -300,12 +323,12 @@ def _citation_views(connection, citations, base: str, seeds) -> list[CitationVie
         name, text = connection.execute(
             f"select {label}, {sql_name(layout.TEXT_COLUMN)} from {sql_name(quoted)} where id = ?", (source_id,)
         ).fetchone()
-        sources[source_id] = (name or source_id, text, _sentence_starts(text))
+        sources[source_id] = (name or source_id, text)
     numbers = {source: number for number, (source, _) in seeds.items()}
     views = []
     for number, (part, _, source_id, quote, start, end, supports) in enumerate(citations, 1):
-        name, text, starts = sources[source_id]
-        before, after = _context(text, starts, start, end)
+        name, text = sources[source_id]
+        before, after = _context(text, start, end)
         source = record_link(base, quoted, source_id, name)
         if source_id in numbers:
             source += Markup(" (seed {})").format(numbers[source_id])
@@ -326,38 +349,54 @@ def _editorial(connection, collection: str, record_id: str) -> list[tuple[str, s
     return [(", ".join(json.loads(fields)), basis) for fields, basis in rows]
 
 
-def _evidence(connection, source_id: str, text: str, base: str) -> tuple[Markup, list[Passage]]:
-    """The article with every cited span highlighted and anchored, and the list of spans with their records."""
+def _evidence(connection, source_id: str, text: str, base: str) -> tuple[Markup, list[Passage], int]:
+    """The article with every cited span highlighted and anchored; the first :data:`MAX_PASSAGES` spans with the
+    records they support, and how many more spans there are."""
     citations = connection.execute(
         "select start_offset, end_offset, record_type, record_id, part from citations where source_id = ? "
         "order by start_offset, end_offset, record_type, record_id, part, position",
         (source_id,),
     ).fetchall()
+    spans: dict[tuple[int, int], dict[tuple[str, str, str], None]] = {}
+    for start, end, collection, record_id, part in citations:
+        spans.setdefault((start, end), {})[collection, record_id, part] = None
+    listed = list(spans.items())[:MAX_PASSAGES]
+    labels = _labels(connection, {(collection, record_id) for _, cited in listed for collection, record_id, _ in cited})
+    passages = []
+    for number, ((start, end), cited) in enumerate(listed, 1):
+        records = []
+        for collection, record_id, part in cited:
+            link = Markup("{}: ").format(collection) + record_link(base, collection, record_id, labels.get((collection, record_id)))
+            if part:
+                link += Markup(' <span class="detail">({})</span>').format(part)
+            records.append(link)
+        passages.append(Passage(span_anchor(start, end), number, text[start:end], records))
+    links = [f"#passage-{number}" if number <= MAX_PASSAGES else passages_url(base, source_id, span)
+             for number, span in enumerate(spans, 1)]
+    return _highlighted(text, list(spans), links), passages, len(spans) - len(passages)
+
+
+def passages_url(base: str, source_id: str, span: tuple[int, int] | None = None) -> str:
+    """The cited passages of a source as a table (those of one span of it)."""
+    query = {"source_id": source_id} | ({"start_offset": span[0], "end_offset": span[1]} if span else {})
+    return f"{base}/{SOURCE_STATEMENTS}?{urlencode(query)}"
+
+
+def _labels(connection, records: set[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+    """The label of each (collection, id) of ``records``."""
+    by_collection = defaultdict(list)
+    for collection, record_id in sorted(records):
+        by_collection[collection].append(record_id)
     labels = {}
-    by_collection = defaultdict(set)
-    for _, _, collection, record_id, _ in citations:
-        by_collection[collection].add(record_id)
     for collection, ids in by_collection.items():
         label = sql_name(site_metadata.label_column(collection))
-        for chunk in _chunks(sorted(ids), 500):
+        for chunk in _chunks(ids, 500):
             marks = ", ".join("?" * len(chunk))
             for record_id, name in connection.execute(
                 f"select id, {label} from {sql_name(collection)} where id in ({marks})", chunk
             ):
                 labels[collection, record_id] = name
-    spans: dict[tuple[int, int], list[Markup]] = {}
-    for start, end, collection, record_id, part in citations:
-        link = Markup("{}: ").format(collection) + record_link(base, collection, record_id, labels.get((collection, record_id)))
-        if part:
-            link += Markup(' <span class="detail">({})</span>').format(part)
-        records = spans.setdefault((start, end), [])
-        if link not in records:
-            records.append(link)
-    passages = [
-        Passage(span_anchor(start, end), number, text[start:end], records)
-        for number, ((start, end), records) in enumerate(spans.items(), 1)
-    ]
-    return _highlighted(text, passages, spans), passages
+    return labels
 
 
 def _chunks(items: list, size: int):
@@ -365,25 +404,29 @@ def _chunks(items: list, size: int):
         yield items[index:index + size]
 
 
-def _highlighted(text: str, passages: list[Passage], spans) -> Markup:
-    """``text`` escaped, each cited span marked (overlapping spans mark their common part once, darker) and
-    preceded by its number, a link to the records it supports."""
-    bounds = [(start, end) for start, end in spans]
-    cuts = sorted({0, len(text), *(s for s, _ in bounds), *(e for _, e in bounds)})
+def _highlighted(text: str, spans: list[tuple[int, int]], links: list[str]) -> Markup:
+    """``text`` escaped, each of ``spans`` marked and preceded by its number, a link to ``links[number - 1]`` (its
+    passage in the list, or in the table past those listed). Overlapping spans mark their common part once,
+    darker; each marked piece says its offsets (``data-from``, ``data-to``) so that the page can mark every
+    piece of the span its address names. One pass through the cuts: linear in the text and the spans."""
+    cuts = sorted({0, len(text), *(s for s, _ in spans), *(e for _, e in spans)})
     starting = defaultdict(list)
-    for passage, (start, end) in zip(passages, bounds):
-        starting[start].append((passage, end))
+    ending = defaultdict(int)
+    for number, (start, end) in enumerate(spans, 1):
+        starting[start].append((number, start, end))
+        ending[end] += end > start
     out = []
+    depth = 0
     for left, right in zip(cuts, cuts[1:]):
-        for passage, _ in starting.get(left, []):
-            out.append(Markup('<a class="span-start" id="{}" href="#passage-{}">{}</a>').format(
-                passage.anchor, passage.number, passage.number))
-        covering = [span_anchor(s, e) for s, e in bounds if s <= left and e >= right]
+        depth -= ending.get(left, 0)
+        for number, start, end in starting.get(left, []):
+            out.append(Markup('<a class="span-start" id="{}" href="{}">{}</a>').format(
+                span_anchor(start, end), links[number - 1], number))
+            depth += end > start
         piece = escape(text[left:right])
-        if covering:
-            depth = min(len(covering), 3)
-            out.append(Markup('<mark class="cited depth-{}" data-spans="{}">{}</mark>').format(depth, " ".join(covering), piece))
+        if depth:
+            out.append(Markup('<mark class="cited depth-{}" data-from="{}" data-to="{}">{}</mark>').format(
+                min(depth, 3), left, right, piece))
         else:
             out.append(piece)
     return Markup("").join(out)
-

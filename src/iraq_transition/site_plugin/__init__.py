@@ -3,24 +3,26 @@ see the README's Publishing section) both load, through the ``datasette`` entry 
 
 It brings the templates in templates/ (Datasette takes a plugin's templates from the ``templates`` directory of
 its package), their Python helpers (:mod:`..pages`, :mod:`..record_page`), the bounds on SQL of
-plugins/sql_limits.py, and one log line per error answer instead of a traceback with every local variable.
+plugins/sql_limits.py, one log line per error answer instead of a traceback with every local variable, and row
+pages whose key does not have the parts of its table's primary key answered 404.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import weakref
 
 from datasette import hookimpl
 from markupsafe import Markup
 
-from .. import pages, site_config
+from .. import layout, pages, site_config
 from ..build import csv_tables
 from ..codebook import codebook, to_html
 from ..plugins.sql_limits import prepare_connection
 from ..record_page import record_page
 
-__all__ = ["extra_template_vars", "prepare_connection", "startup"]
+__all__ = ["extra_template_vars", "prepare_connection", "register_routes", "startup"]
 """The hooks of this plugin (Datasette finds them as the module's attributes; prepare_connection comes from
 plugins/sql_limits.py)."""
 
@@ -32,6 +34,30 @@ def startup(datasette) -> None:
     from datasette import handle_exception
 
     handle_exception.rich = None
+
+
+@hookimpl
+def register_routes(datasette):
+    """The row pages of the dataset's tables, ahead of Datasette's own route for them: a key of more or fewer parts
+    than the table's primary key is no row (404), where Datasette 0.65 would run its query with values missing (a
+    server error and its traceback) or ignore the parts too many."""
+    from datasette.utils import tilde_encode, urlsafe_components
+    from datasette.utils.asgi import NotFound
+    from datasette.views.row import RowView
+
+    key_parts = {tilde_encode(table.name): len(table.primary_key) for table in layout.table_layout()}
+    tables = "|".join(map(re.escape, key_parts))
+    route = rf"/(?P<database>{re.escape(tilde_encode(site_config.NAME))})/(?P<table>{tables})/(?P<pks>[^/]+?)(\.(?P<format>\w+))?$"
+    row_view = RowView.as_view(datasette)
+
+    async def row(request, send):
+        table = request.url_vars["table"]
+        given = len(urlsafe_components(request.url_vars["pks"]))
+        if given != key_parts[table]:
+            raise NotFound(f"A row of {table} has a key of {key_parts[table]} parts, comma-separated; this one has {given}")
+        return await row_view(request, send)
+
+    return [(route, row)]
 
 
 @hookimpl
