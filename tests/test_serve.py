@@ -299,7 +299,8 @@ def test_every_page_says_its_licence_source_and_codebook_even_the_first_one_aske
     """Datasette copies the licence it inherits into a table's metadata only once that table's page is shown: a
     record page asked for first on a fresh server must say it all the same, and so must a canned query."""
     fresh = serve.datasette(site)
-    for path in (f"/{DB}/quotes/singh-us-not-withdrawing-from-iraq", f"/{DB}/actors/iraq", f"/{DB}/quotes_by_speaker"):
+    for path in (f"/{DB}/quotes/singh-us-not-withdrawing-from-iraq", f"/{DB}/actors/iraq", f"/{DB}/quotes_by_speaker",
+                 site_config.CODEBOOK_URL, "/-/search?q=withdrawal"):
         page = get(fresh, path)
         assert page.status_code == 200, path
         assert site_config.LICENSE_URL in page.text and f'href="{site_config.CODEBOOK_URL}"' in page.text, path

@@ -66,7 +66,9 @@ def extra_template_vars(template, database, table, view_name, request, datasette
     numbers of a table page, the id columns of a query page, the undated events of the home page."""
     variables = {"table_body_html": pages.table_body_html, "page_order": pages.page_order}
     if template == CODEBOOK_PAGE:
-        return variables | {"codebook_html": _codebook_html()}
+        return variables | {"codebook_html": _codebook_html(), "metadata": datasette.metadata()}
+    if template == "search_all.html":  # datasette-search-all's page, which passes no metadata: the footer's licence
+        return variables | {"metadata": datasette.metadata()}
     if template == "index.html":
         return _with(datasette, site_config.NAME, variables, undated=True)
     if database != site_config.NAME:
