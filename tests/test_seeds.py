@@ -173,3 +173,23 @@ def test_a_seed_no_commit_has_is_new_and_its_mismatch_says_what_sha256_should_be
     assert hash_mismatch(LEAK, digest, committed).startswith(f"new seed: sha256 should be {digest}, ")
     for name, known in (("000_adbaac8c2019ffeb.txt", committed), (LEAK, None)):
         assert hash_mismatch(name, digest, known).startswith(f"seeds/{name} has changed: its SHA-256 is {digest}.")
+
+
+def test_validate_says_a_new_seeds_record_wants_its_hash_and_a_committed_one_has_changed(tiny, cli):
+    _git(tiny, "init", "-q")
+    _git(tiny, "add", "data", "seeds")
+    _git(tiny, "commit", "-q", "-m", "base")
+    record = tiny / "data" / "sources" / "article-000.yaml"
+    (tiny / "seeds" / "005_new.txt").write_text("A new article.\n", encoding="utf-8")
+    (tiny / "data" / "sources" / "article-005.yaml").write_text(
+        record.read_text(encoding="utf-8").replace("id: article-000", "id: article-005")
+        .replace("file: 000_adbaac8c2019ffeb.txt", "file: 005_new.txt"), encoding="utf-8")
+    seed = tiny / "seeds" / "000_adbaac8c2019ffeb.txt"
+    seed.chmod(0o644)
+    seed.write_bytes(seed.read_bytes() + b"\n")
+    done = cli("--root", tiny, "validate", tiny / "data" / "sources")
+    assert_clean_exit(done, 1)
+    digest = hashlib.sha256(b"A new article.\n").hexdigest()
+    assert f"data/sources/article-005.yaml:3:9: sources/article-005: sha256: new seed: sha256 should be {digest}" in done.out
+    assert "data/sources/article-000.yaml:3:9: sources/article-000: sha256: seeds/000_adbaac8c2019ffeb.txt has changed" \
+        in done.out

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from .load import Project, display_path
 from .problems import Issue, Problem, UsageError
-from .seeds import SeedError, is_plain_directory, read_seed, stray_seed
+from .seeds import SeedError, committed_seeds, hash_mismatch, is_plain_directory, read_seed, stray_seed
 from .store import Stat, file_stat
 
 
@@ -47,6 +47,10 @@ class SeedOutcome:
     texts: Texts | None = None
 
 
+_NOT_ASKED = object()
+"""Which seeds are committed, before git was asked."""
+
+
 def check_seeds(project: Project, sources: list[tuple[int, str, str, str | None, str | None, bool]],
                 known: dict[str, tuple[Stat, str]]) -> SeedOutcome:
     """Check the seeds of ``sources`` (index of the file, its display path, source id, seed file, sha256, whether
@@ -59,6 +63,7 @@ def check_seeds(project: Project, sources: list[tuple[int, str, str, str | None,
     digests: dict[str, str] = {}
     names: dict[str, str] = {}
     read: dict[str, str] = {}
+    committed = _NOT_ASKED
     plain = is_plain_directory(seeds_dir)
     known = known if plain else {}
 
@@ -93,9 +98,9 @@ def check_seeds(project: Project, sources: list[tuple[int, str, str, str | None,
             outcome.seeds[source_file] = (seen, digest)
         digests[source_id], names[source_id] = digest, source_file
         if digest != sha256:
-            add(index, ("sha256",), f"seeds/{source_file} has changed: its SHA-256 is {digest}. Seeds must stay "
-                "byte-for-byte as archived; restore the file, or if the new text is right, set sha256 to the new "
-                "value and re-check every citation of this source", "seed-changed")
+            if committed is _NOT_ASKED:  # asked of git once, and only when a seed's hash is not its record's
+                committed = committed_seeds(project.root)
+            add(index, ("sha256",), hash_mismatch(source_file, digest, committed), "seed-changed")
     if plain and is_plain_directory(project.data_dir):  # without records, no seed is judged undescribed
         for name in sorted(os.listdir(seeds_dir)):
             if name not in described and name not in mentioned:
