@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import marshal
 import os
+import re
 import sqlite3
 import sys
 import time
@@ -40,12 +41,18 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .problems import UsageError
 
 CACHE_HOME = "iraq-transition"  # the directory of the caches of every repository, in the user's cache directory
 DATABASE = "cache-"  # then the code version, .sqlite3
 RACY_NS = 2_000_000_000
-BUSY_SECONDS = 600
-"""How long a run waits for another run of the same repository to finish with the cache (then it goes without)."""
+BUSY_SECONDS = 5
+"""How long a run waits for another run of the same repository to finish with the cache; then it goes without (the
+results are the same), saying so."""
+OWN_FILES = re.compile(r"cache-[0-9a-f]{16}\.sqlite3(?:-wal|-shm|-journal)?")
+"""The names of this code's cache databases (of any code version): the only files a run removes, besides what older
+releases left in the default cache directory (:data:`OLD_FILES`)."""
+OLD_FILES = re.compile(r"index-[0-9a-f]{16}\.pickle|pack-[0-9a-f]{16}-[0-9a-f]+\.bin|lock|build\.json")
 CHUNK = 500
 """Rows asked for in one query (SQLite allows a few thousand parameters)."""
 
@@ -106,7 +113,11 @@ def cache_directory(root: Path, override: Path | None = None) -> Path | None:
     ``$XDG_CACHE_HOME/iraq-transition/`` (else ``~/.cache/iraq-transition/``), then the first 16 hex digits of the
     SHA-256 of the repository's real path. None when there is no home to put it in."""
     if override is not None:
-        return Path(os.path.abspath(override))
+        override = Path(os.path.abspath(override))
+        if Path(os.path.realpath(override)).is_relative_to(os.path.realpath(root)):
+            raise UsageError(f"--cache-dir {override} is inside the repository: the cache must live outside the work "
+                             "tree (nothing in it may be taken for a cache); choose a directory elsewhere")
+        return override
     base = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):  # unset, empty or relative: ignored, as the XDG specification says
         try:
@@ -221,18 +232,23 @@ class Store:
             connection.executescript(SCHEMA)
             if lock:
                 connection.execute("begin immediate")
-        except sqlite3.DatabaseError:  # not a database (damaged, or something else in its place), read-only, busy
-            store.forget()
+        except sqlite3.DatabaseError as error:  # not a database (damaged, or something else in its place), read-only, busy
+            if error.sqlite_errorname in ("SQLITE_BUSY", "SQLITE_LOCKED"):  # another run's: never dropped
+                store.close()
+                print("iraq-transition: another run is using the cache: checking without it", file=sys.stderr)
+            else:
+                store.forget()
             return None
-        store._drop_others(directory)
+        store._drop_others(directory, old_files=override is None)
         return store
 
-    def _drop_others(self, directory: Path) -> None:
-        """Remove the caches of other code versions (and what older releases left: index, pack, lock, stamp)."""
+    def _drop_others(self, directory: Path, old_files: bool) -> None:
+        """Remove the caches of other code versions, and with ``old_files`` what older releases left in the default
+        cache directory (index, pack, lock, stamp): files of exactly those names, nothing else."""
         with contextlib.suppress(OSError):
             for other in directory.iterdir():
-                if other.name.startswith((DATABASE, "index-", "pack-", "lock", "build.json")) and \
-                        not other.name.startswith(self.path.name):
+                ours = OWN_FILES.fullmatch(other.name) or (old_files and OLD_FILES.fullmatch(other.name))
+                if ours and not other.name.startswith(self.path.name) and other.is_file() and not other.is_symlink():
                     with contextlib.suppress(OSError):
                         other.unlink()
 

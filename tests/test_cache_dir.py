@@ -1,0 +1,58 @@
+"""Where the cache lives and what a run does to it: it removes only its own files, never lives in the work tree,
+and never drops another run's cache; a cache held by another run is gone without, with the same results."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+
+from conftest import copy_repository
+
+
+def test_a_cache_dir_keeps_every_file_that_is_not_a_cache_of_this_code(tmp_path, cli):
+    root = copy_repository(tmp_path / "repo")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    precious = ["lockfile.txt", "build.json.bak", "index-of-my-photos.html", "pack-list.txt", "cache-notes.md",
+                "lock", "build.json", "index-0123456789abcdef.pickle"]
+    for name in precious:
+        (mine / name).write_text("precious\n", encoding="utf-8")
+    stale = mine / "cache-0123456789abcdef.sqlite3"  # a cache of another code version: this code's own kind of file
+    stale.write_bytes(b"")
+    done = cli("--root", root, "--cache-dir", mine, "validate")
+    assert done.code == 0, done.err
+    assert sorted(path.name for path in mine.iterdir() if not path.name.startswith("cache-")) == sorted(
+        name for name in precious if not name.startswith("cache-"))
+    assert (mine / "cache-notes.md").exists() and not stale.exists()
+
+
+def test_a_cache_dir_inside_the_repository_is_refused(tmp_path, cli):
+    root = copy_repository(tmp_path / "repo")
+    for inside in (root / "data" / "actors", root, root / ".cache"):
+        before = sorted(path.relative_to(root) for path in root.rglob("*"))
+        done = cli("--root", root, "--cache-dir", inside, "validate")
+        assert done.code == 2 and "inside the repository" in done.err and "Traceback" not in done.err, done.err
+        assert sorted(path.relative_to(root) for path in root.rglob("*")) == before
+
+
+def test_a_cache_another_run_holds_is_gone_without_and_kept(tmp_path, cli):
+    root = copy_repository(tmp_path / "repo")
+    cache = tmp_path / "cache"
+    assert cli("--root", root, "--cache-dir", cache, "validate").code == 0
+    (database,) = cache.glob("cache-*.sqlite3")
+    holder = subprocess.Popen(  # another run in the middle of its transaction, for longer than a run waits
+        [sys.executable, "-c", "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+         "c.execute('begin immediate'); print('held', flush=True); time.sleep(60)", database],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        # a run waits a few seconds for a held cache, not for the holder's whole transaction (the timeout fails it)
+        held = cli("--root", root, "--cache-dir", cache, "validate", "--format", "json", timeout=50)
+    finally:
+        holder.kill()
+        holder.wait()
+    cold = cli("--root", root, "validate", "--no-cache", "--format", "json")
+    assert (held.code, held.out) == (cold.code, cold.out)
+    assert "another run is using the cache: checking without it" in held.err
+    assert database.exists() and sqlite3.connect(database).execute("select count(*) from files").fetchone()[0] > 0
