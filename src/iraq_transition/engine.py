@@ -200,7 +200,7 @@ class Run:
         tasks = self._tasks([index for index in todo if index not in sources], known_digests, again)
         self._take_outcomes(examine_all(Context(self.known, self.seeds.texts), tasks))
         if store:
-            store.write("update files set size = ?, mtime_ns = ?, inode = ? where id = ?", self.touched)
+            store.write("update files set size = ?, changed_ns = ?, inode = ? where id = ?", self.touched)
             for table, column in FILE_TABLES:
                 store.write(f"delete from {table} where {column} = ?", [(row,) for row in went])
             store.write("delete from seeds")
@@ -292,7 +292,7 @@ class Run:
             summary, file = summary_of(sources[index]), self.files[index]
             listed.append((index, file.display, file.stem, summary.file, summary.sha256, summary.valid))
         known = {name: ((size, mtime, inode), digest) for name, size, mtime, inode, digest in self.store.query(
-            "select name, size, mtime_ns, inode, sha256 from seeds")} if self.store else {}
+            "select name, size, changed_ns, inode, sha256 from seeds")} if self.store else {}
         self.seeds = check_seeds(self.project, listed, known)
 
     # ---- the other files, and the outcomes

@@ -48,14 +48,14 @@ def tree_entries(top: Path) -> Iterator[tuple[str, os.stat_result | int]]:
 
 
 def _tree_state(top: Path, digest) -> int:
-    """Add the name and stat of every entry under ``top`` to ``digest``; return the newest mtime_ns."""
+    """Add the name and stat of every entry under ``top`` to ``digest``; return the newest mtime or ctime (ns)."""
     newest = 0
     for path, stat in tree_entries(top):
         if isinstance(stat, int):
             state = stat
         else:
-            state = (stat.st_mode, stat.st_size, stat.st_mtime_ns, stat.st_ino)
-            newest = max(newest, stat.st_mtime_ns)
+            state = (stat.st_mode, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+            newest = max(newest, stat.st_mtime_ns, stat.st_ctime_ns)
         digest.update(f"{path}\0{state}\n".encode())
     return newest
 

@@ -20,7 +20,7 @@ transaction that changes only the rows of what changed. Every failure to read th
 failure to write it only costs time.
 
 Files changed within :data:`RACY_NS` of being looked at are not trusted by their stat (their next change could
-keep size and mtime, as in git's "racy clean" problem): they are hashed next time.
+keep size and change time, as in git's "racy clean" problem): they are hashed next time.
 """
 
 from __future__ import annotations
@@ -57,14 +57,14 @@ CHUNK = 500
 """Rows asked for in one query (SQLite allows a few thousand parameters)."""
 
 Stat = tuple[int, int, int]
-"""size, mtime_ns, inode of a file."""
+"""size, change time (the later of mtime and ctime, in ns: no tool can set ctime back) and inode of a file."""
 
 SCHEMA = """
 create table if not exists files (
-    id integer primary key, path text not null unique, size int, mtime_ns int, inode int, sha256 blob not null,
+    id integer primary key, path text not null unique, size int, changed_ns int, inode int, sha256 blob not null,
     valid int not null, odd_id int not null, declared text, problems blob, issues blob, record blob, summary blob,
     cited blob);
-create index if not exists files_stat on files (path, id, size, mtime_ns, inode, valid);
+create index if not exists files_stat on files (path, id, size, changed_ns, inode, valid);
 create index if not exists files_rare on files (id) where problems is not null or issues is not null or odd_id;
 create table if not exists refs (target text not null, file int not null, primary key (target, file)) without rowid;
 create index if not exists refs_file on refs (file);
@@ -72,7 +72,7 @@ create table if not exists links (file int not null, name text not null, target 
 create index if not exists links_file on links (file);
 create table if not exists repeats (file integer primary key, digest blob not null, speaker text not null,
     sources text not null);
-create table if not exists seeds (name text primary key, size int, mtime_ns int, inode int, sha256 text not null);
+create table if not exists seeds (name text primary key, size int, changed_ns int, inode int, sha256 text not null);
 create table if not exists texts (source text primary key, sha256 text not null);
 create table if not exists meta (key text primary key, value text not null);
 """
@@ -142,7 +142,8 @@ def file_stats(paths: list[str], follow_symlinks: bool = True) -> list[Stat | No
             except OSError:
                 add(None)
                 continue
-            add((seen.st_size, seen.st_mtime_ns, seen.st_ino) if seen.st_mtime_ns <= trusted_until else None)
+            changed = max(seen.st_mtime_ns, seen.st_ctime_ns)  # ctime too: an edit that puts mtime back sets it
+            add((seen.st_size, changed, seen.st_ino) if changed <= trusted_until else None)
         return found
 
     if len(paths) < 2000:
@@ -272,7 +273,7 @@ class Store:
         """path -> (id, stat or None, valid) of every file of the last run."""
         return {path: (row_id, (size, mtime, inode) if size is not None else None, valid)
                 for path, row_id, size, mtime, inode, valid in
-                self.query("select path, id, size, mtime_ns, inode, valid from files")}
+                self.query("select path, id, size, changed_ns, inode, valid from files")}
 
     def meta(self, key: str) -> str | None:
         rows = self.query("select value from meta where key = ?", (key,))
