@@ -12,16 +12,19 @@ are many. The outcome is the same with the cache as without it (tests compare th
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import marshal
 import os
+import signal
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .crosscheck import citation_issues, cycles, duplicate_ids, duplicate_quotes, reference_issues
 from .load import RECORD_SUFFIX, LoadError, Project, RecordFile, decode, display_path, read_bytes
 from .models import COLLECTIONS
-from .problems import Issue, Problem
+from .problems import Issue, Problem, UsageError
 from .records import FileResult, check_file, locate
 from .seedcheck import SeedOutcome, Texts, check_seeds
 from .store import FILE_TABLES, Store, file_stats, row_key, seal, seal_data, unseal
@@ -105,9 +108,17 @@ _CONTEXT: Context | None = None
 """In a worker process: the context it was started with (see :func:`_start_worker`)."""
 
 
-def _start_worker(context: Context) -> None:
+PR_SET_PDEATHSIG = 1
+"""``prctl``'s option that sends the calling process a signal when its parent dies (linux/prctl.h)."""
+
+
+def _start_worker(context: Context, parent: int) -> None:
     global _CONTEXT
     _CONTEXT = context
+    if sys.platform == "linux":  # a worker ends with the run that forked it: a killed run leaves none behind
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the run ended before the worker could ask to end with it
+        os._exit(1)
 
 
 def _examine_in_worker(tasks: list[Task]) -> bytes:
@@ -124,10 +135,16 @@ def examine_all(context: Context, tasks: list[Task]) -> Iterator[tuple]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor  # here: a run with little to check does without
 
+    from concurrent.futures.process import BrokenProcessPool
+
     chunks = [tasks[start: start + CHUNK_FILES] for start in range(0, len(tasks), CHUNK_FILES)]
-    with ProcessPoolExecutor(jobs, multiprocessing.get_context("fork"), _start_worker, (context,)) as pool:
-        for outcome in pool.map(_examine_in_worker, chunks):
-            yield from marshal.loads(outcome)
+    try:
+        with ProcessPoolExecutor(jobs, multiprocessing.get_context("fork"), _start_worker, (context, os.getpid())) as pool:
+            for outcome in pool.map(_examine_in_worker, chunks):
+                yield from marshal.loads(outcome)
+    except BrokenProcessPool:
+        raise UsageError("a worker process was killed while checking the files (out of memory?): nothing was "
+                         "saved; run the command again") from None
 
 
 # --------------------------------------------------------------------------- a run
