@@ -9,7 +9,10 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import copy_repository
+
+from iraq_transition import store
 
 
 def test_a_cache_dir_keeps_every_file_that_is_not_a_cache_of_this_code(tmp_path, cli):
@@ -80,3 +83,25 @@ def test_an_edit_that_keeps_size_and_puts_mtime_back_is_seen(tmp_path, cli):
         assert "up to date" not in cli("--root", root, "build").out, path
         path.write_bytes(data)
         os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+@pytest.mark.parametrize("column, value", [("problems", 12345), ("summary", ("not", "a", "summary")),
+                                           ("issues", [[1, 2]]), ("problems", compile("1", "x", "exec"))])
+def test_cached_data_of_the_right_checksum_but_the_wrong_shape_is_a_cache_miss(tmp_path, cli, column, value):
+    """What the cache holds is sealed with its row's key; data sealed right but not what this code writes (another
+    user's cache, a bug of an older version) is dropped like damaged data: the same results, no internal error."""
+    root = copy_repository(tmp_path / "repo")
+    cache = tmp_path / "cache"
+    cold = cli("--root", root, "validate", "--no-cache", "--format", "json")
+    assert cli("--root", root, "--cache-dir", cache, "validate").code == cold.code
+    (database,) = cache.glob("cache-*.sqlite3")
+    with sqlite3.connect(database) as connection:
+        path, sha256 = connection.execute("select path, sha256 from files where path like 'data/events/%' "
+                                          "order by path limit 1").fetchone()
+        connection.execute(f"update files set {column} = ? where path = ?", (store.seal(value, store.row_key(path, sha256)), path))
+        if column == "problems":
+            connection.execute("update files set valid = 0 where path = ?", (path,))
+    for _ in range(2):
+        warm = cli("--root", root, "--cache-dir", cache, "validate", "--format", "json")
+        assert (warm.code, warm.out) == (cold.code, cold.out), warm.err
+        assert "internal error" not in warm.err and "Traceback" not in warm.err

@@ -195,6 +195,11 @@ def _checked(project: Project, use_cache: bool, cache_dir: Path | None) -> tuple
     except Unreadable:
         store.forget()
         raise
+    except (TypeError, ValueError, AttributeError, IndexError, KeyError) as error:
+        if store is None:
+            raise  # without a cache, a bug: reported as one
+        store.forget()  # data of the right checksum but not of the shape this code writes: a cache miss too
+        raise Unreadable(f"the cache holds data this code cannot read ({type(error).__name__})") from None
     except BaseException:
         if store is not None:
             store.close()
