@@ -105,3 +105,22 @@ def test_cached_data_of_the_right_checksum_but_the_wrong_shape_is_a_cache_miss(t
         warm = cli("--root", root, "--cache-dir", cache, "validate", "--format", "json")
         assert (warm.code, warm.out) == (cold.code, cold.out), warm.err
         assert "internal error" not in warm.err and "Traceback" not in warm.err
+
+
+def test_a_cache_that_is_not_the_users_own_plain_file_is_not_used(tmp_path, cli):
+    """A database that is a link (it could lead into a work tree) or a directory others can write to is not read."""
+    root = copy_repository(tmp_path / "repo")
+    cold = cli("--root", root, "validate", "--no-cache", "--format", "json")
+    linked, shared = tmp_path / "linked", tmp_path / "shared"
+    assert cli("--root", root, "--cache-dir", linked, "validate").code == cold.code
+    (database,) = linked.glob("cache-*.sqlite3")
+    planted = tmp_path / "planted.sqlite3"
+    database.rename(planted)
+    database.symlink_to(planted)
+    shared.mkdir()
+    shared.chmod(0o777)
+    for directory in (linked, shared):
+        done = cli("--root", root, "--cache-dir", directory, "validate", "--format", "json")
+        assert (done.code, done.out) == (cold.code, cold.out)
+        assert "is not the user's own" in done.err, done.err
+    assert database.is_symlink() and not list(shared.glob("cache-*"))

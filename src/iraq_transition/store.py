@@ -38,6 +38,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from . import __version__
@@ -91,21 +92,40 @@ def _source_hash() -> str:
 
 
 @cache
-def _pydantic_version() -> str:
+def _library_versions() -> str:
+    """The versions of the libraries whose output the cache and the build keep: pydantic and PyYAML (what records
+    read as), SQLite (which stamps its version in the built database)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        return version("pydantic")
-    except PackageNotFoundError:
-        return ""
+    found = [sqlite3.sqlite_version]
+    for name in ("pydantic", "pyyaml"):
+        try:
+            found.append(version(name))
+        except PackageNotFoundError:
+            found.append("")
+    return " ".join(found)
 
 
 def code_version() -> str:
-    """What cached results depend on besides the files: schema, package, Python and pydantic versions, the code."""
+    """What cached results depend on besides the files: schema, package, Python and library versions, the code."""
     from .models import SCHEMA_VERSION  # read each time: a test changes it
 
-    key = "\0".join((SCHEMA_VERSION, __version__, sys.version, _pydantic_version(), _source_hash()))
+    key = "\0".join((SCHEMA_VERSION, __version__, sys.version, _library_versions(), _source_hash()))
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _owned(directory: Path, path: Path) -> bool:
+    """Whether a cache can be trusted: its directory and database (if there is one yet) are the user's, writable by
+    nobody else, and the database is a plain file (never a link, which could lead into a work tree)."""
+    try:
+        stats = [os.stat(directory, follow_symlinks=False)]
+        if os.path.lexists(path):
+            stats.append(os.stat(path, follow_symlinks=False))
+            if not S_ISREG(stats[-1].st_mode):
+                return False
+    except OSError:
+        return False
+    return all(stat.st_uid == os.getuid() and not stat.st_mode & 0o022 for stat in stats)
 
 
 def cache_directory(root: Path, override: Path | None = None) -> Path | None:
@@ -223,6 +243,10 @@ class Store:
         path = directory / f"{DATABASE}{code_version()}.sqlite3"
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not _owned(directory, path):
+                print(f"iraq-transition: the cache in {directory} is not the user's own (or not a plain file): "
+                      "checking without it", file=sys.stderr)
+                return None
             connection = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error):
             return None
