@@ -214,8 +214,11 @@ def _corroboration() -> View:
                  required=True, minimum=1),
             *_COUNTS,
         ],
-        "FROM cited JOIN counted USING (record_type, record_id)\n"
-        "JOIN labels ON labels.record_type = cited.record_type AND labels.id = cited.record_id\n"
+        # CROSS JOIN: SQLite joins in this order, indexing counted and labels (it chose to scan them per row: 12 s at
+        # 10k records, 0.2 s so)
+        "FROM cited CROSS JOIN counted\n"
+        "ON counted.record_type = cited.record_type AND counted.record_id = cited.record_id\n"
+        "CROSS JOIN labels ON labels.record_type = cited.record_type AND labels.id = cited.record_id\n"
         "GROUP BY cited.record_type, cited.record_id\nORDER BY cited.record_type, cited.record_id",
         f"""WITH RECURSIVE {_ORIGINS}, counted AS (
     SELECT record_type, record_id, count(*) AS citations FROM {CITATIONS} WHERE coalesce(part, '') = ''
@@ -249,7 +252,7 @@ def _claim_corroboration() -> View:
             *((dataclasses.replace(column, description=column.description.replace("those", "the")), expression)
               for column, expression in _COUNTS),
         ],
-        "FROM cited\nJOIN labels ON labels.record_type = cited.record_type AND labels.id = cited.record_id\n"
+        "FROM cited\nCROSS JOIN labels ON labels.record_type = cited.record_type AND labels.id = cited.record_id\n"
         "GROUP BY cited.record_type, cited.record_id, cited.part, cited.claim\n"
         "ORDER BY cited.record_type, cited.record_id, cited.part, cited.claim",
         f"""WITH RECURSIVE {_ORIGINS}, cited AS (
