@@ -25,7 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from iraq_transition import build, engine, models, spans, validate
-from iraq_transition.store import cache_directory, code_version, row_key
+from iraq_transition.store import RACY_NS, cache_directory, code_version, row_key
 from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS
 
@@ -101,10 +101,12 @@ def test_refuses_to_write_into_a_directory_it_did_not_make(tmp_path):
 
 
 def aged(root: Path) -> Path:
-    """Date every file under ``root`` a minute back, past the cache's racy window, as files usually are."""
+    """Date every file under ``root`` a minute back, as files usually are, then wait out the cache's racy window
+    (the files' change time counts their ctime too, which dating them moves to now and nothing can set back)."""
     past = time.time() - 60
     for path in root.rglob("*"):
         os.utime(path, (past, past))
+    time.sleep(RACY_NS / 1e9 + 0.1)
     return root
 
 
