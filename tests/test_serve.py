@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -31,6 +32,7 @@ from markupsafe import escape
 
 from iraq_transition import build, pages, record_page, serve, site_config, site_metadata, site_plugin, timeline
 from iraq_transition.load import Project
+from iraq_transition.store import RACY_NS
 from iraq_transition.models import COLLECTIONS, Event
 from iraq_transition.validate import Dataset, validate_project
 
@@ -406,6 +408,7 @@ def test_staleness_follows_data_and_seeds(tmp_path):
     root = copy_repository(tmp_path / "repo")
     project = Project(root)
     assert serve.is_stale(project)
+    time.sleep(RACY_NS / 1e9 + 0.1)  # a build remembers its inputs once their change times are past the racy window
     assert run_cli("--root", root, "build").code == 0
     assert not serve.is_stale(project)
     record = next((root / "data" / "events").glob("*.yaml"))
@@ -414,6 +417,7 @@ def test_staleness_follows_data_and_seeds(tmp_path):
     assert serve.is_stale(project)
     os.utime(record, (built - 10, built - 10))  # an older stat is a change too, as build's own check sees it
     assert serve.is_stale(project)
+    time.sleep(RACY_NS / 1e9 + 0.1)
     assert run_cli("--root", root, "build").code == 0
     assert not serve.is_stale(project)
     record.unlink()  # a removed record leaves no newer file behind, only a newer directory
