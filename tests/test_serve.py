@@ -46,8 +46,10 @@ SVG = "{http://www.w3.org/2000/svg}"
 def site(tmp_path_factory) -> Path:
     """The repository's real records, built once per module by the real CLI; the build directory."""
     root = copy_repository(tmp_path_factory.mktemp("site"))
+    time.sleep(RACY_NS / 1e9 + 0.1)  # else the build is stale at once, and the first serve below replaces it under ds
     result = run_cli("--root", root, "build")
     assert result.code == 0, result.err
+    assert not serve.is_stale(Project(root))
     return root / "build"
 
 
