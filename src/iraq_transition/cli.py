@@ -9,7 +9,6 @@ Every handler takes the parsed arguments and returns the exit status:
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import os
 import sys
@@ -32,10 +31,6 @@ HANDLERS = {
     "fix": ("check", "run_fix"),
     "release": ("release", "run"),
 }
-
-LONG_RUNNING = {"serve"}
-"""Commands that run until stopped: they keep Python's cyclic garbage collection."""
-
 
 def _fault(error: OSError, command: str) -> str:
     """An operating system's refusal in words: the file it concerns, why, and what to do."""
@@ -168,8 +163,6 @@ def main(argv: list[str] | None = None) -> int:
         print(shown(f"iraq-transition: --root {args.root}: not a directory"), file=sys.stderr)
         return 2
     module_name, function_name = HANDLERS[args.command]
-    if args.command not in LONG_RUNNING:
-        gc.disable()  # the process ends soon: collecting the records it builds, all kept, would cost a third
     try:
         handler = getattr(importlib.import_module(f".{module_name}", __package__), function_name)
         return handler(args)
