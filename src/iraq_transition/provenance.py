@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
 
-from .fields import field_type, is_model
+from .fields import REQUIRED, field_defaults, field_specs, is_model
 from .models import Citation, EditorialValue, ForceLevel, FuzzyDate
 from .problems import Issue
 from .spans import normalise
@@ -29,7 +28,7 @@ def _populated(value: Any, default: Any) -> bool:
     """Whether a value says something: not null, not empty, not false, not the field's default."""
     if value is None or value is False or value == []:
         return False
-    return default is PydanticUndefined or value != default
+    return default is REQUIRED or value != default
 
 
 def _has_citations(model: type[BaseModel]) -> bool:
@@ -47,20 +46,19 @@ def claims(part: BaseModel) -> dict[str, Loc]:
     model = type(part)
     exempt = getattr(model, "EDITORIAL", {})
     found: dict[str, Loc] = {}
-    for name, info in model.model_fields.items():
+    for spec, (name, default, _) in zip(field_specs(model), field_defaults(model)):
         value = getattr(part, name)
-        if name in ("citations", "editorial") or name in exempt or not _populated(value, info.get_default()):
+        if name in ("citations", "editorial") or name in exempt or not _populated(value, default):
             continue
-        shape = field_type(info.annotation, tuple(info.metadata))
-        if shape.is_list:
-            if is_model(shape.base) and _has_citations(shape.base):
+        if spec.is_list:
+            if is_model(spec.base) and _has_citations(spec.base):
                 continue
             for index, item in enumerate(value):
                 found.setdefault(f"{name}.{_key(item)}", (name, index))
-        elif is_model(shape.base) and shape.base is not FuzzyDate:
-            for sub, sub_info in shape.base.model_fields.items():
+        elif is_model(spec.base) and spec.base is not FuzzyDate:
+            for sub, sub_default, _ in field_defaults(spec.base):
                 support = f"{name}.{sub}"
-                if support not in exempt and _populated(getattr(value, sub), sub_info.get_default()):
+                if support not in exempt and _populated(getattr(value, sub), sub_default):
                     found[support] = (name, sub)
         else:
             found[name] = (name,)
@@ -75,11 +73,10 @@ def _covers(support: str, claim: str) -> bool:
 def cited_parts(record: BaseModel) -> Iterator[tuple[Loc, BaseModel]]:
     """The record and each of its parts that carry citations (postures, framings, positions), with their loc."""
     yield (), record
-    for name, info in type(record).model_fields.items():
-        shape = field_type(info.annotation, tuple(info.metadata))
-        if name != "citations" and shape.is_list and is_model(shape.base) and _has_citations(shape.base):
-            for index, item in enumerate(getattr(record, name)):
-                yield (name, index), item
+    for spec in field_specs(type(record)):
+        if spec.name != "citations" and spec.is_list and is_model(spec.base) and _has_citations(spec.base):
+            for index, item in enumerate(getattr(record, spec.name)):
+                yield (spec.name, index), item
 
 
 def _dotted(loc: Loc) -> str:
