@@ -70,6 +70,11 @@ def _covers(support: str, claim: str) -> bool:
     return claim == support or claim.startswith(support + ".")
 
 
+def _coverers(claim: str) -> set[str]:
+    """Every name that covers ``claim`` (see :func:`_covers`): the claim, and each part of it before a dot."""
+    return {claim, *(claim[:at] for at, character in enumerate(claim) if character == ".")}
+
+
 def cited_parts(record: BaseModel) -> Iterator[tuple[Loc, BaseModel]]:
     """The record and each of its parts that carry citations (postures, framings, positions), with their loc."""
     yield (), record
@@ -97,17 +102,20 @@ def support_issues(record: BaseModel) -> list[Issue]:
         prefix = _dotted(part_loc) + "." if part_loc else ""
         exempt = getattr(type(part), "EDITORIAL", {})
         citations: list[Citation] = part.citations
+        coverers = {name: _coverers(name) for name in found}
+        covering = set().union(*coverers.values())
         for index, citation in enumerate(citations):
             for position, support in enumerate(citation.supports):
-                if not any(_covers(support, claim) for claim in found):
+                if support not in covering:
                     issues.append(Issue(part_loc + ("citations", index, "supports", position),
                                         _not_a_claim(support, found, exempt), code="support-unknown"))
+        supported = {support for citation in citations for support in citation.supports}
         for claim, loc in found.items():
-            marked = {name for name in added if _covers(name, prefix + claim)}
+            marked = added & _coverers(prefix + claim) if added else set()
             if marked:
                 accounted |= marked
                 continue
-            if not any(_covers(support, claim) for citation in citations for support in citation.supports):
+            if supported.isdisjoint(coverers[claim]):
                 issues.append(Issue(part_loc + loc, f"{claim} is supported by no citation: add {claim!r} to the "
                                     "supports of the citation whose words give it (or cite such words), mark it "
                                     "editorial with its basis, or remove the value", code="unsupported-value"))
