@@ -114,17 +114,17 @@ class Citation(Model):
 
 
 class EditorialValue(Model):
-    """Values the editors add from outside the seed sources, with where they come from."""
+    """Values no cited passage gives (from outside the seed sources, or inferred by the editors from several of them), with where they come from."""
 
     fields: list[SupportName] = Field(
         min_length=1, description="The values, named as citations' supports name them; a part's as 'postures.0.reported'."
     )
-    basis: Text = Field(description="Where the values come from, and why no seed source gives them.")
+    basis: Text = Field(description="Where the values come from, and why no passage of a seed source gives them.")
 
 
 EditorialValues = Annotated[
     list[EditorialValue],
-    Field(default_factory=list, description="Values added from outside the seed sources, each with its basis."),
+    Field(default_factory=list, description="Values no cited passage gives (from outside the seed sources, or inferred from several), each with its basis."),
 ]
 
 Citations = Annotated[

@@ -103,7 +103,7 @@ class RecordPage:
     children: list[Child] = field(default_factory=list)
     referrers: list[Referrers] = field(default_factory=list)
     citations: list[CitationView] = field(default_factory=list)
-    editorial: list[tuple[str, str]] = field(default_factory=list)  # values from outside the seeds, and their basis
+    editorial: list[tuple[str, str]] = field(default_factory=list)  # values no cited passage gives, and their basis
     more_citations: int = 0  # how many more than those shown
     citations_url: str = ""  # the record's citations as a table
     seed: str | None = None
@@ -339,7 +339,7 @@ def _citation_views(connection, citations, base: str, seeds) -> list[CitationVie
 
 
 def _editorial(connection, collection: str, record_id: str) -> list[tuple[str, str]]:
-    """The record's values from outside the seeds, each entry's names joined, with its basis."""
+    """The record's editorial values (no cited passage gives them), each entry's names joined, with its basis."""
     table = f"{layout.singular(collection)}_editorial"
     if table not in {made.name for made in layout.table_layout()}:
         return []
