@@ -209,15 +209,19 @@ class Generator:
         return date
 
     @staticmethod
-    def date_words(date: dict) -> str:
+    def date_words(date: dict | None, before: str = "") -> str:
+        """How a source words ``date`` ("by September 2025"), after ``before``; nothing without a date."""
+        if date is None:
+            return ""
         value = date["value"]
         words = {
             "day": lambda: dt.date.fromisoformat(value).strftime("%-d %B %Y"),
             "month": lambda: dt.date.fromisoformat(value + "-01").strftime("%B %Y"),
             "year": lambda: value,
         }[date["precision"]]()
-        return {"exact": "in " if date["precision"] != "day" else "on ", "no_later_than": "by ",
-                "no_earlier_than": "until at least ", "circa": "around "}[date.get("qualifier", "exact")] + words
+        qualified = {"exact": "in " if date["precision"] != "day" else "on ", "no_later_than": "by ",
+                     "no_earlier_than": "until at least ", "circa": "around "}[date.get("qualifier", "exact")]
+        return before + qualified + words
 
     def cite(self, sentence: str, sources: int | None = None, whole: bool = False) -> list[dict]:
         """Put ``sentence`` into 1-3 source texts and return citations of it.
@@ -297,7 +301,8 @@ class Generator:
             as_of = self.date(2020, 2026)
             if rng.random() < 0.6:
                 position["as_of"] = as_of
-            position["citations"] = self.cite(f"{title} {name} spoke to reporters.")
+            position["citations"] = self.cite(f"{title} {name} spoke to reporters"
+                                              f"{self.date_words(position.get('as_of'), ' ')}.")
             record["positions"] = [position]
         record["citations"] = self.cite(f"{name} was named in connection with the coalition mission.")
         return record
@@ -314,7 +319,7 @@ class Generator:
             record["notes"] = "Sources differ on the date."
         record.update({"title": f"{actor_name} {title_phrase} in {place_name}",
                   "description": f"The sources report that {actor_name} {past} in {place_name}"
-                                 f"{' ' + self.date_words(date) if date else ''}.",
+                                 f"{self.date_words(date, ' ')}.",
                   "event_type": event_type, "status": status})
         if date:
             record["date"] = date
@@ -335,7 +340,7 @@ class Generator:
         record["place"] = place
         if i and rng.random() < 0.3:
             record["links"] = [{"event": self.pick("events", before=i), "relation": rng.choice(RELATIONS)}]
-        when = self.date_words(date) if date else "recently"
+        when = (self.date_words(date) + self.date_words(record.get("end_date"), ", ending ")) if date else "recently"
         if rng.random() < 0.15:
             wording = rng.choice(WORDINGS)
             framing = {"wording": wording}
@@ -362,7 +367,8 @@ class Generator:
         record["directness"] = "direct" if rng.random() < 0.75 else "partial"
         if i and rng.random() < 0.2:
             record["variant_of"] = self.pick("quotes", before=i)
-        record["citations"] = self.cite(f"“{text},” {described} said.", whole=True)
+        record["citations"] = self.cite(f"“{text},” {described} said{self.date_words(record.get('said'), ' ')}.",
+                                        whole=True)
         return record
 
     def force_level(self, i: int) -> dict:
@@ -388,7 +394,8 @@ class Generator:
         record["qualifier"] = qualifier
         record["as_of"] = self.date(2017, 2026)
         record["status"] = rng.choice(["current", "current", "planned", "projected", "historical"])
-        record["citations"] = self.cite(f"There are {wording} troops in the country, officials said.", whole=True)
+        record["citations"] = self.cite(
+            f"There are {wording} troops in the country {self.date_words(record['as_of'])}, officials said.", whole=True)
         return record
 
     def base(self, i: int) -> dict:
@@ -414,7 +421,9 @@ class Generator:
             if rng.random() < 0.3:
                 posture["effective"] = self.date(2024, 2026)
             posture["description"] = f"The presence at {name} is reported as {kind.replace('_', ' ')}."
-            posture["citations"] = self.cite(f"Forces at {name} are {kind.replace('_', ' ')}, officials said.")
+            posture["citations"] = self.cite(f"Forces at {name} are {kind.replace('_', ' ')}"
+                                             f"{self.date_words(posture.get('effective'), ' ')}, officials said "
+                                             f"{self.date_words(posture['reported'])}.")
             postures.append(posture)
         record["postures"] = postures
         record["citations"] = self.cite(f"{name} in {province} hosts coalition advisers.")

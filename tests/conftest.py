@@ -64,6 +64,17 @@ def copy_repository(copy: Path) -> Path:
     return copy
 
 
+def date_from_publication(root: Path) -> Path:
+    """Have Singh's quote (the data marks its day editorial) cite 003's 'on Friday' for its date, whose year is then
+    that of 003's publication; the quote's path."""
+    quote = root / "data" / "quotes" / "singh-us-not-withdrawing-from-iraq.yaml"
+    text = quote.read_text(encoding="utf-8")
+    editorial = text[text.index("editorial:\n"):text.index("citations:\n")]
+    quote.write_text(text.replace(editorial, "").replace("      - occasion\n", "      - occasion\n      - said\n", 1),
+                     encoding="utf-8")
+    return quote
+
+
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
     """A scratch copy of the repository's data, seeds and generated files, safe to break."""

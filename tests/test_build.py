@@ -45,6 +45,7 @@ id: statement-rewrite
 file: 002_7a0b9a0022a58a96.txt
 sha256: {sha_002}
 language: en
+published: {{value: '2024-09-27', precision: day, qualifier: no_earlier_than}}
 same_story_as: pentagon-statement
 """,
     "actors/united-states": """

@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from conftest import date_from_publication
 from iraq_transition import serve
 from iraq_transition.load import Project
 from iraq_transition.problems import CODES
@@ -26,6 +27,8 @@ CROSS_RECORD = {  # fixture -> the codes of the problems the checks spanning rec
     "events/ambiguous-span.yaml": {"quote-ambiguous"},
     "events/prefix-mismatch.yaml": {"prefix-mismatch"},
     "quotes/text-not-in-span.yaml": {"text-outside-spans"},
+    "quotes/speaker-not-in-span.yaml": {"speaker-not-in-span"},
+    "events/year-unsupported.yaml": {"date-year-unsupported"},
     "sources/missing-seed.yaml": {"seed-unusable"},
 }
 
@@ -94,3 +97,22 @@ def test_serve_sees_what_build_sees_a_record_replaced_by_an_older_copy_is_stale(
     assert serve.is_stale(Project(root))
     again = cli("--root", root, "build")
     assert again.code == 0 and "up to date" not in again.out
+
+
+def test_a_source_s_new_publication_year_checks_its_citing_records_again(repo_copy):
+    """The dates that 003's words give no year for ('on Friday') take the year of its publication: when only its
+    record changes (its text does not), the records citing it are checked again, and the warm run reports what a
+    run without the cache reports."""
+    date_from_publication(repo_copy)
+    project = Project(repo_copy)
+    assert validate_project(project)[1] == []  # fills the cache
+    source = repo_copy / "data" / "sources" / "report-phaseout-daesh-occupation.yaml"
+    original = source.read_text()
+    for published in ('value: "2025-09-26"', 'value: "2024-09-27"'):
+        source.write_text(original.replace('value: "2024-09-27"', published))
+        past = time.time() - 60
+        os.utime(source, (past, past))
+        time.sleep(RACY_NS / 1e9 + 0.1)  # the source's stat is trusted by the next run
+        cold = validate_project(project, use_cache=False)
+        assert validate_project(project) == cold
+        assert {problem.code for problem in cold[1]} == ({"date-year-unsupported"} if "2025" in published else set())

@@ -48,12 +48,14 @@ def _values(root: Path) -> dict[str, dict[str, object]]:
         "force_levels": {
             "actor": "sabrina-singh",
             "country": "IQ",
-            "wording": "changing",
-            "qualifier": "unspecified",
-            "value": "2024",
+            "wording": "approximately 2,500 American service members",
+            "qualifier": "approximately",
+            "value": "2021",
             "precision": "year",
-            "status": "current",
+            "status": "historical",
             **cite("actor", "country", "wording", "qualifier", "as_of", "status"),
+            "quote": "Coalition military operations wrapped up in 2021, leaving approximately 2,500 American service "
+                     "members",
         },
         "bases": {"name": "Iraq", "site_type": "region", "country": "IQ", **cite("name", "country")},
     }

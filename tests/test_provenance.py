@@ -4,8 +4,12 @@ counts, per record and per claim, only the citations that support it."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
+
+from conftest import date_from_publication
+from iraq_transition.spans import SENTENCE_REACH, sentence_around
 
 NE_SYRIA = Path("data/bases/northeastern-syria.yaml")
 TROOPS = Path("data/force_levels/us-troops-iraq-2500-2024.yaml")
@@ -92,3 +96,107 @@ def test_a_force_level_s_numbers_are_those_its_wording_states(cli, repo_copy):
     assert [(p["code"], p["field"], p["line"]) for p in problems] == [
         ("number-not-in-wording", "best", _line_of(path, "best:"))]
     assert "it states: 2,500" in problems[0]["message"]
+
+
+NOT_A_WITHDRAWAL = Path("data/quotes/senior-us-official-not-a-withdrawal-but-a-transition.yaml")
+SINGH = Path("data/quotes/singh-us-not-withdrawing-from-iraq.yaml")
+TROOPS_2021 = Path("data/force_levels/us-troops-iraq-approximately-2500-2021.yaml")
+REPORT_003 = Path("data/sources/report-phaseout-daesh-occupation.yaml")
+WORDS_ONLY = ("    quote: “This is not a withdrawal. This is a transition to an expanded U.S.-Iraqi bilateral security "
+              "relationship,”\n")
+
+
+def _speaker(path: Path, described: str) -> None:
+    text = path.read_text()
+    path.write_text(re.sub(r"\nspeaker_as_described: .*\n", f"\nspeaker_as_described: {described}\n", text))
+
+
+def test_a_quote_s_speaker_as_described_must_be_in_a_citation_that_supports_it(cli, repo_copy):
+    path = repo_copy / NOT_A_WITHDRAWAL
+    _speaker(path, "a senior American official")
+    problems = _problems(cli, repo_copy)
+    assert [(p["code"], p["field"], p["line"]) for p in problems] == [
+        ("speaker-not-in-span", "speaker_as_described", _line_of(path, "speaker_as_described:"))]
+    assert "'a senior American official'" in problems[0]["message"]
+    assert "copy the source's own words for the speaker, or cite the sentence" in problems[0]["message"]
+
+
+def test_speaker_as_described_may_be_in_the_sentence_around_the_span_but_not_further(cli, repo_copy):
+    """The span of the quoted words alone: the sentence it is in names "the official" ("..., the official said");
+    001's "a senior US official" is in the sentence before, which the citation does not cite."""
+    path = repo_copy / NOT_A_WITHDRAWAL
+    text = path.read_text()
+    path.write_text(re.sub(r"\n    quote: In a briefing .*\n", "\n" + WORDS_ONLY, text))
+    problems = _problems(cli, repo_copy)
+    assert [(p["code"], p["line"]) for p in problems] == [
+        ("speaker-not-in-span", _line_of(path, "speaker_as_described:"))]
+    _speaker(path, "the official")
+    assert cli("--root", repo_copy, "validate").code == 0
+
+
+def test_speaker_as_described_is_looked_for_in_every_citation_that_supports_it(cli, repo_copy):
+    path = repo_copy / SINGH  # the second citation, not the first, words the speaker
+    assert cli("--root", repo_copy, "validate").code == 0
+    path.write_text(path.read_text().replace("      - speaker_as_described\n", "").replace(
+        "      - text\n", "      - text\n      - speaker_as_described\n", 1))
+    assert [p["code"] for p in _problems(cli, repo_copy)] == ["speaker-not-in-span"]
+
+
+def _support_line(path: Path, name: str) -> int:
+    return next(number for number, line in enumerate(path.read_text().splitlines(), 1) if line == f"      - {name}")
+
+
+def test_a_date_s_year_must_be_given_by_each_citation_that_supports_it(cli, repo_copy):
+    path = repo_copy / TROOPS_2021
+    path.write_text(path.read_text().replace('value: "2021"', 'value: "2022"'))
+    problems = _problems(cli, repo_copy)
+    assert [(p["code"], p["field"], p["line"]) for p in problems] == [
+        ("date-year-unsupported", "citations.0.supports.5", _support_line(path, "as_of"))]
+    message = problems[0]["message"]
+    assert "as_of (2022)" in message and "the year 2022 in digits" in message
+    assert "'report-phaseout-daesh-occupation' was not published in 2022 (its publication: 2024)" in message
+
+
+def test_each_year_a_date_names_is_checked_its_bounds_too(cli, repo_copy):
+    path = repo_copy / TROOPS_2021
+    text = path.read_text()
+    path.write_text(text.replace("  precision: year\n", '  precision: year\n  earliest: "2021-03-01"\n'))
+    assert cli("--root", repo_copy, "validate").code == 0
+    path.write_text(text.replace("  precision: year\n", '  precision: year\n  latest: "2022-01-31"\n'))
+    problems = _problems(cli, repo_copy)
+    assert [(p["code"], p["field"]) for p in problems] == [("date-year-unsupported", "citations.0.supports.5")]
+    assert "the year 2022 in digits" in problems[0]["message"]
+
+
+def test_a_date_s_year_may_come_from_the_source_s_publication_date(cli, repo_copy):
+    """003 dates Singh's briefing 'on Friday', giving no year: cited for the date (the data marks its day
+    editorial), the year is that of 003's publication, 2024. Published in 2025 instead, 003 would put the briefing in
+    2025: the date 2024-09-27 no longer follows from it."""
+    date_from_publication(repo_copy)
+    assert cli("--root", repo_copy, "validate").code == 0
+    source = repo_copy / REPORT_003
+    source.write_text(source.read_text().replace('value: "2024-09-27"', 'value: "2025-09-26"'))
+    problems = _problems(cli, repo_copy)
+    assert {p["code"] for p in problems} == {"date-year-unsupported"}
+    singh = [(p["field"], p["line"]) for p in problems if p["path"] == str(SINGH)]
+    assert singh == [("citations.1.supports.3", _support_line(repo_copy / SINGH, "said"))]  # said, after occasion
+    assert "its publication: 2025" in next(p["message"] for p in problems if p["path"] == str(SINGH))
+
+
+def test_the_sentence_around_a_span_ends_at_no_abbreviation_and_takes_in_the_quotation_it_is_in():
+    text = ("Earlier words. During a press conference, U.S. Deputy Secretary Sabrina Singh spoke on Sept. 27 "
+            "in Baghdad. “This is not a withdrawal. This is a transition,” the official said. Later words.\n\n"
+            "A heading without a full stop\n\nA new paragraph.")
+
+    def around(words: str) -> str:
+        start = text.index(words)
+        return text[slice(*sentence_around(text, start, start + len(words)))].strip()
+
+    assert around("Sabrina Singh") == (
+        "During a press conference, U.S. Deputy Secretary Sabrina Singh spoke on Sept. 27 in Baghdad.")
+    quoted = "“This is not a withdrawal. This is a transition,” the official said."
+    assert around("This is not a withdrawal.") == around("This is a transition") == quoted
+    assert around("Later") == "Later words."
+    assert around("heading") == "A heading without a full stop"
+    long = "word " * 1000
+    assert sentence_around(long, 2500, 2504) == (2500 - SENTENCE_REACH, 2504 + SENTENCE_REACH)

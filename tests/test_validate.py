@@ -105,6 +105,7 @@ CASES = {
     "events/link-to-missing-event.yaml": [("7:12", "links.0.event", "unknown events id 'no-such-event'")],
     "events/missing-field.yaml": [("1:1", "status", "missing required field 'status'")],
     "events/prefix-mismatch.yaml": [("8:12", "citations.0.quote", "none with the given prefix/suffix")],
+    "events/year-unsupported.yaml": [("10:24", "citations.0.supports.1", "the year 2027 in digits")],
     "events/quote-not-found.yaml": [
         ("8:12", "citations.0.quote", "quote not found in the text of source 'article-000'", "closest passage: 'As the United States and Iraq move forward,'")
     ],
@@ -120,6 +121,7 @@ CASES = {
     "events/unknown-reference.yaml": [("7:12", "participants.0.actor", "unknown actors id 'united-state'", "did you mean 'united-states'?")],
     "events/unknown-source.yaml": [("7:13", "citations.0.source", "unknown sources id 'article-999'")],
     "quotes/text-not-in-span.yaml": [("2:7", "text", "not inside any of the record's citation spans")],
+    "quotes/speaker-not-in-span.yaml": [("4:23", "speaker_as_described", "'a senior US official' is not in the span")],
     "quotes/variant-of-itself.yaml": [("6:13", "variant_of", "refers to this record itself")],
     "sources/bad-sha256.yaml": [("3:9", "sha256", "'abc' does not match the pattern", "(SHA-256 of the archived file's bytes")],
     "sources/missing-seed.yaml": [("2:7", "file", "seed file seeds/999_missing.txt does not exist")],

@@ -1,5 +1,5 @@
-"""The checks that span records, as pure functions of what they are given: references, citations, ids, cycles,
-duplicate quotes.
+"""The checks that span records, as pure functions of what they are given: references, citations (and the values
+checked against their spans' words), ids, cycles, duplicate quotes.
 
 Each returns issues (not yet located) by file; :mod:`.engine` decides which files to give them and locates the
 issues. The seeds' checks are in :mod:`.seedcheck`.
@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 
 from .load import RECORD_SUFFIX, RecordFile
 from .problems import Issue
-from .provenance import wording_issues
-from .spans import _span_matches, normalise
+from .provenance import Words, date_issues, speaker_issues, wording_issues
+from .spans import _span_matches, normalise, sentence_around
 from .summary import Repeat, Summary
 
 Span = tuple[int, int]
@@ -35,9 +35,11 @@ def reference_issues(file: RecordFile, summary: Summary, known: dict[str, set[st
     return issues
 
 
-def citation_issues(summary: Summary, text_of: Callable[[str], str | None]) -> tuple[list[Issue], list[Span | None]]:
+def citation_issues(summary: Summary, text_of: Callable[[str], str | None],
+                    published_of: Callable[[str], tuple[int, ...] | None]) -> tuple[list[Issue], list[Span | None]]:
     """The issues of a file's citations, and each citation's span (None: not found exactly once), looked up in the
-    texts ``text_of`` gives (None: the source is unknown or its seed unusable, which is reported on its own)."""
+    texts ``text_of`` gives (None: the source is unknown or its seed unusable, which is reported on its own);
+    ``published_of`` gives the years a source may be published in (empty or None: unknown)."""
     issues, spans, found_spans = [], [], []
     for loc, source, quote, prefix, suffix in summary.citations:
         text = text_of(source)
@@ -64,6 +66,7 @@ def citation_issues(summary: Summary, text_of: Callable[[str], str | None]) -> t
     if wording is not None:
         issues += wording_issues(wording, [(index, text_of(summary.citations[index][1])[span[0]: span[1]])
                                            for index in supporting if (span := spans[index]) is not None])
+    issues += _sentence_issues(summary, text_of, published_of, spans)
     if found_spans and summary.text is not None:
         wanted = normalise(summary.text)
         if not any(wanted in normalise(span) for span in found_spans):
@@ -71,6 +74,30 @@ def citation_issues(summary: Summary, text_of: Callable[[str], str | None]) -> t
                                 "spans: cite the span that contains these words, or correct the text",
                                 code="text-outside-spans"))
     return issues, spans
+
+
+def _sentence_issues(summary: Summary, text_of: Callable[[str], str | None],
+                     published_of: Callable[[str], tuple[int, ...] | None], spans: list[Span | None]) -> list[Issue]:
+    """The issues of a quote's speaker_as_described and of the dates of a record, against the words (span, and
+    sentence around it) of the citations that support them (``spans``: of the citations in order): only once each
+    such span is found (a span not found is reported on its own)."""
+    located = {citation[0]: (citation[1], span) for citation, span in zip(summary.citations, spans) if span is not None}
+
+    def words(loc: tuple) -> Words:
+        source, (start, end) = located[loc]
+        text = text_of(source)
+        return text[start: end], lambda: text[slice(*sentence_around(text, start, end))]
+
+    issues = []
+    described, supporting = summary.speaker
+    locs = [summary.citations[index][0] for index in supporting]
+    if described is not None and all(loc in located for loc in locs):
+        issues += speaker_issues(described, [words(loc) for loc in locs])
+    for dated in summary.dates:
+        issues += date_issues(dated, [(loc + ("supports", position), words(loc), located[loc][0],
+                                       published_of(located[loc][0]) or ())
+                                      for loc, position in dated[3] if loc in located])
+    return issues
 
 
 def duplicate_ids(files: list[RecordFile], declared: dict[int, str | None], position: dict[str, int],

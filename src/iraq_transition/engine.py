@@ -4,8 +4,8 @@ A run lists the record files and stats them; with the cache (:mod:`.store`), a f
 what the cache says, and one whose stat changed is hashed: only files whose bytes changed are checked again
 (:func:`.records.check_file`). The checks that span records (:mod:`.crosscheck`) are repeated only for those
 files and the ones whose outcome could differ: the files that refer to a record that came or went, or cite a
-source whose text changed (an indexed query of the cache's references). The checks of the whole (duplicate ids,
-seeds, cycles, duplicate quotes) read little and always run. Source files are checked first, in this process, so
+source whose text or record changed (an indexed query of the cache's references). The checks of the whole
+(duplicate ids, seeds, cycles, duplicate quotes) read little and always run. Source files are checked first, here, so
 that the seeds' texts are known before the other files are examined (:func:`examine`), on every core when there
 are many. The outcome is the same with the cache as without it (tests compare them).
 """
@@ -51,6 +51,7 @@ class Context:
 
     known: dict[str, set[str]]  # collection -> its ids (the file names)
     texts: Texts
+    published: dict[str, tuple[int, ...]]  # source id -> the years it may be published in
 
 
 Task = tuple
@@ -93,12 +94,12 @@ def examine(context: Context | None, task: Task) -> tuple:
 
 def cross_check(context: Context, file: RecordFile, summary: Summary, cited: tuple | None) -> tuple[tuple, tuple]:
     """The issues of a file's references and citations, and its citations' outcome (issues, each cited source with
-    the SHA-256 of its text, the spans found by loc), as plain data: ``cited`` is taken as it is while those texts
-    are the same."""
-    texts = tuple((source, context.texts.digests.get(source))
+    the SHA-256 of its text and the years it may be published in, the spans found by loc), as plain data: ``cited``
+    is taken as it is while those are the same."""
+    texts = tuple((source, context.texts.digests.get(source), context.published.get(source))
                   for source in dict.fromkeys(citation[1] for citation in summary.citations))
     if cited is None or tuple(cited[1]) != texts:
-        found, spans = citation_issues(summary, context.texts.get)
+        found, spans = citation_issues(summary, context.texts.get, context.published.get)
         located = tuple((citation[0], span) for citation, span in zip(summary.citations, spans) if span is not None)
         cited = (plain_issues(found), texts, located)
     return plain_issues(reference_issues(file, summary, context.known)) + tuple(cited[0]), cited
@@ -213,9 +214,11 @@ class Run:
         digests = self.seeds.texts.digests
         changed |= {f"sources/{source}" for source in texts_before.keys() | digests.keys()
                     if texts_before.get(source) != digests.get(source)}
+        changed |= {f"sources/{files[index].stem}" for index in sources if index in self.pending}  # its published
+        published = {files[index].stem: summary_of(summary).published for index, summary in sources.items()}
         again = self.referrers(changed) | set(self.pending)
         tasks = self._tasks([index for index in todo if index not in sources], known_digests, again)
-        self._take_outcomes(examine_all(Context(self.known, self.seeds.texts), tasks))
+        self._take_outcomes(examine_all(Context(self.known, self.seeds.texts, published), tasks))
         if store:
             store.write("update files set size = ?, changed_ns = ?, inode = ? where id = ?", self.touched)
             for table, column in FILE_TABLES:

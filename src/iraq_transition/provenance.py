@@ -6,18 +6,24 @@ key (``participants.united-states``). A citation names the claims of its record,
 (a posture, a framing, a position), that its words support; :func:`support_issues` reports every claim no
 citation supports and no ``editorial`` entry accounts for, and every name that is no claim. A pure function of one
 record: :mod:`.records` calls it.
+
+Where the words allow, the values are checked against them: a force level's numbers against its wording here; in
+:mod:`.crosscheck`, with the spans found, a force level's wording, a quote's ``speaker_as_described`` and each
+date's years against the spans of the citations that support them (the ``*_citations`` functions say what these
+checks need of a record, which the cache keeps; the ``*_issues`` functions judge).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pydantic import BaseModel
 
 from .fields import REQUIRED, field_defaults, field_specs, is_model
-from .models import Citation, EditorialValue, ForceLevel, FuzzyDate
+from .models import Citation, EditorialValue, ForceLevel, FuzzyDate, Quote
 from .problems import Issue
 from .spans import normalise
 
@@ -139,23 +145,125 @@ def stated_numbers(wording: str) -> set[int]:
     return {int(match.replace(",", "")) for match in NUMBER.findall(wording)}
 
 
+def holds(words: str, text: str) -> bool:
+    """Whether ``text`` holds ``words``, compared as citation spans are (:func:`.spans.normalise`), ignoring case."""
+    return normalise(words).casefold() in normalise(text).casefold()
+
+
+def _supporting(citations: list[Citation], claim: str) -> tuple[int, ...]:
+    return tuple(index for index, citation in enumerate(citations)
+                 if any(_covers(support, claim) for support in citation.supports))
+
+
 def wording_citations(record: BaseModel) -> tuple[str | None, tuple[int, ...]]:
     """A force level's wording and the positions of the citations that support it (what :func:`wording_issues`
     needs of the record, kept in the cache's summary); ``(None, ())`` for any other record."""
     if not isinstance(record, ForceLevel):
         return None, ()
-    return record.wording, tuple(index for index, citation in enumerate(record.citations)
-                                 if any(_covers(support, "wording") for support in citation.supports))
+    return record.wording, _supporting(record.citations, "wording")
 
 
 def wording_issues(wording: str, supporting: list[tuple[int, str]]) -> list[Issue]:
     """The citations (position, the span found in the source) that support a force level's wording but do not
     hold it."""
-    wanted = normalise(wording).casefold()
     return [Issue(("citations", index, "supports"), f"this citation supports wording, but its span does not hold "
                   f"{wording!r}: cite the span that holds the wording, or take wording from supports",
                   code="wording-not-in-span")
-            for index, span in supporting if wanted not in normalise(span).casefold()]
+            for index, span in supporting if not holds(wording, span)]
+
+
+def speaker_citations(record: BaseModel) -> tuple[str | None, tuple[int, ...]]:
+    """A quote's ``speaker_as_described`` and the positions of the citations that support it (what
+    :func:`speaker_issues` needs of the record); ``(None, ())`` for any other record."""
+    if not isinstance(record, Quote):
+        return None, ()
+    return record.speaker_as_described, _supporting(record.citations, "speaker_as_described")
+
+
+Words = tuple[str, Callable[[], str]]
+"""The words of a citation a value is looked for in: its span, and the sentence around the span (which holds the
+span), made when first needed."""
+
+
+def speaker_issues(described: str, supporting: list[Words]) -> list[Issue]:
+    """A quote's ``speaker_as_described`` that none of the citations supporting it holds, in its span or sentence."""
+    if not supporting or any(holds(described, span) for span, _ in supporting) or any(
+            holds(described, sentence()) for _, sentence in supporting):
+        return []
+    return [Issue(("speaker_as_described",), f"speaker_as_described {described!r} is not in the span, nor in the "
+                  "sentence around it, of any citation that supports it: copy the source's own words for the speaker, "
+                  "or cite the sentence that describes the speaker", code="speaker-not-in-span")]
+
+
+DatedClaim = tuple[str, str, tuple[int, ...], tuple[tuple[tuple, int], ...]]
+"""A populated date of a record or part, as :func:`dated_citations` gives it: its support name
+(``postures.0.reported``), its value, its years, and each citation that supports it (its loc in the record and
+the position of its support)."""
+
+
+def date_years(date: FuzzyDate) -> tuple[int, ...]:
+    """The years a date names: those of its value and of each bound that is set."""
+    return tuple(sorted({int(day[:4]) for day in (date.value, date.earliest, date.latest) if day}))
+
+
+def publication_years(date: FuzzyDate | None) -> tuple[int, ...]:
+    """The years a source's publication date may fall in (none when it is unknown), from the first to the last that
+    it names."""
+    if date is None:
+        return ()
+    years = date_years(date)
+    return tuple(range(years[0], years[-1] + 1))
+
+
+@functools.cache
+def _date_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of a model or part that hold one date and are claims (not the editors')."""
+    exempt = getattr(model, "EDITORIAL", {})
+    return tuple(spec.name for spec in field_specs(model)
+                 if spec.name not in exempt and not spec.is_list and spec.base is FuzzyDate)
+
+
+def dated_citations(record: BaseModel | None) -> tuple[DatedClaim, ...]:
+    """Every populated date of the record and of its cited parts, with the citations that support it (what
+    :func:`date_issues` needs of the record, kept in the cache's summary); none without a valid record."""
+    if record is None or not _has_citations(type(record)):
+        return ()  # a source's publication date is what dates the citations of it
+    found = []
+    for part_loc, part in cited_parts(record):
+        prefix = _dotted(part_loc) + "." if part_loc else ""
+        for claim in _date_fields(type(part)):
+            date = getattr(part, claim)
+            if date is None:
+                continue
+            supporting = tuple((part_loc + ("citations", index), position)
+                               for index, citation in enumerate(part.citations)
+                               if (position := next((position for position, support in enumerate(citation.supports)
+                                                     if _covers(support, claim)), None)) is not None)
+            found.append((prefix + claim, date.value, date_years(date), supporting))
+    return tuple(found)
+
+
+def date_issues(dated: DatedClaim, supporting: list[tuple[tuple, Words, str, tuple[int, ...]]]) -> list[Issue]:
+    """The citations (the loc of their support of the date, their words, their source and the years it may be
+    published in) that support a date but give one of its years neither in digits nor by their source's
+    publication date (the year of a date like 'on Friday')."""
+    claim, value, years, _ = dated
+    issues = []
+    for loc, (span, sentence), source, published in supporting:
+        missing = [year for year in years if year not in published]
+        for words in (lambda: span, sentence):
+            if missing:
+                stated = stated_numbers(normalise(words()))
+                missing = [year for year in missing if year not in stated]
+        if missing:
+            named = " or ".join(map(str, missing))
+            when = "–".join(map(str, sorted({published[0], published[-1]}))) if published else "unknown"
+            issues.append(Issue(loc, f"this citation supports {claim} ({value}), but neither its span nor the sentence "
+                                f"around it gives the year {named} in digits, and its source {source!r} was not "
+                                f"published in {named} (its publication: {when}): cite words that give the year, or "
+                                "words of a source published that year that date it from the publication ('on "
+                                f"Friday'), or correct the date", code="date-year-unsupported"))
+    return issues
 
 
 def number_issues(level: ForceLevel) -> list[Issue]:

@@ -155,6 +155,45 @@ def find_span(text: str, citation: Citation) -> tuple[int, int] | None:
     return spans[0] if len(spans) == 1 else None
 
 
+SENTENCE_REACH = 1000
+"""Characters looked at, at most, before and after a span for the ends of the sentence around it."""
+_SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s)|\n[ \t]*(?=\n)")
+"""Where a sentence may end: its closing punctuation (with the quotation marks or brackets that close with it) before
+a space, or a blank line (a single line break may be a wrapped line)."""
+ABBREVIATIONS = frozenset(
+    "Mr Mrs Ms Dr Prof Gen Lt Col Maj Capt Sgt Adm Sen Rep Gov Pres St Jr Sr No "
+    "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec".split())
+"""Words whose period ends no sentence ("Gen. Smith", "Sept. 27"), besides single letters ("U.S.", "J. Smith")."""
+_WORD_BEFORE = re.compile(r"(?<!\w)\w+\Z")
+
+
+def _ends_sentence(text: str, end: re.Match) -> bool:
+    """Whether a :data:`_SENTENCE_END` ends a sentence: not the period of an abbreviation, nor inside a quotation
+    (the words quoted and who said them are one sentence: "“Not a withdrawal. A transition,” she said.")."""
+    if end.group().startswith("\n"):
+        return True
+    if end.group().startswith("."):
+        word = _WORD_BEFORE.search(text, max(0, end.start() - 8), end.start())
+        if word and ((len(word.group()) == 1 and word.group().isalpha()) or word.group() in ABBREVIATIONS):
+            return False
+    low = max(0, end.start() - SENTENCE_REACH)
+    line = max(low, text.rfind("\n", low, end.start()) + 1)
+    opened = text.count("\u201c", line, end.end()) > text.count("\u201d", line, end.end())
+    return not opened and text.count('"', line, end.end()) % 2 == 0
+
+
+def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """Offsets of the sentence (or sentences) of ``text`` that the span from ``start`` to ``end`` lies in: from the
+    end of the sentence before it to the end of the last one it touches, at most :data:`SENTENCE_REACH` characters
+    either side."""
+    low, high = max(0, start - SENTENCE_REACH), min(len(text), end + SENTENCE_REACH)
+    before = list(_SENTENCE_END.finditer(text, low, start))
+    first = next((found.end() for found in reversed(before) if _ends_sentence(text, found)), low)
+    last = next((found.end() for found in _SENTENCE_END.finditer(text, max(start, end - 4), high)
+                 if found.end() >= end and _ends_sentence(text, found)), high)
+    return first, last
+
+
 HINT_QUOTE = 2000
 """Characters of a quote (normalised) that are compared with the text when looking for its closest passage."""
 ANCHOR = 8

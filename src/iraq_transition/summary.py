@@ -14,7 +14,7 @@ from .fields import citations, field_shapes, get_field, references
 from .load import RecordFile
 from .models import COLLECTIONS
 from .problems import Issue, Problem
-from .provenance import wording_citations
+from .provenance import DatedClaim, dated_citations, publication_years, speaker_citations, wording_citations
 from .records import FileResult
 from .spans import normalise
 
@@ -47,6 +47,9 @@ class Summary(typing.NamedTuple):
     names: tuple[tuple[str, str], ...]  # field, text: what names the record besides its id (see NAME_FIELDS)
     repeat: Repeat | None  # a valid quote's words, speaker and sources
     wording: tuple[str | None, tuple[int, ...]]  # a valid force level's wording, and the citations that support it
+    speaker: tuple[str | None, tuple[int, ...]]  # a valid quote's speaker_as_described, and the citations supporting it
+    dates: tuple[DatedClaim, ...]  # a valid record's dates, with the citations that support each
+    published: tuple[int, ...]  # the years a valid source may be published in (none: unknown)
 
 
 def summarise(file: RecordFile, result: FileResult) -> Summary:
@@ -68,7 +71,8 @@ def summarise(file: RecordFile, result: FileResult) -> Summary:
         result.declared_id, record is not None, tuple(result.problems), found, cited,
         text if isinstance(text, str) else None, seed if isinstance(seed, str) else None,
         getattr(record, "sha256", None), links, _names(subject, model) if subject is not None else (), repeat,
-        wording_citations(record),
+        wording_citations(record), speaker_citations(record), dated_citations(record),
+        publication_years(record.published) if isinstance(record, models.Source) else (),
     )
 
 

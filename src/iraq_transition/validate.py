@@ -119,7 +119,7 @@ class _KeptRecords:
                 with contextlib.suppress(Unreadable, TypeError, ValueError):
                     key = row_key(run.files[index].display, digest)
                     content, (_, texts, spans) = unseal(record, key), unseal(cited, key)
-                    held = all(run.seeds.texts.digests.get(source) == text for source, text in texts)
+                    held = all(run.seeds.texts.digests.get(source) == text for source, text, _ in texts)
                     found[index] = (content, dict(spans) if held else {})
         for index in indexes:
             if index not in found:
