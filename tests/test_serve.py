@@ -819,3 +819,12 @@ def test_record_page_shows_what_each_citation_supports_and_the_editorial_values(
     assert "In postures.0, supports: " in page
     (basis,) = db.execute("select basis from base_editorial where base_id = 'erbil'").fetchone()
     assert "<strong>Editorial: province</strong>" in page and str(escape(basis)) in page
+
+
+def test_the_readme_counts_the_records_and_citations_there_are(db):
+    """README's table of collections and its count of citations say what the data holds."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    listed = {name: int(count) for name, count in re.findall(r"^\| `(\w+)` \| (\d+) \|", readme, re.M)}
+    assert listed == {name: db.execute(f"select count(*) from [{name}]").fetchone()[0] for name in COLLECTIONS}
+    (cited,) = re.findall(r"All of them cite their sources: ([\d,]+) citations", readme)
+    assert int(cited.replace(",", "")) == db.execute("select count(*) from citations").fetchone()[0]
