@@ -121,7 +121,7 @@ CASES = {
     "events/unknown-reference.yaml": [("7:12", "participants.0.actor", "unknown actors id 'united-state'", "did you mean 'united-states'?")],
     "events/unknown-source.yaml": [("7:13", "citations.0.source", "unknown sources id 'article-999'")],
     "quotes/text-not-in-span.yaml": [("2:7", "text", "not inside any of the record's citation spans")],
-    "quotes/speaker-not-in-span.yaml": [("4:23", "speaker_as_described", "'a senior US official' is not in the span")],
+    "quotes/speaker-not-in-span.yaml": [("9:15", "citations.0.supports", "nor the sentence around it holds 'a senior US official'")],
     "quotes/variant-of-itself.yaml": [("6:13", "variant_of", "refers to this record itself")],
     "sources/bad-sha256.yaml": [("3:9", "sha256", "'abc' does not match the pattern", "(SHA-256 of the archived file's bytes")],
     "sources/missing-seed.yaml": [("2:7", "file", "seed file seeds/999_missing.txt does not exist")],

@@ -92,7 +92,7 @@ def _sentence_issues(summary: Summary, text_of: Callable[[str], str | None],
     described, supporting = summary.speaker
     locs = [summary.citations[index][0] for index in supporting]
     if described is not None and all(loc in located for loc in locs):
-        issues += speaker_issues(described, [words(loc) for loc in locs])
+        issues += speaker_issues(described, [(index, words(loc)) for index, loc in zip(supporting, locs)])
     for dated in summary.dates:
         issues += date_issues(dated, [(loc + ("supports", position), words(loc), located[loc][0],
                                        published_of(located[loc][0]) or ())

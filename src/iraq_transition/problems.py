@@ -74,8 +74,8 @@ CODES = {
                        "factual value of its record or part (or one that needs no citation).",
     "wording-not-in-span": "A force level's wording that a citation supports but its quote does not hold.",
     "number-not-in-wording": "A force level's best, low or high that its wording does not state.",
-    "speaker-not-in-span": "A quote's speaker_as_described that no citation supporting it holds, in its quote or the "
-                           "sentence around it.",
+    "speaker-not-in-span": "A quote's speaker_as_described that a citation supports but holds neither in its quote nor "
+                           "in the sentence around it.",
     "date-year-unsupported": "A year of a date (of its value or a bound) that a citation supporting the date neither "
                              "gives in digits, in its quote or the sentence around it, nor has from its source's "
                              "publication date.",

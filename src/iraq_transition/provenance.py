@@ -185,14 +185,14 @@ Words = tuple[str, Callable[[], str]]
 span), made when first needed."""
 
 
-def speaker_issues(described: str, supporting: list[Words]) -> list[Issue]:
-    """A quote's ``speaker_as_described`` that none of the citations supporting it holds, in its span or sentence."""
-    if not supporting or any(holds(described, span) for span, _ in supporting) or any(
-            holds(described, sentence()) for _, sentence in supporting):
-        return []
-    return [Issue(("speaker_as_described",), f"speaker_as_described {described!r} is not in the span, nor in the "
-                  "sentence around it, of any citation that supports it: copy the source's own words for the speaker, "
-                  "or cite the sentence that describes the speaker", code="speaker-not-in-span")]
+def speaker_issues(described: str, supporting: list[tuple[int, Words]]) -> list[Issue]:
+    """The citations (position, words) that support a quote's ``speaker_as_described`` but hold it neither in their
+    span nor in the sentence around it."""
+    return [Issue(("citations", index, "supports"), f"this citation supports speaker_as_described, but neither its "
+                  f"span nor the sentence around it holds {described!r}: copy the source's own words for the speaker, "
+                  "cite the sentence that describes the speaker, or take speaker_as_described from supports",
+                  code="speaker-not-in-span")
+            for index, (span, sentence) in supporting if not holds(described, span) and not holds(described, sentence())]
 
 
 DatedClaim = tuple[str, str, tuple[int, ...], tuple[tuple[tuple, int], ...]]
