@@ -828,3 +828,11 @@ def test_the_readme_counts_the_records_and_citations_there_are(db):
     assert listed == {name: db.execute(f"select count(*) from [{name}]").fetchone()[0] for name in COLLECTIONS}
     (cited,) = re.findall(r"All of them cite their sources: ([\d,]+) citations", readme)
     assert int(cited.replace(",", "")) == db.execute("select count(*) from citations").fetchone()[0]
+
+
+def test_the_readme_shows_its_example_record_as_it_is():
+    """README's example record is the file in data/ byte for byte, so that it shows the policy the data follows."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"the id is the file name:\n\n```yaml\n(.*?)```\n", readme, re.S).group(1)
+    record_id = re.search(r"^id: (\S+)$", shown, re.M).group(1)
+    assert shown == (REPO / "data" / "quotes" / f"{record_id}.yaml").read_text(encoding="utf-8")
