@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 from conftest import date_from_publication
+from iraq_transition.provenance import holds, stated_years
 from iraq_transition.spans import SENTENCE_REACH, sentence_around
 
 NE_SYRIA = Path("data/bases/northeastern-syria.yaml")
@@ -201,3 +202,24 @@ def test_the_sentence_around_a_span_ends_at_no_abbreviation_and_takes_in_the_quo
     assert around("heading") == "A heading without a full stop"
     long = "word " * 1000
     assert sentence_around(long, 2500, 2504) == (2500 - SENTENCE_REACH, 2504 + SENTENCE_REACH)
+
+
+def test_words_are_held_as_whole_words_and_blank_words_by_nothing():
+    assert holds("the official", "“Not a withdrawal,” the official said.")
+    assert holds("U.S. official", "a senior U.S. official said")
+    assert not holds("US official", "US officials said")
+    assert not holds("Iran", "an Iranian envoy")
+    assert not holds("a so", "said a source")
+    assert not holds(" ", "any text")
+
+
+def test_a_year_is_four_digits_standing_alone():
+    assert stated_years("in 2014, and by September 2025.") == {2014, 2025}
+    assert stated_years("(2024)") == {2024}
+    assert stated_years("20245 and $2,024 and 2024.5 and w2024x and 1,2024") == set()
+
+
+def test_a_blank_line_ends_a_sentence_in_crlf_text_and_at_a_paragraph_separator():
+    for text in ("The envoy spoke\r\n\r\nTroops stay, he said.", "The envoy spoke\u2029Troops stay, he said."):
+        start = text.index("Troops")
+        assert text[slice(*sentence_around(text, start, start + 6))].strip() == "Troops stay, he said."

@@ -146,8 +146,10 @@ def stated_numbers(wording: str) -> set[int]:
 
 
 def holds(words: str, text: str) -> bool:
-    """Whether ``text`` holds ``words``, compared as citation spans are (:func:`.spans.normalise`), ignoring case."""
-    return normalise(words).casefold() in normalise(text).casefold()
+    """Whether ``text`` holds ``words`` as whole words (not "US official" in "US officials"), compared as citation
+    spans are (:func:`.spans.normalise`), ignoring case; blank words are held by nothing."""
+    wanted = normalise(words).casefold().strip()
+    return bool(wanted) and re.search(rf"(?<!\w){re.escape(wanted)}(?!\w)", normalise(text).casefold()) is not None
 
 
 def _supporting(citations: list[Citation], claim: str) -> tuple[int, ...]:
@@ -206,6 +208,15 @@ def date_years(date: FuzzyDate) -> tuple[int, ...]:
     return tuple(sorted({int(day[:4]) for day in (date.value, date.earliest, date.latest) if day}))
 
 
+YEAR = re.compile(r"(?<![\w$£€.,])\d{4}(?!\w|[.,]\d)")
+"""A year as words give it: four digits standing alone (not in "20245", "$2,024", "2024.5" or "w2024")."""
+
+
+def stated_years(words: str) -> set[int]:
+    """The years ``words`` give in digits."""
+    return {int(year) for year in YEAR.findall(words)}
+
+
 def publication_years(date: FuzzyDate | None) -> tuple[int, ...]:
     """The years a source's publication date may fall in (none when it is unknown), from the first to the last that
     it names."""
@@ -253,7 +264,7 @@ def date_issues(dated: DatedClaim, supporting: list[tuple[tuple, Words, str, tup
         missing = [year for year in years if year not in published]
         for words in (lambda: span, sentence):
             if missing:
-                stated = stated_numbers(normalise(words()))
+                stated = stated_years(normalise(words()))
                 missing = [year for year in missing if year not in stated]
         if missing:
             named = " or ".join(map(str, missing))

@@ -157,9 +157,9 @@ def find_span(text: str, citation: Citation) -> tuple[int, int] | None:
 
 SENTENCE_REACH = 1000
 """Characters looked at, at most, before and after a span for the ends of the sentence around it."""
-_SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s)|\n[ \t]*(?=\n)")
+_SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s)|\r?\n[ \t]*(?=\r?\n)|\u2029")
 """Where a sentence may end: its closing punctuation (with the quotation marks or brackets that close with it) before
-a space, or a blank line (a single line break may be a wrapped line)."""
+a space, or a blank line (LF or CRLF) or paragraph separator (a single line break may be a wrapped line)."""
 ABBREVIATIONS = frozenset(
     "Mr Mrs Ms Dr Prof Gen Lt Col Maj Capt Sgt Adm Sen Rep Gov Pres St Jr Sr No "
     "Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec".split())
@@ -170,7 +170,7 @@ _WORD_BEFORE = re.compile(r"(?<!\w)\w+\Z")
 def _ends_sentence(text: str, end: re.Match) -> bool:
     """Whether a :data:`_SENTENCE_END` ends a sentence: not the period of an abbreviation, nor inside a quotation
     (the words quoted and who said them are one sentence: "“Not a withdrawal. A transition,” she said.")."""
-    if end.group().startswith("\n"):
+    if end.group()[0] in "\r\n\u2029":
         return True
     if end.group().startswith("."):
         word = _WORD_BEFORE.search(text, max(0, end.start() - 8), end.start())
