@@ -138,3 +138,14 @@ def test_a_package_error_is_located_in_its_csv(small_package: Path, tmp_path: Pa
     column = [field["name"] for field in descriptor["resources"][[r["name"] for r in descriptor["resources"]].index("bases")]["schema"]["fields"]].index("latitude") + 1
     assert (problem.path, problem.line, problem.col, problem.code) == ("build/csv/bases.csv", row, column, "package-invalid")
     assert "column 'latitude'" in problem.message
+
+
+def test_contributing_shows_the_annotations_of_its_example_as_they_are(repo_copy: Path, repo: Path, cli):
+    """CONTRIBUTING's GitHub annotations are what a reworded span in its example record gives today."""
+    contributing = (repo / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    shown = re.search(r"For a\ncitation span reworded .*?\n\n```\n(.*?)```\n", contributing, re.S).group(1)
+    record = repo_copy / "data" / "quotes" / "singh-us-not-withdrawing-from-iraq.yaml"
+    record.write_text(record.read_text(encoding="utf-8").replace("US is not withdrawing from Iraq,” she added.",
+                                                                 "US isn’t withdrawing from Iraq,” she added."),
+                      encoding="utf-8")
+    assert cli("--root", repo_copy, "validate", "--format", "github").out == shown
