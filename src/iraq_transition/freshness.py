@@ -90,7 +90,7 @@ def built_before(project, out: Path, inputs: str, cache_dir: Path | None = None)
     out = os.path.abspath(out)
     if stamp.get("inputs") != inputs or stamp.get("out") != out or stamp.get("output") != _output_state(Path(out)):
         return None
-    return f"{out} is up to date: nothing changed since it was {stamp.get('message')}"
+    return f"up to date: nothing changed since the last build, which {stamp.get('message')}"
 
 
 def remember_build(project, out: Path, inputs: str, message: str, cache_dir: Path | None = None) -> None:
