@@ -240,9 +240,21 @@ def _prose_blocks() -> list[Block]:
         Paragraph(
             "Every claim cites one or more verbatim spans of the archived articles: table `citations` has one row "
             "per span, with the record it supports (`record_type`, `record_id`, and `part` for a list item such as "
-            "`postures.0`), the quoted words and `start_offset` and `end_offset`, character offsets (0-based, "
-            "counted in Unicode code points) into `sources.text`. `prefix` and `suffix` pick one occurrence of a "
-            "span the text holds more than once."
+            "`postures.0`; empty for the record itself: `''` in SQLite, an empty cell in the CSV), the quoted "
+            "words and `start_offset` and `end_offset`, character offsets (0-based, counted in Unicode code "
+            "points) into `sources.text`. `prefix` and `suffix` pick one occurrence of a span the text holds more "
+            "than once. `supports` names, as a JSON array, the values of the record (or part) that the span's "
+            "words give: a field (`date`), a field of a nested value (`place.country`) or a list item by its key "
+            "(`participants.iraq`)."
+        ),
+        Heading(2, "Editorial values"),
+        Paragraph(
+            "A value that no cited passage gives is the editors': one from outside the archived articles (a "
+            "province from a gazetteer, the expansion of 'UN'), or one they infer from several of them (the day "
+            "of 'on Friday' from another article's 'Sept. 27'). Each is listed, with its basis, in the table "
+            "`event_editorial`, `quote_editorial` and the like: `fields` names the values as `supports` does. "
+            "Ids, notes, titles, descriptions, classifications and links are the editors' by nature and are not "
+            "listed."
         ),
         Heading(2, "Corroboration"),
         Paragraph(
@@ -251,7 +263,15 @@ def _prose_blocks() -> list[Block]:
             "`same_story_as`; the chain is followed to the original, and a source and its copies count as one "
             "report. Example: a force level cited by an article and by a reworded copy of it has `sources` 2 "
             "and `independent_reports` 1; view `corroboration` filtered on `independent_reports = 1` lists the "
-            "records that rest on a single report."
+            "records that rest on a single report. It counts a record's own citations only, not those of its "
+            "parts (a posture's, a framing's)."
+        ),
+        Paragraph(
+            "View `claim_corroboration` counts the same per claim: for each value a citation supports (`claim`, "
+            "named as in `supports`), only the citations that support it. Sources that the editors suspect of "
+            "drawing on one earlier report (`source_shared_upstream`, with its basis: a judgement, not a fact of "
+            "the texts) count as one in `independent_reports_shared_upstream_as_one`, and as independent in "
+            "`independent_reports`; both counts are given, so that either reading can be used and said."
         ),
     ]
 
@@ -266,7 +286,8 @@ def _reading_blocks() -> list[Block]:
             "UTF-8 without a byte order mark, comma-separated, `\"` quoting, line ends "
             f"{_code(CSV_LINE_TERMINATOR.encode('unicode_escape').decode())}, a header row.",
             "An empty cell is an unknown or absent value (null), never zero or an empty text.",
-            f"Booleans are {_values(reversed(CSV_BOOLEANS))}; dates are YYYY-MM-DD; list columns (such as "
+            f"Booleans are {_values(reversed(CSV_BOOLEANS))}; days are YYYY-MM-DD (a date's `_value` is YYYY, "
+            "YYYY-MM or YYYY-MM-DD, as precise as its source: see below); list columns (such as "
             "`aliases`) are JSON arrays of strings, and lists of structured items are child tables "
             "(`event_participants`).",
             "The same tables and views are in the SQLite database `iraq-transition.db`, where booleans are 1 and 0.",
