@@ -114,8 +114,9 @@ QUERIES = {
     "occurred_and_planned": {
         "title": "Timeline: what occurred and what is announced, planned or expected",
         "description": "Every event in date order (earliest possible day; undated events last), with what "
-        "occurred and what was announced, planned or expected in separate columns.",
-        "sql": """select sort_date as earliest_or_deadline, date_value as date_as_given, date_qualifier,
+        "occurred and what was announced, planned or expected in separate columns. A date is given as its source "
+        "gives it, with the earliest and latest day it may be (empty when the source leaves it open).",
+        "sql": """select date_value as date_as_given, date_qualifier, date_start as earliest_day, date_end as latest_day,
   occurred, announced_planned_or_expected, status, end_date_value as until, id
 from timeline""",
     },
