@@ -4,10 +4,11 @@ A run lists the record files and stats them; with the cache (:mod:`.store`), a f
 what the cache says, and one whose stat changed is hashed: only files whose bytes changed are checked again
 (:func:`.records.check_file`). The checks that span records (:mod:`.crosscheck`) are repeated only for those
 files and the ones whose outcome could differ: the files that refer to a record that came or went, or cite a
-source whose text or record changed (an indexed query of the cache's references). The checks of the whole
-(duplicate ids, seeds, cycles, duplicate quotes) read little and always run. Source files are checked first, here, so
-that the seeds' texts are known before the other files are examined (:func:`examine`), on every core when there
-are many. The outcome is the same with the cache as without it (tests compare them).
+source whose text or record changed (a read of the cache's references, each row checked; a file whose cached rows
+fail their checksums is a cache miss, read and checked again). The checks of the whole (duplicate ids, seeds,
+cycles, duplicate quotes) read little and always run. Source files are checked first, here, so that the seeds'
+texts are known before the other files are examined (:func:`examine`), on every core when there are many. The
+outcome is the same with the cache as without it (tests compare them).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from .models import COLLECTIONS
 from .problems import Issue, Problem, UsageError
 from .records import FileResult, check_file, locate
 from .seedcheck import SeedOutcome, Texts, check_seeds
-from .store import FILE_TABLES, Store, file_stats, row_key, seal, seal_data, unseal
+from .store import (DECLARED, FILE_TABLES, ISSUES, ODD_ID, PROBLEMS, RARE, VALID, Head, Store, Unreadable,
+                    file_keys, file_stats, row_key, seal, seal_data, unseal)
 from .summary import (NAME_FIELDS, Repeat, Summary, issues_of, plain, plain_issues, plain_problems, problems_of,
                       summarise, summary_of)
 
@@ -165,10 +167,15 @@ class Run:
         self.project, self.files, self.store = project, files, store
         count = len(files)
         self.position = {file.display: index for index, file in enumerate(files)}
+        self.paths = file_keys((file.collection, file.stem) for file in files)  # what the files' rows are keyed by
         self.known: dict[str, set[str]] = {collection: set() for collection in COLLECTIONS}
         for file in files:
             self.known[file.collection].add(file.stem)
         self.rows: list[int | None] = [None] * count  # each file's row in the cache (of the last run, until renewed)
+        self.heads: dict[int, Head] = {}  # by row of the last run: what it says (only rows that hold their checksum)
+        self.cached: dict[int, int] = {}  # the index of the file of each of these rows
+        self.missed: set[int] = set()  # files whose cached rows fail their checks: read and checked again
+        self.unsure: set[int] = set()  # files whose rows of refs fail their checks (seen when refs are looked up)
         self.keys: dict[int, bytes] = {}  # what the blobs of a file's row are sealed with
         self.digests: dict[int, bytes | None] = {}  # SHA-256 of the files read in this run (None: unreadable)
         self.valid = bytearray(count)
@@ -192,24 +199,33 @@ class Run:
     def check(self, listed: list[Problem]) -> None:
         """Check what needs checking, then report (after the problems of the listing, ``listed``)."""
         store, files = self.store, self.files
-        previous = store.files() if store else {}
+        previous, failed = store.files() if store else ({}, [])
         stats = file_stats([file.path for file in files]) if store else [None] * len(files)
         todo: list[int] = []
-        for index, file in enumerate(files):
-            row = previous.get(file.display)
+        for index, path in enumerate(self.paths):
+            row = previous.get(path)
             if row is not None:
-                self.rows[index], self.valid[index] = row[0], row[2]
+                self.rows[index], self.valid[index] = row[0], row[2][VALID]
+                self.heads[row[0]], self.cached[row[0]] = row[2], index
             if row is None or stats[index] is None or row[1] != stats[index]:
                 todo.append(index)
         self.stats = stats
+        present = {path: index for index, path in enumerate(self.paths)}
+        went, replaced = _failed(failed, present, self.rows)
+        went += [row[0] for path, row in previous.items() if path not in present]
+        for index, row in replaced.items():
+            self.rows[index] = row
+        self.missed.update(replaced)
         if store:
-            self._take_rare()
-        known_digests = self._known_digests(todo)
-        went = [row[0] for path, row in previous.items() if path not in self.position]
-        changed = {record_key(files[index].display) for index in todo if files[index].display not in previous}
-        changed |= {record_key(path) for path in previous if path not in self.position}
+            self.missed.update(self._take_rare())
+            todo = sorted(set(todo) | self.missed)
+        wanted = {self.rows[index]: index for index in todo  # the SHA-256 the cache has of a file whose stat changed
+                  if self.rows[index] in self.heads and index not in self.missed}
+        known_digests = {wanted[row]: digest for row, digest in store.digests(list(wanted))} if wanted else {}
+        changed = {f"{files[index].collection}/{files[index].stem}" for index in todo if self.rows[index] is None}
+        changed |= {os.fsdecode(path) for path in previous if path not in present}
         sources = self._check_sources([index for index in todo if files[index].collection == "sources"], known_digests)
-        texts_before = dict(store.query("select source, sha256 from texts")) if store else {}
+        texts_before = store.texts() if store else {}
         self._check_seeds(sources)
         digests = self.seeds.texts.digests
         changed |= {f"sources/{source}" for source in texts_before.keys() | digests.keys()
@@ -217,52 +233,33 @@ class Run:
         changed |= {f"sources/{files[index].stem}" for index in sources if index in self.pending}  # its published
         published = {files[index].stem: summary_of(summary).published for index, summary in sources.items()}
         again = self.referrers(changed) | set(self.pending)
-        tasks = self._tasks([index for index in todo if index not in sources], known_digests, again)
+        mended = self.unsure - self.fresh.keys()  # their rows of refs failed: read and checked again
+        for index in mended:
+            known_digests.pop(index, None)
+        tasks = self._tasks(sorted({index for index in todo if index not in sources} | mended), known_digests, again)
         self._take_outcomes(examine_all(Context(self.known, self.seeds.texts, published), tasks))
         if store:
             store.write("update files set size = ?, changed_ns = ?, inode = ? where id = ?", self.touched)
             for table, column in FILE_TABLES:
                 store.write(f"delete from {table} where {column} = ?", [(row,) for row in went])
-            store.write("delete from seeds")
-            store.write("insert into seeds values (?, ?, ?, ?, ?)",
-                        [(name, *stat, digest) for name, (stat, digest) in self.seeds.seeds.items()])
-            store.write("delete from texts")
-            store.write("insert into texts values (?, ?)", list(digests.items()))
+            store.set_seeds(self.seeds.seeds)
+            store.set_texts(digests)
         report(self, listed)
 
     # ---- what the cache holds
 
-    def _take_rare(self) -> None:
-        """What the cache holds that is rare: problems, issues, ids that are not the file's name, links."""
-        index_of = {row: index for index, row in enumerate(self.rows) if row is not None}
-        for row, path, digest, problems, issues, odd_id, declared in self.store.query(
-                "select id, path, sha256, problems, issues, odd_id, declared from files "
-                "where problems is not null or issues is not null or odd_id"):
-            if (index := index_of.get(row)) is None:
-                continue
-            key = row_key(path, digest)
-            if problems is not None:
-                self.own[index] = problems_of(unseal(problems, key))
-            if issues is not None:
-                self.cross[index] = issues_of(unseal(issues, key))
-            if odd_id:
-                self.declared[index] = declared
-        for row, name, target in self.store.query("select file, name, target from links order by file, rowid"):
-            if (index := index_of.get(row)) is not None:
-                self.links.setdefault(index, []).append((name, target))
-        for row, digest, speaker, sources in self.store.query(
-                "select file, cast(digest as blob), cast(speaker as text), cast(sources as text) from repeats "
-                "where digest is not null and speaker is not null and sources is not null"):
-            if (index := index_of.get(row)) is not None:
-                self.repeats[index] = (digest, speaker, tuple(sources.split(" ")))
-
-    def _known_digests(self, todo: list[int]) -> dict[int, bytes]:
-        """The SHA-256 the cache has of each ``todo`` file that it has (whose stat changed)."""
-        wanted = {self.rows[index]: index for index in todo if self.rows[index] is not None}
-        if not wanted:
-            return {}
-        rows = self.store.query_many("select id, sha256 from files where id in ({})", list(wanted))
-        return {wanted[row]: digest for row, digest in rows}
+    def _take_rare(self) -> set[int]:
+        """What the cache holds that is rare (problems, issues, ids that are not the file's name, links) and the
+        quotes' repeats; the files whose rows of these fail their checks, or are not as many as their row says
+        (cache misses: what the cache holds of them is not taken)."""
+        links, repeats, miscounted = self.store.parts(self.heads)
+        rows = self.store.query("select id, sha256, problems, issues from files where rare")
+        self.own, self.cross, self.declared, unread = _rare(rows, self.heads, self.cached, self.paths, miscounted)
+        missed = {self.cached[row] for row in unread | miscounted}
+        for found, taken in ((links, self.links), (repeats, self.repeats)):
+            taken.update((self.cached[row], value) for row, value in found.items()
+                         if row in self.cached and self.cached[row] not in missed)
+        return missed
 
     def _known(self, indexes: Iterable[int]) -> dict[int, tuple]:
         """What the cache holds of these files: their summary and citations' outcome, as plain data."""
@@ -270,11 +267,14 @@ class Run:
         if self.store is None or not by_row:
             return {}
         known = {}
-        for row, path, digest, summary, cited in self.store.query_many(
-                "select id, path, sha256, summary, cited from files where id in ({})", list(by_row)):
-            index, key = by_row[row], row_key(path, digest)
+        for row, digest, summary, cited in self.store.query_many(
+                "select id, sha256, summary, cited from files where id in ({})", list(by_row)):
+            index = by_row[row]
+            key = row_key(self.paths[index], digest)
             self.keys[index] = key
             known[index] = (unseal(summary, key), unseal(cited, key) if cited is not None else None)
+        if len(known) != len(by_row):  # rows that damage has put out of the index's order
+            raise Unreadable("rows of the cache are missing")
         return known
 
     def referrers(self, keys: set[str]) -> set[int]:
@@ -283,9 +283,14 @@ class Run:
             return set()
         found = {index for index, targets in self.fresh.items() if not targets.isdisjoint(keys)}
         if self.store is not None:
-            index_of = {row: index for index, row in enumerate(self.rows) if row is not None and index not in self.fresh}
-            rows = self.store.query_many("select distinct file from refs where target in ({})", sorted(keys))
-            found |= {index_of[row] for row, in rows if row in index_of}
+            rows, miscounted = self.store.references(keys, self.heads)
+            found |= {self.cached[row] for row in rows if row in self.cached} - self.fresh.keys()
+            unsure = {self.cached[row] for row in miscounted} - self.fresh.keys() - self.missed
+            self.unsure |= unsure
+            for index, (summary, _) in self._known(unsure).items():  # what their rows of refs should have said
+                targets = {f"{collection}/{target}" for _, collection, target in summary_of(summary).references}
+                if not targets.isdisjoint(keys):
+                    found.add(index)
         return found
 
     # ---- sources and seeds first
@@ -311,15 +316,14 @@ class Run:
         for index in sorted(sources):
             summary, file = summary_of(sources[index]), self.files[index]
             listed.append((index, file.display, file.stem, summary.file, summary.sha256, summary.valid))
-        known = {name: ((size, mtime, inode), digest) for name, size, mtime, inode, digest in self.store.query(
-            "select name, size, changed_ns, inode, sha256 from seeds")} if self.store else {}
-        self.seeds = check_seeds(self.project, listed, known)
+        self.seeds = check_seeds(self.project, listed, self.store.seeds() if self.store else {})
 
     # ---- the other files, and the outcomes
 
     def _tasks(self, todo: list[int], known_digests: dict[int, bytes], again: set[int]) -> list[Task]:
         """What to examine: the files whose stat changed (to read), and the files to look at again (as known)."""
-        known = self._known(index for index in again if index not in self.pending and index not in self.known_sources)
+        known = self._known([index for index in again if index not in self.pending and index not in self.known_sources
+                             and index not in self.missed])  # a missed file is read and checked again
         known.update(self.known_sources)
         known.update((index, (marshal.loads(summary), None)) for index, (_, summary) in self.pending.items())
         tasks, reading = [], set(todo)
@@ -344,10 +348,11 @@ class Run:
                 self._store_checked(index, issues, cited)
             elif self.store is not None and self.rows[index] is not None:
                 key = self.keys[index]
-                renewed.append((seal(issues, key) if issues else None, seal_data(cited, key), self.rows[index]))
+                renewed.append((self.rows[index], self.paths[index], self.heads[self.rows[index]],
+                                seal(issues, key) if issues else None, seal_data(cited, key)))
         if self.store:
             self.store.flush()
-            self.store.write("update files set issues = ?, cited = ? where id = ?", renewed)
+            self.store.renew_issues(renewed)
 
     def _take_read(self, index: int, outcome: tuple) -> None:
         """What reading a file found: the same bytes as cached (its row holds), or a file checked anew."""
@@ -385,15 +390,59 @@ class Run:
             if record is not None:
                 self.records[index] = (record, marshal.loads(cited)[2])
             return
-        file, digest, stat = self.files[index], self.digests[index] or b"", self.stats[index]
-        key = self.keys[index] = row_key(file.display, digest)
+        path, digest, stat = self.paths[index], self.digests[index] or b"", self.stats[index]
+        key = self.keys[index] = row_key(path, digest)
         own = plain_problems(self.own.get(index, ()))
-        self.rows[index] = store.replace_file(self.rows[index], (
-            file.display, *(stat if stat is not None and digest else (None, None, None)), digest,
-            self.valid[index], index in self.declared, self.declared.get(index), seal(own, key) if own else None,
-            seal(issues, key) if issues else None, seal_data(record, key) if record is not None else None,
-            seal_data(summary, key), seal_data(cited, key)), self.fresh[index], self.links.get(index, ()),
-            self.repeats.get(index))
+        rare = (PROBLEMS if own else 0) | (ISSUES if issues else 0) | (ODD_ID if index in self.declared else 0)
+        head = (self.valid[index], rare, self.declared.get(index))
+        self.rows[index] = store.replace_file(
+            self.rows[index], path, stat if digest else None, digest, head,
+            (seal(own, key) if own else None, seal(issues, key) if issues else None,
+             seal_data(record, key) if record is not None else None, seal_data(summary, key), seal_data(cited, key)),
+            self.fresh[index], self.links.get(index, ()), self.repeats.get(index))
+
+
+def _failed(failed: list[tuple[bytes, int]], present: dict[bytes, int], rows: list[int | None]
+            ) -> tuple[list[int], dict[int, int]]:
+    """Of the rows of the cache that fail their checksum (path, id): those to delete, and the files (index -> row)
+    that have no other (cache misses: read and checked again, their row replaced). Unreadable at a row that names no
+    file: it could be the row of a file that went, whose referrers would not be checked again."""
+    dropped, replaced = [], {}
+    for path, row in failed:
+        if (index := present.get(path)) is None:
+            raise Unreadable("a row of the cache that names no file fails its checksum")
+        if rows[index] is None and index not in replaced:
+            replaced[index] = row
+        else:
+            dropped.append(row)
+    return dropped, replaced
+
+
+def _rare(rows: list[tuple], heads: dict[int, Head], cached: dict[int, int], paths: list[bytes], missed: set[int]
+          ) -> tuple[dict[int, tuple[Problem, ...]], dict[int, list[Issue]], dict[int, str | None], set[int]]:
+    """The problems, issues and declared ids (by the index of the file) that the ``rows`` (id, SHA-256, problems,
+    issues) of the cache's files with something rare hold, but for the ``missed`` rows, and the rows of ``heads``
+    (by id; ``cached``: the index of the file of each) that say they have something rare that their rows do not
+    give (cache misses)."""
+    own, cross, declared = {}, {}, {}
+    unread = {row for row, head in heads.items() if head[RARE] and row not in missed}
+    for row, digest, problems, issues in rows:
+        if row not in unread:
+            continue
+        index, (_, bits, declared_id) = cached[row], heads[row][:DECLARED + 1]
+        key = row_key(paths[index], digest)
+        try:
+            if bits & PROBLEMS:
+                own[index] = problems_of(unseal(problems, key))
+            if bits & ISSUES:
+                cross[index] = issues_of(unseal(issues, key))
+        except (Unreadable, TypeError, ValueError):
+            own.pop(index, None)
+            continue  # left unread: a miss
+        if bits & ODD_ID:
+            declared[index] = declared_id  # None too: a file whose id is not its name, but no text
+        unread.discard(row)
+    return own, cross, declared, unread
 
 
 # --------------------------------------------------------------------------- reporting

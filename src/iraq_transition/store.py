@@ -4,17 +4,23 @@ It lives in :func:`cache_directory` (``$XDG_CACHE_HOME/iraq-transition/<key>``, 
 repository): nothing a pull request commits can be taken for a cache. Its name carries :func:`code_version`, so
 that other code never reads what this code wrote. Tables:
 
-* ``files``: every record file of the last run (indexed so that a run reads its stats, and its rare rows, without
-  reading the blobs) with its stat (NULL: not to be trusted), the SHA-256 of its bytes,
-  whether it is valid, its declared id where it is not the file's name, and blobs: its own problems, the issues
-  of its references and citations, its record (the parsed data), its summary and its citations' outcome;
+* ``files``: every record file of the last run, keyed by its real name (:func:`file_keys`; its display path
+  escapes what does not print, and two names can print alike), with its stat (NULL: not to be trusted), the SHA-256
+  of its bytes, whether it is valid, which of the rare things it has (:data:`PROBLEMS`, :data:`ISSUES`,
+  :data:`ODD_ID`), its declared id, how many rows of refs, links and repeats it has (indexed so that a run reads all
+  that, and its rare rows, without reading the blobs), and blobs: its own problems, the issues of its references
+  and citations, its record (the parsed data), its summary and its citations' outcome;
 * ``refs`` (indexed on the target ``collection/id``) and ``links`` (a record's references to its own collection);
 * ``repeats``: what the duplicate-quote check needs of each valid quote (its words' digest, speaker, sources);
 * ``seeds`` (stat and SHA-256 of each seed read) and ``texts`` (the SHA-256 of the text each source's citations
   were looked up in); ``meta`` holds the build stamp.
 
-Blobs are marshalled plain data (nothing that can run code is ever built from them), each followed by a checksum
-of the blob, its file's path and SHA-256: a damaged or foreign blob is :class:`Unreadable`, a cache miss. A run
+Every row carries a :func:`checksum` of the columns that decide a result, checked as the row is read (a file's
+stat and SHA-256 are outside it: a wrong one only has the file hashed, or checked, again): a file whose row, or
+one of its rows of refs, links and repeats, fails it, or whose rows of these are not as many as its row says, is a
+cache miss (read and checked again); a seed's or a source text's row that fails it counts as changed. Blobs are
+marshalled plain data (nothing that can run code is ever built from them), each followed by a checksum of the
+blob, its file's real name and SHA-256: a damaged or foreign blob is :class:`Unreadable`, a cache miss. A run
 holds SQLite's write lock from its first read to its commit, so that runs never interleave; one run is one
 transaction that changes only the rows of what changed. Every failure to read the cache is a cache miss, every
 failure to write it only costs time.
@@ -34,6 +40,7 @@ import sqlite3
 import sys
 import time
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -59,26 +66,37 @@ CHUNK = 500
 
 Stat = tuple[int, int, int]
 """size, change time (the later of mtime and ctime, in ns: no tool can set ctime back) and inode of a file."""
+Head = tuple
+"""What a file's row says that decides a result, besides its blobs: (valid, rare, declared id, and how many rows of
+refs, links and repeats it has), indexed by :data:`VALID` ... :data:`REPEATS`."""
+VALID, RARE, DECLARED, REFS, LINKS, REPEATS = range(6)
+PROBLEMS, ISSUES, ODD_ID = 1, 2, 4
+"""The bits of a file's ``rare``: it has problems of its own, issues of its references or citations, an id that is
+not its name."""
 
 SCHEMA = """
 create table if not exists files (
-    id integer primary key, path text not null unique, size int, changed_ns int, inode int, sha256 blob not null,
-    valid int not null, odd_id int not null, declared text, problems blob, issues blob, record blob, summary blob,
-    cited blob);
-create index if not exists files_stat on files (path, id, size, changed_ns, inode, valid);
-create index if not exists files_rare on files (id) where problems is not null or issues is not null or odd_id;
-create table if not exists refs (target text not null, file int not null, primary key (target, file)) without rowid;
+    id integer primary key, path blob not null unique, size int, changed_ns int, inode int, sha256 blob not null,
+    valid int not null, rare int not null, declared text, refs int not null, links int not null,
+    repeats int not null, crc int not null, problems blob, issues blob, record blob, summary blob, cited blob);
+create index if not exists files_head on files (path, id, size, changed_ns, inode, valid, rare, declared, refs,
+    links, repeats, crc);
+create index if not exists files_rare on files (id) where rare;
+create table if not exists refs (target text not null, file int not null, crc int not null,
+    primary key (target, file)) without rowid;
 create index if not exists refs_file on refs (file);
-create table if not exists links (file int not null, name text not null, target text not null);
+create table if not exists links (file int not null, name text not null, target text not null, crc int not null);
 create index if not exists links_file on links (file);
 create table if not exists repeats (file integer primary key, digest blob not null, speaker text not null,
-    sources text not null);
-create table if not exists seeds (name text primary key, size int, changed_ns int, inode int, sha256 text not null);
-create table if not exists texts (source text primary key, sha256 text not null);
+    sources text not null, crc int not null);
+create table if not exists seeds (name text primary key, size int, changed_ns int, inode int, sha256 text not null,
+    crc int not null);
+create table if not exists texts (source text primary key, sha256 text not null, crc int not null);
 create table if not exists meta (key text primary key, value text not null);
 """
 FILE_TABLES = (("refs", "file"), ("links", "file"), ("repeats", "file"), ("files", "id"))
 """The tables that hold rows of a file (and the column naming it): a file's rows go together."""
+FILES_COLUMNS = 18
 
 
 @cache
@@ -187,6 +205,22 @@ CHECK = 4
 """Bytes of the checksum that follows each blob."""
 
 
+def checksum(values: tuple) -> int:
+    """The checksum of a row's values: a CRC-32 of them marshalled in version 0 (which depends on nothing but their
+    types and values)."""
+    return zlib.crc32(marshal.dumps(values, 0))
+
+
+def with_checksum(values: tuple) -> tuple:
+    return (*values, checksum(values))
+
+
+def checked_rows(rows: Iterable[tuple]) -> list[tuple]:
+    """The ``rows`` whose last value is the :func:`checksum` of the others, without it (those that fail it are left
+    out)."""
+    return [row[:-1] for row in rows if checksum(row[:-1]) == row[-1]]
+
+
 def seal(value: Any, key: bytes) -> bytes:
     """``value`` (plain data) marshalled and sealed (see :func:`seal_data`)."""
     return seal_data(marshal.dumps(value), key)
@@ -211,9 +245,22 @@ def unseal(blob: Any, key: bytes) -> Any:
         raise Unreadable("a blob of the cache is not marshalled data") from None
 
 
-def row_key(path: str, sha256: bytes) -> bytes:
-    """What a file's blobs are sealed with."""
-    return path.encode("utf-8", "surrogateescape") + b"\0" + sha256
+def file_keys(files: Iterable[tuple[str, str]]) -> list[bytes]:
+    """What the rows of files (collection, stem) are keyed by: their real names, ``collection/stem`` as the bytes of
+    the file system (:func:`os.fsencode`, at a fraction of its cost)."""
+    encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+    return [f"{collection}/{stem}".encode(encoding, errors) for collection, stem in files]
+
+
+def row_key(path: bytes, sha256: bytes) -> bytes:
+    """What a file's blobs are sealed with (``path``: its :func:`file_keys`)."""
+    return path + b"\0" + sha256
+
+
+def _miscounted(found: dict[int, int], heads: dict[int, Head], part: int) -> set[int]:
+    """The files of ``heads`` (by id) whose rows counted in ``found`` are not as many as their head's ``part`` says."""
+    expected = {row: head[part] for row, head in heads.items() if head[part]}
+    return {row for row in found.keys() | expected.keys() if found.get(row, 0) != expected.get(row, 0) and row in heads}
 
 
 def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
@@ -293,11 +340,60 @@ class Store:
             rows += self.query(sql.format(",".join("?" * len(part))), part)
         return rows
 
-    def files(self) -> dict[str, tuple]:
-        """path -> (id, stat or None, valid) of every file of the last run."""
-        return {path: (row_id, (size, mtime, inode) if size is not None else None, valid)
-                for path, row_id, size, mtime, inode, valid in
-                self.query("select path, id, size, changed_ns, inode, valid from files")}
+    def files(self) -> tuple[dict[bytes, tuple[int, Stat | None, Head]], list[tuple[bytes, int]]]:
+        """path (:func:`file_keys`) -> (id, stat or None, :data:`Head`) of every file of the last run whose row holds
+        its checksum, and (path, id) of the rows that fail it."""
+        found, failed, crc32, dumps = {}, [], zlib.crc32, marshal.dumps  # checksum() inlined: a row per file
+        for row in self.query("select path, id, valid, rare, declared, refs, links, repeats, crc, size, changed_ns, "
+                              "inode from files"):
+            if crc32(dumps(row[:8], 0)) == row[8]:
+                found[row[0]] = (row[1], row[9:] if row[9] is not None else None, row[2:8])
+            else:
+                failed.append(row[:2])
+        return found, failed
+
+    def parts(self, heads: dict[int, Head]) -> tuple[dict[int, list[tuple[str, str]]], dict[int, tuple], set[int]]:
+        """The links (name, target) and the repeat (digest, speaker, sources) of each file, by id, as its rows that
+        hold their checksum give them, and the files of ``heads`` (by id) whose rows of these are not as many as
+        their head says."""
+        links: dict[int, list[tuple[str, str]]] = {}
+        for row, name, target in checked_rows(self.query("select file, name, target, crc from links "
+                                                         "order by file, rowid")):
+            links.setdefault(row, []).append((name, target))
+        repeats = {row: (digest, speaker, tuple(sources.split(" "))) for row, digest, speaker, sources in
+                   checked_rows(self.query("select file, digest, speaker, sources, crc from repeats"))}
+        miscounted = _miscounted({row: len(pairs) for row, pairs in links.items()}, heads, LINKS)
+        return links, repeats, miscounted | _miscounted(dict.fromkeys(repeats, 1), heads, REPEATS)
+
+    def references(self, keys: set[str], heads: dict[int, Head]) -> tuple[set[int], set[int]]:
+        """The files (ids) with a row of refs to any of ``keys``, and the files of ``heads`` whose rows of refs are
+        not as many as their head says: of the rows that hold their checksum, every one read as it comes (a search
+        of the index could miss rows that damage has put out of order)."""
+        counts: Counter = Counter()
+        found = set()
+        try:
+            for target, row, crc in self.connection.execute("select target, file, crc from refs"):
+                if checksum((target, row)) == crc:
+                    counts[row] += 1
+                    if target in keys:
+                        found.add(row)
+        except sqlite3.Error as error:
+            raise Unreadable(f"the cache database cannot be read ({error})") from None
+        return found, _miscounted(counts, heads, REFS)
+
+    def digests(self, rows: list[int]) -> list[tuple[int, bytes]]:
+        """(id, SHA-256) of these rows of files: a damaged SHA-256 only has its file checked again."""
+        return self.query_many("select id, sha256 from files where id in ({})", rows)
+
+    def seeds(self) -> dict[str, tuple[Stat, str]]:
+        """Seed name -> stat and SHA-256, as last read (a row that fails its checksum is left out: read again)."""
+        return {name: ((size, changed, inode), digest) for name, size, changed, inode, digest in
+                checked_rows(self.query("select name, size, changed_ns, inode, sha256, crc from seeds"))}
+
+    def texts(self) -> dict[str, str]:
+        """Source id -> SHA-256 of the text its citations were looked up in (a row that fails its checksum is left
+        out: the text counts as changed)."""
+        return dict(checked_rows(self.query("select source, sha256, crc from texts")))
 
     def meta(self, key: str) -> str | None:
         rows = self.query("select value from meta where key = ?", (key,))
@@ -334,9 +430,11 @@ class Store:
             if self.connection.in_transaction:
                 self.connection.execute("rollback")
 
-    def replace_file(self, old: int | None, values: tuple, targets: Iterable[str], links: Iterable[tuple],
+    def replace_file(self, old: int | None, path: bytes, stat: Stat | None, sha256: bytes, head: tuple, blobs: tuple,
+                     targets: Iterable[str], links: Iterable[tuple],
                      repeat: tuple[bytes, str, tuple[str, ...]] | None = None) -> int:
-        """Queue the row of a file (``values``: the columns of files after id), its references' ``targets``, its
+        """Queue the row of a file (``path``: its :func:`file_keys` key; ``head``: valid, rare and declared id;
+        ``blobs``: its problems, issues, record, summary and citations' outcome), its references' ``targets``, its
         ``links`` (name, target) and its ``repeat`` (a quote's digest, speaker, sources), in place of row ``old`` if
         not None; its new id. Written by :meth:`flush`, a few hundred files at a time."""
         if self.last_row is None:
@@ -346,12 +444,14 @@ class Store:
         replaced, files, refs, linked, repeats = self.queued
         if old is not None:
             replaced.append((old,))
-        files.append((row, *values))
-        refs.extend((target, row) for target in targets)
-        linked.extend((row, *link) for link in links)
+        targets, links = set(targets), list(links)
+        head = (*head, len(targets), len(links), int(repeat is not None))
+        files.append((row, path, *(stat or (None, None, None)), sha256, *head, checksum((path, row, *head)), *blobs))
+        refs.extend(with_checksum((target, row)) for target in targets)
+        linked.extend(with_checksum((row, *link)) for link in links)
         if repeat is not None:
             digest, speaker, sources = repeat
-            repeats.append((row, digest, speaker, " ".join(sources)))
+            repeats.append(with_checksum((row, digest, speaker, " ".join(sources))))
         if len(files) >= CHUNK:
             self.flush()
         return row
@@ -361,11 +461,29 @@ class Store:
         replaced, files, refs, links, repeats = self.queued
         for table, column in FILE_TABLES:
             self.write(f"delete from {table} where {column} = ?", replaced)
-        self.write(f"insert into files values ({', '.join('?' * 14)})", files)
-        self.write("insert into refs values (?, ?)", refs)
-        self.write("insert into links values (?, ?, ?)", links)
-        self.write("insert into repeats values (?, ?, ?, ?)", repeats)
+        self.write(f"insert into files values ({', '.join('?' * FILES_COLUMNS)})", files)
+        self.write("insert into refs values (?, ?, ?)", refs)
+        self.write("insert into links values (?, ?, ?, ?)", links)
+        self.write("insert into repeats values (?, ?, ?, ?, ?)", repeats)
         self.queued = ([], [], [], [], [])
+
+    def renew_issues(self, rows: Iterable[tuple[int, bytes, Head, bytes | None, bytes]]) -> None:
+        """Write the new issues and citations' outcome of files whose rows are otherwise kept: (id, path, head,
+        sealed issues or None, sealed outcome)."""
+        renewed = []
+        for row, path, head, issues, cited in rows:
+            head = (head[VALID], head[RARE] & ~ISSUES | (ISSUES if issues is not None else 0), *head[DECLARED:])
+            renewed.append((issues, cited, head[RARE], checksum((path, row, *head)), row))
+        self.write("update files set issues = ?, cited = ?, rare = ?, crc = ? where id = ?", renewed)
+
+    def set_seeds(self, seeds: dict[str, tuple[Stat, str]]) -> None:
+        self.write("delete from seeds")
+        self.write("insert into seeds values (?, ?, ?, ?, ?, ?)",
+                   [with_checksum((name, *stat, digest)) for name, (stat, digest) in seeds.items()])
+
+    def set_texts(self, digests: dict[str, str]) -> None:
+        self.write("delete from texts")
+        self.write("insert into texts values (?, ?, ?)", [with_checksum(item) for item in digests.items()])
 
     def set_meta(self, key: str, value: str) -> None:
         self.write("insert or replace into meta (key, value) values (?, ?)", [(key, value)])

@@ -117,7 +117,7 @@ class _KeptRecords:
             for row, digest, record, cited in fetched:
                 index = rows[row]
                 with contextlib.suppress(Unreadable, TypeError, ValueError):
-                    key = row_key(run.files[index].display, digest)
+                    key = row_key(run.paths[index], digest)
                     content, (_, texts, spans) = unseal(record, key), unseal(cited, key)
                     held = all(run.seeds.texts.digests.get(source) == text for source, text, _ in texts)
                     found[index] = (content, dict(spans) if held else {})
@@ -184,14 +184,17 @@ def check_project(
     return len(run.kept), problems
 
 
-def _checked(project: Project, use_cache: bool, cache_dir: Path | None) -> tuple[Run, Store | None]:
-    """The run over the project's files, and the cache it was read from and written to (None: none). Unreadable when
-    the cache turns out damaged (it is then dropped)."""
+def _checked(project: Project, use_cache: bool, cache_dir: Path | None,
+             changed: set[str] | None) -> tuple[Run, Store | None, Callable[[str], bool] | None]:
+    """The run over the project's files, the cache it was read from and written to (None: none), and with the files
+    ``changed`` (by git) the filter of the problems to report (:func:`_affected`). Unreadable when the cache turns
+    out damaged (it is then dropped)."""
     files, listed = record_files(project)
     store = Store.open(project.root, cache_dir) if use_cache else None
     run = Run(project, files, store)
     try:
         run.check(listed)
+        affected = _affected(run, changed) if changed is not None else None  # reads the cache's references
     except Unreadable:
         store.forget()
         raise
@@ -207,7 +210,7 @@ def _checked(project: Project, use_cache: bool, cache_dir: Path | None) -> tuple
     if store is not None and not store.commit():
         store.close()
         store = None
-    return run, store
+    return run, store, affected
 
 
 def _validated(
@@ -215,21 +218,17 @@ def _validated(
 ) -> tuple[Run, Store | None, list[Problem]]:
     changed = git.changed_files(project.root, changed_since) if changed_since is not None else None  # a bad revision: at once
     try:
-        run, store = _checked(project, use_cache, cache_dir)
+        run, store, report = _checked(project, use_cache, cache_dir, changed)
     except Unreadable:  # the cache was damaged, and is dropped: the same run from scratch, without it
-        run, store = _checked(project, False, None)
+        run, store, report = _checked(project, False, None, changed)
     problems = run.problems
-    if changed is not None:
-        report = _affected(run, changed)
-    elif paths:
+    if changed is None and paths:
         root = project.root.resolve()
         wanted = [path.resolve() for path in paths]
         prefixes = tuple(path.relative_to(root).as_posix() for path in wanted if path.is_relative_to(root))
         report = lambda display: any(  # noqa: E731
             prefix == "." or display == prefix or display.startswith(f"{prefix}/") for prefix in prefixes
         )
-    else:
-        report = None
     if report is not None:
         problems = [problem for problem in problems if report(problem.path)]
         run.notes = [note for note in run.notes if report(note.path)]
