@@ -171,19 +171,60 @@ def test_events_page_shows_every_event_with_its_title_date_status_type_and_place
     screenshot(page, "events-table")
 
 
-def test_search_across_all_tables_from_any_page(server, page):
+def matching_tables(connection, word: str) -> list[str]:
+    """The tables with full-text search that hold ``word``."""
+    return [table for table in site_config.FULL_TEXT
+            if connection.execute(f"select 1 from {table}_fts where {table}_fts match ?", (word,)).fetchone()]
+
+
+def test_search_across_all_tables_from_any_page_leads_to_the_records(server, page):
     base, database = server
     page.goto(f"{base}/{DB}/bases")
     box = page.locator("form.site-search input[type=search]")
     box.fill("withdrawal")
     box.press("Enter")
-    page.wait_for_url("**/-/search?q=withdrawal")
+    page.wait_for_url("**/-/find?q=withdrawal")
+    with sqlite3.connect(database) as connection:
+        matching = matching_tables(connection, "withdrawal")
+        (quote_id, quote) = connection.execute(
+            "select id, text from quotes where rowid in (select rowid from quotes_fts where quotes_fts match 'withdrawal') "
+            "order by rowid limit 1").fetchone()
+    assert len(matching) >= 3
+    assert [section.get_attribute("id") for section in page.locator("section.find-table").all()] == [f"find-{t}" for t in matching]
+    marks = page.locator("section.find-table p.snippet mark")
+    assert marks.count() >= len(matching) and marks.first.evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
+    assert page.locator("form.site-search input[type=search]").input_value() == "withdrawal"
+    screenshot(page, "find")
+    page.locator("#find-quotes a.hit", has_text=quote).click()
+    page.wait_for_url(f"**/{DB}/quotes/{quote_id}")
+    assert page.locator("h1").inner_text() == quote
+
+
+def test_narrow_search_page_fits_the_screen(server, browser):
+    base, _ = server
+    context = browser.new_context(viewport={"width": 400, "height": 900})
+    page = context.new_page()
+    try:
+        for query in ("withdrawal", "x" * 150):
+            page.goto(f"{base}/-/find?" + urllib.parse.urlencode({"q": query}))
+            page.locator("form.find").wait_for(state="visible")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 400, query
+        page.goto(f"{base}/-/find?q=withdrawal")
+        assert page.locator("section.find-table a.hit").count() > 10
+        assert page.locator("footer").inner_text().count("CC-BY-4.0") == 1
+        screenshot(page, "find-narrow")
+    finally:
+        context.close()
+
+
+def test_search_all_tables_of_datasette_search_all_answers_still(server, page):
+    base, database = server
+    page.goto(f"{base}/-/search?q=withdrawal")
     with sqlite3.connect(database) as connection:
         (quote,) = connection.execute(
             "select id from quotes where rowid in (select rowid from quotes_fts where quotes_fts match 'withdrawal') "
             "order by rowid limit 1").fetchone()
-        matching = [table for table in site_config.FULL_TEXT
-                    if connection.execute(f"select 1 from {table}_fts where {table}_fts match 'withdrawal'").fetchone()]
+        matching = matching_tables(connection, "withdrawal")
     assert len(matching) >= 3
     results = page.locator("#search-all-results")
     for table in matching:

@@ -111,3 +111,15 @@ def test_a_source_cited_at_thousands_of_spans_highlights_every_one_and_lists_the
     more = re.search(r'<a class="more-passages" href="([^"]+)">([\d,]+) more</a>', shown)
     assert (html.unescape(more.group(1)), more.group(2)) == (
         f"/{DB}/source_statements?source_id={SOURCE}", f"{spans - record_page.MAX_PASSAGES:,}")
+
+
+def test_the_search_across_all_tables_shows_a_few_words_of_a_long_seed_not_the_seed(hostile):
+    base, text = hostile
+    word = WORDS[60_000]
+    shown = page(f"{base}/-/find?q={word}")
+    section = re.search(r'<section class="find-table" id="find-sources">(.*?)</section>', shown, re.S).group(1)
+    [(href, label, snippet)] = re.findall(r'<a class="hit" href="([^"]+)">([^<]*)</a><p class="snippet">(.*?)</p>', section)
+    assert href == f"/{DB}/sources/{SOURCE}" and "(1 hit)" in section
+    words = snippet.strip("…").replace(f"<mark>{word}</mark>", word).split()
+    assert word in words and len(words) <= 12 and " ".join(words) in text
+    assert len(shown) < 20_000  # the page holds a few words of the 960 KB text

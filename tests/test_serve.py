@@ -30,10 +30,10 @@ from datasette.app import Datasette
 from datasette.utils import to_css_class
 from markupsafe import escape
 
-from iraq_transition import build, pages, record_page, serve, site_config, site_metadata, site_plugin, timeline
+from iraq_transition import build, pages, record_page, search_page, serve, site_config, site_metadata, site_plugin, timeline
 from iraq_transition.load import Project
 from iraq_transition.store import RACY_NS
-from iraq_transition.models import COLLECTIONS, Event
+from iraq_transition.models import COLLECTIONS, NOT_IN_TEXT, Event
 from iraq_transition.validate import Dataset, validate_project
 
 from conftest import REPO, copy_repository, free_port, run_cli, start_server, wait_for
@@ -144,6 +144,122 @@ def test_every_collection_the_site_configures_is_searchable(ds, db):
         word = max((w.strip(".,;:“”\"'’()") for w in value.split()), key=len)
         rows = get_json(ds, f"/{DB}/{table}.json?_search={urllib.parse.quote(word)}&_shape=array&_size=max")
         assert record_id in [row["id"] for row in rows], (table, word)
+
+
+# --------------------------------------------------------------------------- the search across all tables
+
+
+FIND_HIT = re.compile(r'<li><a class="hit" href="([^"]*)">([^<]*)</a><p class="snippet">(.*?)</p></li>', re.S)
+
+
+def find_sections(page: str) -> dict[str, str]:
+    """The page's section of each table with hits, by table."""
+    return dict(re.findall(r'<section class="find-table" id="find-(\w+)">(.*?)</section>', page, re.S))
+
+
+def expected_hits(db, table: str, match: str) -> tuple[int, list[tuple[str, str]]]:
+    """How many records of ``table`` the FTS5 query ``match`` finds, and the first ten (id, label), best first."""
+    label = site_metadata.label_column(table)
+    (count,) = db.execute(f"select count(*) from {table}_fts where {table}_fts match ?", (match,)).fetchone()
+    first = db.execute(f"select t.id, t.{label} from {table}_fts join {table} t on t.rowid = {table}_fts.rowid "
+                       f"where {table}_fts match ? order by rank limit 10", (match,)).fetchall()
+    return count, first
+
+
+def test_the_header_search_leads_to_the_find_page(ds):
+    for path in ("/", f"/{DB}/events", f"/{DB}/quotes/singh-us-not-withdrawing-from-iraq", site_config.CODEBOOK_URL):
+        assert '<form class="site-search" action="/-/find"' in get(ds, path).text, path
+    assert get(ds, "/-/search?q=withdrawal").status_code == 200  # datasette-search-all's page answers still
+
+
+def test_find_page_links_each_hit_to_its_record_page_with_its_label(ds, db):
+    page = get(ds, "/-/find?q=withdrawal")
+    assert page.status_code == 200
+    sections = find_sections(page.text)
+    for table in site_config.FULL_TEXT:
+        count, first = expected_hits(db, table, '"withdrawal"')
+        if not count:
+            assert table not in sections and re.search(rf'<p class="find-none">No hits in [^<]*\b{table}\b', page.text)
+            continue
+        section = sections[table]
+        hits = FIND_HIT.findall(section)
+        assert [(href, html.unescape(label)) for href, label, _ in hits] == [
+            (pages.row_url(f"/{DB}", table, record_id), label) for record_id, label in first], table
+        assert f"({count:,} {'hit' if count == 1 else 'hits'})" in section
+        search = f"/{DB}/{table}?_search=withdrawal"
+        more = re.search(r'<a class="more-hits" href="([^"]*)">([\d,]+) more in (\w+)</a>', section)
+        assert (more and (html.unescape(more[1]), more[2], more[3])) == ((search, f"{count - 10:,}", table) if count > 10 else None)
+        assert f'<a href="{search}">{table}</a>' in section
+        rows = get_json(ds, f"/{DB}/{table}.json?_search=withdrawal&_shape=array&_size=max")
+        assert len(rows) == count, table  # the table's own search finds the same records
+    assert len(sections) >= 3 and any(len(FIND_HIT.findall(s)) == 10 for s in sections.values())
+    linked = [html.unescape(href) for href, *_ in FIND_HIT.findall(page.text)]
+    assert all(get(ds, href).status_code == 200 for href in linked)
+
+
+def test_find_page_shows_a_short_snippet_of_each_hit_with_the_match_marked_never_a_whole_text(ds, db):
+    page = get(ds, "/-/find?q=withdrawal").text
+    snippets = [snippet for _, _, snippet in FIND_HIT.findall(page)]
+    assert len(snippets) > 10
+    for snippet in snippets:
+        marked = re.findall(r"<mark>([^<]*)</mark>", snippet)
+        assert marked and all(word.lower().startswith("withdraw") for word in marked), snippet
+        words = html.unescape(re.sub(r"</?mark>", "", snippet)).strip("…").split()
+        assert len(words) <= search_page.SNIPPET_TOKENS + 2 and "<" not in re.sub(r"</?mark>", "", snippet), snippet
+    shown = html.unescape(re.sub(r"<[^>]+>", "", page))  # a quote, its label, is up to 193 characters of a text
+    for (text,) in db.execute("select text from sources"):
+        assert not any(text[start:start + 300] in shown for start in range(0, len(text) - 300)), "a source's text whole"
+
+
+def test_find_page_without_words_shows_just_the_form(ds):
+    for path in ("/-/find", "/-/find?q=", "/-/find?q=+%20%22%22"):
+        page = get(ds, path)
+        assert page.status_code == 200, path
+        assert '<form class="find" action="/-/find"' in page.text and 'name="q"' in page.text
+        assert 'class="find-table"' not in page.text and 'class="find-note"' not in page.text, path
+        assert site_config.LICENSE_URL in page.text and f'href="{site_config.CODEBOOK_URL}"' in page.text
+
+
+HOSTILE_QUERIES = [
+    '"', 'withdrawal"', '"withdrawal', 'withdrawal" OR "troops', "NEAR(withdrawal troops, 2)", "withdrawal AND",
+    "AND OR NOT", "text:withdrawal", "{text title}: withdrawal", "*", "withdraw*", "-withdrawal", "^withdrawal",
+    "withdrawal + troops", "(withdrawal", "<script>alert(1)</script>", '"><img src=x onerror=alert(1)>',
+    "x" * 60_000, "withdrawal " * 1_000, "Ирак 伊拉克 العراق 🇮🇶 e\u0301", "\x00withdrawal\x02\x03\x1b[31m",
+    "\u202ewithdrawal", "%", "withdrawal%00",
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES, ids=lambda query: repr(query[:30]))
+def test_find_page_answers_any_query_with_its_words_escaped(ds, db, query, capfd):
+    page = get(ds, "/-/find?" + urllib.parse.urlencode({"q": query}))
+    assert page.status_code == 200
+    assert "<script>alert" not in page.text and "<img src=x" not in page.text
+    search = search_page.search_terms(query)
+    assert len(search.terms) <= search_page.MAX_TERMS and len(search.match) < 3 * search_page.MAX_CHARACTERS
+    if search.terms:
+        assert 'class="find-note"' in page.text
+        for table, section in find_sections(page.text).items():
+            count, first = expected_hits(db, table, search.match)
+            assert [html.unescape(label) for _, label, _ in FIND_HIT.findall(section)] == [label for _, label in first]
+    assert ("Only the first" in page.text) == search.cut
+    assert "ERROR" not in capfd.readouterr().err  # no query Datasette logs as failed
+
+
+def test_find_page_searches_words_not_fts_syntax(ds):
+    assert search_page.search_terms('withdrawal" OR "troops').match == '"withdrawal" "OR" "troops"'
+    assert search_page.search_terms("NEAR(a b)").terms == ("NEAR(a", "b)")
+    assert search_page.search_terms("\x00a\x02b\u202ec").terms == ("a", "b", "c")
+    assert search_page.search_terms("x" * 1_000).cut and search_page.search_terms("a " * 13).cut
+    assert not search_page.search_terms("a " * 12).cut
+    plain, quoted = (find_sections(get(ds, "/-/find?" + urllib.parse.urlencode({"q": q})).text)
+                     for q in ("withdrawal troops", '"withdrawal troops'))
+    assert plain == quoted and plain
+
+
+def test_a_snippet_is_escaped_then_marked():
+    mark, end = search_page.MARK, search_page.END_MARK
+    assert search_page.snippet_html(f"<b>a</b> {mark}x&y{end} {mark}open") == "&lt;b&gt;a&lt;/b&gt; <mark>x&amp;y</mark> open"
+    assert all(re.fullmatch(f"[{NOT_IN_TEXT}]", char) for char in (mark, end))  # no text of the data holds them
 
 
 def test_source_page_leads_to_what_the_source_says(ds, db):
@@ -304,7 +420,7 @@ def test_every_page_says_its_licence_source_and_codebook_even_the_first_one_aske
     record page asked for first on a fresh server must say it all the same, and so must a canned query."""
     fresh = serve.datasette(site)
     for path in (f"/{DB}/quotes/singh-us-not-withdrawing-from-iraq", f"/{DB}/actors/iraq", f"/{DB}/quotes_by_speaker",
-                 site_config.CODEBOOK_URL, "/-/search?q=withdrawal"):
+                 site_config.CODEBOOK_URL, "/-/search?q=withdrawal", "/-/find?q=withdrawal", "/-/find"):
         page = get(fresh, path)
         assert page.status_code == 200, path
         assert site_config.LICENSE_URL in page.text and f'href="{site_config.CODEBOOK_URL}"' in page.text, path
@@ -634,7 +750,7 @@ def test_the_published_site_is_the_local_site(site):
     base = f"http://127.0.0.1:{port}"
     (source,) = sqlite3.connect(serve.database_path(site)).execute("select id from sources order by id limit 1").fetchone()
     paths = ["/", f"/{DB}/events", f"/{DB}/quotes/singh-us-not-withdrawing-from-iraq", f"/{DB}/sources/{source}",
-             f"/{DB}/occurred_and_planned", f"/{DB}/bases", "/-/search?q=withdrawal"]
+             f"/{DB}/occurred_and_planned", f"/{DB}/bases", "/-/search?q=withdrawal", "/-/find?q=withdrawal"]
     timing = re.compile(r"Queries took [0-9.]+ms|(?<=10px solid #)[0-9a-f]{6}")  # the colour hashes the database's file
     try:
         wait_for(base + "/", published)

@@ -3,8 +3,9 @@ see the README's Publishing section) both load, through the ``datasette`` entry 
 
 It brings the templates in templates/ (Datasette takes a plugin's templates from the ``templates`` directory of
 its package), their Python helpers (:mod:`..pages`, :mod:`..record_page`), the bounds on SQL of
-plugins/sql_limits.py, one log line per error answer instead of a traceback with every local variable, and row
-pages whose key does not have the parts of its table's primary key answered 404.
+plugins/sql_limits.py, one log line per error answer instead of a traceback with every local variable, row
+pages whose key does not have the parts of its table's primary key answered 404, and the search across all tables
+at ``/-/find`` (:mod:`..search_page`), where the header's search box leads.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import weakref
 from datasette import hookimpl
 from markupsafe import Markup
 
-from .. import layout, pages, site_config
+from .. import layout, pages, search_page, site_config
 from ..build import csv_tables
 from ..codebook import codebook, to_html
 from ..plugins.sql_limits import prepare_connection
@@ -38,9 +39,10 @@ def startup(datasette) -> None:
 
 @hookimpl
 def register_routes(datasette):
-    """The row pages of the dataset's tables, ahead of Datasette's own route for them: a key of more or fewer parts
-    than the table's primary key is no row (404), where Datasette 0.65 would run its query with values missing (a
-    server error and its traceback) or ignore the parts too many."""
+    """The search across all tables (:data:`FIND_PAGE`), and the row pages of the dataset's tables, ahead of
+    Datasette's own route for them: a key of more or fewer parts than the table's primary key is no row (404), where
+    Datasette 0.65 would run its query with values missing (a server error and its traceback) or ignore the parts
+    too many."""
     from datasette.utils import tilde_encode, urlsafe_components
     from datasette.utils.asgi import NotFound
     from datasette.views.row import RowView
@@ -57,7 +59,26 @@ def register_routes(datasette):
             raise NotFound(f"A row of {table} has a key of {key_parts[table]} parts, comma-separated; this one has {given}")
         return await row_view(request, send)
 
-    return [(route, row)]
+    return [(r"/-/find$", find), (route, row)]
+
+
+FIND_PAGE = "find.html"
+"""The page of the search across all tables, at /-/find?q=..."""
+
+
+async def find(request, datasette):
+    """The search across all tables: each table's hits for the words of ``q``; just the form when there are none."""
+    from datasette.utils.asgi import Response
+
+    query = request.args.get("q") or ""
+    search = search_page.search_terms(query)
+    results = []
+    if search.terms:
+        base = datasette.urls.database(site_config.NAME)
+        results = await search_page.find(datasette.get_database(site_config.NAME), search, base)
+    context = {"q": query, "search": search, "results": results, "metadata": datasette.metadata(),
+               "max_terms": search_page.MAX_TERMS, "max_characters": search_page.MAX_CHARACTERS}
+    return Response.html(await datasette.render_template(FIND_PAGE, context, request=request))
 
 
 @hookimpl
