@@ -7,6 +7,7 @@ issues. The seeds' checks are in :mod:`.seedcheck`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 
 from .load import RECORD_SUFFIX, RecordFile
@@ -83,10 +84,11 @@ def _sentence_issues(summary: Summary, text_of: Callable[[str], str | None],
     such span is found (a span not found is reported on its own)."""
     located = {citation[0]: (citation[1], span) for citation, span in zip(summary.citations, spans) if span is not None}
 
-    def words(loc: tuple) -> Words:
+    @functools.cache
+    def words(loc: tuple) -> Words:  # once per citation, its sentence once too: a citation may support many checks
         source, (start, end) = located[loc]
         text = text_of(source)
-        return text[start: end], lambda: text[slice(*sentence_around(text, start, end))]
+        return text[start: end], functools.cache(lambda: text[slice(*sentence_around(text, start, end))])
 
     issues = []
     described, supporting = summary.speaker
