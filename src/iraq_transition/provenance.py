@@ -71,14 +71,14 @@ def claims(part: BaseModel) -> dict[str, Loc]:
     return found
 
 
-def _covers(support: str, claim: str) -> bool:
-    """Whether naming ``support`` supports ``claim``: the claim itself, or all of a nested value (``place``)."""
-    return claim == support or claim.startswith(support + ".")
-
-
 def _coverers(claim: str) -> set[str]:
-    """Every name that covers ``claim`` (see :func:`_covers`): the claim, and each part of it before a dot."""
+    """Every name whose support supports ``claim``: the claim itself, and each part of it before a dot (naming
+    ``place`` supports all of a nested value, ``place.country``)."""
     return {claim, *(claim[:at] for at, character in enumerate(claim) if character == ".")}
+
+
+def _covers(support: str, claim: str) -> bool:
+    return support in _coverers(claim)
 
 
 def cited_parts(record: BaseModel) -> Iterator[tuple[Loc, BaseModel]]:
