@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .crosscheck import citation_issues, cycles, duplicate_ids, duplicate_quotes, reference_issues
-from .load import RECORD_SUFFIX, LoadError, Project, RecordFile, decode, display_path, read_bytes
+from .load import LoadError, Project, RecordFile, decode, display_path, read_bytes
 from .models import COLLECTIONS
 from .problems import Issue, Problem, UsageError
 from .records import FileResult, check_file, locate
@@ -151,11 +151,6 @@ def examine_all(context: Context, tasks: list[Task]) -> Iterator[tuple]:
 
 
 # --------------------------------------------------------------------------- a run
-
-
-def record_key(display: str) -> str:
-    """``data/events/x.yaml`` -> ``events/x``, as references name their targets."""
-    return display.split("/", 1)[1].removesuffix(RECORD_SUFFIX)
 
 
 class Run:

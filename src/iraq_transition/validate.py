@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from . import git
-from .engine import Run, record_key
+from .engine import Run
 from .hints import MAX_HINTS, with_hints
-from .load import RECORD_SUFFIX, LoadError, Project, read_bytes, record_files
+from .load import RECORD_SUFFIX, LoadError, Project, read_bytes, record_files, record_key
 from .models import COLLECTIONS, Record
 from .problems import Problem, UsageError, print_problems, summary
 from .records import check_file
@@ -237,7 +237,8 @@ def _validated(
 
 def _affected(run: Run, changed: set[str]) -> Callable[[str], bool]:
     """A filter of display paths: the changed files, and the records that refer to a changed record."""
-    keys = {record_key(path) for path in changed if path.startswith("data/") and path.count("/") == 2}
+    keys = {"/".join(key) for path in changed if path.startswith("data/")
+            and (key := record_key(path.removeprefix("data/"))) is not None}
     seeds = {path.split("/", 1)[1] for path in changed if path.startswith("seeds/")}
     names = run.seeds.texts.names
     keys |= {f"sources/{source}" for source, name in names.items() if name in seeds}
