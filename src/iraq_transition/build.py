@@ -27,7 +27,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from . import site_config
+from . import corroboration, site_config
 from .codebook import codebook, to_html, to_markdown
 from .freshness import built_before, input_state, remember_build
 from .layout import CITATIONS, CSV_LINE_TERMINATOR, CollectionPlan, Table, collection_plans, sql_name, table_layout
@@ -133,7 +133,7 @@ def _database(path: Path) -> Iterator[sqlite3.Connection]:
         for pragma in ("page_size = 4096", "journal_mode = OFF", "synchronous = OFF", f"user_version = {int(SCHEMA_VERSION)}"):
             connection.execute(f"PRAGMA {pragma}")
         connection.execute("BEGIN")
-        for table in table_layout():
+        for table in (*table_layout(), *corroboration.TABLES):
             connection.execute(table.create_sql())
         yield connection
     finally:
@@ -160,8 +160,8 @@ def _finish_database(connection: sqlite3.Connection) -> None:
 
 
 def csv_tables() -> tuple[Table, ...]:
-    """Every table written as ``csv/<name>.csv``: the tables of the layout, then the views."""
-    return (*table_layout(), *(view.table for view in views()))
+    """Every table written as ``csv/<name>.csv``: the tables of the layout, the views, the corroboration tables."""
+    return (*table_layout(), *(view.table for view in views()), *corroboration.TABLES)
 
 
 @contextlib.contextmanager
@@ -188,6 +188,11 @@ def _write_views(connection: sqlite3.Connection, writers: dict[str, Any]) -> Non
             raise BuildError(f"view {view.name} has the columns {names}, not those its description lists")
         while rows := cursor.fetchmany(BATCH):
             writers[view.name].writerows(view.table.csv_rows(rows))
+    for table in corroboration.TABLES:  # counted in record order: written in primary-key order
+        cursor = connection.execute(f"SELECT * FROM {sql_name(table.name)} ORDER BY "
+                                    f"{', '.join(map(sql_name, table.primary_key))}")
+        while rows := cursor.fetchmany(BATCH):
+            writers[table.name].writerows(rows)
 
 
 def write_tables(dataset: Dataset, directory: Path, timeline: Timeline) -> dict[str, int]:
@@ -198,16 +203,26 @@ def write_tables(dataset: Dataset, directory: Path, timeline: Timeline) -> dict[
     counts = dict.fromkeys(COLLECTIONS, 0)
     tables = {table.name: table for table in table_layout()}
     inserts = {name: table.insert_sql() for name, table in tables.items()}
+    counted_inserts = [table.insert_sql() for table in corroboration.TABLES]
+    tallies = None
     with _database(directory / DATABASE) as connection, _csv_writers(directory / CSV_DIR) as writers:
         for plan in collection_plans():
+            if plan.cited and tallies is None:  # the sources are in: which report each is
+                tallies = corroboration.Counts(corroboration.Reports.of_database(connection))
             for batch in _batches(dataset.located_items(plan.collection)):
                 counts[plan.collection] += len(batch)
                 if plan.collection == timeline.collection:
                     for _, record, _ in batch:
                         timeline.add(record)
-                for name, rows in batch_rows(plan, batch, dataset.texts).items():
+                made = batch_rows(plan, batch, dataset.texts)
+                for name, rows in made.items():
                     connection.executemany(inserts[name], rows)
                     writers[name].writerows(tables[name].csv_rows(rows))
+                if tallies is not None:
+                    labels = {row[0]: row[plan.label_index] for row in made[plan.collection]}
+                    for insert, rows in zip(counted_inserts, corroboration.batch_rows(
+                            tallies, plan.collection, labels, made[CITATIONS])):
+                        connection.executemany(insert, rows)
         _finish_database(connection)
         _write_views(connection, writers)
     return counts

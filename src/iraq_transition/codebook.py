@@ -258,16 +258,16 @@ def _prose_blocks() -> list[Block]:
         ),
         Heading(2, "Corroboration"),
         Paragraph(
-            "View `corroboration` counts, for every cited record, its citations, the distinct sources cited, and "
+            "Table `corroboration` counts, for every cited record, its citations, the distinct sources cited, and "
             "the independent reports among them. A source that rewrites or copies another names it in "
             "`same_story_as`; the chain is followed to the original, and a source and its copies count as one "
             "report. Example: a force level cited by an article and by a reworded copy of it has `sources` 2 "
-            "and `independent_reports` 1; view `corroboration` filtered on `independent_reports = 1` lists the "
+            "and `independent_reports` 1; `corroboration` filtered on `independent_reports = 1` lists the "
             "records that rest on a single report. It counts a record's own citations only, not those of its "
             "parts (a posture's, a framing's)."
         ),
         Paragraph(
-            "View `claim_corroboration` counts the same per claim: for each value a citation supports (`claim`, "
+            "Table `claim_corroboration` counts the same per claim: for each value a citation supports (`claim`, "
             "named as in `supports`), only the citations that support it. Sources that the editors suspect of "
             "drawing on one earlier report (`source_shared_upstream`, with its basis: a judgement, not a fact of "
             "the texts) count as one in `independent_reports_shared_upstream_as_one`, and as independent in "

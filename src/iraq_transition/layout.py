@@ -218,6 +218,11 @@ class CollectionPlan:
     def tables(self) -> tuple[Table, ...]:
         return (self.record.table, *(child.table for _, child in self.children))
 
+    @property
+    def label_index(self) -> int:
+        """Where the label column is in the rows of the collection's table (whose first column is the id)."""
+        return [column.name for column in self.record.table.columns].index(self.label_column)
+
 
 @dataclass
 class _Flat:

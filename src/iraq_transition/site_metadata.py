@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from . import layout, site_config
+from . import corroboration, layout, site_config
 from .layout import label_column
 from .models import COLLECTIONS
 from .views import views
@@ -57,8 +57,8 @@ def datasette_metadata(timeline_svg: str | None = None) -> dict:
         if table.name == site_config.MAP_TABLE:
             entry["plugins"] = {"datasette-cluster-map": site_config.MAP_COLUMNS}
         table_metadata[table.name] = entry
-    for view in views():
-        table_metadata[view.name] = view.table.to_datasette() | about
+    for table in (*(view.table for view in views()), *corroboration.TABLES):
+        table_metadata[table.name] = table.to_datasette() | about
     return {
         "title": site_config.TITLE,
         "description": site_config.DESCRIPTION,

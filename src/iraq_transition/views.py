@@ -166,106 +166,6 @@ def _force_levels_by_date() -> View:
     )
 
 
-_ORIGINS = """origin(id, root) AS (
-    SELECT id, id FROM sources WHERE same_story_as IS NULL
-    UNION ALL
-    SELECT s.id, o.root FROM sources s JOIN origin o ON s.same_story_as = o.id
-), linked(a, b) AS (
-    SELECT o.root, coalesce(l.root, u.source) FROM source_shared_upstream u JOIN origin o ON o.id = u.source_id
-    LEFT JOIN origin l ON l.id = u.source
-), reach(id, other) AS (
-    SELECT root, root FROM origin
-    UNION
-    SELECT r.id, CASE WHEN l.a = r.other THEN l.b ELSE l.a END FROM reach r JOIN linked l ON r.other IN (l.a, l.b)
-), upstream(id, grp) AS (
-    SELECT o.id, min(r.other) FROM origin o JOIN reach r ON r.id = o.root GROUP BY o.id
-)"""
-"""Each source's report (``origin.root``: a rewrite counts with its original) and its group of reports suspected of
-a shared upstream (``upstream.grp``: connected through ``shared_upstream``, in either direction)."""
-
-_COUNTS = [
-    _own("sources", "integer", "Distinct sources of those citations.", "count(DISTINCT cited.source_id)",
-         required=True, minimum=1),
-    _own("independent_reports", "integer",
-         "Distinct reports among them: a rewrite or copy (same_story_as) counts with its original.",
-         "count(DISTINCT cited.report)", required=True, minimum=1),
-    _own("independent_reports_shared_upstream_as_one", "integer",
-         "Distinct reports when sources suspected of a shared upstream report (sources.shared_upstream, a "
-         "judgement) also count as one.", "count(DISTINCT cited.grp)", required=True, minimum=1),
-    _own("source_ids", "array", "Ids of those sources, in id order. A JSON array.",
-         "json_group_array(cited.source_id)", required=True),
-]
-
-
-def _corroboration() -> View:
-    return _view(
-        "corroboration",
-        "How many sources, and how many independent reports, back each record: only the citations of the record "
-        "itself count (a posture's, framing's or position's citations count for that part's claims, in "
-        "claim_corroboration); a source and the sources that rewrite or copy it count as one report. "
-        + ONE_ROW.format("cited record", "record_type, record_id"),
-        ("record_type", "record_id"),
-        [
-            _copy("cited", CITATIONS, "record_type"),
-            _copy("cited", CITATIONS, "record_id"),
-            _own("label", "string", "Label of the record (its title, name, wording or text, or sources.label).",
-                 "labels.label", required=True),
-            _own("citations", "integer", "Citations of the record itself.", "counted.citations",
-                 required=True, minimum=1),
-            *_COUNTS,
-        ],
-        # CROSS JOIN: SQLite joins in this order, indexing counted and labels (it chose to scan them per row: 12 s at
-        # 10k records, 0.2 s so)
-        "FROM cited CROSS JOIN counted\n"
-        "ON counted.record_type = cited.record_type AND counted.record_id = cited.record_id\n"
-        "CROSS JOIN labels ON labels.record_type = cited.record_type AND labels.id = cited.record_id\n"
-        "GROUP BY cited.record_type, cited.record_id\nORDER BY cited.record_type, cited.record_id",
-        f"""WITH RECURSIVE {_ORIGINS}, counted AS (
-    SELECT record_type, record_id, count(*) AS citations FROM {CITATIONS} WHERE coalesce(part, '') = ''
-    GROUP BY record_type, record_id
-), cited AS (
-    SELECT DISTINCT c.record_type, c.record_id, c.source_id, coalesce(o.root, c.source_id) AS report,
-        coalesce(u.grp, c.source_id) AS grp
-    FROM {CITATIONS} c LEFT JOIN origin o ON o.id = c.source_id LEFT JOIN upstream u ON u.id = c.source_id
-    WHERE coalesce(c.part, '') = ''
-    ORDER BY c.record_type, c.record_id, c.source_id
-), labels AS ({_labels_sql()})
-""",
-    )
-
-
-def _claim_corroboration() -> View:
-    return _view(
-        "claim_corroboration",
-        "How many sources, and how many independent reports, back each claim: each value of a record or of one of "
-        "its parts that a citation supports (citations.supports), counted from the citations that support it "
-        "alone. " + ONE_ROW.format("claim", "record_type, record_id, part, claim"),
-        ("record_type", "record_id", "part", "claim"),
-        [
-            _copy("cited", CITATIONS, "record_type"),
-            _copy("cited", CITATIONS, "record_id"),
-            _copy("cited", CITATIONS, "part"),
-            _own("claim", "string", "The value supported, as citations name it: a field (date), a field of a nested "
-                 "value (place.country) or a list item by its key (participants.iraq).", "cited.claim", required=True),
-            _own("label", "string", "Label of the record.", "labels.label", required=True),
-            _own("citations", "integer", "Citations that support the claim.", "count(*)", required=True, minimum=1),
-            *((dataclasses.replace(column, description=column.description.replace("those", "the")), expression)
-              for column, expression in _COUNTS),
-        ],
-        "FROM cited\nCROSS JOIN labels ON labels.record_type = cited.record_type AND labels.id = cited.record_id\n"
-        "GROUP BY cited.record_type, cited.record_id, cited.part, cited.claim\n"
-        "ORDER BY cited.record_type, cited.record_id, cited.part, cited.claim",
-        f"""WITH RECURSIVE {_ORIGINS}, cited AS (
-    SELECT c.record_type, c.record_id, c.part, claim.value AS claim, c.source_id,
-        coalesce(o.root, c.source_id) AS report, coalesce(u.grp, c.source_id) AS grp
-    FROM {CITATIONS} c JOIN json_each(c.supports) AS claim LEFT JOIN origin o ON o.id = c.source_id
-    LEFT JOIN upstream u ON u.id = c.source_id
-    ORDER BY c.record_type, c.record_id, c.part, claim.value, c.source_id
-), labels AS ({_labels_sql()})
-""",
-    )
-
-
 def _source_statements() -> View:
     return _view(
         "source_statements",
@@ -289,5 +189,4 @@ def _source_statements() -> View:
 @cache
 def views() -> tuple[View, ...]:
     """Every view of the build, in creation order."""
-    return (_timeline(), _quotes_with_speakers(), _force_levels_by_date(), _corroboration(), _claim_corroboration(),
-            _source_statements())
+    return (_timeline(), _quotes_with_speakers(), _force_levels_by_date(), _source_statements())
