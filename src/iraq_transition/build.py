@@ -207,8 +207,8 @@ def write_tables(dataset: Dataset, directory: Path, timeline: Timeline) -> dict[
     tallies = None
     with _database(directory / DATABASE) as connection, _csv_writers(directory / CSV_DIR) as writers:
         for plan in collection_plans():
-            if plan.cited and tallies is None:  # the sources are in: which report each is
-                tallies = corroboration.Counts(corroboration.Reports.of_database(connection))
+            if plan.cited and tallies is None:
+                raise BuildError(f"{plan.collection} cite sources, but come before them: corroboration cannot be counted")
             for batch in _batches(dataset.located_items(plan.collection)):
                 counts[plan.collection] += len(batch)
                 if plan.collection == timeline.collection:
@@ -223,6 +223,8 @@ def write_tables(dataset: Dataset, directory: Path, timeline: Timeline) -> dict[
                     for insert, rows in zip(counted_inserts, corroboration.batch_rows(
                             tallies, plan.collection, labels, made[CITATIONS])):
                         connection.executemany(insert, rows)
+            if plan.quoted:  # the sources are in: which report each is
+                tallies = corroboration.Counts(corroboration.Reports.of_database(connection))
         _finish_database(connection)
         _write_views(connection, writers)
     return counts
