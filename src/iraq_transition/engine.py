@@ -31,7 +31,7 @@ from .problems import Issue, Problem, UsageError
 from .records import FileResult, check_file, locate
 from .seedcheck import SeedOutcome, Texts, check_seeds
 from .snapshot import Previous
-from .store import (DECLARED, ISSUES, ODD_ID, PROBLEMS, RARE, VALID, Head, Store, Unreadable, file_keys, file_stats,
+from .store import (DECLARED, FILE_TABLES, ISSUES, ODD_ID, PROBLEMS, RARE, VALID, Head, Store, Unreadable, file_keys, file_stats,
                     row_key, seal, seal_data, unseal)
 from .summary import (NAME_FIELDS, Repeat, Summary, issues_of, plain, plain_issues, plain_problems, problems_of,
                       summarise, summary_of)
@@ -243,7 +243,8 @@ class Run:
         self._take_outcomes(examine_all(Context(self.known, self.seeds.texts, published), tasks))
         if store:
             store.touch(self.touched)
-            store.drop_files(went)
+            for table, column in FILE_TABLES:
+                store.write(f"delete from {table} where {column} = ?", [(row,) for row in went])
             store.set_seeds(self.seeds.seeds)
             store.set_texts(digests)
         report(self, listed)

@@ -18,6 +18,14 @@ KEY = f"snapshot {sys.byteorder}".encode()
 """What the blob is sealed with besides its stamp (its integers are the machine's)."""
 UNTRUSTED = -1
 """The size column's value for a file whose stat is not to be trusted (None)."""
+CHANGES = 2000
+"""Files changed since the base was written, at most, before it is written anew (a run reads the base and the
+changes since: what it writes is only as much as changed)."""
+
+
+def stamped(stamp: int) -> bytes:
+    """What a blob of the snapshot made from the rows at the count of changes ``stamp`` is sealed with."""
+    return KEY + b"\0" + str(stamp).encode()
 
 
 class Files(NamedTuple):
@@ -60,6 +68,15 @@ def decode(data: bytes) -> Files:
     return Files(names, rows, stats, list(zip(valid, rare, declared, refs, links, repeats)))
 
 
+def with_changes(files: Files, changes: dict[int, tuple]) -> Files:
+    """``files`` with the ``changes`` since (index -> id, stat, head); ValueError or TypeError if they are not theirs."""
+    for index, (row, stat, head) in changes.items():
+        if index < 0 or len(head) != len(files.heads[index]):
+            raise ValueError("a change of the snapshot is not of its files")
+        files.rows[index], files.stats[index], files.heads[index] = row, stat, head
+    return files
+
+
 class Previous(NamedTuple):
     """What the last run left of each file of this run, by its index (None: nothing), the rows of files that are no
     more (path, id), and the rows that fail their checksum (path, id)."""
@@ -84,3 +101,39 @@ def aligned(taken: Files, paths: list[bytes], failed: list[tuple[bytes, int]]) -
         else:
             rows[index], stats[index], heads[index] = row, stat, head
     return Previous(rows, stats, heads, gone, failed)
+
+
+class Tracked:
+    """What the rows of files say of each file of a run (``order``: their :func:`.store.file_keys`), as the run
+    changes them, for the snapshot written at its end: ``stamp``, the count of changes of the rows when the snapshot
+    was read (None: not read); ``base``, its base's count and the changes since; ``same``, whether the files are
+    the snapshot's (then only what changed is written)."""
+
+    def __init__(self, order: list[bytes], now: Previous, stamp: int | None, base: tuple[int, dict], same: bool):
+        self.order, self.now, self.stamp, self.base = order, now, stamp, base
+        self.changed: set[int] | None = set() if same else None  # the files the run changed
+        self.at: dict[bytes, int] | None = None  # the index of each file, once asked for
+
+    def set(self, path: bytes, **values) -> None:
+        """Note the new ``row``, ``stat`` or ``head`` of the file ``path``."""
+        if self.at is None:
+            self.at = dict(zip(self.order, range(len(self.order))))
+        index = self.at[path]
+        for name, value in values.items():
+            getattr(self.now, f"{name}s")[index] = value
+        if self.changed is not None:
+            self.changed.add(index)
+
+    def changes(self) -> tuple[int, dict] | None:
+        """The base's count and the changes since it, with this run's; None when the base is to be written anew."""
+        base, changes = self.base
+        if self.changed is None or len(changes) + len(self.changed) > CHANGES:
+            return None
+        rows, stats, heads = self.now[:3]
+        return base, {**changes, **{index: (rows[index], stats[index], heads[index]) for index in self.changed}}
+
+    def files(self) -> Files:
+        """Every file that has a row, in the run's order."""
+        rows, stats, heads = self.now[:3]
+        kept = [index for index, row in enumerate(rows) if row is not None] if None in rows else range(len(rows))
+        return Files(*([column[index] for index in kept] for column in (self.order, rows, stats, heads)))

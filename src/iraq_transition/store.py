@@ -56,7 +56,7 @@ from typing import Any
 
 from . import __version__
 from .problems import UsageError
-from .snapshot import KEY, Files, Previous, aligned, decode, encode
+from .snapshot import Files, Previous, Tracked, aligned, decode, encode, stamped, with_changes
 
 CACHE_HOME = "iraq-transition"  # the directory of the caches of every repository, in the user's cache directory
 DATABASE = "cache-"  # then the code version, .sqlite3
@@ -113,9 +113,6 @@ create trigger if not exists files_deleted after delete on files begin
 FILE_TABLES = (("refs", "file"), ("links", "file"), ("repeats", "file"), ("files", "id"))
 """The tables that hold rows of a file (and the column naming it): a file's rows go together."""
 FILES_COLUMNS = 18
-SNAPSHOT_CHANGES = 2000
-"""Files changed since the snapshot's base was written, at most, before it is written anew (a run reads the base and
-the changes since: what it writes is only as much as changed)."""
 
 
 @cache
@@ -279,9 +276,48 @@ def _miscounted(found: dict[int, int], heads: dict[int, Head], part: int) -> set
     return {row for row in found.keys() | expected.keys() if found.get(row, 0) != expected.get(row, 0) and row in heads}
 
 
-def _stamped(stamp: int) -> bytes:
-    """What a blob of the snapshot made from the rows of ``stamp`` is sealed with."""
-    return KEY + b"\0" + str(stamp).encode()
+def _from_snapshot(blobs: dict[int, bytes], stamp: int) -> tuple[tuple[int, dict], Files] | None:
+    """The files of the snapshot's ``blobs`` (its base and the changes since, and the base's count and the changes)
+    if they were made from the rows at the count ``stamp`` and hold their checks."""
+    try:
+        base, changes = unseal(blobs[1], stamped(stamp)) if 1 in blobs else (stamp, {})
+        files = with_changes(decode(unseal_data(blobs[0], stamped(base))), changes)
+    except (Unreadable, KeyError, ValueError, TypeError, EOFError, IndexError):
+        return None
+    return (base, changes), files
+
+
+def _from_rows(rows: list[tuple]) -> tuple[Files, list[tuple[bytes, int]]]:
+    """The files of these rows of files that hold their checksum, and (path, id) of the rows that fail it."""
+    paths, ids, stats, heads, failed = [], [], [], [], []
+    crc32, dumps = zlib.crc32, marshal.dumps  # checksum() inlined: a row per file
+    for row in rows:
+        if crc32(dumps(row[:8], 0)) == row[8]:
+            paths.append(row[0])
+            ids.append(row[1])
+            stats.append(row[9:] if row[9] is not None else None)
+            heads.append(row[2:8])
+        else:
+            failed.append(row[:2])
+    return Files(paths, ids, stats, heads), failed
+
+
+def _write_snapshot(store: Store, tracked: Tracked) -> None:
+    """Write the snapshot of the rows of files as the run leaves them, if they changed since it was read (or it was
+    not): the changes since its base, or the base anew (none if the count of changes cannot be read)."""
+    try:
+        stamp = store.query("select count from generation")[0][0]
+    except Unreadable:
+        store.write("delete from snapshot")
+        return
+    if stamp == tracked.stamp:
+        return
+    changes = tracked.changes()
+    if changes is not None:
+        store.write("insert or replace into snapshot values (1, ?)", [(seal(changes, stamped(stamp)),)])
+        return
+    store.write("delete from snapshot")
+    store.write("insert into snapshot values (0, ?)", [(seal_data(encode(tracked.files()), stamped(stamp)),)])
 
 
 def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
@@ -302,12 +338,7 @@ class Store:
         self.writable = True  # false once a write failed: the transaction is dropped, the run goes on without
         self.last_row: int | None = None  # the largest id of files, once asked for
         self.queued: tuple[list, ...] = ([], [], [], [], [])  # rows replaced, files, refs, links, repeats to write
-        self.stamp: int | None = None  # the rows' stamp when the snapshot was read as theirs (None: not read)
-        self.base: tuple[int, dict[int, tuple]] = (0, {})  # the stamp of the snapshot's base, the changes read since
-        self.order: list[bytes] = []  # the run's files (their :func:`file_keys`), as :meth:`files` was given them
-        self.now: Previous | None = None  # what the rows say of each of them, as the run changes them
-        self.changed: set[int] | None = None  # which of them the run changed (None: not as the snapshot had them)
-        self.at: dict[bytes, int] | None = None  # the index of each of them, once asked for
+        self.tracked: Tracked | None = None  # what the rows say of the run's files, once :meth:`files` read them
 
     @classmethod
     def open(cls, root: Path, override: Path | None = None, lock: bool = True) -> Store | None:
@@ -370,47 +401,17 @@ class Store:
     def files(self, paths: list[bytes]) -> Previous:
         """What the last run left of each of the files ``paths`` (:func:`file_keys`): from the snapshot when its stamp
         is the rows' (checked as a whole), else from every row of files (each checked)."""
-        self.stamp = self.query("select count from generation")[0][0]
-        taken = self._snapshot(self.stamp)
-        if taken is None:
-            self.stamp = None  # the snapshot is written anew
-            taken, failed = self._file_rows()
-        else:
-            failed = []
-        self.order, self.now = paths, aligned(taken, paths, failed)
-        self.changed = set() if self.stamp is not None and taken.paths == paths else None
-        return self.now._replace(rows=list(self.now.rows))
-
-    def _snapshot(self, stamp: int) -> Files | None:
-        """The files of the snapshot (its base and the changes since) if it was made from the rows as they are
-        (``stamp``) and its blobs hold their checks."""
-        blobs = dict(self.query("select id, blob from snapshot"))
-        try:
-            base, changes = unseal(blobs[1], _stamped(stamp)) if 1 in blobs else (stamp, {})
-            files = decode(unseal_data(blobs[0], _stamped(base)))
-            for index, (row, stat, head) in changes.items():
-                if index < 0 or len(head) != len(files.heads[index]):
-                    raise ValueError("a change of the snapshot is not of its files")
-                files.rows[index], files.stats[index], files.heads[index] = row, stat, head
-        except (Unreadable, KeyError, ValueError, TypeError, EOFError, IndexError):
-            return None
-        self.base = (base, changes)
-        return files
-
-    def _file_rows(self) -> tuple[Files, list[tuple[bytes, int]]]:
-        """Every file of the last run whose row holds its checksum, and (path, id) of the rows that fail it."""
-        paths, rows, stats, heads, failed = [], [], [], [], []
-        crc32, dumps = zlib.crc32, marshal.dumps  # checksum() inlined: a row per file
-        for row in self.query("select path, id, valid, rare, declared, refs, links, repeats, crc, size, changed_ns, "
-                              "inode from files"):
-            if crc32(dumps(row[:8], 0)) == row[8]:
-                paths.append(row[0])
-                rows.append(row[1])
-                stats.append(row[9:] if row[9] is not None else None)
-                heads.append(row[2:8])
-            else:
-                failed.append(row[:2])
-        return Files(paths, rows, stats, heads), failed
+        stamp = self.query("select count from generation")[0][0]
+        snapshot = _from_snapshot(dict(self.query("select id, blob from snapshot")), stamp)
+        if snapshot is not None:
+            (base, taken), failed = snapshot, []
+        else:  # the rows are read, and the snapshot written anew
+            base, stamp = (0, {}), None
+            taken, failed = _from_rows(self.query("select path, id, valid, rare, declared, refs, links, repeats, crc, "
+                                                  "size, changed_ns, inode from files"))
+        self.tracked = Tracked(paths, aligned(taken, paths, failed), stamp, base,
+                               snapshot is not None and taken.paths == paths)
+        return self.tracked.now._replace(rows=list(self.tracked.now.rows))
 
     def parts(self, heads: dict[int, Head]) -> tuple[dict[int, list[tuple[str, str]]], dict[int, tuple], set[int]]:
         """The links (name, target) and the repeat (digest, speaker, sources) of each file, by id, as its rows that
@@ -475,7 +476,8 @@ class Store:
     def commit(self) -> bool:
         """End the run's transaction; whether what it wrote is kept."""
         self.flush()
-        self._keep_snapshot()
+        if self.tracked is not None and self.writable:
+            _write_snapshot(self, self.tracked)
         if not self.writable:
             return False
         try:
@@ -484,37 +486,6 @@ class Store:
         except sqlite3.Error:
             self._give_up()
         return self.writable
-
-    def _keep_snapshot(self) -> None:
-        """Write the snapshot of the rows as the run leaves them, if they changed since it was read (or it was not)."""
-        if self.now is None or not self.writable:
-            return
-        try:
-            stamp = self.query("select count from generation")[0][0]
-        except Unreadable:
-            self.write("delete from snapshot")
-            return
-        if stamp == self.stamp:
-            return
-        rows, stats, heads = self.now[:3]
-        base, changes = self.base
-        if self.changed is not None and len(changes) + len(self.changed) <= SNAPSHOT_CHANGES:
-            changes = {**changes, **{index: (rows[index], stats[index], heads[index]) for index in self.changed}}
-            self.write("insert or replace into snapshot values (1, ?)", [(seal((base, changes), _stamped(stamp)),)])
-            return
-        kept = [index for index, row in enumerate(rows) if row is not None] if None in rows else range(len(rows))
-        files = Files(*([column[index] for index in kept] for column in (self.order, rows, stats, heads)))
-        self.write("delete from snapshot")
-        self.write("insert into snapshot values (0, ?)", [(seal_data(encode(files), _stamped(stamp)),)])
-
-    def _index(self, path: bytes) -> int:
-        """The index of a file of the run (its :func:`file_keys`), noted as changed."""
-        if self.at is None:
-            self.at = dict(zip(self.order, range(len(self.order))))
-        index = self.at[path]
-        if self.changed is not None:
-            self.changed.add(index)
-        return index
 
     def _give_up(self) -> None:
         self.writable = False
@@ -539,9 +510,8 @@ class Store:
         targets, links = set(targets), list(links)
         head = (*head, len(targets), len(links), int(repeat is not None))
         files.append((row, path, *(stat or (None, None, None)), sha256, *head, checksum((path, row, *head)), *blobs))
-        if self.now is not None:
-            index = self._index(path)
-            self.now.rows[index], self.now.stats[index], self.now.heads[index] = row, stat, head
+        if self.tracked is not None:
+            self.tracked.set(path, row=row, stat=stat, head=head)
         refs.extend(with_checksum((target, row)) for target in targets)
         linked.extend(with_checksum((row, *link)) for link in links)
         if repeat is not None:
@@ -569,8 +539,8 @@ class Store:
         for row, path, head, issues, cited in rows:
             head = (head[VALID], head[RARE] & ~ISSUES | (ISSUES if issues is not None else 0), *head[DECLARED:])
             renewed.append((issues, cited, head[RARE], checksum((path, row, *head)), row))
-            if self.now is not None:
-                self.now.heads[self._index(path)] = head
+            if self.tracked is not None:
+                self.tracked.set(path, head=head)
         self.write("update files set issues = ?, cited = ?, rare = ?, crc = ? where id = ?", renewed)
 
     def touch(self, files: Iterable[tuple[bytes, Stat, int]]) -> None:
@@ -578,14 +548,9 @@ class Store:
         rows = []
         for path, stat, row in files:
             rows.append((*stat, row))
-            if self.now is not None:
-                self.now.stats[self._index(path)] = stat
+            if self.tracked is not None:
+                self.tracked.set(path, stat=stat)
         self.write("update files set size = ?, changed_ns = ?, inode = ? where id = ?", rows)
-
-    def drop_files(self, rows: list[int]) -> None:
-        """Delete these rows of files, and their rows of refs, links and repeats."""
-        for table, column in FILE_TABLES:
-            self.write(f"delete from {table} where {column} = ?", [(row,) for row in rows])
 
     def set_seeds(self, seeds: dict[str, tuple[Stat, str]]) -> None:
         self.write("delete from seeds")
