@@ -5,6 +5,7 @@ reports exactly what a cold run reports; and files whose names print alike keep 
 from __future__ import annotations
 
 import hashlib
+import marshal
 import random
 import shutil
 import sqlite3
@@ -14,6 +15,7 @@ import pytest
 
 from iraq_transition import validate
 from iraq_transition.load import Project
+from iraq_transition.snapshot import Files, decode, encode
 
 from test_engine import tiny_copy
 from test_scale import aged, checked_files, database, validate_output
@@ -169,11 +171,12 @@ def row_bytes(path: Path, data: bytes) -> list[range]:
     return spans
 
 
-def test_random_bit_flips_in_the_cache_never_change_a_result(tiny):
+@pytest.mark.parametrize("snapshot", ["kept", "dropped"])
+def test_random_bit_flips_in_the_cache_never_change_a_result(tiny, snapshot):
     """40 bits of the rows of the cache database flipped, one at a time (a fixed seed): each warm run gives what a
     run without the cache gives, with the files as they are and with a referenced record gone (the references are
     looked up then), never another result or an error (a flip that SQLite or a checksum finds is a cache miss, one
-    that nothing reads changes nothing)."""
+    that nothing reads changes nothing); with the snapshot of the files' rows, and without it (the rows are read)."""
     add_records(tiny, ("events/missing-field.yaml", "events/unknown-reference.yaml", "events/duplicate-id.yaml",
                        "quotes/repeated.yaml", *CYCLE))
     aged(tiny)
@@ -186,6 +189,8 @@ def test_random_bit_flips_in_the_cache_never_change_a_result(tiny):
     assert cold[1] and cold_without_actor != cold
     assert validate.check_project(project) == validate.check_project(project) == cold  # fills the cache
     path = database(tiny)
+    if snapshot == "dropped":
+        edit_cache(tiny, "delete from snapshot")
     connection = sqlite3.connect(path)
     connection.execute("pragma wal_checkpoint(truncate)")  # every row in the database file itself
     connection.close()
@@ -225,4 +230,106 @@ def test_names_that_print_alike_have_rows_of_their_own(tiny, cli, monkeypatch):
     assert names == [b"events/a\x01b", b"events/a\\x01b"]
     seen = checked_files(monkeypatch)
     validate.check_project(Project(tiny))
+    assert seen == []
+
+
+# --------------------------------------------------------------------------- the snapshot of the files' rows
+
+
+def snapshot_blobs(root: Path) -> dict[int, bytes]:
+    connection = sqlite3.connect(database(root))
+    blobs = dict(connection.execute("select id, blob from snapshot"))
+    connection.close()
+    return blobs
+
+
+def put_snapshot(root: Path, blobs: dict[int, bytes]) -> None:
+    """The snapshot's rows replaced by ``blobs`` (written as they are: the rows of files stay as they were)."""
+    connection = sqlite3.connect(database(root))
+    connection.execute("delete from snapshot")
+    connection.executemany("insert into snapshot values (?, ?)", blobs.items())
+    connection.commit()
+    connection.close()
+
+
+def forged(files: Files, root: Path, display: str) -> Files:
+    """``files`` saying that the file ``display`` holds a valid record without anything rare."""
+    at = files.paths.index(display.removeprefix("data/").removesuffix(".yaml").encode())
+    files.heads[at] = (1, 0, None, *files.heads[at][3:])
+    return files
+
+
+def with_old_check(blob: bytes, data: bytes) -> bytes:
+    return data + blob[-4:]
+
+
+@pytest.fixture
+def cached_problem(tiny) -> tuple[Path, tuple]:
+    """The small dataset with a file that has a problem of its own, cached, and what a run without the cache gives."""
+    add_records(tiny, ("events/missing-field.yaml",))
+    aged(tiny)
+    project = Project(tiny)
+    cold = validate.check_project(project, use_cache=False)
+    assert cold[1] and validate.check_project(project) == cold
+    return tiny, cold
+
+
+def test_a_damaged_snapshot_base_has_the_rows_read(cached_problem):
+    """A snapshot whose base fails its check is no snapshot: the rows are read (a forged base that kept its old check
+    would hide the problem)."""
+    root, cold = cached_problem
+    base = snapshot_blobs(root)[0]
+    files = forged(decode(base[:-4]), root, "data/events/missing-field.yaml")
+    put_snapshot(root, {0: with_old_check(base, encode(files))})
+    assert validate.check_project(Project(root)) == cold
+    assert validate.check_project(Project(root)) == cold  # from the snapshot written anew
+
+
+def test_damaged_snapshot_changes_have_the_rows_read(cached_problem):
+    """The files changed since the snapshot's base are a blob of their own, checked as it is read."""
+    root, cold = cached_problem
+    edited = root / "data" / "events" / "joint-statement.yaml"
+    edited.write_text(edited.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    aged(root)
+    assert validate.check_project(Project(root)) == cold
+    blobs = snapshot_blobs(root)
+    assert set(blobs) == {0, 1}  # the base, and the one file changed since
+    stamp, changes = marshal.loads(blobs[1][:-4])
+    files = forged(decode(blobs[0][:-4]), root, "data/events/missing-field.yaml")
+    at = files.paths.index(b"events/missing-field")
+    changes[at] = (files.rows[at], files.stats[at], files.heads[at])
+    put_snapshot(root, {0: blobs[0], 1: with_old_check(blobs[1], marshal.dumps((stamp, changes)))})
+    assert validate.check_project(Project(root)) == cold
+
+
+def test_a_snapshot_of_an_older_transaction_is_not_taken(cached_problem, monkeypatch):
+    """A snapshot put back as it was before a run that changed the rows (here: added a file) is not theirs: the rows
+    are read, the added file is not checked again, and its row is kept."""
+    root, cold = cached_problem
+    older = snapshot_blobs(root)
+    shutil.copy(root / "data" / "events" / "joint-statement.yaml", root / "data" / "events" / "joint-statement-2.yaml")
+    aged(root)
+    project = Project(root)
+    cold = validate.check_project(project, use_cache=False)
+    assert validate.check_project(project) == cold
+    put_snapshot(root, older)
+    seen = checked_files(monkeypatch)
+    assert validate.check_project(project) == cold
+    assert validate.check_project(project) == cold
+    assert seen == []
+
+
+def test_rows_deleted_under_a_snapshot_are_written_again(cached_problem, monkeypatch):
+    """Rows of files deleted (the snapshot left as it was) change the count the snapshot was written at: the rows
+    are read, and the files whose rows went are checked and their rows written again."""
+    root, cold = cached_problem
+    edit_cache(root, "delete from files where path = ?", b"events/joint-statement")
+    seen = checked_files(monkeypatch)
+    assert validate.check_project(Project(root)) == cold
+    assert seen == ["data/events/joint-statement.yaml"]
+    connection = sqlite3.connect(database(root))
+    assert connection.execute("select count(*) from files where path = ?", (b"events/joint-statement",)).fetchone() == (1,)
+    connection.close()
+    seen.clear()
+    assert validate.check_project(Project(root)) == cold
     assert seen == []

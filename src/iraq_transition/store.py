@@ -13,7 +13,14 @@ that other code never reads what this code wrote. Tables:
 * ``refs`` (indexed on the target ``collection/id``) and ``links`` (a record's references to its own collection);
 * ``repeats``: what the duplicate-quote check needs of each valid quote (its words' digest, speaker, sources);
 * ``seeds`` (stat and SHA-256 of each seed read) and ``texts`` (the SHA-256 of the text each source's citations
-  were looked up in); ``meta`` holds the build stamp.
+  were looked up in); ``meta`` holds the build stamp;
+* ``generation``: a count that SQLite's triggers raise with every row of files inserted, updated or deleted, in the
+  same transaction (whatever writes them);
+* ``snapshot`` (:mod:`.snapshot`): what every file's row says that a run reads of each file (name, id, stat, head),
+  in one blob, its base, and the files changed since in another, each sealed with the count it was written at: a
+  run reads them instead of every row of files when that is the count (any change of the rows since, or a blob
+  that fails its check, has the rows read, each checked), and writes what changed in the same transaction as the
+  rows.
 
 Every row carries a :func:`checksum` of the columns that decide a result, checked as the row is read (a file's
 stat and SHA-256 are outside it: a wrong one only has the file hashed, or checked, again): a file whose row, or
@@ -42,7 +49,6 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from stat import S_ISREG
@@ -50,6 +56,7 @@ from typing import Any
 
 from . import __version__
 from .problems import UsageError
+from .snapshot import Files, Previous, Tracked, aligned, decode, encode, stamped, with_changes
 
 CACHE_HOME = "iraq-transition"  # the directory of the caches of every repository, in the user's cache directory
 DATABASE = "cache-"  # then the code version, .sqlite3
@@ -93,6 +100,15 @@ create table if not exists seeds (name text primary key, size int, changed_ns in
     crc int not null);
 create table if not exists texts (source text primary key, sha256 text not null, crc int not null);
 create table if not exists meta (key text primary key, value text not null);
+create table if not exists generation (id integer primary key check (id = 0), count int not null);
+insert or ignore into generation values (0, 0);
+create table if not exists snapshot (id integer primary key check (id in (0, 1)), blob blob not null);
+create trigger if not exists files_inserted after insert on files begin
+    update generation set count = count + 1; end;
+create trigger if not exists files_updated after update on files begin
+    update generation set count = count + 1; end;
+create trigger if not exists files_deleted after delete on files begin
+    update generation set count = count + 1; end;
 """
 FILE_TABLES = (("refs", "file"), ("links", "file"), ("repeats", "file"), ("files", "id"))
 """The tables that hold rows of a file (and the column naming it): a file's rows go together."""
@@ -167,29 +183,20 @@ def cache_directory(root: Path, override: Path | None = None) -> Path | None:
 
 
 def file_stats(paths: list[str], follow_symlinks: bool = True) -> list[Stat | None]:
-    """The stat of every path, None where it cannot be had or the file changed too recently to trust it (stat
-    releases the interpreter lock: two threads take half the time)."""
+    """The stat of every path, None where it cannot be had or the file changed too recently to trust it (in one
+    thread: a second one costs more in contention for the interpreter lock than it saves)."""
     trusted_until = time.time_ns() - RACY_NS
-
-    def stats(part: list[str]) -> list[Stat | None]:
-        found: list[Stat | None] = []
-        add, stat = found.append, os.stat
-        for path in part:
-            try:
-                seen = stat(path, follow_symlinks=follow_symlinks)
-            except OSError:
-                add(None)
-                continue
-            changed = max(seen.st_mtime_ns, seen.st_ctime_ns)  # ctime too: an edit that puts mtime back sets it
-            add((seen.st_size, changed, seen.st_ino) if changed <= trusted_until else None)
-        return found
-
-    if len(paths) < 2000:
-        return stats(paths)
-    half = len(paths) // 2
-    with ThreadPoolExecutor(2) as pool:
-        first, second = pool.map(stats, (paths[:half], paths[half:]))
-    return first + second
+    found: list[Stat | None] = []
+    add, stat = found.append, os.stat
+    for path in paths:
+        try:
+            seen = stat(path, follow_symlinks=follow_symlinks)
+        except OSError:
+            add(None)
+            continue
+        changed = max(seen.st_mtime_ns, seen.st_ctime_ns)  # ctime too: an edit that puts mtime back sets it
+        add((seen.st_size, changed, seen.st_ino) if changed <= trusted_until else None)
+    return found
 
 
 def file_stat(path: str | Path, follow_symlinks: bool = True) -> Stat | None:
@@ -234,15 +241,21 @@ def seal_data(data: bytes, key: bytes) -> bytes:
 
 def unseal(blob: Any, key: bytes) -> Any:
     """The value of a :func:`seal` blob; Unreadable if it is not whole, not this row's, or not marshalled data."""
+    data = unseal_data(blob, key)
+    try:
+        return marshal.loads(data)
+    except Exception:  # noqa: BLE001 - whatever marshal makes of bytes it did not write
+        raise Unreadable("a blob of the cache is not marshalled data") from None
+
+
+def unseal_data(blob: Any, key: bytes) -> bytes:
+    """The data of a :func:`seal_data` blob; Unreadable if it is not whole or not this row's."""
     if not isinstance(blob, bytes) or len(blob) < CHECK:
         raise Unreadable("a blob of the cache is missing or cut short")
     data = blob[:-CHECK]
     if zlib.crc32(data, zlib.crc32(key)).to_bytes(CHECK, "little") != blob[-CHECK:]:
         raise Unreadable("a blob of the cache fails its check")
-    try:
-        return marshal.loads(data)
-    except Exception:  # noqa: BLE001 - whatever marshal makes of bytes it did not write
-        raise Unreadable("a blob of the cache is not marshalled data") from None
+    return data
 
 
 def file_keys(files: Iterable[tuple[str, str]]) -> list[bytes]:
@@ -263,6 +276,50 @@ def _miscounted(found: dict[int, int], heads: dict[int, Head], part: int) -> set
     return {row for row in found.keys() | expected.keys() if found.get(row, 0) != expected.get(row, 0) and row in heads}
 
 
+def _from_snapshot(blobs: dict[int, bytes], stamp: int) -> tuple[tuple[int, dict], Files] | None:
+    """The files of the snapshot's ``blobs`` (its base and the changes since, and the base's count and the changes)
+    if they were made from the rows at the count ``stamp`` and hold their checks."""
+    try:
+        base, changes = unseal(blobs[1], stamped(stamp)) if 1 in blobs else (stamp, {})
+        files = with_changes(decode(unseal_data(blobs[0], stamped(base))), changes)
+    except (Unreadable, KeyError, ValueError, TypeError, EOFError, IndexError):
+        return None
+    return (base, changes), files
+
+
+def _from_rows(rows: list[tuple]) -> tuple[Files, list[tuple[bytes, int]]]:
+    """The files of these rows of files that hold their checksum, and (path, id) of the rows that fail it."""
+    paths, ids, stats, heads, failed = [], [], [], [], []
+    crc32, dumps = zlib.crc32, marshal.dumps  # checksum() inlined: a row per file
+    for row in rows:
+        if crc32(dumps(row[:8], 0)) == row[8]:
+            paths.append(row[0])
+            ids.append(row[1])
+            stats.append(row[9:] if row[9] is not None else None)
+            heads.append(row[2:8])
+        else:
+            failed.append(row[:2])
+    return Files(paths, ids, stats, heads), failed
+
+
+def _write_snapshot(store: Store, tracked: Tracked) -> None:
+    """Write the snapshot of the rows of files as the run leaves them, if they changed since it was read (or it was
+    not): the changes since its base, or the base anew (none if the count of changes cannot be read)."""
+    try:
+        stamp = store.query("select count from generation")[0][0]
+    except Unreadable:
+        store.write("delete from snapshot")
+        return
+    if stamp == tracked.stamp:
+        return
+    changes = tracked.changes()
+    if changes is not None:
+        store.write("insert or replace into snapshot values (1, ?)", [(seal(changes, stamped(stamp)),)])
+        return
+    store.write("delete from snapshot")
+    store.write("insert into snapshot values (0, ?)", [(seal_data(encode(tracked.files()), stamped(stamp)),)])
+
+
 def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start: start + size]
@@ -281,6 +338,7 @@ class Store:
         self.writable = True  # false once a write failed: the transaction is dropped, the run goes on without
         self.last_row: int | None = None  # the largest id of files, once asked for
         self.queued: tuple[list, ...] = ([], [], [], [], [])  # rows replaced, files, refs, links, repeats to write
+        self.tracked: Tracked | None = None  # what the rows say of the run's files, once :meth:`files` read them
 
     @classmethod
     def open(cls, root: Path, override: Path | None = None, lock: bool = True) -> Store | None:
@@ -340,17 +398,20 @@ class Store:
             rows += self.query(sql.format(",".join("?" * len(part))), part)
         return rows
 
-    def files(self) -> tuple[dict[bytes, tuple[int, Stat | None, Head]], list[tuple[bytes, int]]]:
-        """path (:func:`file_keys`) -> (id, stat or None, :data:`Head`) of every file of the last run whose row holds
-        its checksum, and (path, id) of the rows that fail it."""
-        found, failed, crc32, dumps = {}, [], zlib.crc32, marshal.dumps  # checksum() inlined: a row per file
-        for row in self.query("select path, id, valid, rare, declared, refs, links, repeats, crc, size, changed_ns, "
-                              "inode from files"):
-            if crc32(dumps(row[:8], 0)) == row[8]:
-                found[row[0]] = (row[1], row[9:] if row[9] is not None else None, row[2:8])
-            else:
-                failed.append(row[:2])
-        return found, failed
+    def files(self, paths: list[bytes]) -> Previous:
+        """What the last run left of each of the files ``paths`` (:func:`file_keys`): from the snapshot when its stamp
+        is the rows' (checked as a whole), else from every row of files (each checked)."""
+        stamp = self.query("select count from generation")[0][0]
+        snapshot = _from_snapshot(dict(self.query("select id, blob from snapshot")), stamp)
+        if snapshot is not None:
+            (base, taken), failed = snapshot, []
+        else:  # the rows are read, and the snapshot written anew
+            base, stamp = (0, {}), None
+            taken, failed = _from_rows(self.query("select path, id, valid, rare, declared, refs, links, repeats, crc, "
+                                                  "size, changed_ns, inode from files"))
+        self.tracked = Tracked(paths, aligned(taken, paths, failed), stamp, base,
+                               snapshot is not None and taken.paths == paths)
+        return self.tracked.now._replace(rows=list(self.tracked.now.rows))
 
     def parts(self, heads: dict[int, Head]) -> tuple[dict[int, list[tuple[str, str]]], dict[int, tuple], set[int]]:
         """The links (name, target) and the repeat (digest, speaker, sources) of each file, by id, as its rows that
@@ -415,6 +476,8 @@ class Store:
     def commit(self) -> bool:
         """End the run's transaction; whether what it wrote is kept."""
         self.flush()
+        if self.tracked is not None and self.writable:
+            _write_snapshot(self, self.tracked)
         if not self.writable:
             return False
         try:
@@ -447,6 +510,8 @@ class Store:
         targets, links = set(targets), list(links)
         head = (*head, len(targets), len(links), int(repeat is not None))
         files.append((row, path, *(stat or (None, None, None)), sha256, *head, checksum((path, row, *head)), *blobs))
+        if self.tracked is not None:
+            self.tracked.set(path, row=row, stat=stat, head=head)
         refs.extend(with_checksum((target, row)) for target in targets)
         linked.extend(with_checksum((row, *link)) for link in links)
         if repeat is not None:
@@ -474,7 +539,18 @@ class Store:
         for row, path, head, issues, cited in rows:
             head = (head[VALID], head[RARE] & ~ISSUES | (ISSUES if issues is not None else 0), *head[DECLARED:])
             renewed.append((issues, cited, head[RARE], checksum((path, row, *head)), row))
+            if self.tracked is not None:
+                self.tracked.set(path, head=head)
         self.write("update files set issues = ?, cited = ?, rare = ?, crc = ? where id = ?", renewed)
+
+    def touch(self, files: Iterable[tuple[bytes, Stat, int]]) -> None:
+        """Write the new stat of files whose bytes are the same as their row says: (path, stat, id)."""
+        rows = []
+        for path, stat, row in files:
+            rows.append((*stat, row))
+            if self.tracked is not None:
+                self.tracked.set(path, stat=stat)
+        self.write("update files set size = ?, changed_ns = ?, inode = ? where id = ?", rows)
 
     def set_seeds(self, seeds: dict[str, tuple[Stat, str]]) -> None:
         self.write("delete from seeds")
