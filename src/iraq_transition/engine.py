@@ -13,9 +13,7 @@ outcome is the same with the cache as without it (tests compare them).
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import gc
 import hashlib
 import marshal
 import os
@@ -40,9 +38,6 @@ PARALLEL_MIN_FILES = 1000
 """Fewer files than this to examine are examined in this process: starting workers would cost more."""
 CHUNK_FILES = 250
 """Files a worker is given at a time."""
-GC_THRESHOLD = 10_000
-"""Objects made, less those freed, between two collections of the youngest garbage in a run (Python's default:
-700)."""
 
 
 def _workers(count: int) -> int:
@@ -199,10 +194,6 @@ class Run:
 
     def check(self, listed: list[Problem]) -> None:
         """Check what needs checking, then report (after the problems of the listing, ``listed``)."""
-        with _fewer_collections():
-            self._check(listed)
-
-    def _check(self, listed: list[Problem]) -> None:
         store, files = self.store, self.files
         count = len(files)
         previous = store.files(self.paths) if store else Previous([None] * count, [None] * count, [None] * count, [], [])
@@ -403,18 +394,6 @@ class Run:
             (seal(own, key) if own else None, seal(issues, key) if issues else None,
              seal_data(record, key) if record is not None else None, seal_data(summary, key), seal_data(cited, key)),
             self.fresh[index], self.links.get(index, ()), self.repeats.get(index))
-
-
-@contextlib.contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Collect cycles of garbage less often: a run makes a few objects for each of many files, most of them kept,
-    and the collector's passes over them would cost a warm run at 100k files a fifth of its time."""
-    thresholds = gc.get_threshold()
-    gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
 
 
 def _failed(failed: list[tuple[bytes, int]], present: dict[bytes, int], rows: list[int | None]
