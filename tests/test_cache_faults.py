@@ -333,3 +333,29 @@ def test_rows_deleted_under_a_snapshot_are_written_again(cached_problem, monkeyp
     seen.clear()
     assert validate.check_project(Project(root)) == cold
     assert seen == []
+
+
+def test_a_snapshot_put_back_with_the_count_it_was_sealed_with_is_not_taken(cached_problem):
+    """A snapshot and the count of changes it was sealed with, both put back as they were before a seed's text
+    changed (the files' bytes did not: only their rows say that their citations are no longer found), are not the
+    rows': the rows are read, and the problems the seed's change made are reported."""
+    root, cold = cached_problem
+    older, count = snapshot_blobs(root), generation(root)
+    seed = seed_of(root, "article-001")
+    text = seed.read_text(encoding="utf-8")
+    seed.write_text(text.replace("Ain al-Asad airbase", "Ain al-Assad airbase"), encoding="utf-8")
+    aged(root)
+    project = Project(root)
+    cold = validate.check_project(project, use_cache=False)
+    assert len(cold[1]) > 2 and validate.check_project(project) == cold
+    put_snapshot(root, older)
+    edit_cache(root, "update generation set count = ?", count)
+    assert validate.check_project(project) == cold
+    assert validate.check_project(project) == cold
+
+
+def generation(root: Path) -> int:
+    connection = sqlite3.connect(database(root))
+    (count,) = connection.execute("select count from generation").fetchone()
+    connection.close()
+    return count

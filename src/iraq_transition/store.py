@@ -403,6 +403,8 @@ class Store:
         is the rows' (checked as a whole), else from every row of files (each checked)."""
         stamp = self.query("select count from generation")[0][0]
         snapshot = _from_snapshot(dict(self.query("select id, blob from snapshot")), stamp)
+        if snapshot is not None and not self._agrees(snapshot[1]):
+            snapshot = None
         if snapshot is not None:
             (base, taken), failed = snapshot, []
         else:  # the rows are read, and the snapshot written anew
@@ -412,6 +414,14 @@ class Store:
         self.tracked = Tracked(paths, aligned(taken, paths, failed), stamp, base,
                                snapshot is not None and taken.paths == paths)
         return self.tracked.now._replace(rows=list(self.tracked.now.rows))
+
+    def _agrees(self, files: Files) -> bool:
+        """Whether the rows of files are as many as the snapshot ``files`` says, with the same largest id, and the
+        same ones have something rare: a snapshot put back with the count it was sealed with is not the rows'."""
+        rare = {row for row, head in zip(files.rows, files.heads) if head[RARE]}
+        counted = self.query("select count(*), coalesce(max(id), 0) from files")[0]
+        return counted == (len(files.rows), max(files.rows, default=0)) and rare == {
+            row for (row,) in self.query("select id from files where rare")}
 
     def parts(self, heads: dict[int, Head]) -> tuple[dict[int, list[tuple[str, str]]], dict[int, tuple], set[int]]:
         """The links (name, target) and the repeat (digest, speaker, sources) of each file, by id, as its rows that
