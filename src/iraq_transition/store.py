@@ -276,15 +276,25 @@ def _miscounted(found: dict[int, int], heads: dict[int, Head], part: int) -> set
     return {row for row in found.keys() | expected.keys() if found.get(row, 0) != expected.get(row, 0) and row in heads}
 
 
-def _from_snapshot(blobs: dict[int, bytes], stamp: int) -> tuple[tuple[int, dict], Files] | None:
-    """The files of the snapshot's ``blobs`` (its base and the changes since, and the base's count and the changes)
-    if they were made from the rows at the count ``stamp`` and hold their checks."""
+def _from_snapshot(store: Store, stamp: int) -> tuple[tuple[int, dict], Files] | None:
+    """The files of the snapshot (its base and the changes since, and the base's count and the changes) if it was
+    made from the rows at the count ``stamp``, holds its checks and agrees with the rows (:func:`_agrees`)."""
+    blobs = dict(store.query("select id, blob from snapshot"))
     try:
         base, changes = unseal(blobs[1], stamped(stamp)) if 1 in blobs else (stamp, {})
         files = with_changes(decode(unseal_data(blobs[0], stamped(base))), changes)
     except (Unreadable, KeyError, ValueError, TypeError, EOFError, IndexError):
         return None
-    return (base, changes), files
+    return ((base, changes), files) if _agrees(store, files) else None
+
+
+def _agrees(store: Store, files: Files) -> bool:
+    """Whether the rows of files are as many as the snapshot ``files`` says, with the same largest id, and the same
+    ones have something rare: a snapshot put back with the count it was sealed with is not the rows'."""
+    rare = {row for row, head in zip(files.rows, files.heads) if head[RARE]}
+    counted = store.query("select count(*), coalesce(max(id), 0) from files")[0]
+    return counted == (len(files.rows), max(files.rows, default=0)) and rare == {
+        row for (row,) in store.query("select id from files where rare")}
 
 
 def _from_rows(rows: list[tuple]) -> tuple[Files, list[tuple[bytes, int]]]:
@@ -402,9 +412,7 @@ class Store:
         """What the last run left of each of the files ``paths`` (:func:`file_keys`): from the snapshot when its stamp
         is the rows' (checked as a whole), else from every row of files (each checked)."""
         stamp = self.query("select count from generation")[0][0]
-        snapshot = _from_snapshot(dict(self.query("select id, blob from snapshot")), stamp)
-        if snapshot is not None and not self._agrees(snapshot[1]):
-            snapshot = None
+        snapshot = _from_snapshot(self, stamp)
         if snapshot is not None:
             (base, taken), failed = snapshot, []
         else:  # the rows are read, and the snapshot written anew
@@ -414,14 +422,6 @@ class Store:
         self.tracked = Tracked(paths, aligned(taken, paths, failed), stamp, base,
                                snapshot is not None and taken.paths == paths)
         return self.tracked.now._replace(rows=list(self.tracked.now.rows))
-
-    def _agrees(self, files: Files) -> bool:
-        """Whether the rows of files are as many as the snapshot ``files`` says, with the same largest id, and the
-        same ones have something rare: a snapshot put back with the count it was sealed with is not the rows'."""
-        rare = {row for row, head in zip(files.rows, files.heads) if head[RARE]}
-        counted = self.query("select count(*), coalesce(max(id), 0) from files")[0]
-        return counted == (len(files.rows), max(files.rows, default=0)) and rare == {
-            row for (row,) in self.query("select id from files where rare")}
 
     def parts(self, heads: dict[int, Head]) -> tuple[dict[int, list[tuple[str, str]]], dict[int, tuple], set[int]]:
         """The links (name, target) and the repeat (digest, speaker, sources) of each file, by id, as its rows that
