@@ -393,8 +393,10 @@ def test_canned_queries_answer_with_parameters(ds, db):
     assert {r["id"] for r in rows} >= {i for (i,) in db.execute("select id from quotes where speaker_id = ?", (speaker,))}
     timeline_rows = get_json(ds, f"/{DB}/occurred_and_planned.json?_shape=array")
     assert len(timeline_rows) == db.execute("select count(*) from events").fetchone()[0]
-    single = get_json(ds, f"/{DB}/single_report_records.json?_shape=array")
-    assert all(row["independent_reports"] == 1 for row in single)
+    for query, table in (("single_report_records", "corroboration"), ("single_report_claims", "claim_corroboration")):
+        single = get_json(ds, f"/{DB}/{query}.json?_shape=array")  # the two lists count by one rule
+        assert all(row["independent_reports"] == 1 for row in single)
+        assert len(single) == db.execute(f"select count(*) from {table} where independent_reports = 1").fetchone()[0]
 
 
 def test_home_page_shows_title_description_and_timeline(ds):

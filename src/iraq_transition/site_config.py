@@ -148,17 +148,20 @@ from force_levels_by_date""",
     "single_report_records": {
         "title": "Records backed by only one independent report",
         "description": "Records whose citations all come from one report (a source and the sources that "
-        "rewrite it count once): candidates for corroboration.",
+        "rewrite it count once): candidates for corroboration. Sources suspected of a shared upstream report count "
+        "as independent here; independent_reports_shared_upstream_as_one = 1 gives the stricter reading.",
         "sql": """select * from corroboration
 where independent_reports = 1
 order by record_type, record_id""",
     },
     "single_report_claims": {
         "title": "Claims backed by only one independent report",
-        "description": "Values of records (a date, a participant, a figure) that only one report supports, counting "
-        "sources suspected of a shared upstream report as one (a judgement): the claims to corroborate first.",
+        "description": "Values of records (a date, a participant, a figure) that only one report supports (a "
+        "source and the sources that rewrite it count once): the claims to corroborate first. As for records, "
+        "sources suspected of a shared upstream report count as independent here; "
+        "independent_reports_shared_upstream_as_one = 1 gives the stricter reading.",
         "sql": """select * from claim_corroboration
-where independent_reports_shared_upstream_as_one = 1
+where independent_reports = 1
 order by record_type, record_id, part, claim""",
     },
     RECORD_CITATIONS: {
