@@ -33,10 +33,6 @@ _COUNTS = (
 )
 
 
-def _copy(column: str) -> Column:
-    return next(c for c in table(CITATIONS).columns if c.name == column)
-
-
 CORROBORATION = Table(
     "corroboration",
     "How many sources, and how many independent reports, back each record: only the citations of the record itself "
@@ -44,8 +40,8 @@ CORROBORATION = Table(
     "source and the sources that rewrite or copy it count as one report. "
     + ONE_ROW.format("cited record", "record_type, record_id"),
     (
-        _copy("record_type"),
-        _copy("record_id"),
+        table(CITATIONS).column("record_type"),
+        table(CITATIONS).column("record_id"),
         Column("label", "string", "Label of the record (its title, name, wording or text, or sources.label).",
                required=True),
         Column("citations", "integer", "Citations of the record itself.", required=True, minimum=1),
@@ -59,9 +55,9 @@ CLAIM_CORROBORATION = Table(
     "parts that a citation supports (citations.supports), counted from the citations that support it alone. "
     + ONE_ROW.format("claim", "record_type, record_id, part, claim"),
     (
-        _copy("record_type"),
-        _copy("record_id"),
-        _copy("part"),
+        table(CITATIONS).column("record_type"),
+        table(CITATIONS).column("record_id"),
+        table(CITATIONS).column("part"),
         Column("claim", "string", "The value supported, as citations name it: a field (date), a field of a nested "
                "value (place.country) or a list item by its key (participants.iraq).", required=True),
         Column("label", "string", "Label of the record.", required=True),

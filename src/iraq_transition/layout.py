@@ -120,6 +120,10 @@ class Table:
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
 
+    def column(self, name: str) -> Column:
+        """The column called ``name``."""
+        return next(column for column in self.columns if column.name == name)
+
     @property
     def foreign_keys(self) -> tuple[tuple[str, str], ...]:
         """(column, referenced table) pairs; the referenced column is always ``id``."""

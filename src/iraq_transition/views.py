@@ -41,7 +41,7 @@ Selected = tuple[Column, str]
 
 def _copy(alias: str, of: str, column: str, name: str | None = None, **changes) -> Selected:
     """Column ``column`` of table ``of``, read through ``alias``, under ``name``."""
-    found = next(c for c in table(of).columns if c.name == column)
+    found = table(of).column(column)
     return dataclasses.replace(found, name=name or column, **changes), f"{alias}.{sql_name(column)}"
 
 
