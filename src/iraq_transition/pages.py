@@ -17,6 +17,7 @@ from markupsafe import Markup
 from markupsafe import escape as autoescape  # what Jinja's autoescaping applies (html.escape writes quotes otherwise)
 
 from . import corroboration, layout, site_config, site_metadata
+from .build import csv_tables
 from .fields import quoted_collection
 from .models import COLLECTIONS
 
@@ -72,8 +73,6 @@ def keyed_tables() -> Mapping[str, layout.Table]:
 def list_columns() -> Mapping[str | None, frozenset[str]]:
     """The list columns (JSON arrays) of each table and view of the build; under None, every name of one (a query's
     columns have no table)."""
-    from .build import csv_tables
-
     found = {table.name: frozenset(c.name for c in table.columns if c.type == "array") for table in csv_tables()}
     return found | {None: frozenset().union(*found.values())}
 
