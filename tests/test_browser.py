@@ -6,6 +6,7 @@ internet). Screenshots land in tests/screenshots/ (not committed) for a person t
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -292,3 +293,74 @@ def test_map_popups_name_the_place_its_country_and_posture(server, page):
     assert names[name][0] in text and names[name][1].replace("_", " ") in text
     assert "notes" not in text and located
     screenshot(page, "map-popup")
+
+
+def narrow_pages(database) -> list[str]:
+    """Pages with SQL, a table's schema or list columns: canned queries, the corroboration tables and a row of
+    one, the codebook."""
+    with sqlite3.connect(database) as connection:
+        claim = connection.execute("select record_type, record_id, part, claim from claim_corroboration "
+                                   "order by record_type, record_id, part, claim limit 1").fetchone()
+    from datasette.utils import tilde_encode
+
+    row = f"/{DB}/claim_corroboration/" + ",".join(map(tilde_encode, claim))
+    queries = [f"/{DB}/{name}" for name in site_config.QUERIES]  # with parameters, their form and their SQL
+    return [*queries, f"/{DB}/corroboration", f"/{DB}/claim_corroboration", f"/{DB}/events", row, "/codebook"]
+
+
+def test_narrow_pages_with_sql_schemas_and_lists_fit_the_screen(server, browser):
+    """SQL and schemas wrap or scroll inside their own box: the page never scrolls sideways."""
+    base, database = server
+    context = browser.new_context(viewport={"width": 400, "height": 900})
+    page = context.new_page()
+    try:
+        wide = {}
+        for path in narrow_pages(database):
+            page.goto(base + path)
+            page.locator("footer").wait_for(state="visible")
+            if (width := page.evaluate("document.documentElement.scrollWidth")) > 400:
+                wide[path] = width
+        assert not wide
+        assert page.locator("pre code").first.evaluate("e => e.parentElement.scrollWidth > e.parentElement.clientWidth")
+        page.goto(f"{base}/{DB}/quotes_by_speaker?speaker=")
+        assert page.locator("pre#sql-query").bounding_box()["width"] <= 400
+        screenshot(page, "query-narrow")
+        page.goto(f"{base}/{DB}/corroboration")
+        page.locator("pre.wrapped-sql").scroll_into_view_if_needed()
+        screenshot(page, "schema-narrow")
+    finally:
+        context.close()
+
+
+def test_search_all_tables_shows_list_columns_as_their_items_under_the_sites_header(server, page):
+    base, database = server
+    with sqlite3.connect(database) as connection:
+        (aliases,) = connection.execute("select aliases from bases where aliases like '%Assad%'").fetchone()
+    page.goto(f"{base}/-/search?q=Assad")
+    results = page.locator("#search-all-results")
+    results.get_by_text(f"in {DB}: bases").first.wait_for(state="visible")
+    assert ", ".join(json.loads(aliases)) in results.inner_text() and '["' not in results.inner_text()
+    box = page.locator("form.site-search input[type=search]").bounding_box()
+    assert box["width"] < 400 and box["y"] < 40  # the site's header styles apply on this page too
+    screenshot(page, "search-all-lists")
+
+
+def test_facet_values_break_between_words_not_within_them(server, page):
+    """A source's label (its headline, or its dates and file) in the facets reads whole words."""
+    base, _ = server
+    page.goto(f"{base}/{DB}/citations")
+    page.locator(".facet-info li a").first.wait_for(state="visible")
+    split = page.evaluate("""() => {
+        const split = [];
+        for (const link of document.querySelectorAll(".facet-info li a")) {
+            const text = link.firstChild;
+            for (const word of text.textContent.matchAll(/[^\\s-]{1,20}(?=[\\s-]|$)/g)) {  // a line may end at a hyphen
+                const range = document.createRange();
+                range.setStart(text, word.index);
+                range.setEnd(text, word.index + word[0].length);
+                if (range.getClientRects().length > 1) split.push(word[0]);
+            }
+        }
+        return split;
+    }""")
+    assert page.locator(".facet-info li a").count() >= 5 and not split

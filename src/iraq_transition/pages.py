@@ -1,5 +1,6 @@
 """What the site's pages show beyond Datasette's own: table rows written in Python, the page's column order, ids
-as links to their records, and seed numbers ("003 says...") as links to their sources.
+as links to their records, seed numbers ("003 says...") as links to their sources, list columns (JSON arrays) as
+lists, and readable names for the rows of tables keyed by a record and more (citations, the corroboration tables).
 
 Used by the package's Datasette plugin (:mod:`.site_plugin`) and the templates in templates/. Reads the layout and
 the site's configuration; the database only through the connections it is given.
@@ -7,6 +8,7 @@ the site's configuration; the database only through the connections it is given.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -14,7 +16,8 @@ from functools import cache
 from markupsafe import Markup
 from markupsafe import escape as autoescape  # what Jinja's autoescaping applies (html.escape writes quotes otherwise)
 
-from . import layout, site_config, site_metadata
+from . import corroboration, layout, site_config, site_metadata
+from .build import csv_tables
 from .fields import quoted_collection
 from .models import COLLECTIONS
 
@@ -55,6 +58,65 @@ def links_for(name: str | None) -> dict[str, str]:
     if name in site_config.RECORD_IDS:
         links["id"] = site_config.RECORD_IDS[name]
     return links
+
+
+# --------------------------------------------------------------------------- tables, rows and lists
+
+
+@cache
+def keyed_tables() -> Mapping[str, layout.Table]:
+    """The tables of the build that have a page per row, by name: the layout's and the corroboration tables."""
+    return {table.name: table for table in (*layout.table_layout(), *corroboration.TABLES)}
+
+
+@cache
+def list_columns() -> Mapping[str | None, frozenset[str]]:
+    """The list columns (JSON arrays) of each table and view of the build; under None, every name of one (a query's
+    columns have no table)."""
+    found = {table.name: frozenset(c.name for c in table.columns if c.type == "array") for table in csv_tables()}
+    return found | {None: frozenset().union(*found.values())}
+
+
+def listed_collection(column: str) -> str | None:
+    """The collection whose ids the list column ``column`` holds (``source_ids``: sources), if its name says one."""
+    return next((c for c in COLLECTIONS if column == f"{layout.singular(c)}_ids"), None)
+
+
+def list_html(value: str, column: str, base: str) -> Markup | None:
+    """A list column's JSON array as a list, each item escaped (a link to its record where the column holds ids);
+    None when ``value`` is no JSON array of texts."""
+    try:
+        items = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        return None
+    collection = listed_collection(column)
+    shown = [record_link(base, collection, item) if collection else autoescape(item) for item in items]
+    return Markup('<ul class="cell-list">{}</ul>').format(Markup("").join(Markup("<li>{}</li>").format(item) for item in shown))
+
+
+def record_key(table: str | None) -> tuple[str, ...] | None:
+    """The primary key of ``table`` when it names a record (:data:`RECORD_PAIR`) and more: citations' part and
+    position, claim_corroboration's part and claim."""
+    found = keyed_tables().get(table) if table else None
+    return found.primary_key if found and found.primary_key[:2] == RECORD_PAIR else None
+
+
+def row_name(key: tuple[str, ...], row: Mapping) -> str:
+    """A readable name of a row keyed by a record and more: the collection and the record's label (its id where the
+    row has none), then each further part of the key that is given, by name ("bases: Ain al-Asad Air Base · part
+    postures.0 · claim status"); the record's own part, empty, is left out."""
+    record = row.get("label") or row[RECORD_PAIR[1]]
+    rest = [f"{name} {row[name]}" for name in key[len(RECORD_PAIR):] if row.get(name) not in (None, "")]
+    return " · ".join([f"{row[RECORD_PAIR[0]]}: {record}", *rest])
+
+
+def row_path(key: tuple[str, ...], row: Mapping) -> str:
+    """The part of a row page's address that names the row: its key's values, each tilde-encoded, comma-separated."""
+    from datasette.utils import tilde_encode
+
+    return ",".join(tilde_encode(str(row[name])) for name in key)
 
 
 # --------------------------------------------------------------------------- seed numbers
@@ -109,24 +171,32 @@ def page_order(table: str | None, columns: Iterable[str | Mapping]) -> list[int]
 
 
 def table_body_html(rows, order: list[int] | None = None, links: Mapping[str, str] | None = None,
-                    seeds: Mapping[str, tuple[str, str]] | None = None, base: str = "") -> Markup:
+                    seeds: Mapping[str, tuple[str, str]] | None = None, base: str = "", table: str | None = None) -> Markup:
     """The ``<tr>`` rows of a table page, as Datasette's ``_table.html`` loop writes them, in ``order``.
 
     ``rows`` are Datasette's display rows, each an iterable of cells (dicts with the column, the value's type and
     its display value). Datasette renders templates in Jinja's async mode, whose loops cost some 20 µs a cell,
     most of a table page's time (an events page has 100 rows of 24 cells); this costs about 1 µs a cell. Plain
     text cells of the columns in ``links`` become links to the record they name (a ``record_id`` to the record of
-    its row's ``record_type``), and seed numbers in text links to their sources.
+    its row's ``record_type``), and seed numbers in text links to their sources. In a ``table`` keyed by a record
+    and more, the link to each row's page (Datasette's "Link" column) shows the row's readable name
+    (:func:`row_name`), not its key's values joined by commas.
     """
-    from datasette.utils import to_css_class
+    from datasette.utils import tilde_encode, to_css_class
 
     links = links or {}
+    named_key = record_key(table)
     cell_starts: dict[tuple[str, str], str] = {}  # (column, type of value) -> '<td class="...">'
     lines = []
     for row in rows:
         cells = list(row)
         if order is not None:
             cells = [cells[index] for index in order]
+        values = {cell["column"]: cell.get("raw") for cell in cells} if named_key else {}
+        if named_key and all(name in values for name in named_key):
+            url = f"{base}/{tilde_encode(table)}/{row_path(named_key, values)}"
+            named = Markup('<a href="{}">{}</a>').format(url, row_name(named_key, values))
+            cells = [cell | {"value": named} if cell.get("is_special_link_column") else cell for cell in cells]
         lines.append("<tr>")
         for cell in cells:
             key = (cell["column"], cell["value_type"])

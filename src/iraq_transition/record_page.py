@@ -22,7 +22,8 @@ from . import layout, site_config, site_metadata
 from .fields import quoted_collection
 from .layout import sql_name
 from .models import COLLECTIONS
-from .pages import page_order, record_link, row_url, seed_numbers, with_seed_links
+from .pages import (RECORD_PAIR, keyed_tables, listed_collection, page_order, record_key, record_link, row_name, row_url,
+                    seed_numbers, with_seed_links)
 
 UNKNOWN = Markup('<span class="unknown" title="not given: null">—</span>')
 MAX_REFERRERS = 100
@@ -121,11 +122,8 @@ def span_anchor(start: int, end: int) -> str:
 def record_page(connection, table_name: str, key: tuple[str, ...], base: str) -> RecordPage | None:
     """The page of the row of ``table_name`` with primary key ``key``; None for a table the layout does not have
     or a row that is not there. ``base`` is the database's URL."""
-    try:
-        table = layout.table(table_name)
-    except StopIteration:
-        return None
-    if len(key) != len(table.primary_key):
+    table = keyed_tables().get(table_name)
+    if table is None or len(key) != len(table.primary_key):
         return None
     where = " and ".join(f"{sql_name(column)} = ?" for column in table.primary_key)
     cursor = connection.execute(f"select * from {sql_name(table.name)} where {where}", key)
@@ -138,10 +136,12 @@ def record_page(connection, table_name: str, key: tuple[str, ...], base: str) ->
     quoted = quoted_collection()
     shown = [c for c in table.columns if not (table.name == quoted and c.name == layout.TEXT_COLUMN)]
     ordered = [shown[i] for i in page_order(table.name, [c.name for c in shown])]
-    fields = [Field(c.name, c.description, render.value(c, row.get(c.name))) for c in ordered]
+    fields = [Field(c.name, c.description, render.value(c, row.get(c.name), row)) for c in ordered]
     collection = table.name if table.name in COLLECTIONS else None
     label_name = site_metadata.label_column(table.name) if collection else None
     label = str(row.get(label_name) or "") if label_name else ""
+    if named_key := record_key(table.name):
+        label = row_name(named_key, row)
     page = RecordPage(table.name, row.get("id") if collection else None, label or ", ".join(map(str, key)), fields)
     if collection is None:
         return page
@@ -190,15 +190,23 @@ class _Renderer:
             link += Markup(' <span class="id">{}</span>').format(record_id)
         return link
 
-    def value(self, column: layout.Column, value) -> Markup:
+    def value(self, column: layout.Column, value, row: dict | None = None) -> Markup:
+        """``value`` of ``column`` in ``row`` (whose ``record_type`` names the collection of its ``record_id``)."""
         if value is None or value == "":
             return UNKNOWN
         if column.references:
             return self.link(column.references, value)
+        collection = (row or {}).get(RECORD_PAIR[0])
+        if collection in COLLECTIONS and column.name in RECORD_PAIR:
+            if column.name == RECORD_PAIR[1]:
+                return self.link(collection, value)
+            return Markup('<a href="{}/{}">{}</a>').format(self.base, collection, collection)
         if column.type == "boolean":
             return Markup("yes" if value else "no")
         if column.type == "array":
             items = json.loads(value)
+            if (listed := listed_collection(column.name)) is not None:
+                return Markup(", ").join(self.link(listed, item) for item in items) if items else UNKNOWN
             return Markup(", ").join(escape(item) for item in items) if items else UNKNOWN
         if isinstance(value, str):
             if column.name == "url" and value.startswith(("https://", "http://")):

@@ -1,6 +1,7 @@
 """The site's search across all tables (``/-/find?q=...``, a route of the package's Datasette plugin): for each
 table of :data:`.site_config.FULL_TEXT`, how many records match a visitor's words and the first few, each its
-label linked to its page and a few words of the matched column with the match marked. Never a whole text.
+label linked to its page and a few words of the matched column with the match marked (a list column's as its items,
+not its JSON). Never a whole text.
 
 A visitor's words are searched as words: each is one quoted FTS5 term, so no query syntax (``"``, ``*``, ``NEAR``,
 ``AND``, ``column:``) reaches FTS5, and the words searched are bounded in number and length. The queries run
@@ -18,7 +19,7 @@ from markupsafe import Markup, escape
 from . import layout, site_config
 from .layout import sql_name
 from .models import NOT_IN_TEXT
-from .pages import row_url
+from .pages import list_columns, row_url
 
 MAX_CHARACTERS = 200
 """Of a visitor's query, the characters searched: those after are left out (and the page says so)."""
@@ -62,6 +63,25 @@ def search_terms(query: str) -> Search:
     return Search(terms[:MAX_TERMS], cut)
 
 
+def list_snippet(snippet: str) -> str:
+    """A snippet of a list column (a JSON array of texts, as the build writes it) as its items, comma-separated.
+
+    A snippet starts at the column's start, outside the array's strings, or with "…" at a word, inside one (words
+    are only in the strings); a backslash in a string escapes the character after it."""
+    items, inside, escaped = [], snippet.startswith("…"), False
+    for character in snippet:
+        if escaped or (inside and character not in '\\"'):
+            items.append(character)
+            escaped = False
+        elif inside and character == "\\":
+            escaped = True
+        elif character == '"':
+            inside = not inside
+        elif character == ",":  # between two items
+            items.append(", ")
+    return "".join(items)
+
+
 def snippet_html(snippet: str) -> Markup:
     """A snippet of FTS5 as HTML: its text escaped, then each marked match in ``<mark>`` (an unclosed mark dropped)."""
     marked = _MARKED.sub(lambda match: f"<mark>{match.group(1)}</mark>", str(escape(snippet)))
@@ -102,8 +122,11 @@ async def table_hits(db, table: str, search: Search, base: str) -> TableHits:
 
     fts = sql_name(f"{table}_fts")
     url = f"{base}/{tilde_encode(table)}?" + urllib.parse.urlencode({"_search": search.words})
+    # FTS5 picks the column of the best snippet (-1); that of a list column, the same snippet, is shown as its items
+    lists = [index for index, column in enumerate(site_config.FULL_TEXT[table]) if column in list_columns()[table]]
+    snippets = ", ".join(f"snippet({fts}, {index}, :mark, :end, '…', {SNIPPET_TOKENS})" for index in (-1, *lists))
     hits_sql = (
-        f"select t.id, t.{sql_name(layout.label_column(table))}, snippet({fts}, -1, :mark, :end, '…', {SNIPPET_TOKENS}) "
+        f"select t.id, t.{sql_name(layout.label_column(table))}, {snippets} "
         f"from {fts} join {sql_name(table)} t on t.rowid = {fts}.rowid where {fts} match :match order by rank limit {HITS_SHOWN}"
     )
     try:
@@ -111,5 +134,11 @@ async def table_hits(db, table: str, search: Search, base: str) -> TableHits:
         rows = await db.execute(hits_sql, {"match": search.match, "mark": MARK, "end": END_MARK})
     except QueryInterrupted:  # under the site's time limit, as any query
         return TableHits(table, None, [], url)
-    hits = [Hit(label or record_id, row_url(base, table, record_id), snippet_html(snippet)) for record_id, label, snippet in rows]
+    hits = [Hit(label or record_id, row_url(base, table, record_id), snippet_html(_plain(snippet, of_lists)))
+            for record_id, label, snippet, *of_lists in rows]
     return TableHits(table, count, hits, url)
+
+
+def _plain(snippet: str, of_lists: list[str]) -> str:
+    """``snippet``, as its items when it is the snippet of one of the list columns (their snippets ``of_lists``)."""
+    return list_snippet(snippet) if snippet in of_lists else snippet

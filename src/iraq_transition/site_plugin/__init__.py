@@ -4,8 +4,9 @@ see the README's Publishing section) both load, through the ``datasette`` entry 
 It brings the templates in templates/ (Datasette takes a plugin's templates from the ``templates`` directory of
 its package), their Python helpers (:mod:`..pages`, :mod:`..record_page`), the bounds on SQL of
 plugins/sql_limits.py, one log line per error answer instead of a traceback with every local variable, row
-pages whose key does not have the parts of its table's primary key answered 404, and the search across all tables
-at ``/-/find`` (:mod:`..search_page`), where the header's search box leads.
+pages whose key does not have the parts of its table's primary key answered 404, list columns (JSON arrays) shown
+as lists in every HTML table, and the search across all tables at ``/-/find`` (:mod:`..search_page`), where the
+header's search box leads.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ import weakref
 from datasette import hookimpl
 from markupsafe import Markup
 
-from .. import layout, pages, search_page, site_config
+from .. import pages, search_page, site_config
 from ..build import csv_tables
 from ..codebook import codebook, to_html
 from ..plugins.sql_limits import prepare_connection
 from ..record_page import record_page
 
-__all__ = ["extra_template_vars", "prepare_connection", "register_routes", "startup"]
+__all__ = ["extra_template_vars", "prepare_connection", "register_routes", "render_cell", "startup"]
 """The hooks of this plugin (Datasette finds them as the module's attributes; prepare_connection comes from
 plugins/sql_limits.py)."""
 
@@ -47,7 +48,7 @@ def register_routes(datasette):
     from datasette.utils.asgi import NotFound
     from datasette.views.row import RowView
 
-    key_parts = {tilde_encode(table.name): len(table.primary_key) for table in layout.table_layout()}
+    key_parts = {tilde_encode(name): len(table.primary_key) for name, table in pages.keyed_tables().items()}
     tables = "|".join(map(re.escape, key_parts))
     route = rf"/(?P<database>{re.escape(tilde_encode(site_config.NAME))})/(?P<table>{tables})/(?P<pks>[^/]+?)(\.(?P<format>\w+))?$"
     row_view = RowView.as_view(datasette)
@@ -60,6 +61,17 @@ def register_routes(datasette):
         return await row_view(request, send)
 
     return [(r"/-/find$", find), (route, row)]
+
+
+@hookimpl
+def render_cell(value, column, table, database, datasette):
+    """A list column's JSON array as a list (:func:`..pages.list_html`) in the HTML tables of table, row and query
+    pages (a query's by the column's name); the CSV and JSON keep the JSON text."""
+    if database != site_config.NAME or not isinstance(value, str) or not value.startswith("["):
+        return None
+    if column not in pages.list_columns().get(table, ()):
+        return None
+    return pages.list_html(value, column, datasette.urls.database(database))
 
 
 FIND_PAGE = "find.html"
@@ -89,7 +101,8 @@ def extra_template_vars(template, database, table, view_name, request, datasette
     if template == CODEBOOK_PAGE:
         return variables | {"codebook_html": _codebook_html(), "metadata": datasette.metadata()}
     if template == "search_all.html":  # datasette-search-all's page, which passes no metadata: the footer's licence
-        return variables | {"metadata": datasette.metadata()}
+        lists = {name: sorted(pages.list_columns()[name]) for name in site_config.FULL_TEXT}
+        return variables | {"metadata": datasette.metadata(), "search_all_lists": lists}
     if template == "index.html":
         return _with(datasette, site_config.NAME, variables, undated=True)
     if database != site_config.NAME:
