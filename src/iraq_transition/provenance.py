@@ -71,10 +71,11 @@ def claims(part: BaseModel) -> dict[str, Loc]:
     return found
 
 
-def _coverers(claim: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def _coverers(claim: str) -> frozenset[str]:
     """Every name whose support supports ``claim``: the claim itself, and each part of it before a dot (naming
-    ``place`` supports all of a nested value, ``place.country``)."""
-    return {claim, *(claim[:at] for at, character in enumerate(claim) if character == ".")}
+    ``place`` supports all of a nested value, ``place.country``); remembered, as records repeat the same claims."""
+    return frozenset((claim, *(claim[:at] for at, character in enumerate(claim) if character == ".")))
 
 
 def _covers(support: str, claim: str) -> bool:
