@@ -363,8 +363,9 @@ def rows(results: dict, jobs: int) -> list[list[str]]:
 
 def markdown(results: dict, jobs: int, machine: dict) -> str:
     header = ["records", "step", "time", "records/s", "x floor (all cores)", "peak MB (largest RSS / tree PSS)", "note"]
-    lines = [f"Machine: {machine['cpus']} cores, Python {machine['python']}, load average at start "
-             f"{machine['load_average']}. Time is wall time of the whole command, start-up included.", "",
+    lines = [f"Run {machine['date']} on commit {machine['commit']}. Machine: {machine['cpus']} cores, Python "
+             f"{machine['python']}, load average at start {machine['load_average']}. Time is wall time of the whole "
+             "command, start-up included.", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows(results, jobs)]
     return "\n".join(lines) + "\n"
@@ -413,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.datasette:
         return datasette_timings(args.datasette, args.repeat)
 
-    machine = {"cpus": os.cpu_count(), "python": platform.python_version(),
+    machine = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(), "python": platform.python_version(),
                "load_average": " ".join(f"{load:.2f}" for load in os.getloadavg()),
                "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                                         text=True).stdout.strip()}

@@ -142,7 +142,8 @@ def _database(path: Path) -> Iterator[sqlite3.Connection]:
 
 def _finish_database(connection: sqlite3.Connection) -> None:
     """Once the rows are in: indexes (also on the columns the site facets or sorts by), full-text indexes, views;
-    commit, check foreign keys, VACUUM."""
+    commit, check foreign keys. No VACUUM: the rows go in once, in order, into a fresh file, which leaves no free
+    pages; rewriting the file would take 5% of a build to make it 2% smaller."""
     browsed = browsed_columns()
     statements = [sql for table in table_layout() for sql in table.index_sql(browsed[table.name])]
     statements += [sql for name, columns in site_config.FULL_TEXT.items() for sql in _fts_sql(name, columns)]
@@ -153,7 +154,6 @@ def _finish_database(connection: sqlite3.Connection) -> None:
     broken = connection.execute("PRAGMA foreign_key_check").fetchall()
     if broken:
         raise BuildError(f"foreign keys broken in the database (table, rowid, parent): {broken[:5]}")
-    connection.execute("VACUUM")
 
 
 # --------------------------------------------------------------------------- CSV and the whole build

@@ -160,12 +160,27 @@ def get_field(node: Any, name: str) -> Any:
     return node.get(name) if isinstance(node, dict) else getattr(node, name, None)
 
 
-def _items(shape: FieldShape, value: Any, loc: tuple) -> Iterator[tuple[tuple, Any]]:
+def _items(shape: FieldShape, value: Any, loc: tuple) -> tuple | list:
+    """(loc, value) of a field, or of each of its items where it holds a list (none where a list holds no list)."""
     if not shape.is_list:
-        yield loc + (shape.name,), value
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield loc + (shape.name, index), item
+        return ((loc + (shape.name,), value),)
+    if isinstance(value, list):
+        return [(loc + (shape.name, index), item) for index, item in enumerate(value)]
+    return ()
+
+
+@functools.cache
+def _reference_shapes(model: type[BaseModel]) -> tuple[FieldShape, ...]:
+    """The :func:`field_shapes` of ``model`` that hold references, or nested models that do at some depth."""
+    return tuple(shape for shape in field_shapes(model)
+                 if shape.references or (shape.model is not None and _reference_shapes(shape.model)))
+
+
+@functools.cache
+def _citation_shapes(model: type[BaseModel]) -> tuple[FieldShape, ...]:
+    """The :func:`field_shapes` of ``model`` that hold citations, or nested models that do at some depth."""
+    return tuple(shape for shape in field_shapes(model)
+                 if shape.model is Citation or (shape.model is not None and _citation_shapes(shape.model)))
 
 
 def references(record: BaseModel | dict, model: type[BaseModel] | None = None, loc: tuple = ()) -> Iterator[tuple[tuple, str, str]]:
@@ -174,7 +189,7 @@ def references(record: BaseModel | dict, model: type[BaseModel] | None = None, l
     ``record`` is a model instance, or the raw data of a record that failed validation
     (then ``model`` says which model it was meant for, and values of the wrong type are skipped).
     """
-    for shape in field_shapes(model or type(record)):
+    for shape in _reference_shapes(model or type(record)):
         value = get_field(record, shape.name)
         if value is None:
             continue
@@ -187,9 +202,9 @@ def references(record: BaseModel | dict, model: type[BaseModel] | None = None, l
 
 def citations(record: BaseModel | dict, model: type[BaseModel] | None = None, loc: tuple = ()) -> Iterator[tuple[tuple, Citation]]:
     """Every well-formed citation in a record (instance or raw data, as for :func:`references`): (loc, citation)."""
-    for shape in field_shapes(model or type(record)):
+    for shape in _citation_shapes(model or type(record)):
         value = get_field(record, shape.name)
-        if shape.model is None or value is None:
+        if value is None:
             continue
         for item_loc, item in _items(shape, value, loc):
             if shape.model is Citation and isinstance(item, dict):

@@ -37,13 +37,19 @@ def _populated(value: Any, default: Any) -> bool:
     return default is REQUIRED or value != default
 
 
+@functools.cache
 def _has_citations(model: type[BaseModel]) -> bool:
     return "citations" in model.model_fields
 
 
+@functools.cache
+def _first_field(model: type[BaseModel]) -> str:
+    return next(iter(model.model_fields))
+
+
 def _key(item: Any) -> str:
     """How ``supports`` names a list item: a text by itself, a part by its first field (an actor's id)."""
-    return str(getattr(item, next(iter(type(item).model_fields)))) if isinstance(item, BaseModel) else str(item)
+    return str(getattr(item, _first_field(type(item)))) if isinstance(item, BaseModel) else str(item)
 
 
 def claims(part: BaseModel) -> dict[str, Loc]:
@@ -71,23 +77,30 @@ def claims(part: BaseModel) -> dict[str, Loc]:
     return found
 
 
-def _coverers(claim: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def _coverers(claim: str) -> frozenset[str]:
     """Every name whose support supports ``claim``: the claim itself, and each part of it before a dot (naming
-    ``place`` supports all of a nested value, ``place.country``)."""
-    return {claim, *(claim[:at] for at, character in enumerate(claim) if character == ".")}
+    ``place`` supports all of a nested value, ``place.country``); remembered, as records repeat the same claims."""
+    return frozenset((claim, *(claim[:at] for at, character in enumerate(claim) if character == ".")))
 
 
 def _covers(support: str, claim: str) -> bool:
     return support in _coverers(claim)
 
 
+@functools.cache
+def _cited_lists(model: type[BaseModel]) -> tuple[str, ...]:
+    """The list fields of ``model`` whose items carry citations of their own."""
+    return tuple(spec.name for spec in field_specs(model)
+                 if spec.name != "citations" and spec.is_list and is_model(spec.base) and _has_citations(spec.base))
+
+
 def cited_parts(record: BaseModel) -> Iterator[tuple[Loc, BaseModel]]:
     """The record and each of its parts that carry citations (postures, framings, positions), with their loc."""
     yield (), record
-    for spec in field_specs(type(record)):
-        if spec.name != "citations" and spec.is_list and is_model(spec.base) and _has_citations(spec.base):
-            for index, item in enumerate(getattr(record, spec.name)):
-                yield (spec.name, index), item
+    for name in _cited_lists(type(record)):
+        for index, item in enumerate(getattr(record, name)):
+            yield (name, index), item
 
 
 def _dotted(loc: Loc) -> str:

@@ -6,6 +6,7 @@ plain tuples (marshal-able, nothing to build but data): :func:`plain` and :func:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import typing
 
@@ -87,14 +88,18 @@ def _names(subject: typing.Any, model: type[models.Record]) -> tuple[tuple[str, 
     """The texts of a record's :data:`NAME_FIELDS` (as far as they are texts): :data:`NAMES` at most, each cut to
     :data:`NAME_CHARS`."""
     found = []
-    for name in NAME_FIELDS:
-        if name not in model.model_fields:
-            continue
+    for name in _name_fields(model):
         value = get_field(subject, name)
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str) and item:
                 found.append((name, item[:NAME_CHARS]))
     return tuple(found[:NAMES])
+
+
+@functools.cache
+def _name_fields(model: type[models.Record]) -> tuple[str, ...]:
+    """The :data:`NAME_FIELDS` that ``model`` has."""
+    return tuple(name for name in NAME_FIELDS if name in model.model_fields)
 
 
 def plain_problems(problems: typing.Iterable[Problem]) -> tuple:
