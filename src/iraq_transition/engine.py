@@ -28,7 +28,7 @@ from .models import COLLECTIONS
 from .problems import Issue, Problem, UsageError
 from .records import FileResult, check_file, locate
 from .seedcheck import SeedOutcome, Texts, check_seeds
-from .snapshot import Previous
+from .snapshot import Links, Previous
 from .store import (DECLARED, FILE_TABLES, ISSUES, ODD_ID, PROBLEMS, RARE, VALID, Head, Store, Unreadable, file_keys, file_stats,
                     row_key, seal, seal_data, unseal)
 from .summary import (NAME_FIELDS, Repeat, Summary, issues_of, plain, plain_issues, plain_problems, problems_of,
@@ -178,7 +178,7 @@ class Run:
         self.own: dict[int, tuple[Problem, ...]] = {}  # each file's own problems
         self.cross: dict[int, list[Issue]] = {}  # the issues of each file's references and citations
         self.declared: dict[int, str | None] = {}  # the declared id of files where it is not the file's name
-        self.links: dict[int, list[tuple[str, str]]] = {}  # valid files' references to their own collection
+        self.links: dict[int, Links] = {}  # valid files' references to their own collection
         self.repeats: dict[int, Repeat] = {}  # valid quotes' words, speaker and sources
         self.names: dict[int, tuple[tuple[str, str], ...]] = {}  # what names the files checked in this run
         self.fresh: dict[int, set[str]] = {}  # the files checked in this run, with the targets of their references
@@ -196,7 +196,7 @@ class Run:
         """Check what needs checking, then report (after the problems of the listing, ``listed``)."""
         store, files = self.store, self.files
         count = len(files)
-        previous = store.files(self.paths) if store else Previous([None] * count, [None] * count, [None] * count, [], [])
+        self.previous = previous = store.files(self.paths) if store else Previous.nothing(count)
         self.stats = stats = file_stats([file.path for file in files]) if store else [None] * count
         todo = [index for index, (now, before) in enumerate(zip(stats, previous.stats)) if now is None or now != before]
         self.rows, heads = previous.rows, previous.heads
@@ -211,7 +211,7 @@ class Run:
             self.rows[index] = row
         self.missed.update(replaced)
         if store:
-            self.missed.update(self._take_rare())
+            self.missed.update(self._take_rare(previous))
             todo = sorted(set(todo) | self.missed)
         wanted = {self.rows[index]: index for index in todo  # the SHA-256 the cache has of a file whose stat changed
                   if self.rows[index] in self.heads and index not in self.missed}
@@ -242,17 +242,15 @@ class Run:
 
     # ---- what the cache holds
 
-    def _take_rare(self) -> set[int]:
-        """What the cache holds that is rare (problems, issues, ids that are not the file's name, links) and the
-        quotes' repeats; the files whose rows of these fail their checks, or are not as many as their row says
-        (cache misses: what the cache holds of them is not taken)."""
-        links, repeats, miscounted = self.store.parts(self.heads)
+    def _take_rare(self, previous: Previous) -> set[int]:
+        """What the cache holds that is rare (problems, issues, ids that are not the file's name), and the links and
+        the quotes' repeats the last run left; the files whose rows of these fail their checks, or are not as many as
+        their row says (cache misses: what the cache holds of them is not taken)."""
         rows = self.store.query("select id, sha256, problems, issues from files where rare")
-        self.own, self.cross, self.declared, unread = _rare(rows, self.heads, self.cached, self.paths, miscounted)
-        missed = {self.cached[row] for row in unread | miscounted}
-        for found, taken in ((links, self.links), (repeats, self.repeats)):
-            taken.update((self.cached[row], value) for row, value in found.items()
-                         if row in self.cached and self.cached[row] not in missed)
+        self.own, self.cross, self.declared, unread = _rare(rows, self.heads, self.cached, self.paths, previous.miscounted)
+        missed = {self.cached[row] for row in unread | previous.miscounted if row in self.cached}
+        for found, taken in ((previous.links, self.links), (previous.repeats, self.repeats)):
+            taken.update((index, value) for index, value in found.items() if index not in missed)
         return missed
 
     def _known(self, indexes: Iterable[int]) -> dict[int, tuple]:
@@ -368,7 +366,7 @@ class Run:
         if summary.declared_id != file.stem:
             self.declared[index] = summary.declared_id
         if summary.valid and summary.links:
-            self.links[index] = list(summary.links)
+            self.links[index] = tuple(summary.links)
         if summary.repeat is not None:
             self.repeats[index] = summary.repeat
         if summary.names:
@@ -448,9 +446,8 @@ def report(run: Run, listed: list[Problem]) -> None:
     ids were given for (:attr:`Run.named`), and the files it keeps."""
     whole: dict[int, list[Issue]] = {}
     data = display_path(run.project, run.project.data_dir)
-    repeated, similar = duplicate_quotes(run.files, run.repeats, run.links)
-    for found in (run.seeds.issues, duplicate_ids(run.files, run.declared, run.position, data),
-                  cycles(run.files, {index: tuple(run.links[index]) for index in sorted(run.links)}), repeated):
+    repeated, similar, cycled = _whole(run)
+    for found in (run.seeds.issues, duplicate_ids(run.files, run.declared, run.position, data), cycled, repeated):
         for index, issues in found.items():
             whole.setdefault(index, []).extend(issues)
     problems = list(listed)
@@ -467,6 +464,25 @@ def report(run: Run, listed: list[Problem]) -> None:
                  if any(name in COLLECTIONS[collection].model_fields for name in NAME_FIELDS)}
     bad = {problem.path for problem in run.problems}
     run.kept = [index for index, file in enumerate(run.files) if run.valid[index] and file.display not in bad]
+
+
+def _whole(run: Run) -> tuple[dict[int, list[Issue]], ...]:
+    """The issues of the duplicate quotes, the hints of similar ones and the issues of the cycles, by the index of the
+    file: as the last run found them while no file checked since has other links or another repeat (and no file with
+    either is gone), else found anew; kept for the next run."""
+    previous, taken = run.previous, run.previous.whole
+    if taken is not None and not run.missed and all(
+            (run.links.get(index), run.repeats.get(index)) == (previous.links.get(index), previous.repeats.get(index))
+            for index in run.fresh):
+        found = tuple({run.cached[row]: issues_of(issues) for row, issues in part.items()} for part in taken)
+    else:
+        found = (*duplicate_quotes(run.files, run.repeats, run.links),
+                 cycles(run.files, {index: run.links[index] for index in sorted(run.links)}))
+    tracked = run.store.tracked if run.store is not None else None
+    if tracked is not None:
+        rows = [{run.rows[index]: plain_issues(issues) for index, issues in part.items()} for part in found]
+        tracked.whole = tuple(rows) if all(None not in part for part in rows) else None
+    return found
 
 
 def _names_of(run: Run, collection: str) -> dict[str, tuple[tuple[str, str], ...]]:
