@@ -72,9 +72,10 @@ def decode(data: bytes) -> Files:
             raise ValueError("a declared id of the snapshot is not a text")
         declared[at] = name
     stats: list = list(zip(size, changed, inode))
-    for at, bytes_ in enumerate(size):
-        if bytes_ == UNTRUSTED:
-            stats[at] = None
+    if UNTRUSTED in size:
+        for at, bytes_ in enumerate(size):
+            if bytes_ == UNTRUSTED:
+                stats[at] = None
     files = Files(names, rows, stats, list(zip(valid, rare, declared, refs, links, repeats)), {}, {})
     return with_parts(files, linked, repeated)
 
