@@ -14,6 +14,7 @@ outcome is the same with the cache as without it (tests compare them).
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import marshal
 import os
@@ -162,7 +163,6 @@ class Run:
     def __init__(self, project: Project, files: list[RecordFile], store: Store | None):
         self.project, self.files, self.store = project, files, store
         count = len(files)
-        self.position = {file.display: index for index, file in enumerate(files)}
         self.paths = file_keys((file.collection, file.stem) for file in files)  # what the files' rows are keyed by
         self.known: dict[str, set[str]] = {collection: set() for collection in COLLECTIONS}
         for file in files:
@@ -191,6 +191,11 @@ class Run:
         self.seeds: SeedOutcome | None = None
         self.problems: list[Problem] = []
         self.kept: list[int] = []
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        """The index of each file by its display path."""
+        return {file.display: index for index, file in enumerate(self.files)}
 
     def check(self, listed: list[Problem]) -> None:
         """Check what needs checking, then report (after the problems of the listing, ``listed``)."""
@@ -225,7 +230,7 @@ class Run:
         changed |= {f"sources/{source}" for source in texts_before.keys() | digests.keys()
                     if texts_before.get(source) != digests.get(source)}
         changed |= {f"sources/{files[index].stem}" for index in sources if index in self.pending}  # its published
-        published = {files[index].stem: summary_of(summary).published for index, summary in sources.items()}
+        published = {files[index].stem: summary.published for index, summary in sources.items()}
         again = self.referrers(changed) | set(self.pending)
         mended = self.unsure - self.fresh.keys()  # their rows of refs failed: read and checked again
         for index in mended:
@@ -287,26 +292,26 @@ class Run:
 
     # ---- sources and seeds first
 
-    def _check_sources(self, checked: list[int], known_digests: dict[int, bytes]) -> dict[int, tuple]:
+    def _check_sources(self, checked: list[int], known_digests: dict[int, bytes]) -> dict[int, Summary]:
         """Check the source files whose stat changed, here and first (the seeds' texts depend on them); the
-        summaries of every source, as plain data, by index."""
-        sources: dict[int, tuple] = {}
+        summaries of every source, by index."""
+        sources: dict[int, Summary] = {}
         for index in checked:
             file = self.files[index]
             outcome = examine(None, (index, file.path, file.display, file.collection, file.stem,
                                         known_digests.get(index), None))
             self._take_read(index, outcome)
             if index in self.pending:
-                sources[index] = marshal.loads(self.pending[index][1])
+                sources[index] = summary_of(marshal.loads(self.pending[index][1]))
         unchanged = [index for index, file in enumerate(self.files) if file.collection == "sources" and index not in sources]
         self.known_sources = self._known(unchanged)
-        sources.update((index, summary) for index, (summary, _) in self.known_sources.items())
+        sources.update((index, summary_of(summary)) for index, (summary, _) in self.known_sources.items())
         return sources
 
-    def _check_seeds(self, sources: dict[int, tuple]) -> None:
+    def _check_seeds(self, sources: dict[int, Summary]) -> None:
         listed = []
         for index in sorted(sources):
-            summary, file = summary_of(sources[index]), self.files[index]
+            summary, file = sources[index], self.files[index]
             listed.append((index, file.display, file.stem, summary.file, summary.sha256, summary.valid))
         self.seeds = check_seeds(self.project, listed, self.store.seeds() if self.store else {})
 
@@ -447,7 +452,8 @@ def report(run: Run, listed: list[Problem]) -> None:
     whole: dict[int, list[Issue]] = {}
     data = display_path(run.project, run.project.data_dir)
     repeated, similar, cycled = _whole(run)
-    for found in (run.seeds.issues, duplicate_ids(run.files, run.declared, run.position, data), cycled, repeated):
+    ids = duplicate_ids(run.files, run.declared, run.position if run.declared else {}, data)
+    for found in (run.seeds.issues, ids, cycled, repeated):
         for index, issues in found.items():
             whole.setdefault(index, []).extend(issues)
     problems = list(listed)

@@ -20,6 +20,9 @@ KEY = f"snapshot {sys.byteorder}".encode()
 """What the blob is sealed with besides its stamp (its integers are the machine's)."""
 UNTRUSTED = -1
 """The size column's value for a file whose stat is not to be trusted (None)."""
+SCANNED = 16
+"""Files looked up by a scan of the run's order, at most, before the index of every file is made (a run that changes
+a few files does without it)."""
 CHANGES = 2000
 """Files changed since the base was written, at most, before it is written anew (a run reads the base and the
 changes since: what it writes is only as much as changed)."""
@@ -177,14 +180,19 @@ class Tracked:
     def __init__(self, order: list[bytes], now: Previous, stamp: int | None, base: tuple[int, dict], same: bool):
         self.order, self.now, self.stamp, self.base = order, now, stamp, base
         self.changed: set[int] | None = set() if same else None  # the files the run changed
-        self.at: dict[bytes, int] | None = None  # the index of each file, once asked for
+        self.at: dict[bytes, int] | None = None  # the index of each file, once more than SCANNED were asked for
+        self.scanned = 0
         self.whole_read, self.whole = now.whole, now.whole
 
     def set(self, path: bytes, **values) -> None:
         """Note the new ``row``, ``stat`` or ``head`` of the file ``path``, or its ``links`` and ``repeat``."""
-        if self.at is None:
-            self.at = dict(zip(self.order, range(len(self.order))))
-        index = self.at[path]
+        if self.at is None and self.scanned < SCANNED:
+            self.scanned += 1
+            index = self.order.index(path)
+        else:
+            if self.at is None:
+                self.at = dict(zip(self.order, range(len(self.order))))
+            index = self.at[path]
         for name, value in values.items():
             if name in ("links", "repeat"):
                 kept = self.now.links if name == "links" else self.now.repeats
