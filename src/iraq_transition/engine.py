@@ -165,8 +165,11 @@ class Run:
         count = len(files)
         self.paths = file_keys((file.collection, file.stem) for file in files)  # what the files' rows are keyed by
         self.known: dict[str, set[str]] = {collection: set() for collection in COLLECTIONS}
-        for file in files:
+        self.sources: list[int] = []  # the index of each source file
+        for index, file in enumerate(files):
             self.known[file.collection].add(file.stem)
+            if file.collection == "sources":
+                self.sources.append(index)
         self.rows: list[int | None] = [None] * count  # each file's row in the cache (of the last run, until renewed)
         self.heads: dict[int, Head] = {}  # by row of the last run: what it says (only rows that hold their checksum)
         self.cached: dict[int, int] = {}  # the index of the file of each of these rows
@@ -258,14 +261,15 @@ class Run:
             taken.update((index, value) for index, value in found.items() if index not in missed)
         return missed
 
-    def _known(self, indexes: Iterable[int]) -> dict[int, tuple]:
-        """What the cache holds of these files: their summary and citations' outcome, as plain data."""
+    def _known(self, indexes: Iterable[int], with_cited: bool = True) -> dict[int, tuple]:
+        """What the cache holds of these files: their summary and citations' outcome (None without ``with_cited``), as
+        plain data."""
         by_row = {self.rows[index]: index for index in indexes if self.rows[index] is not None}
         if self.store is None or not by_row:
             return {}
         known = {}
         for row, digest, summary, cited in self.store.query_many(
-                "select id, sha256, summary, cited from files where id in ({})", list(by_row)):
+                f"select id, sha256, summary, {'cited' if with_cited else 'null'} from files where id in ({{}})", list(by_row)):
             index = by_row[row]
             key = row_key(self.paths[index], digest)
             self.keys[index] = key
@@ -303,9 +307,8 @@ class Run:
             self._take_read(index, outcome)
             if index in self.pending:
                 sources[index] = summary_of(marshal.loads(self.pending[index][1]))
-        unchanged = [index for index, file in enumerate(self.files) if file.collection == "sources" and index not in sources]
-        self.known_sources = self._known(unchanged)
-        sources.update((index, summary_of(summary)) for index, (summary, _) in self.known_sources.items())
+        known = self._known([index for index in self.sources if index not in sources], with_cited=False)
+        sources.update((index, summary_of(summary)) for index, (summary, _) in known.items())
         return sources
 
     def _check_seeds(self, sources: dict[int, Summary]) -> None:
@@ -319,9 +322,8 @@ class Run:
 
     def _tasks(self, todo: list[int], known_digests: dict[int, bytes], again: set[int]) -> list[Task]:
         """What to examine: the files whose stat changed (to read), and the files to look at again (as known)."""
-        known = self._known([index for index in again if index not in self.pending and index not in self.known_sources
+        known = self._known([index for index in again if index not in self.pending
                              and index not in self.missed])  # a missed file is read and checked again
-        known.update(self.known_sources)
         known.update((index, (marshal.loads(summary), None)) for index, (_, summary) in self.pending.items())
         tasks, reading = [], set(todo)
         for index in sorted(reading | again):
