@@ -84,20 +84,15 @@ def decode(data: bytes) -> Files:
 
 
 def with_parts(files: Files, links: dict, repeats: dict) -> Files:
-    """``files`` with these ``links`` and ``repeats`` (by position) where they are of the shape a run makes; ValueError
-    if one is not."""
+    """``files`` with these ``links`` and ``repeats`` (by position); ValueError if they are not of its files (what
+    they hold is the seal's to vouch for, as the heads are)."""
     count = len(files.paths)
-    for at, pairs in links.items():
-        if not (type(at) is int and 0 <= at < count and type(pairs) is tuple
-                and all(type(pair) is tuple and len(pair) == 2 and all(type(part) is str for part in pair) for pair in pairs)):
-            raise ValueError("links of the snapshot are not of its files")
-        files.links[at] = pairs
-    for at, repeat in repeats.items():
-        if not (type(at) is int and 0 <= at < count and type(repeat) is tuple and len(repeat) == 3
-                and type(repeat[0]) is bytes and type(repeat[1]) is str and type(repeat[2]) is tuple
-                and all(type(source) is str for source in repeat[2])):
-            raise ValueError("a repeat of the snapshot is not of its files")
-        files.repeats[at] = repeat
+    for part in (links, repeats):
+        if part and (min(part) < 0 or max(part) >= count or set(map(type, part)) != {int}
+                     or set(map(type, part.values())) != {tuple}):
+            raise ValueError("links or repeats of the snapshot are not of its files")
+    files.links.update(links)
+    files.repeats.update(repeats)
     return files
 
 
