@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from iraq_transition import validate
+from iraq_transition import engine, validate
 from iraq_transition.load import Project
-from iraq_transition.snapshot import Files, decode, encode
+from iraq_transition.snapshot import Files, decode, encode, stamped
+from iraq_transition.store import seal_data
 
 from test_engine import tiny_copy
 from test_scale import aged, checked_files, database, validate_output
@@ -294,11 +295,11 @@ def test_damaged_snapshot_changes_have_the_rows_read(cached_problem):
     assert validate.check_project(Project(root)) == cold
     blobs = snapshot_blobs(root)
     assert set(blobs) == {0, 1}  # the base, and the one file changed since
-    stamp, changes = marshal.loads(blobs[1][:-4])
+    stamp, changes, whole = marshal.loads(blobs[1][:-4])
     files = forged(decode(blobs[0][:-4]), root, "data/events/missing-field.yaml")
     at = files.paths.index(b"events/missing-field")
-    changes[at] = (files.rows[at], files.stats[at], files.heads[at])
-    put_snapshot(root, {0: blobs[0], 1: with_old_check(blobs[1], marshal.dumps((stamp, changes)))})
+    changes[at] = (files.rows[at], files.stats[at], files.heads[at], None, None)
+    put_snapshot(root, {0: blobs[0], 1: with_old_check(blobs[1], marshal.dumps((stamp, changes, whole)))})
     assert validate.check_project(Project(root)) == cold
 
 
@@ -359,3 +360,79 @@ def generation(root: Path) -> int:
     (count,) = connection.execute("select count from generation").fetchone()
     connection.close()
     return count
+
+
+# --------------------------------------------------------------------------- the checks of the whole, kept
+
+
+@pytest.fixture
+def cached_repeat(tiny) -> tuple[Path, tuple]:
+    """The small dataset with a quote that repeats another (an error on both), cached after an edit of an event (so
+    that the snapshot holds changes and the outcome of the checks of the whole), and what a run without the cache
+    gives."""
+    add_records(tiny, ("quotes/repeated.yaml",))
+    aged(tiny)
+    project = Project(tiny)
+    assert validate.check_project(project)[1]
+    edited = tiny / "data" / "events" / "joint-statement.yaml"
+    edited.write_text(edited.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    aged(tiny)
+    cold = validate.check_project(project, use_cache=False)
+    assert {problem.code for problem in cold[1]} == {"duplicate-quote"} and validate.check_project(project) == cold
+    return tiny, cold
+
+
+def whole_checks(monkeypatch) -> list[int]:
+    """How many times the engine looks for duplicate quotes from now on."""
+    calls: list[int] = []
+    real = engine.duplicate_quotes
+    monkeypatch.setattr(engine, "duplicate_quotes", lambda *args: calls.append(1) or real(*args))
+    return calls
+
+
+def test_the_checks_of_the_whole_are_taken_as_the_last_run_left_them_while_no_links_or_repeat_change(
+        cached_repeat, monkeypatch):
+    """An edit that changes no file's links or repeat leaves the duplicate quotes and cycles as they were: the run
+    takes them from the snapshot; a quote whose speaker changes has them found again."""
+    root, cold = cached_repeat
+    project = Project(root)
+    event = root / "data" / "events" / "joint-statement.yaml"
+    event.write_text(event.read_text(encoding="utf-8") + "# edited again\n", encoding="utf-8")
+    aged(root)
+    calls = whole_checks(monkeypatch)
+    assert validate.check_project(project) == cold
+    assert calls == []
+    quote = root / "data" / "quotes" / "repeated.yaml"
+    quote.write_text(quote.read_text(encoding="utf-8").replace("speaker_id: the-official", "speaker_id: united-states"),
+                     encoding="utf-8")
+    aged(root)
+    warm = validate.check_project(project)
+    assert warm == validate.check_project(project, use_cache=False) and warm[1] == [] and calls == [1, 1]
+    calls.clear()
+    assert validate.check_project(project) == warm and calls == []
+
+
+def test_a_forged_outcome_of_the_checks_of_the_whole_is_not_taken(cached_repeat):
+    """The outcome is sealed with the snapshot's changes: one that says there are no duplicate quotes, with the old
+    check, has the rows read and the duplicates found."""
+    root, cold = cached_repeat
+    blobs = snapshot_blobs(root)
+    stamp, changes, whole = marshal.loads(blobs[1][:-4])
+    assert any(whole)
+    put_snapshot(root, {0: blobs[0], 1: with_old_check(blobs[1], marshal.dumps((stamp, changes, ({}, {}, {}))))})
+    assert validate.check_project(Project(root)) == cold
+    assert validate.check_project(Project(root)) == cold  # from the snapshot written anew
+
+
+def test_forged_repeats_of_the_snapshot_are_not_taken(cached_repeat):
+    """The quotes' repeats are part of the snapshot's base: a base without them, with the old check, has the rows
+    read (it would hide the duplicates once they are looked for again)."""
+    root, cold = cached_repeat
+    blobs = snapshot_blobs(root)
+    files = decode(blobs[0][:-4])
+    assert files.repeats
+    files.repeats.clear()
+    stamp, changes, _ = marshal.loads(blobs[1][:-4])
+    put_snapshot(root, {0: with_old_check(blobs[0], encode(files)), 1: seal_data(marshal.dumps((stamp, changes, None)),
+                                                                                 stamped(generation(root)))})
+    assert validate.check_project(Project(root)) == cold

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -116,3 +117,21 @@ def test_a_source_s_new_publication_year_checks_its_citing_records_again(repo_co
         cold = validate_project(project, use_cache=False)
         assert validate_project(project) == cold
         assert {problem.code for problem in cold[1]} == ({"date-year-unsupported"} if "2025" in published else set())
+
+
+def test_importing_the_models_builds_no_validator_and_a_run_builds_only_those_it_uses(tmp_path, repo):
+    """A model's validator is built when first wanted: a warm run that checks one changed event builds the event's
+    (and its parts') alone, not the validators of every collection."""
+    root = tiny_copy(tmp_path / "tiny", repo)
+    assert validate_project(Project(root))[1] == []  # fills the cache
+    event = next((root / "data" / "events").glob("*.yaml"))
+    event.write_text(event.read_text() + "# an edit\n")
+    past = time.time() - 60
+    os.utime(event, (past, past))
+    time.sleep(RACY_NS / 1e9 + 0.1)
+    script = ("import sys; from pathlib import Path; from iraq_transition import models, validate; "
+              "built = lambda: sorted(name for name, model in models.COLLECTIONS.items() if model.__pydantic_complete__); "
+              "print(built()); validate.validate_project(validate.Project(Path(sys.argv[1]))); print(built())")
+    done = subprocess.run([sys.executable, "-c", script, str(root)], capture_output=True, text=True, check=True,
+                          env={**os.environ, "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(tmp_path))})
+    assert done.stdout.splitlines() == ["[]", "['events']"]

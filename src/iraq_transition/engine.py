@@ -14,6 +14,7 @@ outcome is the same with the cache as without it (tests compare them).
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import marshal
 import os
@@ -28,7 +29,7 @@ from .models import COLLECTIONS
 from .problems import Issue, Problem, UsageError
 from .records import FileResult, check_file, locate
 from .seedcheck import SeedOutcome, Texts, check_seeds
-from .snapshot import Previous
+from .snapshot import Links, Previous
 from .store import (DECLARED, FILE_TABLES, ISSUES, ODD_ID, PROBLEMS, RARE, VALID, Head, Store, Unreadable, file_keys, file_stats,
                     row_key, seal, seal_data, unseal)
 from .summary import (NAME_FIELDS, Repeat, Summary, issues_of, plain, plain_issues, plain_problems, problems_of,
@@ -162,11 +163,13 @@ class Run:
     def __init__(self, project: Project, files: list[RecordFile], store: Store | None):
         self.project, self.files, self.store = project, files, store
         count = len(files)
-        self.position = {file.display: index for index, file in enumerate(files)}
         self.paths = file_keys((file.collection, file.stem) for file in files)  # what the files' rows are keyed by
         self.known: dict[str, set[str]] = {collection: set() for collection in COLLECTIONS}
-        for file in files:
+        self.sources: list[int] = []  # the index of each source file
+        for index, file in enumerate(files):
             self.known[file.collection].add(file.stem)
+            if file.collection == "sources":
+                self.sources.append(index)
         self.rows: list[int | None] = [None] * count  # each file's row in the cache (of the last run, until renewed)
         self.heads: dict[int, Head] = {}  # by row of the last run: what it says (only rows that hold their checksum)
         self.cached: dict[int, int] = {}  # the index of the file of each of these rows
@@ -178,7 +181,7 @@ class Run:
         self.own: dict[int, tuple[Problem, ...]] = {}  # each file's own problems
         self.cross: dict[int, list[Issue]] = {}  # the issues of each file's references and citations
         self.declared: dict[int, str | None] = {}  # the declared id of files where it is not the file's name
-        self.links: dict[int, list[tuple[str, str]]] = {}  # valid files' references to their own collection
+        self.links: dict[int, Links] = {}  # valid files' references to their own collection
         self.repeats: dict[int, Repeat] = {}  # valid quotes' words, speaker and sources
         self.names: dict[int, tuple[tuple[str, str], ...]] = {}  # what names the files checked in this run
         self.fresh: dict[int, set[str]] = {}  # the files checked in this run, with the targets of their references
@@ -192,11 +195,16 @@ class Run:
         self.problems: list[Problem] = []
         self.kept: list[int] = []
 
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        """The index of each file by its display path."""
+        return {file.display: index for index, file in enumerate(self.files)}
+
     def check(self, listed: list[Problem]) -> None:
         """Check what needs checking, then report (after the problems of the listing, ``listed``)."""
         store, files = self.store, self.files
         count = len(files)
-        previous = store.files(self.paths) if store else Previous([None] * count, [None] * count, [None] * count, [], [])
+        self.previous = previous = store.files(self.paths) if store else Previous.nothing(count)
         self.stats = stats = file_stats([file.path for file in files]) if store else [None] * count
         todo = [index for index, (now, before) in enumerate(zip(stats, previous.stats)) if now is None or now != before]
         self.rows, heads = previous.rows, previous.heads
@@ -211,7 +219,7 @@ class Run:
             self.rows[index] = row
         self.missed.update(replaced)
         if store:
-            self.missed.update(self._take_rare())
+            self.missed.update(self._take_rare(previous))
             todo = sorted(set(todo) | self.missed)
         wanted = {self.rows[index]: index for index in todo  # the SHA-256 the cache has of a file whose stat changed
                   if self.rows[index] in self.heads and index not in self.missed}
@@ -225,7 +233,7 @@ class Run:
         changed |= {f"sources/{source}" for source in texts_before.keys() | digests.keys()
                     if texts_before.get(source) != digests.get(source)}
         changed |= {f"sources/{files[index].stem}" for index in sources if index in self.pending}  # its published
-        published = {files[index].stem: summary_of(summary).published for index, summary in sources.items()}
+        published = {files[index].stem: summary.published for index, summary in sources.items()}
         again = self.referrers(changed) | set(self.pending)
         mended = self.unsure - self.fresh.keys()  # their rows of refs failed: read and checked again
         for index in mended:
@@ -242,27 +250,26 @@ class Run:
 
     # ---- what the cache holds
 
-    def _take_rare(self) -> set[int]:
-        """What the cache holds that is rare (problems, issues, ids that are not the file's name, links) and the
-        quotes' repeats; the files whose rows of these fail their checks, or are not as many as their row says
-        (cache misses: what the cache holds of them is not taken)."""
-        links, repeats, miscounted = self.store.parts(self.heads)
+    def _take_rare(self, previous: Previous) -> set[int]:
+        """What the cache holds that is rare (problems, issues, ids that are not the file's name), and the links and
+        the quotes' repeats the last run left; the files whose rows of these fail their checks, or are not as many as
+        their row says (cache misses: what the cache holds of them is not taken)."""
         rows = self.store.query("select id, sha256, problems, issues from files where rare")
-        self.own, self.cross, self.declared, unread = _rare(rows, self.heads, self.cached, self.paths, miscounted)
-        missed = {self.cached[row] for row in unread | miscounted}
-        for found, taken in ((links, self.links), (repeats, self.repeats)):
-            taken.update((self.cached[row], value) for row, value in found.items()
-                         if row in self.cached and self.cached[row] not in missed)
+        self.own, self.cross, self.declared, unread = _rare(rows, self.heads, self.cached, self.paths, previous.miscounted)
+        missed = {self.cached[row] for row in unread | previous.miscounted if row in self.cached}
+        for found, taken in ((previous.links, self.links), (previous.repeats, self.repeats)):
+            taken.update((index, value) for index, value in found.items() if index not in missed)
         return missed
 
-    def _known(self, indexes: Iterable[int]) -> dict[int, tuple]:
-        """What the cache holds of these files: their summary and citations' outcome, as plain data."""
+    def _known(self, indexes: Iterable[int], with_cited: bool = True) -> dict[int, tuple]:
+        """What the cache holds of these files: their summary and citations' outcome (None without ``with_cited``), as
+        plain data."""
         by_row = {self.rows[index]: index for index in indexes if self.rows[index] is not None}
         if self.store is None or not by_row:
             return {}
         known = {}
         for row, digest, summary, cited in self.store.query_many(
-                "select id, sha256, summary, cited from files where id in ({})", list(by_row)):
+                f"select id, sha256, summary, {'cited' if with_cited else 'null'} from files where id in ({{}})", list(by_row)):
             index = by_row[row]
             key = row_key(self.paths[index], digest)
             self.keys[index] = key
@@ -289,26 +296,25 @@ class Run:
 
     # ---- sources and seeds first
 
-    def _check_sources(self, checked: list[int], known_digests: dict[int, bytes]) -> dict[int, tuple]:
+    def _check_sources(self, checked: list[int], known_digests: dict[int, bytes]) -> dict[int, Summary]:
         """Check the source files whose stat changed, here and first (the seeds' texts depend on them); the
-        summaries of every source, as plain data, by index."""
-        sources: dict[int, tuple] = {}
+        summaries of every source, by index."""
+        sources: dict[int, Summary] = {}
         for index in checked:
             file = self.files[index]
             outcome = examine(None, (index, file.path, file.display, file.collection, file.stem,
                                         known_digests.get(index), None))
             self._take_read(index, outcome)
             if index in self.pending:
-                sources[index] = marshal.loads(self.pending[index][1])
-        unchanged = [index for index, file in enumerate(self.files) if file.collection == "sources" and index not in sources]
-        self.known_sources = self._known(unchanged)
-        sources.update((index, summary) for index, (summary, _) in self.known_sources.items())
+                sources[index] = summary_of(marshal.loads(self.pending[index][1]))
+        known = self._known([index for index in self.sources if index not in sources], with_cited=False)
+        sources.update((index, summary_of(summary)) for index, (summary, _) in known.items())
         return sources
 
-    def _check_seeds(self, sources: dict[int, tuple]) -> None:
+    def _check_seeds(self, sources: dict[int, Summary]) -> None:
         listed = []
         for index in sorted(sources):
-            summary, file = summary_of(sources[index]), self.files[index]
+            summary, file = sources[index], self.files[index]
             listed.append((index, file.display, file.stem, summary.file, summary.sha256, summary.valid))
         self.seeds = check_seeds(self.project, listed, self.store.seeds() if self.store else {})
 
@@ -316,9 +322,8 @@ class Run:
 
     def _tasks(self, todo: list[int], known_digests: dict[int, bytes], again: set[int]) -> list[Task]:
         """What to examine: the files whose stat changed (to read), and the files to look at again (as known)."""
-        known = self._known([index for index in again if index not in self.pending and index not in self.known_sources
+        known = self._known([index for index in again if index not in self.pending
                              and index not in self.missed])  # a missed file is read and checked again
-        known.update(self.known_sources)
         known.update((index, (marshal.loads(summary), None)) for index, (_, summary) in self.pending.items())
         tasks, reading = [], set(todo)
         for index in sorted(reading | again):
@@ -368,7 +373,7 @@ class Run:
         if summary.declared_id != file.stem:
             self.declared[index] = summary.declared_id
         if summary.valid and summary.links:
-            self.links[index] = list(summary.links)
+            self.links[index] = tuple(summary.links)
         if summary.repeat is not None:
             self.repeats[index] = summary.repeat
         if summary.names:
@@ -448,9 +453,9 @@ def report(run: Run, listed: list[Problem]) -> None:
     ids were given for (:attr:`Run.named`), and the files it keeps."""
     whole: dict[int, list[Issue]] = {}
     data = display_path(run.project, run.project.data_dir)
-    repeated, similar = duplicate_quotes(run.files, run.repeats, run.links)
-    for found in (run.seeds.issues, duplicate_ids(run.files, run.declared, run.position, data),
-                  cycles(run.files, {index: tuple(run.links[index]) for index in sorted(run.links)}), repeated):
+    repeated, similar, cycled = _whole(run)
+    ids = duplicate_ids(run.files, run.declared, run.position if run.declared else {}, data)
+    for found in (run.seeds.issues, ids, cycled, repeated):
         for index, issues in found.items():
             whole.setdefault(index, []).extend(issues)
     problems = list(listed)
@@ -467,6 +472,25 @@ def report(run: Run, listed: list[Problem]) -> None:
                  if any(name in COLLECTIONS[collection].model_fields for name in NAME_FIELDS)}
     bad = {problem.path for problem in run.problems}
     run.kept = [index for index, file in enumerate(run.files) if run.valid[index] and file.display not in bad]
+
+
+def _whole(run: Run) -> tuple[dict[int, list[Issue]], ...]:
+    """The issues of the duplicate quotes, the hints of similar ones and the issues of the cycles, by the index of the
+    file: as the last run found them while no file checked since has other links or another repeat (and no file with
+    either is gone), else found anew; kept for the next run."""
+    previous, taken = run.previous, run.previous.whole
+    if taken is not None and not run.missed and all(
+            (run.links.get(index), run.repeats.get(index)) == (previous.links.get(index), previous.repeats.get(index))
+            for index in run.fresh):
+        found = tuple({run.cached[row]: issues_of(issues) for row, issues in part.items()} for part in taken)
+    else:
+        found = (*duplicate_quotes(run.files, run.repeats, run.links),
+                 cycles(run.files, {index: run.links[index] for index in sorted(run.links)}))
+    tracked = run.store.tracked if run.store is not None else None
+    if tracked is not None:
+        rows = [{run.rows[index]: plain_issues(issues) for index, issues in part.items()} for part in found]
+        tracked.whole = tuple(rows) if all(None not in part for part in rows) else None
+    return found
 
 
 def _names_of(run: Run, collection: str) -> dict[str, tuple[tuple[str, str], ...]]:

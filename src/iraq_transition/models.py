@@ -76,9 +76,10 @@ Degrees = Annotated[float, Strict()]
 
 
 class Model(BaseModel):
-    """Base for every model: unknown fields are errors, not silently dropped."""
+    """Base for every model: unknown fields are errors, not silently dropped. A model's validator is built when it is
+    first used, not on import: a run that checks one changed event builds the event's alone."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 # --------------------------------------------------------------------------- shared parts

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from .load import Project, display_path
 from .problems import Issue, Problem, UsageError
 from .seeds import SeedError, committed_seeds, hash_mismatch, is_plain_directory, read_seed, stray_seed
-from .store import Stat, file_stat
+from .store import Stat, file_stats
 
 
 class Texts:
@@ -70,6 +70,8 @@ def check_seeds(project: Project, sources: list[tuple[int, str, str, str | None,
     def add(index: int, loc: tuple, message: str, code: str) -> None:
         outcome.issues.setdefault(index, []).append(Issue(loc, message, code=code))
 
+    named = [source[3] for source in sources if source[5]] if plain else []  # the seeds' stats, in one pass
+    stats = dict(zip(named, file_stats([os.path.join(seeds_dir, name) for name in named], follow_symlinks=False)))
     for index, display, source_id, source_file, sha256, valid in sources:
         if not valid:
             mentioned.add(source_file)
@@ -80,7 +82,7 @@ def check_seeds(project: Project, sources: list[tuple[int, str, str, str | None,
             continue
         described[source_file] = index
         displays[index] = display
-        seen = file_stat(os.path.join(seeds_dir, source_file), follow_symlinks=False) if plain else None
+        seen = stats.get(source_file)
         if seen is not None and known.get(source_file, (None,))[0] == seen:
             digest = known[source_file][1]
         else:

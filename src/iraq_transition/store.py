@@ -16,11 +16,11 @@ that other code never reads what this code wrote. Tables:
   were looked up in); ``meta`` holds the build stamp;
 * ``generation``: a count that SQLite's triggers raise with every row of files inserted, updated or deleted, in the
   same transaction (whatever writes them);
-* ``snapshot`` (:mod:`.snapshot`): what every file's row says that a run reads of each file (name, id, stat, head),
-  in one blob, its base, and the files changed since in another, each sealed with the count it was written at: a
-  run reads them instead of every row of files when that is the count (any change of the rows since, or a blob
-  that fails its check, has the rows read, each checked), and writes what changed in the same transaction as the
-  rows.
+* ``snapshot`` (:mod:`.snapshot`): what every file's row says that a run reads of each file (name, id, stat, head,
+  links, repeat), in one blob, its base, and the files changed since in another, with the outcome of the checks of
+  the whole, each sealed with the count it was written at: a run reads them instead of every row of files, links and
+  repeats when that is the count (any change of the rows since, or a blob that fails its check, has the rows read,
+  each checked), and writes what changed in the same transaction as the rows.
 
 Every row carries a :func:`checksum` of the columns that decide a result, checked as the row is read (a file's
 stat and SHA-256 are outside it: a wrong one only has the file hashed, or checked, again): a file whose row, or
@@ -56,7 +56,7 @@ from typing import Any
 
 from . import __version__
 from .problems import UsageError
-from .snapshot import Files, Previous, Tracked, aligned, decode, encode, stamped, with_changes
+from .snapshot import Files, Previous, Tracked, Whole, aligned, decode, encode, stamped, with_changes
 
 CACHE_HOME = "iraq-transition"  # the directory of the caches of every repository, in the user's cache directory
 DATABASE = "cache-"  # then the code version, .sqlite3
@@ -276,16 +276,19 @@ def _miscounted(found: dict[int, int], heads: dict[int, Head], part: int) -> set
     return {row for row in found.keys() | expected.keys() if found.get(row, 0) != expected.get(row, 0) and row in heads}
 
 
-def _from_snapshot(store: Store, stamp: int) -> tuple[tuple[int, dict], Files] | None:
-    """The files of the snapshot (its base and the changes since, and the base's count and the changes) if it was
-    made from the rows at the count ``stamp``, holds its checks and agrees with the rows (:func:`_agrees`)."""
+def _from_snapshot(store: Store, stamp: int) -> tuple[tuple[int, dict], Files, Whole | None] | None:
+    """The files of the snapshot (its base and the changes since), the base's count and the changes, and the outcome
+    of the checks of the whole it holds (None: none), if it was made from the rows at the count ``stamp``, holds its
+    checks and agrees with the rows (:func:`_agrees`)."""
     blobs = dict(store.query("select id, blob from snapshot"))
     try:
-        base, changes = unseal(blobs[1], stamped(stamp)) if 1 in blobs else (stamp, {})
+        base, changes, whole = unseal(blobs[1], stamped(stamp)) if 1 in blobs else (stamp, {}, None)
         files = with_changes(decode(unseal_data(blobs[0], stamped(base))), changes)
+        if whole is not None and not (type(whole) is tuple and len(whole) == 3 and all(type(part) is dict for part in whole)):
+            raise ValueError("not the outcome of the checks of the whole")
     except (Unreadable, KeyError, ValueError, TypeError, EOFError, IndexError):
         return None
-    return ((base, changes), files) if _agrees(store, files) else None
+    return ((base, changes), files, whole) if _agrees(store, files) else None
 
 
 def _agrees(store: Store, files: Files) -> bool:
@@ -309,25 +312,47 @@ def _from_rows(rows: list[tuple]) -> tuple[Files, list[tuple[bytes, int]]]:
             heads.append(row[2:8])
         else:
             failed.append(row[:2])
-    return Files(paths, ids, stats, heads), failed
+    return Files(paths, ids, stats, heads, {}, {}), failed
 
 
 def _write_snapshot(store: Store, tracked: Tracked) -> None:
-    """Write the snapshot of the rows of files as the run leaves them, if they changed since it was read (or it was
-    not): the changes since its base, or the base anew (none if the count of changes cannot be read)."""
+    """Write the snapshot of the rows of files as the run leaves them, and the outcome of the checks of the whole, if
+    they changed since it was read (or it was not): the changes since its base, or the base anew (none if the count of
+    changes cannot be read)."""
     try:
         stamp = store.query("select count from generation")[0][0]
     except Unreadable:
         store.write("delete from snapshot")
         return
-    if stamp == tracked.stamp:
+    if tracked.unchanged(stamp):
         return
     changes = tracked.changes()
-    if changes is not None:
-        store.write("insert or replace into snapshot values (1, ?)", [(seal(changes, stamped(stamp)),)])
-        return
-    store.write("delete from snapshot")
-    store.write("insert into snapshot values (0, ?)", [(seal_data(encode(tracked.files()), stamped(stamp)),)])
+    if changes is None:
+        store.write("delete from snapshot")
+        store.write("insert into snapshot values (0, ?)", [(seal_data(encode(tracked.files()), stamped(stamp)),)])
+        changes = (stamp, {})
+    store.write("insert or replace into snapshot values (1, ?)", [(seal((*changes, tracked.whole), stamped(stamp)),)])
+
+
+def _parts(store: Store, files: Files) -> tuple[Files, set[int]]:
+    """``files`` (read from the rows) with the links (name, target) and the repeat (digest, speaker, sources) of each,
+    as their rows that hold their checksum give them, and the files (ids) whose rows of these are not as many as
+    their head says (their links and repeat are left out)."""
+    heads = dict(zip(files.rows, files.heads))
+    links: dict[int, list[tuple[str, str]]] = {}
+    for row, name, target in checked_rows(store.query("select file, name, target, crc from links order by file, rowid")):
+        links.setdefault(row, []).append((name, target))
+    repeats = {row: (digest, speaker, tuple(sources.split(" "))) for row, digest, speaker, sources in
+               checked_rows(store.query("select file, digest, speaker, sources, crc from repeats"))}
+    miscounted = _miscounted({row: len(pairs) for row, pairs in links.items()}, heads, LINKS)
+    miscounted |= _miscounted(dict.fromkeys(repeats, 1), heads, REPEATS)
+    for at, row in enumerate(files.rows):
+        if row not in miscounted:
+            if row in links:
+                files.links[at] = tuple(links[row])
+            if row in repeats:
+                files.repeats[at] = repeats[row]
+    return files, miscounted
 
 
 def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
@@ -414,27 +439,16 @@ class Store:
         stamp = self.query("select count from generation")[0][0]
         snapshot = _from_snapshot(self, stamp)
         if snapshot is not None:
-            (base, taken), failed = snapshot, []
+            (base, taken, whole), failed, miscounted = snapshot, [], set()
         else:  # the rows are read, and the snapshot written anew
-            base, stamp = (0, {}), None
+            base, stamp, whole = (0, {}), None, None
             taken, failed = _from_rows(self.query("select path, id, valid, rare, declared, refs, links, repeats, crc, "
                                                   "size, changed_ns, inode from files"))
-        self.tracked = Tracked(paths, aligned(taken, paths, failed), stamp, base,
+            taken, miscounted = _parts(self, taken)
+        self.tracked = Tracked(paths, aligned(taken, paths, failed, miscounted, whole), stamp, base,
                                snapshot is not None and taken.paths == paths)
-        return self.tracked.now._replace(rows=list(self.tracked.now.rows))
-
-    def parts(self, heads: dict[int, Head]) -> tuple[dict[int, list[tuple[str, str]]], dict[int, tuple], set[int]]:
-        """The links (name, target) and the repeat (digest, speaker, sources) of each file, by id, as its rows that
-        hold their checksum give them, and the files of ``heads`` (by id) whose rows of these are not as many as
-        their head says."""
-        links: dict[int, list[tuple[str, str]]] = {}
-        for row, name, target in checked_rows(self.query("select file, name, target, crc from links "
-                                                         "order by file, rowid")):
-            links.setdefault(row, []).append((name, target))
-        repeats = {row: (digest, speaker, tuple(sources.split(" "))) for row, digest, speaker, sources in
-                   checked_rows(self.query("select file, digest, speaker, sources, crc from repeats"))}
-        miscounted = _miscounted({row: len(pairs) for row, pairs in links.items()}, heads, LINKS)
-        return links, repeats, miscounted | _miscounted(dict.fromkeys(repeats, 1), heads, REPEATS)
+        now = self.tracked.now
+        return now._replace(rows=list(now.rows), links=dict(now.links), repeats=dict(now.repeats))
 
     def references(self, keys: set[str], heads: dict[int, Head]) -> tuple[set[int], set[int]]:
         """The files (ids) with a row of refs to any of ``keys``, and the files of ``heads`` whose rows of refs are
@@ -521,7 +535,7 @@ class Store:
         head = (*head, len(targets), len(links), int(repeat is not None))
         files.append((row, path, *(stat or (None, None, None)), sha256, *head, checksum((path, row, *head)), *blobs))
         if self.tracked is not None:
-            self.tracked.set(path, row=row, stat=stat, head=head)
+            self.tracked.set(path, row=row, stat=stat, head=head, links=tuple(links), repeat=repeat)
         refs.extend(with_checksum((target, row)) for target in targets)
         linked.extend(with_checksum((row, *link)) for link in links)
         if repeat is not None:
