@@ -7,7 +7,6 @@ issues. The seeds' checks are in :mod:`.seedcheck`.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 
 from .load import RECORD_SUFFIX, RecordFile
@@ -84,11 +83,14 @@ def _sentence_issues(summary: Summary, text_of: Callable[[str], str | None],
     such span is found (a span not found is reported on its own)."""
     located = {citation[0]: (citation[1], span) for citation, span in zip(summary.citations, spans) if span is not None}
 
-    @functools.cache
+    found: dict[tuple, Words] = {}
+
     def words(loc: tuple) -> Words:  # once per citation, its sentence once too: a citation may support many checks
-        source, (start, end) = located[loc]
-        text = text_of(source)
-        return text[start: end], functools.cache(lambda: text[slice(*sentence_around(text, start, end))])
+        if loc not in found:
+            source, (start, end) = located[loc]
+            text = text_of(source)
+            found[loc] = text[start: end], _Sentence(text, start, end)
+        return found[loc]
 
     issues = []
     described, supporting = summary.speaker
@@ -100,6 +102,20 @@ def _sentence_issues(summary: Summary, text_of: Callable[[str], str | None],
                                        published_of(located[loc][0]) or ())
                                       for loc, position in dated[3] if loc in located])
     return issues
+
+
+class _Sentence:
+    """The sentence around the span ``start:end`` of ``text``, found when first asked for."""
+
+    __slots__ = ("text", "start", "end", "sentence")
+
+    def __init__(self, text: str, start: int, end: int):
+        self.text, self.start, self.end, self.sentence = text, start, end, None
+
+    def __call__(self) -> str:
+        if self.sentence is None:
+            self.sentence = self.text[slice(*sentence_around(self.text, self.start, self.end))]
+        return self.sentence
 
 
 def duplicate_ids(files: list[RecordFile], declared: dict[int, str | None], position: dict[str, int],
