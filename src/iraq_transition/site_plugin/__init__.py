@@ -65,8 +65,9 @@ def register_routes(datasette):
 
 @hookimpl
 def render_cell(value, column, table, database, datasette):
-    """A list column's JSON array as a list (:func:`..pages.list_html`) in the HTML tables of table, row and query
-    pages (a query's by the column's name); the CSV and JSON keep the JSON text."""
+    """A list column's JSON array as a list of its first items (:func:`..pages.list_html`) in the HTML tables of
+    table, row and query pages (a query's by the column's name); the CSV and JSON keep the JSON text. A long text,
+    or one that is no list, stays Datasette's cell, cut."""
     if database != site_config.NAME or not isinstance(value, str) or not value.startswith("["):
         return None
     if column not in pages.list_columns().get(table, ()):
