@@ -137,12 +137,15 @@ def record_key(table: str | None) -> tuple[str, ...] | None:
 
 
 def row_name(key: tuple[str, ...], row: Mapping) -> str:
-    """A readable name of a row keyed by a record and more: the collection and the record's label (its id where the
-    row has none), then each further part of the key that is given, by name ("bases: Ain al-Asad Air Base · part
-    postures.0 · claim status"); the record's own part, empty, is left out."""
-    record = row.get("label") or row[RECORD_PAIR[1]]
-    rest = [f"{name} {row[name]}" for name in key[len(RECORD_PAIR):] if row.get(name) not in (None, "")]
-    return " · ".join([f"{row[RECORD_PAIR[0]]}: {record}", *rest])
+    """A readable name of a row keyed by a record and more, what cannot be faked first: the record's collection and
+    id (a slug), then each further part of the key that is given, by name, then the record's label where it has one
+    other than its id ("bases/ain-al-asad · part postures.0 · claim status — Ain al-Asad Air Base"); the record's own
+    part, empty, is left out. A label holding " · claim name" or an invisible character cannot pass for another row."""
+    record_id = row[RECORD_PAIR[1]]
+    parts = [f"{row[RECORD_PAIR[0]]}/{record_id}"]
+    parts += [f"{name} {row[name]}" for name in key[len(RECORD_PAIR):] if row.get(name) not in (None, "")]
+    label = row.get("label")
+    return " · ".join(parts) + (f" — {label}" if label and label != record_id else "")
 
 
 def row_path(key: tuple[str, ...], row: Mapping) -> str:
