@@ -102,7 +102,8 @@ def extra_template_vars(template, database, table, view_name, request, datasette
     if template == CODEBOOK_PAGE:
         return variables | {"codebook_html": _codebook_html(), "metadata": datasette.metadata()}
     if template == "search_all.html":  # datasette-search-all's page, which passes no metadata: the footer's licence
-        lists = {name: sorted(pages.list_columns()[name]) for name in site_config.FULL_TEXT}
+        columns = {name: sorted(pages.list_columns()[name]) for name in site_config.FULL_TEXT}
+        lists = {"columns": columns, "max_items": pages.MAX_LIST_ITEMS, "max_characters": pages.MAX_LIST_CHARACTERS}
         return variables | {"metadata": datasette.metadata(), "search_all_lists": lists}
     if template == "index.html":
         return _with(datasette, site_config.NAME, variables, undated=True)
