@@ -339,7 +339,8 @@ def test_search_all_tables_shows_list_columns_as_their_items_under_the_sites_hea
     page.goto(f"{base}/-/search?q=Assad")
     results = page.locator("#search-all-results")
     results.get_by_text(f"in {DB}: bases").first.wait_for(state="visible")
-    assert ", ".join(json.loads(aliases)) in results.inner_text() and '["' not in results.inner_text()
+    assert json.loads(aliases) in [cell.locator("li").all_inner_texts() for cell in results.locator("td ul.cell-list").all()]
+    assert '["' not in results.inner_text()
     box = page.locator("form.site-search input[type=search]").bounding_box()
     assert box["width"] < 400 and box["y"] < 40  # the site's header styles apply on this page too
     screenshot(page, "search-all-lists")
@@ -364,3 +365,39 @@ def test_facet_values_break_between_words_not_within_them(server, page):
         return split;
     }""")
     assert page.locator(".facet-info li a").count() >= 5 and not split
+
+
+HOSTILE_URL_ACTOR = """\
+id: hostile-url
+name: Hostileurl actor
+aliases: ["https://evil.example/phish?x=1", "tab\\there hostiletab"]
+kind: media
+editorial: [{fields: ["aliases.https://evil.example/phish?x=1", "aliases.tab\\there hostiletab"], basis: b}]
+citations: [{source: report-phaseout-daesh-occupation, quote: Bloomberg noted, supports: [name]}]
+"""
+"""An actor whose first alias is a URL: joined into one text with the others, it would read as a link."""
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory):
+    """``iraq-transition serve`` on the repository's records and :data:`HOSTILE_URL_ACTOR`; yields its base URL."""
+    root = copy_repository(tmp_path_factory.mktemp("browser-hostile"))
+    (root / "data/actors/hostile-url.yaml").write_text(HOSTILE_URL_ACTOR, encoding="utf-8")
+    process, base = start_server(root)
+    try:
+        wait_for(base + "/", process)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=60)
+
+
+def test_search_all_tables_never_makes_a_list_cell_a_link(hostile_server, page):
+    page.goto(f"{hostile_server}/-/search?q=hostileurl")
+    results = page.locator("#search-all-results")
+    results.get_by_text(f"in {DB}: actors").first.wait_for(state="visible")
+    assert results.locator('a[href^="https://evil.example"]').count() == 0
+    [aliases] = [cell for cell in results.locator("td").all() if cell.locator("ul.cell-list").count()]
+    assert aliases.locator("li").all_text_contents() == ["https://evil.example/phish?x=1", "tab\there hostiletab"]
+    assert aliases.locator("a, script, img").count() == 0
+    screenshot(page, "search-all-hostile")

@@ -82,18 +82,51 @@ def listed_collection(column: str) -> str | None:
     return next((c for c in COLLECTIONS if column == f"{layout.singular(c)}_ids"), None)
 
 
-def list_html(value: str, column: str, base: str) -> Markup | None:
-    """A list column's JSON array as a list, each item escaped (a link to its record where the column holds ids);
-    None when ``value`` is no JSON array of texts."""
+MAX_LIST_CHARACTERS = 4_000
+"""Of a list column's text on table and query pages, the most read as a list: a longer cell is left to Datasette,
+which cuts it at ``truncate_cells_html`` (the text is not parsed, whatever it holds)."""
+MAX_LIST_ITEMS = 10
+"""Items of a list column shown in a cell of a table or query page; the rest counted ("… and 12 more")."""
+
+
+def list_items(value: str, max_characters: int) -> list[str] | None:
+    """The items of a list column's JSON array of texts; None when ``value`` is longer than ``max_characters``
+    (never parsed), is no JSON array of texts (nested too deep included), or holds a text that UTF-8 cannot encode
+    (the JSON escape of a lone surrogate)."""
+    if len(value) > max_characters:
+        return None
     try:
         items = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
         return None
+    try:
+        "".join(items).encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return items
+
+
+def items_html(shown: Iterable, count: int) -> Markup:
+    """A list of the items ``shown`` (texts escaped, or markup), one a line; when the list has ``count`` items, more
+    than shown, a last line says how many more."""
+    lines = [Markup("<li>{}</li>").format(item) for item in shown]
+    if (more := count - len(lines)) > 0:
+        lines.append(Markup('<li class="more">… and {:,} more</li>').format(more))
+    return Markup('<ul class="cell-list">{}</ul>').format(Markup("").join(lines))
+
+
+def list_html(value: str, column: str, base: str) -> Markup | None:
+    """A list column's JSON array in a cell of a table or query page: its first :data:`MAX_LIST_ITEMS` items, each
+    escaped (a link to its record where the column holds ids); None, the cell left to Datasette, when
+    :func:`list_items` finds no list."""
+    items = list_items(value, MAX_LIST_CHARACTERS)
+    if items is None:
+        return None
     collection = listed_collection(column)
-    shown = [record_link(base, collection, item) if collection else autoescape(item) for item in items]
-    return Markup('<ul class="cell-list">{}</ul>').format(Markup("").join(Markup("<li>{}</li>").format(item) for item in shown))
+    shown = items[:MAX_LIST_ITEMS]
+    return items_html([record_link(base, collection, item) for item in shown] if collection else shown, len(items))
 
 
 def record_key(table: str | None) -> tuple[str, ...] | None:
@@ -104,12 +137,15 @@ def record_key(table: str | None) -> tuple[str, ...] | None:
 
 
 def row_name(key: tuple[str, ...], row: Mapping) -> str:
-    """A readable name of a row keyed by a record and more: the collection and the record's label (its id where the
-    row has none), then each further part of the key that is given, by name ("bases: Ain al-Asad Air Base · part
-    postures.0 · claim status"); the record's own part, empty, is left out."""
-    record = row.get("label") or row[RECORD_PAIR[1]]
-    rest = [f"{name} {row[name]}" for name in key[len(RECORD_PAIR):] if row.get(name) not in (None, "")]
-    return " · ".join([f"{row[RECORD_PAIR[0]]}: {record}", *rest])
+    """A readable name of a row keyed by a record and more, what cannot be faked first: the record's collection and
+    id (a slug), then each further part of the key that is given, by name, then the record's label where it has one
+    other than its id ("bases/ain-al-asad · part postures.0 · claim status — Ain al-Asad Air Base"); the record's own
+    part, empty, is left out. A label holding " · claim name" or an invisible character cannot pass for another row."""
+    record_id = row[RECORD_PAIR[1]]
+    parts = [f"{row[RECORD_PAIR[0]]}/{record_id}"]
+    parts += [f"{name} {row[name]}" for name in key[len(RECORD_PAIR):] if row.get(name) not in (None, "")]
+    label = row.get("label")
+    return " · ".join(parts) + (f" — {label}" if label and label != record_id else "")
 
 
 def row_path(key: tuple[str, ...], row: Mapping) -> str:

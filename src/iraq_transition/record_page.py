@@ -22,14 +22,18 @@ from . import layout, site_config, site_metadata
 from .fields import quoted_collection
 from .layout import sql_name
 from .models import COLLECTIONS
-from .pages import (RECORD_PAIR, keyed_tables, listed_collection, page_order, record_key, record_link, row_name, row_url,
-                    seed_numbers, with_seed_links)
+from .pages import (RECORD_PAIR, items_html, keyed_tables, list_items, listed_collection, page_order, record_key,
+                    record_link, row_name, row_url, seed_numbers, with_seed_links)
 
 UNKNOWN = Markup('<span class="unknown" title="not given: null">—</span>')
 MAX_REFERRERS = 100
 """Records listed per kind of reference to a record; the rest behind a link to the table filtered."""
 MAX_CONTEXT = 400
 """Most characters of context shown on either side of a cited span."""
+MAX_LIST_ITEMS = 100
+"""Items of a list field shown on a record's page; the rest counted (the record's JSON holds them all)."""
+MAX_LIST_CHARACTERS = 1_000_000
+"""Of a list field's text, the most read as a list on a record's page; a longer one is shown as its text, cut."""
 CONTEXT_WINDOW = 4 * MAX_CONTEXT
 """Most characters of a source read on either side of a cited span for its context: a page's cost does not grow
 with the length of its sources (runs of whitespace, shown as one space, may leave less than :data:`MAX_CONTEXT`)."""
@@ -190,6 +194,19 @@ class _Renderer:
             link += Markup(' <span class="id">{}</span>').format(record_id)
         return link
 
+    def items(self, column: str, value: str) -> Markup:
+        """A list field's items, one a line, each a link to its record where ``column`` holds ids; the first
+        :data:`MAX_LIST_ITEMS` of them."""
+        items = list_items(value, MAX_LIST_CHARACTERS)
+        if items is None:
+            return escape(value[:MAX_LIST_CHARACTERS] + ("…" if len(value) > MAX_LIST_CHARACTERS else ""))
+        if not items:
+            return UNKNOWN
+        shown = items[:MAX_LIST_ITEMS]
+        if (listed := listed_collection(column)) is not None:
+            shown = [self.link(listed, item) for item in shown]
+        return items_html(shown, len(items))
+
     def value(self, column: layout.Column, value, row: dict | None = None) -> Markup:
         """``value`` of ``column`` in ``row`` (whose ``record_type`` names the collection of its ``record_id``)."""
         if value is None or value == "":
@@ -204,10 +221,7 @@ class _Renderer:
         if column.type == "boolean":
             return Markup("yes" if value else "no")
         if column.type == "array":
-            items = json.loads(value)
-            if (listed := listed_collection(column.name)) is not None:
-                return Markup(", ").join(self.link(listed, item) for item in items) if items else UNKNOWN
-            return Markup(", ").join(escape(item) for item in items) if items else UNKNOWN
+            return self.items(column.name, value)
         if isinstance(value, str):
             if column.name == "url" and value.startswith(("https://", "http://")):
                 return Markup('<a href="{}" rel="nofollow">{}</a>').format(value, value)

@@ -10,6 +10,7 @@ through Datasette's, under the site's time limit and the bounds of plugins/sql_l
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -63,23 +64,53 @@ def search_terms(query: str) -> Search:
     return Search(terms[:MAX_TERMS], cut)
 
 
-def list_snippet(snippet: str) -> str:
-    """A snippet of a list column (a JSON array of texts, as the build writes it) as its items, comma-separated.
+_ESCAPE = re.compile(
+    rf"\\(?P<marks>[{MARK}{END_MARK}]*)"  # a match's mark may stand between a backslash and the letter after it
+    r'(?P<code>u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|["\\/bfnrt])'
+)
+"""A JSON string escape in a snippet: a surrogate pair's two escapes, one character's, or a letter's."""
+
+
+def list_snippet(snippet: str) -> list[str]:
+    """A snippet of a list column (a JSON array of texts, as the build writes it) as its items, their JSON escapes
+    decoded ("tab\\there": "tab", a tab, "here"); an escape that is no text (a lone surrogate's) kept as written.
 
     A snippet starts at the column's start, outside the array's strings, or with "…" at a word, inside one (words
-    are only in the strings); a backslash in a string escapes the character after it."""
-    items, inside, escaped = [], snippet.startswith("…"), False
-    for character in snippet:
-        if escaped or (inside and character not in '\\"'):
-            items.append(character)
-            escaped = False
-        elif inside and character == "\\":
-            escaped = True
+    are only in the strings); it ends inside a string or after the array."""
+    items: list[str] = []
+    item: list[str] | None = [] if snippet.startswith("…") else None  # the item being read; None between items
+    position = 0
+    while position < len(snippet):
+        character = snippet[position]
+        if item is None:
+            if character == '"':
+                item = []
         elif character == '"':
-            inside = not inside
-        elif character == ",":  # between two items
-            items.append(", ")
-    return "".join(items)
+            items.append("".join(item))
+            item = None
+        elif character == "\\" and (escape_match := _ESCAPE.match(snippet, position)):
+            item.append(escape_match["marks"] + _decoded(escape_match["code"]))
+            position = escape_match.end()
+            continue
+        else:
+            item.append(character)
+        position += 1
+    return items if item is None else [*items, "".join(item)]
+
+
+def _decoded(code: str) -> str:
+    decoded = json.loads(f'"\\{code}"')
+    try:
+        decoded.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no character
+        return "\\" + code
+    return decoded
+
+
+def list_snippet_html(items: list[str]) -> Markup:
+    """The items of a list column's snippet (:func:`list_snippet`), each in a box of its own, so that an item holding
+    ", " reads as one: escaped, then marked (a match across two items is not marked)."""
+    return Markup(" ").join(Markup('<span class="list-item">{}</span>').format(snippet_html(item)) for item in items)
 
 
 def snippet_html(snippet: str) -> Markup:
@@ -134,11 +165,11 @@ async def table_hits(db, table: str, search: Search, base: str) -> TableHits:
         rows = await db.execute(hits_sql, {"match": search.match, "mark": MARK, "end": END_MARK})
     except QueryInterrupted:  # under the site's time limit, as any query
         return TableHits(table, None, [], url)
-    hits = [Hit(label or record_id, row_url(base, table, record_id), snippet_html(_plain(snippet, of_lists)))
+    hits = [Hit(label or record_id, row_url(base, table, record_id), _snippet_html(snippet, of_lists))
             for record_id, label, snippet, *of_lists in rows]
     return TableHits(table, count, hits, url)
 
 
-def _plain(snippet: str, of_lists: list[str]) -> str:
-    """``snippet``, as its items when it is the snippet of one of the list columns (their snippets ``of_lists``)."""
-    return list_snippet(snippet) if snippet in of_lists else snippet
+def _snippet_html(snippet: str, of_lists: list[str]) -> Markup:
+    """``snippet`` as HTML, as its items when it is the snippet of one of the list columns (their snippets ``of_lists``)."""
+    return list_snippet_html(list_snippet(snippet)) if snippet in of_lists else snippet_html(snippet)

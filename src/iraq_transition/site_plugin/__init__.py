@@ -65,8 +65,9 @@ def register_routes(datasette):
 
 @hookimpl
 def render_cell(value, column, table, database, datasette):
-    """A list column's JSON array as a list (:func:`..pages.list_html`) in the HTML tables of table, row and query
-    pages (a query's by the column's name); the CSV and JSON keep the JSON text."""
+    """A list column's JSON array as a list of its first items (:func:`..pages.list_html`) in the HTML tables of
+    table, row and query pages (a query's by the column's name); the CSV and JSON keep the JSON text. A long text,
+    or one that is no list, stays Datasette's cell, cut."""
     if database != site_config.NAME or not isinstance(value, str) or not value.startswith("["):
         return None
     if column not in pages.list_columns().get(table, ()):
@@ -101,7 +102,8 @@ def extra_template_vars(template, database, table, view_name, request, datasette
     if template == CODEBOOK_PAGE:
         return variables | {"codebook_html": _codebook_html(), "metadata": datasette.metadata()}
     if template == "search_all.html":  # datasette-search-all's page, which passes no metadata: the footer's licence
-        lists = {name: sorted(pages.list_columns()[name]) for name in site_config.FULL_TEXT}
+        columns = {name: sorted(pages.list_columns()[name]) for name in site_config.FULL_TEXT}
+        lists = {"columns": columns, "max_items": pages.MAX_LIST_ITEMS, "max_characters": pages.MAX_LIST_CHARACTERS}
         return variables | {"metadata": datasette.metadata(), "search_all_lists": lists}
     if template == "index.html":
         return _with(datasette, site_config.NAME, variables, undated=True)
