@@ -436,3 +436,33 @@ def test_forged_repeats_of_the_snapshot_are_not_taken(cached_repeat):
     put_snapshot(root, {0: with_old_check(blobs[0], encode(files)), 1: seal_data(marshal.dumps((stamp, changes, None)),
                                                                                  stamped(generation(root)))})
     assert validate.check_project(Project(root)) == cold
+
+
+def test_a_row_id_is_never_given_again(tiny):
+    """The row of a file that goes goes with it, and a row made later takes a new id, never that one: given again,
+    an older snapshot put back with its count (as many rows, the same largest id) would pass for the rows', and the
+    links it holds could hide a cycle of references that a run without the cache reports."""
+    project = Project(tiny)
+    quote = tiny / "data" / "quotes" / "never-quite-out.yaml"
+    text = quote.read_text(encoding="utf-8")
+    aged(tiny)
+    validate.check_project(project)
+    quote.write_text(text + "# edited\n", encoding="utf-8")
+    aged(tiny)
+    validate.check_project(project)
+    assert largest_row(tiny) == (b"quotes/never-quite-out", top := largest_row(tiny)[1])
+    quote.unlink()
+    aged(tiny)
+    validate.check_project(project)
+    assert largest_row(tiny)[1] < top  # no other row was made: the quote is referred to by none
+    quote.write_text(text, encoding="utf-8")
+    aged(tiny)
+    validate.check_project(project)
+    assert largest_row(tiny) == (b"quotes/never-quite-out", top + 1)
+
+
+def largest_row(root: Path) -> tuple[bytes, int]:
+    connection = sqlite3.connect(database(root))
+    path, row = connection.execute("select path, id from files order by id desc limit 1").fetchone()
+    connection.close()
+    return path, row

@@ -83,8 +83,8 @@ not its name."""
 
 SCHEMA = """
 create table if not exists files (
-    id integer primary key, path blob not null unique, size int, changed_ns int, inode int, sha256 blob not null,
-    valid int not null, rare int not null, declared text, refs int not null, links int not null,
+    id integer primary key autoincrement, path blob not null unique, size int, changed_ns int, inode int,
+    sha256 blob not null, valid int not null, rare int not null, declared text, refs int not null, links int not null,
     repeats int not null, crc int not null, problems blob, issues blob, record blob, summary blob, cited blob);
 create index if not exists files_head on files (path, id, size, changed_ns, inode, valid, rare, declared, refs,
     links, repeats, crc);
@@ -371,7 +371,7 @@ class Store:
     def __init__(self, connection: sqlite3.Connection, path: Path):
         self.connection, self.path = connection, path
         self.writable = True  # false once a write failed: the transaction is dropped, the run goes on without
-        self.last_row: int | None = None  # the largest id of files, once asked for
+        self.last_row: int | None = None  # the largest id files ever had (never given again), once asked for
         self.queued: tuple[list, ...] = ([], [], [], [], [])  # rows replaced, files, refs, links, repeats to write
         self.tracked: Tracked | None = None  # what the rows say of the run's files, once :meth:`files` read them
 
@@ -393,8 +393,7 @@ class Store:
         store = cls(connection, path)
         try:
             # 64 MiB of page cache: with SQLite's 2 MiB, a cold run rereads the index of refs as it grows
-            connection.executescript("pragma journal_mode = wal; pragma synchronous = normal; pragma cache_size = -65536")
-            connection.executescript(SCHEMA)
+            connection.executescript(f"pragma journal_mode = wal; pragma synchronous = normal; pragma cache_size = -65536; {SCHEMA}")
             if lock:
                 connection.execute("begin immediate")
         except sqlite3.DatabaseError as error:  # not a database (damaged, or something else in its place), read-only, busy
@@ -523,9 +522,10 @@ class Store:
         """Queue the row of a file (``path``: its :func:`file_keys` key; ``head``: valid, rare and declared id;
         ``blobs``: its problems, issues, record, summary and citations' outcome), its references' ``targets``, its
         ``links`` (name, target) and its ``repeat`` (a quote's digest, speaker, sources), in place of row ``old`` if
-        not None; its new id. Written by :meth:`flush`, a few hundred files at a time."""
+        not None; its new id, one no row ever had. Written by :meth:`flush`, a few hundred files at a time."""
         if self.last_row is None:
-            self.last_row = self.query("select coalesce(max(id), 0) from files")[0][0]
+            self.last_row = self.query("select max(coalesce(max(id), 0), coalesce((select seq from sqlite_sequence "
+                                       "where name = 'files'), 0)) from files")[0][0]
         self.last_row += 1
         row = self.last_row
         replaced, files, refs, linked, repeats = self.queued
