@@ -120,6 +120,19 @@ def test_csv_export_holds_the_rows_of_the_build_csv(ds, site):
         assert len(built) > 1 or file.stem not in COLLECTIONS, f"{file.stem}: no records built"
 
 
+def test_each_table_page_links_its_csv_file_as_the_build_wrote_it(ds, site):
+    """A table page's own CSV link is Datasette's export of the page (booleans as 0 and 1, the page's order); the
+    file of the data package is served too, byte for byte, and linked from the table's page."""
+    for file in sorted((site / build.CSV_DIR).glob("*.csv")):
+        response = get(ds, f"/-/csv/{file.stem}.csv")
+        assert response.status_code == 200 and response.content == file.read_bytes(), file.stem
+        assert response.headers["content-type"].startswith("text/csv"), file.stem
+        assert f'href="/-/csv/{file.stem}.csv"' in get(ds, quote_path(DB, file.stem)).text, file.stem
+    for name in ("nothing", "events_fts", "sqlite_master"):
+        assert get(ds, f"/-/csv/{name}.csv").status_code == 404, name
+    assert get(ds, "/-/csv/..%2Fmetadata.csv").status_code != 200  # no name but a table's is ever read
+
+
 def test_full_text_search_finds_a_known_quote(ds, db):
     phrase = "never quite out"
     expected = [id_ for (id_,) in db.execute("select id from quotes where text like ? order by id", (f"%{phrase}%",))]

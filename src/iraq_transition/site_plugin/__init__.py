@@ -5,8 +5,8 @@ It brings the templates in templates/ (Datasette takes a plugin's templates from
 its package), their Python helpers (:mod:`..pages`, :mod:`..record_page`), the bounds on SQL of
 plugins/sql_limits.py, one log line per error answer instead of a traceback with every local variable, row
 pages whose key does not have the parts of its table's primary key answered 404, list columns (JSON arrays) shown
-as lists in every HTML table, and the search across all tables at ``/-/find`` (:mod:`..search_page`), where the
-header's search box leads.
+as lists in every HTML table, the search across all tables at ``/-/find`` (:mod:`..search_page`), where the
+header's search box leads, and each table's CSV file as the build wrote it at ``/-/csv/<table>.csv``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datasette import hookimpl
 from markupsafe import Markup
 
 from .. import pages, search_page, site_config
-from ..build import csv_tables
+from ..build import CSV_DIR, csv_tables
 from ..codebook import codebook, to_html
 from ..plugins.sql_limits import prepare_connection
 from ..record_page import record_page
@@ -60,7 +60,29 @@ def register_routes(datasette):
             raise NotFound(f"A row of {table} has a key of {key_parts[table]} parts, comma-separated; this one has {given}")
         return await row_view(request, send)
 
-    return [(r"/-/find$", find), (route, row)]
+    async def published_csv(request):
+        """A table's CSV file as the build wrote it (the data package's file), not Datasette's export of a page."""
+        from pathlib import Path
+
+        from datasette.utils.asgi import AsgiFileDownload
+
+        name = request.url_vars["name"]
+        path = Path(datasette.get_database(site_config.NAME).path).parent / CSV_DIR / f"{name}.csv"
+        if name not in _published() or not path.is_file():
+            raise NotFound(f"No published CSV file of a table called {name}")
+        return AsgiFileDownload(path, filename=f"{name}.csv", content_type="text/csv; charset=utf-8")
+
+    return [(r"/-/find$", find), (route, row), (PUBLISHED_CSV.format(r"(?P<name>\w+)").replace(".", r"\.") + "$", published_csv)]
+
+
+PUBLISHED_CSV = "/-/csv/{}.csv"
+"""Where each table's CSV file is served as the build wrote it."""
+
+
+@functools.cache
+def _published() -> frozenset[str]:
+    """The tables and views the build writes a CSV file of."""
+    return frozenset(table.name for table in csv_tables())
 
 
 @hookimpl
@@ -116,7 +138,9 @@ def extra_template_vars(template, database, table, view_name, request, datasette
 
         return _with(datasette, database, variables, record=(table, tuple(urlsafe_components(request.url_vars["pks"]))))
     if view_name == "table":
-        return _with(datasette, database, variables | {"id_links": pages.links_for(table), "on_map": table == site_config.MAP_TABLE})
+        published = datasette.urls.path(PUBLISHED_CSV.format(table)) if table in _published() else None
+        variables |= {"id_links": pages.links_for(table), "on_map": table == site_config.MAP_TABLE, "published_csv": published}
+        return _with(datasette, database, variables)
     return variables
 
 
