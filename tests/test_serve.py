@@ -133,6 +133,17 @@ def test_each_table_page_links_its_csv_file_as_the_build_wrote_it(ds, site):
     assert get(ds, "/-/csv/..%2Fmetadata.csv").status_code != 200  # no name but a table's is ever read
 
 
+def test_a_site_without_the_csv_files_links_none(site, tmp_path):
+    """A site published with the database alone (the README's publish command) has no files to link: its table
+    pages say nothing of them, and their addresses are a 404."""
+    alone = tmp_path / "build"
+    shutil.copytree(site, alone, ignore=shutil.ignore_patterns(build.CSV_DIR))
+    ds = serve.datasette(alone)
+    assert get(ds, quote_path(DB, "events")).status_code == 200
+    assert "/-/csv/" not in get(ds, quote_path(DB, "events")).text
+    assert get(ds, "/-/csv/events.csv").status_code == 404
+
+
 def test_full_text_search_finds_a_known_quote(ds, db):
     phrase = "never quite out"
     expected = [id_ for (id_,) in db.execute("select id from quotes where text like ? order by id", (f"%{phrase}%",))]

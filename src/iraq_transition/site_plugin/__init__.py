@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import re
 import weakref
+from pathlib import Path
 
 from datasette import hookimpl
 from markupsafe import Markup
@@ -62,13 +63,11 @@ def register_routes(datasette):
 
     async def published_csv(request):
         """A table's CSV file as the build wrote it (the data package's file), not Datasette's export of a page."""
-        from pathlib import Path
-
         from datasette.utils.asgi import AsgiFileDownload
 
         name = request.url_vars["name"]
-        path = Path(datasette.get_database(site_config.NAME).path).parent / CSV_DIR / f"{name}.csv"
-        if name not in _published() or not path.is_file():
+        path = _published_file(datasette, name)
+        if path is None:
             raise NotFound(f"No published CSV file of a table called {name}")
         return AsgiFileDownload(path, filename=f"{name}.csv", content_type="text/csv; charset=utf-8")
 
@@ -83,6 +82,15 @@ PUBLISHED_CSV = "/-/csv/{}.csv"
 def _published() -> frozenset[str]:
     """The tables and views the build writes a CSV file of."""
     return frozenset(table.name for table in csv_tables())
+
+
+def _published_file(datasette, name: str) -> Path | None:
+    """The CSV file the build wrote of table ``name`` beside the database, if there is one (a site published
+    without build/csv/ has none)."""
+    if name not in _published() or site_config.NAME not in datasette.databases:
+        return None
+    path = Path(datasette.get_database(site_config.NAME).path).parent / CSV_DIR / f"{name}.csv"
+    return path if path.is_file() else None
 
 
 @hookimpl
@@ -138,7 +146,7 @@ def extra_template_vars(template, database, table, view_name, request, datasette
 
         return _with(datasette, database, variables, record=(table, tuple(urlsafe_components(request.url_vars["pks"]))))
     if view_name == "table":
-        published = datasette.urls.path(PUBLISHED_CSV.format(table)) if table in _published() else None
+        published = datasette.urls.path(PUBLISHED_CSV.format(table)) if _published_file(datasette, table) else None
         variables |= {"id_links": pages.links_for(table), "on_map": table == site_config.MAP_TABLE, "published_csv": published}
         return _with(datasette, database, variables)
     return variables
