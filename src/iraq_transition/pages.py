@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 
 from markupsafe import Markup
@@ -117,6 +117,13 @@ def items_html(shown: Iterable, count: int) -> Markup:
     return Markup('<ul class="cell-list">{}</ul>').format(Markup("").join(lines))
 
 
+def list_cell(items: list[str], column: str, link: Callable[[str, str], Markup], most: int) -> Markup:
+    """The first ``most`` ``items`` of list column ``column``, each escaped, or ``link(collection, item)`` where the
+    column holds ids of a collection (:func:`listed_collection`), and how many more there are."""
+    collection, shown = listed_collection(column), items[:most]
+    return items_html([link(collection, item) for item in shown] if collection else shown, len(items))
+
+
 def list_html(value: str, column: str, base: str) -> Markup | None:
     """A list column's JSON array in a cell of a table or query page: its first :data:`MAX_LIST_ITEMS` items, each
     escaped (a link to its record where the column holds ids); None, the cell left to Datasette, when
@@ -124,9 +131,7 @@ def list_html(value: str, column: str, base: str) -> Markup | None:
     items = list_items(value, MAX_LIST_CHARACTERS)
     if items is None:
         return None
-    collection = listed_collection(column)
-    shown = items[:MAX_LIST_ITEMS]
-    return items_html([record_link(base, collection, item) for item in shown] if collection else shown, len(items))
+    return list_cell(items, column, lambda collection, item: record_link(base, collection, item), MAX_LIST_ITEMS)
 
 
 def record_key(table: str | None) -> tuple[str, ...] | None:

@@ -22,8 +22,8 @@ from . import layout, site_config, site_metadata
 from .fields import quoted_collection
 from .layout import sql_name
 from .models import COLLECTIONS
-from .pages import (RECORD_PAIR, items_html, keyed_tables, list_items, listed_collection, page_order, record_key,
-                    record_link, row_name, row_url, seed_numbers, with_seed_links)
+from .pages import (RECORD_PAIR, keyed_tables, list_cell, list_items, page_order, record_key, record_link, row_name,
+                    row_url, seed_numbers, with_seed_links)
 
 UNKNOWN = Markup('<span class="unknown" title="not given: null">—</span>')
 MAX_REFERRERS = 100
@@ -200,12 +200,7 @@ class _Renderer:
         items = list_items(value, MAX_LIST_CHARACTERS)
         if items is None:
             return escape(value[:MAX_LIST_CHARACTERS] + ("…" if len(value) > MAX_LIST_CHARACTERS else ""))
-        if not items:
-            return UNKNOWN
-        shown = items[:MAX_LIST_ITEMS]
-        if (listed := listed_collection(column)) is not None:
-            shown = [self.link(listed, item) for item in shown]
-        return items_html(shown, len(items))
+        return list_cell(items, column, self.link, MAX_LIST_ITEMS) if items else UNKNOWN
 
     def value(self, column: layout.Column, value, row: dict | None = None) -> Markup:
         """``value`` of ``column`` in ``row`` (whose ``record_type`` names the collection of its ``record_id``)."""

@@ -71,7 +71,7 @@ def register_routes(datasette):
             raise NotFound(f"No published CSV file of a table called {name}")
         return AsgiFileDownload(path, filename=f"{name}.csv", content_type="text/csv; charset=utf-8")
 
-    return [(r"/-/find$", find), (route, row), (PUBLISHED_CSV.format(r"(?P<name>\w+)").replace(".", r"\.") + "$", published_csv)]
+    return [(r"/-/find$", find), (route, row), (re.escape(PUBLISHED_CSV).replace(re.escape("{}"), r"(?P<name>\w+)") + "$", published_csv)]
 
 
 PUBLISHED_CSV = "/-/csv/{}.csv"
