@@ -98,7 +98,7 @@ EVENT_VERBS = {  # event_type -> (title phrase, past-tense phrase for the source
     "formation": ("forms a joint committee", "formed a joint committee"),
 }
 EVENT_STATUS = ["occurred"] * 6 + ["announced"] * 2 + ["planned"] + ["expected"]
-ROLES = ["party", "initiator", "announcer", "perpetrator", "target", "subject", "host", "overseer"]
+ROLES = ["party", "initiator", "announcer", "agent", "target", "subject", "host", "overseer"]
 RELATIONS = ["implements", "part_of", "result_of", "supersedes", "related"]
 WORDINGS = ["transition", "withdrawal", "not a withdrawal", "phaseout", "drawdown", "redeployment",
             "end of the mission", "new phase"]

@@ -346,7 +346,7 @@ EventType = Literal[
 ]
 EventStatus = Literal["occurred", "announced", "planned", "expected"]
 ParticipantRole = Literal[
-    "party", "initiator", "announcer", "perpetrator", "target", "subject", "host", "overseer"
+    "party", "initiator", "announcer", "agent", "target", "subject", "host", "overseer"
 ]
 EventRelation = Literal["implements", "part_of", "result_of", "supersedes", "related"]
 PlacePrecision = Literal["site", "city", "province", "country", "region"]

@@ -71,7 +71,7 @@ VOCABULARIES: dict[object, dict[str, str]] = {
         "party": "One of the sides of an agreement, talks or statement.",
         "initiator": "Began or proposed it.",
         "announcer": "Made it public.",
-        "perpetrator": "Carried out the attack or action, as the sources report it.",
+        "agent": "Carried out the attack or action, as the sources report it (a neutral word: it assigns no blame).",
         "target": "Was attacked or acted upon.",
         "subject": "What it concerns, such as the forces a withdrawal is about.",
         "host": "Hosted the visit, the talks or the forces.",
