@@ -503,6 +503,73 @@ def test_the_build_streams_the_records_once_in_batches(small: Path, tmp_path: Pa
     assert _files(tmp_path / "streamed") == _files(tmp_path / "whole")
 
 
+def _making_pids(monkeypatch, record: Path, then=None) -> None:
+    """Have each batch's rows note the process that makes them in ``record`` (and then call ``then``)."""
+    real_rows = build.batch_rows
+
+    def noted_rows(plan, batch, texts):
+        with record.open("a") as file:
+            file.write(f"{os.getpid()}\n")
+        if then is not None:
+            then()
+        return real_rows(plan, batch, texts)
+
+    monkeypatch.setattr(build, "batch_rows", noted_rows)
+
+
+def _gone(pids: set[int]) -> bool:
+    """Whether none of ``pids`` is a process any more (nor a child nobody waited for)."""
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        return False
+    return True
+
+
+def test_rows_made_in_a_process_of_their_own_give_the_same_bytes(small: Path, tmp_path: Path, monkeypatch):
+    dataset, problems = validate_project(Project(small))
+    assert problems == []
+    counts = build.build(dataset, tmp_path / "here")  # fewer records than a batch: made in this process
+    pids = tmp_path / "pids"
+    _making_pids(monkeypatch, pids)
+    monkeypatch.setattr(build, "BATCH", 2)  # more records than a batch: made in a forked process
+    assert build.build(dataset, tmp_path / "forked") == counts
+    makers = {int(line) for line in pids.read_text().split()}
+    assert makers and os.getpid() not in makers and _gone(makers)
+    assert _files(tmp_path / "forked") == _files(tmp_path / "here")
+
+
+@pytest.mark.parametrize("failure, raised, message", [
+    (build.BuildError("events/x: citations.0: span not found once in y"), build.BuildError, "span not found once"),
+    (ValueError("a bug"), RuntimeError, "ValueError: a bug"),
+    (None, OSError, "ended before it was done"),  # killed
+])
+def test_a_failure_of_the_process_making_the_rows_is_raised_here_and_leaves_the_previous_build(
+        small: Path, tmp_path: Path, monkeypatch, failure, raised, message):
+    dataset, problems = validate_project(Project(small))
+    assert problems == []
+    out = small / "build"
+    build.build(dataset, out)
+    before = _files(out)
+
+    def fail():
+        if failure is None:
+            os.kill(os.getpid(), 9)
+        raise failure
+
+    pids = tmp_path / "pids"
+    _making_pids(monkeypatch, pids, then=fail)
+    monkeypatch.setattr(build, "BATCH", 2)
+    with pytest.raises(raised, match=message):
+        build.build(dataset, out)
+    makers = {int(line) for line in pids.read_text().split()}
+    assert makers and os.getpid() not in makers and _gone(makers)
+    assert _files(out) == before
+    assert _litter(small) == []
+
+
 def _litter(parent: Path) -> list[str]:
     """Temporary build directories left in ``parent``."""
     return sorted(p.name for p in parent.iterdir() if p.name.startswith(".") and ("-new-" in p.name or "-old-" in p.name))

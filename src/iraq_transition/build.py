@@ -4,7 +4,8 @@ The tables are those of the table layout (:mod:`.layout`), their rows made by it
 is rendered by :mod:`.site_metadata`. Builds start from scratch, are atomic (written next to the output, then
 swapped in by exchanging the two names at once) and deterministic (the same records give byte-identical files).
 They stream: the records are taken a batch at a time, collection after collection, and each batch's rows go
-straight into SQLite and the CSV files, so that memory never holds the tables.
+straight into SQLite and the CSV files, so that memory never holds the tables. With more records than a batch, the
+rows are made in a forked process (:mod:`.forked`) while this one writes them: a core each.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from . import corroboration, site_config
+from . import corroboration, forked, site_config
 from .codebook import codebook, to_html, to_markdown
 from .freshness import built_before, input_state, remember_build
 from .layout import CITATIONS, CSV_LINE_TERMINATOR, CollectionPlan, Table, collection_plans, sql_name, table_layout
@@ -195,26 +196,41 @@ def _write_views(connection: sqlite3.Connection, writers: dict[str, Any]) -> Non
             writers[table.name].writerows(rows)
 
 
-def write_tables(dataset: Dataset, directory: Path, timeline: Timeline) -> dict[str, int]:
+def _made_rows(dataset: Dataset, timeline: Timeline) -> Iterator[tuple[int, int, dict[str, list[tuple]]]]:
+    """(index of the collection's plan, number of records, rows) of each batch, collection after collection, the
+    records ``timeline`` shows drawn into it on the way."""
+    for index, plan in enumerate(collection_plans()):
+        for batch in _batches(dataset.located_items(plan.collection)):
+            if plan.collection == timeline.collection:
+                for _, record, _ in batch:
+                    timeline.add(record)
+            yield index, len(batch), batch_rows(plan, batch, dataset.texts)
+
+
+def write_tables(dataset: Dataset, directory: Path) -> tuple[dict[str, int], str]:
     """Write every table into the database and its CSV file in ``directory``, a batch of records at a time, collection
-    after collection (so that only a batch's rows are held), and draw the records ``timeline`` shows into it on the
-    way; the number of records of each collection.
+    after collection (so that only a batch's rows are held); the number of records of each collection, and the
+    timeline of the records. The rows are made in a process of their own (:mod:`.forked`) while these are written.
     """
+    plans = collection_plans()
+    quoted = next((index for index, plan in enumerate(plans) if plan.quoted), len(plans))
+    if any(plan.cited for plan in plans[:quoted + 1]):
+        raise BuildError("a collection that cites sources comes before them: corroboration cannot be counted")
     counts = dict.fromkeys(COLLECTIONS, 0)
     tables = {table.name: table for table in table_layout()}
     inserts = {name: table.insert_sql() for name, table in tables.items()}
     counted_inserts = [table.insert_sql() for table in corroboration.TABLES]
     tallies = None
     with _database(directory / DATABASE) as connection, _csv_writers(directory / CSV_DIR) as writers:
-        for plan in collection_plans():
-            if plan.cited and tallies is None:
-                raise BuildError(f"{plan.collection} cite sources, but come before them: corroboration cannot be counted")
-            for batch in _batches(dataset.located_items(plan.collection)):
-                counts[plan.collection] += len(batch)
-                if plan.collection == timeline.collection:
-                    for _, record, _ in batch:
-                        timeline.add(record)
-                made = batch_rows(plan, batch, dataset.texts)
+        timeline = Timeline()
+        made_rows = forked.Stream(lambda: _made_rows(dataset, timeline), timeline.svg, dataset.reconnect,
+                                  (BuildError, UsageError, OSError), fork=dataset.size > BATCH)
+        with contextlib.closing(iter(made_rows)) as batches:  # closed: a maker of its own is stopped at once
+            for index, size, made in batches:
+                plan = plans[index]
+                if index > quoted and tallies is None:  # the sources are in: which report each is
+                    tallies = corroboration.Counts(corroboration.Reports.of_database(connection))
+                counts[plan.collection] += size
                 for name, rows in made.items():
                     connection.executemany(inserts[name], rows)
                     writers[name].writerows(tables[name].csv_rows(rows))
@@ -223,18 +239,15 @@ def write_tables(dataset: Dataset, directory: Path, timeline: Timeline) -> dict[
                     for insert, rows in zip(counted_inserts, corroboration.batch_rows(
                             tallies, plan.collection, labels, made[CITATIONS])):
                         connection.executemany(insert, rows)
-            if plan.quoted:  # the sources are in: which report each is
-                tallies = corroboration.Counts(corroboration.Reports.of_database(connection))
+        svg = made_rows.result
         _finish_database(connection)
         _write_views(connection, writers)
-    return counts
+    return counts, svg
 
 
 def write_outputs(dataset: Dataset, directory: Path) -> dict[str, int]:
     """Write every build output into the empty ``directory``; the number of records of each collection."""
-    timeline = Timeline()
-    counts = write_tables(dataset, directory, timeline)
-    svg = timeline.svg()
+    counts, svg = write_tables(dataset, directory)
     (directory / TIMELINE).write_text(svg, encoding="utf-8", newline="")
     text = json.dumps(datasette_metadata(timeline_svg=svg), indent=2, ensure_ascii=False) + "\n"
     (directory / METADATA).write_text(text, encoding="utf-8", newline="")

@@ -13,17 +13,15 @@ outcome is the same with the cache as without it (tests compare them).
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import hashlib
 import marshal
 import os
-import signal
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from .crosscheck import citation_issues, cycles, duplicate_ids, duplicate_quotes, reference_issues
+from .forked import end_with_parent
 from .load import LoadError, Project, RecordFile, decode, display_path, read_bytes
 from .models import COLLECTIONS
 from .problems import Issue, Problem, UsageError
@@ -113,17 +111,10 @@ _CONTEXT: Context | None = None
 """In a worker process: the context it was started with (see :func:`_start_worker`)."""
 
 
-PR_SET_PDEATHSIG = 1
-"""``prctl``'s option that sends the calling process a signal when its parent dies (linux/prctl.h)."""
-
-
 def _start_worker(context: Context, parent: int) -> None:
     global _CONTEXT
     _CONTEXT = context
-    if sys.platform == "linux":  # a worker ends with the run that forked it: a killed run leaves none behind
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # the run ended before the worker could ask to end with it
-        os._exit(1)
+    end_with_parent(parent)
 
 
 def _examine_in_worker(tasks: list[Task]) -> bytes:

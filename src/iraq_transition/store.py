@@ -199,11 +199,6 @@ def file_stats(paths: list[str], follow_symlinks: bool = True) -> list[Stat | No
     return found
 
 
-def file_stat(path: str | Path, follow_symlinks: bool = True) -> Stat | None:
-    """:func:`file_stats` of one path."""
-    return file_stats([str(path)], follow_symlinks)[0]
-
-
 class Unreadable(Exception):
     """Something read from the cache is not what was written there: the cache is to be dropped."""
 
@@ -406,6 +401,11 @@ class Store:
         store._drop_others(directory, old_files=override is None)
         return store
 
+    def reopened(self) -> Store:
+        """The same database through a connection of its own, to read in a forked process (SQLite's connections
+        must not cross a fork: the inherited one is never used there)."""
+        return Store(sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None, check_same_thread=False), self.path)
+
     def _drop_others(self, directory: Path, old_files: bool) -> None:
         """Remove the caches of other code versions, and with ``old_files`` what older releases left in the default
         cache directory (index, pack, lock, stamp): files of exactly those names, nothing else."""
@@ -480,8 +480,7 @@ class Store:
         return dict(checked_rows(self.query("select source, sha256, crc from texts")))
 
     def meta(self, key: str) -> str | None:
-        rows = self.query("select value from meta where key = ?", (key,))
-        return rows[0][0] if rows else None
+        return next(iter(self.query("select value from meta where key = ?", (key,))), (None,))[0]
 
     # ---- writing (each a no-op once a write failed)
 

@@ -38,10 +38,12 @@ class Dataset:
         entries: dict[str, list[tuple[str, Callable[[], Record]]]],
         texts: dict[str, str],
         spans: dict[str, list[Callable[[], Spans]]] | None = None,
+        reconnect: Callable[[], None] = lambda: None,
     ):
         self._entries = entries  # collection -> (id, loader) in id order, for every collection in COLLECTIONS order
         self.texts = texts  # source id -> full article text, exactly as in seeds/
         self._spans = spans or {}  # collection -> loader of each record's spans, as validation found them
+        self.reconnect = reconnect  # in a forked process, before loading: reopen what the loaders read from
         self._records: dict[str, dict[str, Record]] | None = None
 
     @property
@@ -126,6 +128,11 @@ class _KeptRecords:
                 found[index] = (self._again(index), {})
         return found
 
+    def reconnect(self) -> None:
+        """Read the cache through a connection of this process's own (in a process forked from the run's)."""
+        if self.store is not None:
+            self.store = self.store.reopened()
+
     def _again(self, index: int) -> Record:
         """The record of a file read and checked again (its cached row is damaged or was replaced)."""
         file = self.run.files[index]
@@ -150,7 +157,7 @@ class _KeptRecords:
             spans[collection] = [functools.partial(self.spans, order, at) for at in range(len(order))]
         texts = self.run.seeds.texts
         return Dataset(entries, {files[index].stem: text for index in kept["sources"]
-                                 if (text := texts.get(files[index].stem)) is not None}, spans)
+                                 if (text := texts.get(files[index].stem)) is not None}, spans, self.reconnect)
 
 
 def validate_project(
