@@ -606,7 +606,7 @@ def test_a_failure_midway_leaves_the_previous_build_untouched(small: Path, monke
         raise OSError("disk full (injected)")
 
     with monkeypatch.context() as patch:
-        patch.setattr(build, "_csv_writers", broken_csvs)
+        patch.setattr(build, "_csv_files", broken_csvs)
         with pytest.raises(OSError, match="injected"):
             build.build(dataset, out)
     assert _files(out) == before

@@ -15,6 +15,7 @@ import csv
 import ctypes
 import errno
 import fcntl
+import io
 import json
 import os
 import shutil
@@ -165,21 +166,24 @@ def csv_tables() -> tuple[Table, ...]:
     return (*table_layout(), *(view.table for view in views()), *corroboration.TABLES)
 
 
+def _csv_writer(file: Any) -> Any:
+    """A CSV writer into ``file`` as the build writes every CSV file: null as an empty cell, CRLF."""
+    return csv.writer(file, lineterminator=CSV_LINE_TERMINATOR)
+
+
 @contextlib.contextmanager
-def _csv_writers(directory: Path) -> Iterator[dict[str, Any]]:
-    """A writer per table and view into ``directory/<name>.csv``, its header row written: UTF-8, CRLF, null as an
-    empty cell."""
+def _csv_files(directory: Path) -> Iterator[dict[str, Any]]:
+    """A file per table and view, ``directory/<name>.csv`` (UTF-8), open for writing, its header row written."""
     directory.mkdir()
     with contextlib.ExitStack() as stack:
-        writers = {}
+        files = {}
         for table in csv_tables():
-            file = stack.enter_context(open(directory / f"{table.name}.csv", "w", encoding="utf-8", newline=""))
-            writers[table.name] = csv.writer(file, lineterminator=CSV_LINE_TERMINATOR)
-            writers[table.name].writerow(column.name for column in table.columns)
-        yield writers
+            files[table.name] = stack.enter_context(open(directory / f"{table.name}.csv", "w", encoding="utf-8", newline=""))
+            _csv_writer(files[table.name]).writerow(column.name for column in table.columns)
+        yield files
 
 
-def _write_views(connection: sqlite3.Connection, writers: dict[str, Any]) -> None:
+def _write_views(connection: sqlite3.Connection, files: dict[str, Any]) -> None:
     """Each view's rows into its CSV file, a batch at a time, after checking that SQLite gives it the columns
     the layout describes."""
     for view in views():
@@ -187,61 +191,80 @@ def _write_views(connection: sqlite3.Connection, writers: dict[str, Any]) -> Non
         names = tuple(column[0] for column in cursor.description)
         if names != tuple(column.name for column in view.table.columns):
             raise BuildError(f"view {view.name} has the columns {names}, not those its description lists")
+        writer = _csv_writer(files[view.name])
         while rows := cursor.fetchmany(BATCH):
-            writers[view.name].writerows(view.table.csv_rows(rows))
+            writer.writerows(view.table.csv_rows(rows))
     for table in corroboration.TABLES:  # counted in record order: written in primary-key order
         cursor = connection.execute(f"SELECT * FROM {sql_name(table.name)} ORDER BY "
                                     f"{', '.join(map(sql_name, table.primary_key))}")
+        writer = _csv_writer(files[table.name])
         while rows := cursor.fetchmany(BATCH):
-            writers[table.name].writerows(rows)
+            writer.writerows(rows)
 
 
-def _made_rows(dataset: Dataset, timeline: Timeline) -> Iterator[tuple[int, int, dict[str, list[tuple]]]]:
-    """(index of the collection's plan, number of records, rows) of each batch, collection after collection, the
-    records ``timeline`` shows drawn into it on the way."""
+Made = tuple[int, int, dict[str, list[tuple]], dict[str, str], list[list[tuple]]]
+"""What :func:`_made_rows` makes of a batch: the index of its collection's plan, its number of records, the rows of
+each table (the collection's, its child tables', citations), the same as CSV text, and its rows of the
+corroboration tables."""
+
+
+def _made_rows(dataset: Dataset, timeline: Timeline) -> Iterator[Made]:
+    """What each batch makes (:data:`Made`), collection after collection, the records ``timeline`` shows drawn into it
+    on the way; corroboration counted once the sources are made."""
+    tables = {table.name: table for table in table_layout()}
+    sources: list[tuple[str, str | None, tuple[str, ...]]] = []
+    tallies = None
     for index, plan in enumerate(collection_plans()):
         for batch in _batches(dataset.located_items(plan.collection)):
             if plan.collection == timeline.collection:
                 for _, record, _ in batch:
                     timeline.add(record)
-            yield index, len(batch), batch_rows(plan, batch, dataset.texts)
+            if plan.quoted:
+                sources += [(source_id, source.same_story_as, tuple(upstream.source for upstream in source.shared_upstream))
+                            for source_id, source, _ in batch]
+            made = batch_rows(plan, batch, dataset.texts)
+            texts = {}
+            for name, rows in made.items():
+                text = io.StringIO(newline="")
+                _csv_writer(text).writerows(tables[name].csv_rows(rows))
+                texts[name] = text.getvalue()
+            counted = [[], []]
+            if tallies is not None:
+                labels = {row[0]: row[plan.label_index] for row in made[plan.collection]}
+                counted = list(corroboration.batch_rows(tallies, plan.collection, labels, made[CITATIONS]))
+            yield index, len(batch), made, texts, counted
+        if plan.quoted:  # the sources are made: which report each is
+            tallies = corroboration.Counts(corroboration.Reports(sources))
 
 
 def write_tables(dataset: Dataset, directory: Path) -> tuple[dict[str, int], str]:
     """Write every table into the database and its CSV file in ``directory``, a batch of records at a time, collection
     after collection (so that only a batch's rows are held); the number of records of each collection, and the
-    timeline of the records. The rows are made in a process of their own (:mod:`.forked`) while these are written.
+    timeline of the records. With more records than a batch, what is written is made in a process of its own
+    (:mod:`.forked`) meanwhile.
     """
     plans = collection_plans()
     quoted = next((index for index, plan in enumerate(plans) if plan.quoted), len(plans))
     if any(plan.cited for plan in plans[:quoted + 1]):
         raise BuildError("a collection that cites sources comes before them: corroboration cannot be counted")
     counts = dict.fromkeys(COLLECTIONS, 0)
-    tables = {table.name: table for table in table_layout()}
-    inserts = {name: table.insert_sql() for name, table in tables.items()}
+    inserts = {table.name: table.insert_sql() for table in table_layout()}
     counted_inserts = [table.insert_sql() for table in corroboration.TABLES]
-    tallies = None
-    with _database(directory / DATABASE) as connection, _csv_writers(directory / CSV_DIR) as writers:
+    with _database(directory / DATABASE) as connection, _csv_files(directory / CSV_DIR) as files:
         timeline = Timeline()
-        made_rows = forked.Stream(lambda: _made_rows(dataset, timeline), timeline.svg, dataset.reconnect,
-                                  (BuildError, UsageError, OSError), fork=dataset.size > BATCH)
-        with contextlib.closing(iter(made_rows)) as batches:  # closed: a maker of its own is stopped at once
-            for index, size, made in batches:
-                plan = plans[index]
-                if index > quoted and tallies is None:  # the sources are in: which report each is
-                    tallies = corroboration.Counts(corroboration.Reports.of_database(connection))
-                counts[plan.collection] += size
-                for name, rows in made.items():
-                    connection.executemany(inserts[name], rows)
-                    writers[name].writerows(tables[name].csv_rows(rows))
-                if tallies is not None:
-                    labels = {row[0]: row[plan.label_index] for row in made[plan.collection]}
-                    for insert, rows in zip(counted_inserts, corroboration.batch_rows(
-                            tallies, plan.collection, labels, made[CITATIONS])):
-                        connection.executemany(insert, rows)
-        svg = made_rows.result
+        made = forked.Stream(lambda: _made_rows(dataset, timeline), timeline.svg, dataset.reconnect,
+                             (BuildError, UsageError, OSError), fork=dataset.size > BATCH)
+        with contextlib.closing(iter(made)) as batches:  # closed: a maker of its own is stopped at once
+            for index, size, rows, texts, counted in batches:
+                counts[plans[index].collection] += size
+                for name, table_rows in rows.items():
+                    connection.executemany(inserts[name], table_rows)
+                    files[name].write(texts[name])
+                for insert, table_rows in zip(counted_inserts, counted):
+                    connection.executemany(insert, table_rows)
+        svg = made.result
         _finish_database(connection)
-        _write_views(connection, writers)
+        _write_views(connection, files)
     return counts, svg
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 from collections.abc import Iterable
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 
@@ -84,16 +83,6 @@ class Reports:
                 neighbours.setdefault(one, {one}).add(two)
                 neighbours.setdefault(two, {two}).add(one)
         self.group = {source_id: self._least_connected(report, neighbours) for source_id, report in self.report.items()}
-
-    @classmethod
-    def of_database(cls, connection: sqlite3.Connection) -> Reports:
-        """The reports of the sources in the tables of ``connection`` (sources and their shared_upstream)."""
-        upstream: dict[str, list[str]] = {}
-        for source_id, other in connection.execute("SELECT source_id, source FROM source_shared_upstream "
-                                                   "ORDER BY source_id, position"):
-            upstream.setdefault(source_id, []).append(other)
-        return cls((source_id, same, tuple(upstream.get(source_id, ())))
-                   for source_id, same in connection.execute("SELECT id, same_story_as FROM sources ORDER BY id"))
 
     @staticmethod
     def _original(source_id: str, story: dict[str, str | None]) -> str:
