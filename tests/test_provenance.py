@@ -8,6 +8,7 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
 from conftest import date_from_publication
 from iraq_transition.provenance import holds, stated_years
 from iraq_transition.spans import SENTENCE_REACH, sentence_around
@@ -62,6 +63,78 @@ def test_a_part_s_values_are_supported_by_its_own_citations(cli, repo_copy):
     path.write_text(text.replace("          - reported\n", "", 1))
     problems = _problems(cli, repo_copy)
     assert [(p["code"], p["field"]) for p in problems] == [("unsupported-value", "postures.0.reported")]
+
+
+AIM_2026 = Path("data/events/agreement-aim-withdraw-american-troops-by-end-2026.yaml")
+
+
+def _fields(cli, root: Path) -> list[tuple[str, str]]:
+    return [(p["code"], p["field"]) for p in _problems(cli, root)]
+
+
+def test_a_value_of_no_allowed_kind_and_a_support_naming_nothing_are_reported_in_one_run(cli, repo_copy):
+    path = repo_copy / AIM_2026
+    path.write_text(path.read_text().replace("status: planned", "status: plannedd").replace(
+        "      - place.name", "      - place.nam"))
+    problems = _problems(cli, repo_copy)
+    assert [(p["code"], p["field"], p["line"]) for p in problems] == [
+        ("wrong-value", "status", _line_of(path, "status:")),
+        ("unsupported-value", "place.name", _line_of(path, "  name:")),
+        ("support-unknown", "citations.0.supports.4", _line_of(path, "      - place.nam")),
+    ]
+
+
+def test_a_missing_field_and_a_value_no_citation_supports_are_reported_in_one_run(cli, repo_copy):
+    path = repo_copy / AIM_2026
+    text = path.read_text()
+    path.write_text(re.sub(r"\ntitle: .*\n", "\n", text).replace("      - date\n", ""))
+    assert _fields(cli, repo_copy) == [("missing-field", "title"), ("unsupported-value", "date")]
+
+
+def test_a_force_level_without_its_wording_has_no_figure_judged_by_the_missing_wording(cli, repo_copy):
+    """Its best, unsupported once no citation names it, is reported; "wording" in supports names the missing value
+    and is not, nor is best faulted for a number the (missing) wording does not state."""
+    path = repo_copy / TROOPS
+    text = path.read_text()
+    path.write_text(re.sub(r"\nwording: .*\n", "\n", text).replace("      - best\n", ""))
+    assert _fields(cli, repo_copy) == [("missing-field", "wording"), ("unsupported-value", "best")]
+
+
+def test_a_record_whose_only_error_is_a_value_gets_that_problem_alone(cli, repo_copy):
+    """Its supports name status: a value that failed is no unknown name, nor is a value unsupported for it."""
+    path = repo_copy / AIM_2026
+    path.write_text(path.read_text().replace("status: planned", "status: plannedd"))
+    assert _fields(cli, repo_copy) == [("wrong-value", "status")]
+
+
+def test_a_part_that_fails_takes_the_names_of_its_values_with_it(cli, repo_copy):
+    """A nested value that fails (place, with an unknown field) leaves supports naming it (place.country) unjudged,
+    and the other values are judged."""
+    path = repo_copy / AIM_2026
+    path.write_text(path.read_text().replace("  precision: country", "  precision: country\n  town: Baghdad").replace(
+        "      - date\n", ""))
+    assert _fields(cli, repo_copy) == [("unsupported-value", "date"), ("unknown-field", "place.town")]
+
+
+@pytest.mark.parametrize("change", [
+    ("    quote: with the aim", "    quote: 2026\n    prefix: with the aim"),  # a quote that is no text
+    ("citations:\n", "editorial:\n  - basis: From a briefing.\ncitations:\n"),  # an editorial entry of no fields
+])
+def test_an_error_in_what_values_are_judged_by_gives_no_provenance_problem(cli, repo_copy, change):
+    """With a citation or an editorial entry invalid every value could look unsupported (here place.name, whose
+    support is misspelt, too): the structural problem is reported alone."""
+    path = repo_copy / AIM_2026
+    path.write_text(path.read_text().replace(*change, 1).replace("      - place.name", "      - place.nam"))
+    assert [code for code, _ in _fields(cli, repo_copy)] == ["wrong-type" if "2026" in change[1] else "missing-field"]
+
+
+def test_a_record_refused_by_its_model_s_own_rule_has_its_values_judged(cli, repo_copy):
+    """The rule relating latitude and longitude is no rule of provenance: the base's values are judged as ever."""
+    path = repo_copy / NE_SYRIA
+    path.write_text(path.read_text().replace("longitude: 40.5\n", ""))
+    assert _fields(cli, repo_copy) == [("wrong-value", None)]
+    path.write_text(path.read_text().replace("      - country\n", "      - country\n      - province\n"))
+    assert _fields(cli, repo_copy) == [("wrong-value", None), ("support-unknown", "citations.0.supports.2")]
 
 
 def test_corroboration_counts_only_the_citations_that_support_the_record_or_claim(cli, repo_copy):

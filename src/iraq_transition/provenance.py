@@ -291,7 +291,10 @@ def date_issues(dated: DatedClaim, supporting: list[tuple[tuple, Words, str, tup
 
 
 def number_issues(level: ForceLevel) -> list[Issue]:
-    """A force level's best, low and high that its wording does not state (a change's sign is the measure's)."""
+    """A force level's best, low and high that its wording does not state (a change's sign is the measure's); none
+    without a wording (a force level checked in part, its wording invalid: :func:`.records.partial_support_issues`)."""
+    if level.wording is None:
+        return []
     issues = []
     stated = stated_numbers(level.wording)
     for name in ("best", "low", "high"):

@@ -1,22 +1,25 @@
-"""The check of one record file on its own: parse, validate against its model, compare id and file name.
+"""The check of one record file on its own: parse, validate against its model, check its provenance, compare id and
+file name.
 
 :func:`check_file` is a pure function of a file's name and bytes. Pydantic's errors are worded here in
 the contributor's terms (what is wrong and what to do), and located at the line and column of the YAML
-node they concern.
+node they concern. A record that does not validate has its provenance checked on the fields that do
+(:func:`partial_support_issues`): every problem of a file is reported in one run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from . import models
-from .fields import inner_type, is_model, type_at
+from .fields import field_specs, inner_type, is_model, type_at
 from .load import LoadError, Positions, RecordFile, decode, parse_yaml
 from .models import COLLECTIONS, Record
 from .problems import CODES, Issue, Problem
@@ -58,7 +61,9 @@ def check_file(file: RecordFile, data: bytes) -> FileResult:
     try:
         record = model.model_validate(content)
     except ValidationError as error:
-        issues = _misplaced(file, content) or [_issue(model, e) for e in error.errors(include_url=False)]
+        errors = error.errors(include_url=False)
+        issues = _misplaced(file, content) or (
+            [_issue(model, e) for e in errors] + partial_support_issues(model, content, errors))
     else:
         issues = support_issues(record)
     if declared_id is not None and declared_id != file.stem:
@@ -88,6 +93,64 @@ def locate(file: RecordFile, text: str, issues: list[Issue]) -> list[Problem]:
         field_name = ".".join(map(str, issue.loc)) or None
         problems.append(Problem(file.display, line, col, issue.message, file.label, field_name, issue.code))
     return problems
+
+
+JUDGED_BY = ("citations", "editorial")
+"""The fields the provenance checks judge every other value by: with one of them invalid, each value would look
+unsupported or its ``editorial`` entry unknown."""
+
+
+def partial_support_issues(model: type[Record], content: dict, errors: list[dict]) -> list[Issue]:
+    """The provenance issues (:func:`.provenance.support_issues`) of a record that does not validate, judged on the
+    fields that do.
+
+    The record is built from its top-level fields validated one by one, each field that failed (``errors`` name
+    it first in their loc) left empty: an empty list, or None. No value is invented, and an empty one is no claim.
+    The issues that concern a failed field are dropped: those located under it, and the ``supports`` and
+    ``editorial`` names of it or of a path under it (``place.nam`` when ``place`` failed), which are judged once
+    it validates. With :data:`JUDGED_BY` failed, there is nothing to judge by: no issues.
+
+    The model's own validators, which relate several fields (a force level's low, best and high in order, a base's
+    coordinates with their basis), are not run on the partial record. None of the provenance checks relies on
+    such a relation: each judges a value by itself, against the citations, the editorial entries and, for a force
+    level's figures, its wording. So a record those validators refuse (their error is the record's, with all its
+    fields valid) gets the issues it would get with the relation kept, and only those."""
+    failed = {str(error["loc"][0]) for error in errors if error["loc"]}
+    if not failed.isdisjoint(JUDGED_BY):
+        return []
+    values = {}
+    for spec in field_specs(model):
+        if spec.name in failed:
+            values[spec.name] = [] if spec.is_list else None
+        elif spec.name in content:
+            values[spec.name] = _field_adapter(model, spec.name).validate_python(content[spec.name])
+    record = model.model_construct(**values)
+    try:
+        issues = support_issues(record)
+    except (AttributeError, TypeError):
+        # A check met an empty value where a valid record has one: the record's structural problems are reported,
+        # and its provenance is checked in full once it validates; only the report at once is lost.
+        return []
+    return [issue for issue in issues if not _concerns(record, issue, failed)]
+
+
+@functools.cache
+def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter:
+    """The validator of one field of ``model``, as the model validates it (its type, constraints and nested models)."""
+    info = model.model_fields[name]
+    return TypeAdapter(Annotated[info.annotation, info])
+
+
+def _concerns(record: BaseModel, issue: Issue, failed: set[str]) -> bool:
+    """Whether ``issue`` concerns a field in ``failed``: it is located under one, or it is about a name in
+    ``supports`` or ``editorial`` (``citations.0.supports.2``) that names one or a path under one."""
+    loc = issue.loc
+    if loc and loc[0] in failed:
+        return True
+    if issue.code != "support-unknown" or len(loc) != 4:
+        return False  # a part's own supports name its fields, valid with the part
+    name = getattr(getattr(record, loc[0])[loc[1]], loc[2])[loc[3]]
+    return name.split(".", 1)[0] in failed
 
 
 def _misplaced(file: RecordFile, content: dict) -> list[Issue]:
