@@ -116,14 +116,18 @@ def partial_support_issues(model: type[Record], content: dict, errors: list[dict
     level's figures, its wording. So a record those validators refuse (their error is the record's, with all its
     fields valid) gets the issues it would get with the relation kept, and only those."""
     failed = {str(error["loc"][0]) for error in errors if error["loc"]}
-    if not failed.isdisjoint(JUDGED_BY):
-        return []
     values = {}
     for spec in field_specs(model):
         if spec.name in failed:
             values[spec.name] = [] if spec.is_list else None
         elif spec.name in content:
-            values[spec.name] = _field_adapter(model, spec.name).validate_python(content[spec.name])
+            try:
+                values[spec.name] = _field_adapter(model, spec.name).validate_python(content[spec.name])
+            except ValidationError:  # valid in the record, not alone (a rule of the model's shaped it): as failed
+                failed.add(spec.name)
+                values[spec.name] = [] if spec.is_list else None
+    if not failed.isdisjoint(JUDGED_BY):
+        return []
     record = model.model_construct(**values)
     try:
         issues = support_issues(record)
