@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -568,6 +569,31 @@ def test_a_failure_of_the_process_making_the_rows_is_raised_here_and_leaves_the_
     assert makers and os.getpid() not in makers and _gone(makers)
     assert _files(out) == before
     assert _litter(small) == []
+
+
+@pytest.mark.parametrize("part", ["batch_rows", "_write_counted"])  # the row maker, the corroboration CSVs' writer
+def test_a_forked_parts_full_disk_or_sqlite_failure_is_reported_as_the_builds_own(small: Path, monkeypatch, part):
+    dataset, problems = validate_project(Project(small))
+    assert problems == []
+    out = small / "build"
+    build.build(dataset, out)
+    before = _files(out)
+    full = OSError(errno.ENOSPC, "No space left on device", "build/csv/claim_corroboration.csv")
+    broken = sqlite3.OperationalError("disk I/O error")
+    broken.sqlite_errorname = "SQLITE_IOERR"
+    monkeypatch.setattr(build, "BATCH", 2)  # forked
+    for failure, said in [(full, "no room writing build/csv/claim_corroboration.csv (No space left on device): "
+                                 "free some disk space"),
+                          (broken, "SQLite could not write the database (disk I/O error): free some disk space")]:
+        def fail(*args, failure=failure):
+            raise failure
+
+        monkeypatch.setattr(build, part, fail)
+        with pytest.raises((OSError, sqlite3.Error)) as raised:
+            build.build(dataset, out)
+        assert build._failure(raised.value, out).startswith(said)
+        assert _files(out) == before
+        assert _litter(small) == []
 
 
 def _litter(parent: Path) -> list[str]:

@@ -15,7 +15,6 @@ import csv
 import ctypes
 import errno
 import fcntl
-import io
 import json
 import os
 import shutil
@@ -63,6 +62,11 @@ BATCH = 1000
 
 class BuildError(Exception):
     """The database came out inconsistent although the records validated (a bug, not a data error)."""
+
+
+FORKED_FAILURES = (BuildError, UsageError, OSError, sqlite3.Error)
+"""The failures of a part of the build done in a forked process (:mod:`.forked`) that are raised in the build as
+they were, to be reported as the build's own; any other is a bug."""
 
 
 # --------------------------------------------------------------------------- rows
@@ -185,7 +189,7 @@ def _csv_files(directory: Path) -> Iterator[dict[str, Any]]:
 
 def _write_views(connection: sqlite3.Connection, files: dict[str, Any]) -> None:
     """Each view's rows into its CSV file, a batch at a time, after checking that SQLite gives it the columns
-    the layout describes."""
+    the layout describes (while the corroboration tables are written meanwhile: :func:`_write_counted`)."""
     for view in views():
         cursor = connection.execute(f"SELECT * FROM {sql_name(view.name)}")
         names = tuple(column[0] for column in cursor.description)
@@ -194,24 +198,29 @@ def _write_views(connection: sqlite3.Connection, files: dict[str, Any]) -> None:
         writer = _csv_writer(files[view.name])
         while rows := cursor.fetchmany(BATCH):
             writer.writerows(view.table.csv_rows(rows))
-    for table in corroboration.TABLES:  # counted in record order: written in primary-key order
-        cursor = connection.execute(f"SELECT * FROM {sql_name(table.name)} ORDER BY "
-                                    f"{', '.join(map(sql_name, table.primary_key))}")
-        writer = _csv_writer(files[table.name])
-        while rows := cursor.fetchmany(BATCH):
-            writer.writerows(rows)
 
 
-Made = tuple[int, int, dict[str, list[tuple]], dict[str, str], list[list[tuple]]]
+def _write_counted(database: Path, files: dict[str, Any]) -> None:
+    """The corroboration tables' rows (counted in record order) into their CSV files in primary-key order, read
+    through a connection of their own to the finished ``database``."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
+        for table in corroboration.TABLES:
+            cursor = connection.execute(f"SELECT * FROM {sql_name(table.name)} ORDER BY "
+                                        f"{', '.join(map(sql_name, table.primary_key))}")
+            writer = _csv_writer(files[table.name])
+            while rows := cursor.fetchmany(BATCH):
+                writer.writerows(rows)
+            files[table.name].flush()
+
+
+Made = tuple[int, int, dict[str, list[tuple]], list[list[tuple]]]
 """What :func:`_made_rows` makes of a batch: the index of its collection's plan, its number of records, the rows of
-each table (the collection's, its child tables', citations), the same as CSV text, and its rows of the
-corroboration tables."""
+each table (the collection's, its child tables', citations) and of the corroboration tables."""
 
 
 def _made_rows(dataset: Dataset, timeline: Timeline) -> Iterator[Made]:
     """What each batch makes (:data:`Made`), collection after collection, the records ``timeline`` shows drawn into it
     on the way; corroboration counted once the sources are made."""
-    tables = {table.name: table for table in table_layout()}
     sources: list[tuple[str, str | None, tuple[str, ...]]] = []
     tallies = None
     for index, plan in enumerate(collection_plans()):
@@ -223,16 +232,11 @@ def _made_rows(dataset: Dataset, timeline: Timeline) -> Iterator[Made]:
                 sources += [(source_id, source.same_story_as, tuple(upstream.source for upstream in source.shared_upstream))
                             for source_id, source, _ in batch]
             made = batch_rows(plan, batch, dataset.texts)
-            texts = {}
-            for name, rows in made.items():
-                text = io.StringIO(newline="")
-                _csv_writer(text).writerows(tables[name].csv_rows(rows))
-                texts[name] = text.getvalue()
             counted = [[], []]
             if tallies is not None:
                 labels = {row[0]: row[plan.label_index] for row in made[plan.collection]}
                 counted = list(corroboration.batch_rows(tallies, plan.collection, labels, made[CITATIONS]))
-            yield index, len(batch), made, texts, counted
+            yield index, len(batch), made, counted
         if plan.quoted:  # the sources are made: which report each is
             tallies = corroboration.Counts(corroboration.Reports(sources))
 
@@ -248,23 +252,29 @@ def write_tables(dataset: Dataset, directory: Path) -> tuple[dict[str, int], str
     if any(plan.cited for plan in plans[:quoted + 1]):
         raise BuildError("a collection that cites sources comes before them: corroboration cannot be counted")
     counts = dict.fromkeys(COLLECTIONS, 0)
-    inserts = {table.name: table.insert_sql() for table in table_layout()}
+    tables = {table.name: table for table in table_layout()}
+    inserts = {name: table.insert_sql() for name, table in tables.items()}
     counted_inserts = [table.insert_sql() for table in corroboration.TABLES]
     with _database(directory / DATABASE) as connection, _csv_files(directory / CSV_DIR) as files:
+        writers = {table.name: _csv_writer(files[table.name]) for table in tables.values()}
         timeline = Timeline()
         made = forked.Stream(lambda: _made_rows(dataset, timeline), timeline.svg, dataset.reconnect,
-                             (BuildError, UsageError, OSError), fork=dataset.size > BATCH)
+                             FORKED_FAILURES, fork=dataset.size > BATCH)
         with contextlib.closing(iter(made)) as batches:  # closed: a maker of its own is stopped at once
-            for index, size, rows, texts, counted in batches:
+            for index, size, rows, counted in batches:
                 counts[plans[index].collection] += size
                 for name, table_rows in rows.items():
                     connection.executemany(inserts[name], table_rows)
-                    files[name].write(texts[name])
+                    writers[name].writerows(tables[name].csv_rows(table_rows))
                 for insert, table_rows in zip(counted_inserts, counted):
                     connection.executemany(insert, table_rows)
         svg = made.result
         _finish_database(connection)
-        _write_views(connection, files)
+        for file in files.values():
+            file.flush()  # nothing buffered is copied into a forked process
+        with forked.meanwhile(lambda: _write_counted(directory / DATABASE, files), FORKED_FAILURES,
+                              fork=dataset.size > BATCH):
+            _write_views(connection, files)
     return counts, svg
 
 

@@ -1,13 +1,15 @@
 """Work in a process of its own: what a forked process makes, streamed back as marshalled plain data.
 
 The build makes its rows (reading each record from the cache, validating it into its model, taking its columns)
-in a forked process while it writes them, so that the two halves of the work take a core each. What is sent is
-marshalled (nothing that can run code is built from it), a frame at a time through a pipe, whose buffer bounds
-how far the maker runs ahead.
+in a forked process while it writes them (:class:`Stream`), and writes the corroboration tables' CSV files in one
+while it writes the views' (:func:`meanwhile`), so that the work takes a core each. What is sent is marshalled
+(nothing that can run code is built from it), a frame at a time through a pipe, whose buffer bounds how far the
+maker runs ahead. A forked process ends with its parent, and its parent stops it when it stops reading.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import marshal
 import os
@@ -35,7 +37,8 @@ def end_with_parent(parent: int) -> None:
 class Stream:
     """The items of ``make()``, then :attr:`result` (``finish()``), made in a forked process where ``fork`` (after
     ``prepare()`` there: reopen what the parent had open), else here. An exception of one of the types ``passed``
-    is raised here again as it was (its message); another as a RuntimeError with the maker's traceback."""
+    (or of a subclass) is raised here again with its arguments and the attributes its handlers read; another as a
+    RuntimeError with the maker's traceback."""
 
     def __init__(self, make: Callable[[], Iterator[Any]], finish: Callable[[], Any], prepare: Callable[[], None],
                  passed: tuple[type[Exception], ...], fork: bool):
@@ -77,16 +80,53 @@ class Stream:
                         _write(frames, ("item", item))
                     _write(frames, ("done", self.finish()))
                 except Exception as error:  # noqa: BLE001 - sent to the parent, which raises it
-                    _write(frames, ("failed", type(error).__name__, str(error), traceback.format_exc()))
+                    _write(frames, ("failed", *_described(error)))
             return 0
         except BaseException:  # the parent stopped reading, or an interrupt: nothing more to say
             return 1
 
-    def _raise(self, name: str, message: str, trace: str) -> None:
+    def _raise(self, kinds: list[str], arguments: tuple, attributes: dict[str, Any], trace: str) -> None:
         for kind in self.passed:
-            if kind.__name__ == name:
-                raise kind(message)
-        raise RuntimeError(f"the process making the build's rows failed:\n{trace}")
+            if kind.__name__ in kinds:
+                error = kind(*arguments)
+                for name, value in attributes.items():
+                    setattr(error, name, value)
+                raise error
+        raise RuntimeError(f"a forked process of the build failed:\n{trace}")
+
+
+KEPT = ("filename", "sqlite_errorcode", "sqlite_errorname")
+"""The attributes of an exception that its handlers read (an OSError's file, SQLite's error code), sent with it."""
+
+
+def _described(error: Exception) -> tuple[list[str], tuple, dict[str, Any], str]:
+    """What the parent needs to raise ``error`` again: the names of its class and their bases, its arguments (its
+    message alone where they are not plain data), its :data:`KEPT` attributes, and its traceback."""
+    arguments = error.args
+    try:
+        marshal.dumps(arguments)
+    except ValueError:
+        arguments = (str(error),)
+    attributes = {name: getattr(error, name) for name in KEPT if isinstance(getattr(error, name, None), (str, int))}
+    return [kind.__name__ for kind in type(error).__mro__], arguments, attributes, traceback.format_exc()
+
+
+@contextlib.contextmanager
+def meanwhile(work: Callable[[], None], passed: tuple[type[Exception], ...], fork: bool) -> Iterator[None]:
+    """Do ``work()`` in a forked process while the body runs (where ``fork``, else after it), and wait for it to end;
+    its failure is raised as :class:`Stream` says."""
+    def started() -> Iterator[None]:
+        yield None
+        work()
+
+    steps = iter(Stream(started, lambda: None, lambda: None, passed, fork))
+    try:
+        next(steps)  # forked and running, or (without a fork) not begun
+        yield
+        for _ in steps:
+            pass
+    finally:
+        steps.close()
 
 
 def _write(frames: BinaryIO, value: Any) -> None:
@@ -96,12 +136,14 @@ def _write(frames: BinaryIO, value: Any) -> None:
 
 
 def _read(frames: BinaryIO) -> tuple:
-    """The next frame; a failure if the maker ended without saying so (killed: out of memory?)."""
+    """The next frame; a failure if the maker ended without saying so, or in the middle of a frame (killed: out of
+    memory?)."""
     head = frames.read(LENGTH.size)
-    data = frames.read(LENGTH.unpack(head)[0]) if len(head) == LENGTH.size else b""
-    if not data:
-        return ("failed", "OSError", "the process making the build's rows ended before it was done (killed, or out "
-                "of memory?): build again", "")
+    size = LENGTH.unpack(head)[0] if len(head) == LENGTH.size else 0
+    data = frames.read(size) if size else b""
+    if not data or len(data) != size:
+        return ("failed", ["OSError"], ("a forked process of the build ended before it was done (killed, or out of "
+                                        "memory?): build again",), {}, "")
     return marshal.loads(data)
 
 
