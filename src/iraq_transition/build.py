@@ -213,39 +213,30 @@ def _write_counted(database: Path, files: dict[str, Any]) -> None:
             files[table.name].flush()
 
 
-Made = tuple[int, int, dict[str, list[tuple]], list[list[tuple]]]
+Made = tuple[int, int, dict[str, list[tuple]], list[tuple[str, str | None, tuple[str, ...]]]]
 """What :func:`_made_rows` makes of a batch: the index of its collection's plan, its number of records, the rows of
-each table (the collection's, its child tables', citations) and of the corroboration tables."""
+each table (the collection's, its child tables', citations), and for sources what corroboration needs of each (id,
+``same_story_as`` and the ids its ``shared_upstream`` names)."""
 
 
 def _made_rows(dataset: Dataset, timeline: Timeline) -> Iterator[Made]:
     """What each batch makes (:data:`Made`), collection after collection, the records ``timeline`` shows drawn into it
-    on the way; corroboration counted once the sources are made."""
-    sources: list[tuple[str, str | None, tuple[str, ...]]] = []
-    tallies = None
+    on the way."""
     for index, plan in enumerate(collection_plans()):
         for batch in _batches(dataset.located_items(plan.collection)):
             if plan.collection == timeline.collection:
                 for _, record, _ in batch:
                     timeline.add(record)
-            if plan.quoted:
-                sources += [(source_id, source.same_story_as, tuple(upstream.source for upstream in source.shared_upstream))
-                            for source_id, source, _ in batch]
-            made = batch_rows(plan, batch, dataset.texts)
-            counted = [[], []]
-            if tallies is not None:
-                labels = {row[0]: row[plan.label_index] for row in made[plan.collection]}
-                counted = list(corroboration.batch_rows(tallies, plan.collection, labels, made[CITATIONS]))
-            yield index, len(batch), made, counted
-        if plan.quoted:  # the sources are made: which report each is
-            tallies = corroboration.Counts(corroboration.Reports(sources))
+            reported = [(source_id, source.same_story_as, tuple(upstream.source for upstream in source.shared_upstream))
+                        for source_id, source, _ in batch] if plan.quoted else []
+            yield index, len(batch), batch_rows(plan, batch, dataset.texts), reported
 
 
 def write_tables(dataset: Dataset, directory: Path) -> tuple[dict[str, int], str]:
     """Write every table into the database and its CSV file in ``directory``, a batch of records at a time, collection
-    after collection (so that only a batch's rows are held); the number of records of each collection, and the
-    timeline of the records. With more records than a batch, what is written is made in a process of its own
-    (:mod:`.forked`) meanwhile.
+    after collection (so that only a batch's rows are held), counting corroboration once the sources are in; the
+    number of records of each collection, and the timeline of the records. With more records than a batch, the rows
+    are made in a process of their own (:mod:`.forked`) meanwhile.
     """
     plans = collection_plans()
     quoted = next((index for index, plan in enumerate(plans) if plan.quoted), len(plans))
@@ -255,19 +246,28 @@ def write_tables(dataset: Dataset, directory: Path) -> tuple[dict[str, int], str
     tables = {table.name: table for table in table_layout()}
     inserts = {name: table.insert_sql() for name, table in tables.items()}
     counted_inserts = [table.insert_sql() for table in corroboration.TABLES]
+    sources: list[tuple[str, str | None, tuple[str, ...]]] = []
+    tallies = None
     with _database(directory / DATABASE) as connection, _csv_files(directory / CSV_DIR) as files:
         writers = {table.name: _csv_writer(files[table.name]) for table in tables.values()}
         timeline = Timeline()
         made = forked.Stream(lambda: _made_rows(dataset, timeline), timeline.svg, dataset.reconnect,
                              FORKED_FAILURES, fork=dataset.size > BATCH)
         with contextlib.closing(iter(made)) as batches:  # closed: a maker of its own is stopped at once
-            for index, size, rows, counted in batches:
-                counts[plans[index].collection] += size
+            for index, size, rows, reported in batches:
+                plan = plans[index]
+                counts[plan.collection] += size
+                sources += reported
                 for name, table_rows in rows.items():
                     connection.executemany(inserts[name], table_rows)
                     writers[name].writerows(tables[name].csv_rows(table_rows))
-                for insert, table_rows in zip(counted_inserts, counted):
-                    connection.executemany(insert, table_rows)
+                if index > quoted:
+                    if tallies is None:  # the sources are in: which report each is
+                        tallies = corroboration.Counts(corroboration.Reports(sources))
+                    labels = {row[0]: row[plan.label_index] for row in rows[plan.collection]}
+                    for insert, table_rows in zip(counted_inserts, corroboration.batch_rows(
+                            tallies, plan.collection, labels, rows[CITATIONS])):
+                        connection.executemany(insert, table_rows)
         svg = made.result
         _finish_database(connection)
         for file in files.values():
