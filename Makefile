@@ -16,9 +16,10 @@ BUILD_REQUIREMENTS := setuptools>=68
 setup: $(VENV)/.installed
 
 # Exactly the lock, then the project itself without dependencies (and without fetching a
-# build backend of its own).
+# build backend of its own). The environment starts empty: a package the lock no longer
+# holds does not stay installed.
 $(VENV)/.installed: $(LOCK) pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@

@@ -6,7 +6,6 @@ internet). Screenshots land in tests/screenshots/ (not committed) for a person t
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -218,20 +217,20 @@ def test_narrow_search_page_fits_the_screen(server, browser):
         context.close()
 
 
-def test_search_all_tables_of_datasette_search_all_answers_still(server, page):
+def test_the_former_search_address_lands_on_the_find_page_with_its_results(server, page):
     base, database = server
-    page.goto(f"{base}/-/search?q=withdrawal")
+    page.goto(f"{base}/-/search?q=withdrawal&_search_tables=quotes")
+    page.wait_for_url(f"{base}/-/find?q=withdrawal")
     with sqlite3.connect(database) as connection:
-        (quote,) = connection.execute(
-            "select id from quotes where rowid in (select rowid from quotes_fts where quotes_fts match 'withdrawal') "
-            "order by rowid limit 1").fetchone()
         matching = matching_tables(connection, "withdrawal")
+        (quote,) = connection.execute(
+            "select text from quotes where rowid in (select rowid from quotes_fts where quotes_fts match 'withdrawal') "
+            "order by rowid limit 1").fetchone()
     assert len(matching) >= 3
-    results = page.locator("#search-all-results")
-    for table in matching:
-        results.get_by_text(f"in {DB}: {table}").first.wait_for(state="visible")
-    assert quote in results.inner_text()
-    screenshot(page, "search-all")
+    assert [section.get_attribute("id") for section in page.locator("section.find-table").all()] == [f"find-{t}" for t in matching]
+    assert page.locator("#find-quotes a.hit", has_text=quote).is_visible()
+    assert page.locator("form.site-search input[type=search]").input_value() == "withdrawal"
+    screenshot(page, "find-from-former-search")
 
 
 def test_a_citation_leads_to_its_span_highlighted_in_its_article(server, page):
@@ -332,20 +331,6 @@ def test_narrow_pages_with_sql_schemas_and_lists_fit_the_screen(server, browser)
         context.close()
 
 
-def test_search_all_tables_shows_list_columns_as_their_items_under_the_sites_header(server, page):
-    base, database = server
-    with sqlite3.connect(database) as connection:
-        (aliases,) = connection.execute("select aliases from bases where aliases like '%Assad%'").fetchone()
-    page.goto(f"{base}/-/search?q=Assad")
-    results = page.locator("#search-all-results")
-    results.get_by_text(f"in {DB}: bases").first.wait_for(state="visible")
-    assert json.loads(aliases) in [cell.locator("li").all_inner_texts() for cell in results.locator("td ul.cell-list").all()]
-    assert '["' not in results.inner_text()
-    box = page.locator("form.site-search input[type=search]").bounding_box()
-    assert box["width"] < 400 and box["y"] < 40  # the site's header styles apply on this page too
-    screenshot(page, "search-all-lists")
-
-
 def test_facet_values_break_between_words_not_within_them(server, page):
     """A source's label (its headline, or its dates and file) in the facets reads whole words."""
     base, _ = server
@@ -365,39 +350,3 @@ def test_facet_values_break_between_words_not_within_them(server, page):
         return split;
     }""")
     assert page.locator(".facet-info li a").count() >= 5 and not split
-
-
-HOSTILE_URL_ACTOR = """\
-id: hostile-url
-name: Hostileurl actor
-aliases: ["https://evil.example/phish?x=1", "tab\\there hostiletab"]
-kind: media
-editorial: [{fields: ["aliases.https://evil.example/phish?x=1", "aliases.tab\\there hostiletab"], basis: b}]
-citations: [{source: report-phaseout-daesh-occupation, quote: Bloomberg noted, supports: [name]}]
-"""
-"""An actor whose first alias is a URL: joined into one text with the others, it would read as a link."""
-
-
-@pytest.fixture(scope="module")
-def hostile_server(tmp_path_factory):
-    """``iraq-transition serve`` on the repository's records and :data:`HOSTILE_URL_ACTOR`; yields its base URL."""
-    root = copy_repository(tmp_path_factory.mktemp("browser-hostile"))
-    (root / "data/actors/hostile-url.yaml").write_text(HOSTILE_URL_ACTOR, encoding="utf-8")
-    process, base = start_server(root)
-    try:
-        wait_for(base + "/", process)
-        yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=60)
-
-
-def test_search_all_tables_never_makes_a_list_cell_a_link(hostile_server, page):
-    page.goto(f"{hostile_server}/-/search?q=hostileurl")
-    results = page.locator("#search-all-results")
-    results.get_by_text(f"in {DB}: actors").first.wait_for(state="visible")
-    assert results.locator('a[href^="https://evil.example"]').count() == 0
-    [aliases] = [cell for cell in results.locator("td").all() if cell.locator("ul.cell-list").count()]
-    assert aliases.locator("li").all_text_contents() == ["https://evil.example/phish?x=1", "tab\there hostiletab"]
-    assert aliases.locator("a, script, img").count() == 0
-    screenshot(page, "search-all-hostile")

@@ -193,7 +193,6 @@ def expected_hits(db, table: str, match: str) -> tuple[int, list[tuple[str, str]
 def test_the_header_search_leads_to_the_find_page(ds):
     for path in ("/", f"/{DB}/events", f"/{DB}/quotes/singh-us-not-withdrawing-from-iraq", site_config.CODEBOOK_URL):
         assert '<form class="site-search" action="/-/find"' in get(ds, path).text, path
-    assert get(ds, "/-/search?q=withdrawal").status_code == 200  # datasette-search-all's page answers still
 
 
 def test_find_page_links_each_hit_to_its_record_page_with_its_label(ds, db):
@@ -284,6 +283,50 @@ def test_a_snippet_is_escaped_then_marked():
     mark, end = search_page.MARK, search_page.END_MARK
     assert search_page.snippet_html(f"<b>a</b> {mark}x&y{end} {mark}open") == "&lt;b&gt;a&lt;/b&gt; <mark>x&amp;y</mark> open"
     assert all(re.fullmatch(f"[{NOT_IN_TEXT}]", char) for char in (mark, end))  # no text of the data holds them
+
+
+def redirect_target(ds, path: str) -> str:
+    """Where ``path`` redirects to (a 302), as its Location header says."""
+    response = get(ds, path)
+    assert response.status_code == 302, path
+    return response.headers["location"]
+
+
+def test_the_former_search_address_leads_to_the_find_page_with_the_same_words(ds):
+    assert redirect_target(ds, "/-/search?q=withdrawal") == "/-/find?q=withdrawal"
+    assert redirect_target(ds, "/-/search?_search_tables=quotes&q=withdrawal+troops&x=1") == "/-/find?q=withdrawal+troops"
+    for path in ("/-/search", "/-/search?q=", "/-/search?x=1"):
+        assert redirect_target(ds, path) == "/-/find", path
+
+
+@pytest.mark.parametrize(("query", "words"), [
+    ("q=//evil.example", "//evil.example"), ("q=https://evil.example/", "https://evil.example/"),
+    ("q=%0d%0aSet-Cookie:x", "\r\nSet-Cookie:x"), ("q=a%26b%3Dc%23d", "a&b=c#d"), ("q=" + "x" * 60_000, "x" * 60_000),
+    ("q=%D0%98%D1%80%D0%B0%D0%BA+%F0%9F%87%AE%F0%9F%87%B6", "Ирак 🇮🇶"), ("q=%ff%00", "\ufffd\x00"),
+], ids=lambda value: repr(value[:30]))
+def test_the_former_search_address_never_leads_off_the_site(ds, query, words):
+    response = get(ds, "/-/search?" + query)
+    location = response.headers["location"]
+    assert response.status_code == 302 and "set-cookie" not in response.headers
+    assert location.isascii() and not re.search(r"[\s\x00-\x1f]", location)
+    target = urllib.parse.urlsplit(location)
+    assert (target.scheme, target.netloc, target.path, target.fragment) == ("", "", "/-/find", "")
+    assert urllib.parse.parse_qs(target.query) == {"q": [words]}
+
+
+def test_the_former_search_address_leads_under_the_sites_base_url(ds):
+    under = Datasette(settings={"base_url": "/under/"})  # with the site's plugin, which ds registered
+    assert redirect_target(under, "/-/search?q=//evil.example") == "/under/-/find?q=%2F%2Fevil.example"
+    assert redirect_target(under, "/-/search") == "/under/-/find"
+
+
+def test_the_site_has_one_search_across_all_tables_and_no_plugin_for_another(ds):
+    plugins = {plugin["name"] for plugin in get_json(ds, "/-/plugins.json")}
+    assert "datasette-search-all" not in plugins and {"iraq-transition", "datasette-cluster-map"} <= plugins
+    shown = subprocess.run([sys.executable, "-m", "pip", "show", "datasette-search-all"], capture_output=True, text=True)
+    assert shown.returncode == 1 and "not found: datasette-search-all" in shown.stderr  # pip's metadata of this venv
+    for listing in ("pyproject.toml", "requirements.lock"):
+        assert "datasette-search-all" not in (REPO / listing).read_text(encoding="utf-8"), listing
 
 
 def test_source_page_leads_to_what_the_source_says(ds, db):
@@ -457,7 +500,7 @@ def test_every_page_says_its_licence_source_and_codebook_even_the_first_one_aske
     record page asked for first on a fresh server must say it all the same, and so must a canned query."""
     fresh = serve.datasette(site)
     for path in (f"/{DB}/quotes/singh-us-not-withdrawing-from-iraq", f"/{DB}/actors/iraq", f"/{DB}/quotes_by_speaker",
-                 site_config.CODEBOOK_URL, "/-/search?q=withdrawal", "/-/find?q=withdrawal", "/-/find"):
+                 site_config.CODEBOOK_URL, "/-/find?q=withdrawal", "/-/find"):
         page = get(fresh, path)
         assert page.status_code == 200, path
         assert site_config.LICENSE_URL in page.text and f'href="{site_config.CODEBOOK_URL}"' in page.text, path
@@ -774,7 +817,7 @@ def test_the_published_site_is_the_local_site(site):
     installs, options, extra = published_command()
     assert options == ["--metadata", "build/metadata.json"]  # no template or plugin directories: the package brings them
     assert installs[0].startswith("iraq-transition @ git+")
-    assert {f"{name}=={version(name)}" for name in ("datasette-cluster-map", "datasette-search-all")} == set(installs[1:])
+    assert installs[1:] == [f"datasette-cluster-map=={version('datasette-cluster-map')}"]
     assert "iraq_transition.site_plugin" in {entry.value for entry in entry_points(group="datasette")}
     settings = dict(zip(extra[1::3], extra[2::3]))
     assert settings == {name: {False: "off", True: "on"}.get(value, str(value)) for name, value in site_config.SETTINGS.items()}
@@ -788,7 +831,7 @@ def test_the_published_site_is_the_local_site(site):
     base = f"http://127.0.0.1:{port}"
     (source,) = sqlite3.connect(serve.database_path(site)).execute("select id from sources order by id limit 1").fetchone()
     paths = ["/", f"/{DB}/events", f"/{DB}/quotes/singh-us-not-withdrawing-from-iraq", f"/{DB}/sources/{source}",
-             f"/{DB}/occurred_and_planned", f"/{DB}/bases", "/-/search?q=withdrawal", "/-/find?q=withdrawal"]
+             f"/{DB}/occurred_and_planned", f"/{DB}/bases", "/-/search?q=withdrawal", "/-/find?q=withdrawal"]  # the first redirected
     timing = re.compile(r"Queries took [0-9.]+ms|(?<=10px solid #)[0-9a-f]{6}")  # the colour hashes the database's file
     try:
         wait_for(base + "/", published)

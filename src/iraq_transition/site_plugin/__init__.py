@@ -6,13 +6,15 @@ its package), their Python helpers (:mod:`..pages`, :mod:`..record_page`), the b
 plugins/sql_limits.py, one log line per error answer instead of a traceback with every local variable, row
 pages whose key does not have the parts of its table's primary key answered 404, list columns (JSON arrays) shown
 as lists in every HTML table, the search across all tables at ``/-/find`` (:mod:`..search_page`), where the
-header's search box leads, and each table's CSV file as the build wrote it at ``/-/csv/<table>.csv``.
+header's search box leads and ``/-/search`` (an earlier such search's address) redirects, and each table's CSV file
+as the build wrote it at ``/-/csv/<table>.csv``.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import urllib.parse
 import weakref
 from pathlib import Path
 
@@ -41,10 +43,10 @@ def startup(datasette) -> None:
 
 @hookimpl
 def register_routes(datasette):
-    """The search across all tables (:data:`FIND_PAGE`), and the row pages of the dataset's tables, ahead of
-    Datasette's own route for them: a key of more or fewer parts than the table's primary key is no row (404), where
-    Datasette 0.65 would run its query with values missing (a server error and its traceback) or ignore the parts
-    too many."""
+    """The search across all tables (:data:`FIND_PAGE`) and its former address (:func:`search_moved`), the row
+    pages of the dataset's tables, ahead of Datasette's own route for them: a key of more or fewer parts than the
+    table's primary key is no row (404), where Datasette 0.65 would run its query with values missing (a server error
+    and its traceback) or ignore the parts too many; and each table's published CSV file."""
     from datasette.utils import tilde_encode, urlsafe_components
     from datasette.utils.asgi import NotFound
     from datasette.views.row import RowView
@@ -71,7 +73,9 @@ def register_routes(datasette):
             raise NotFound(f"No published CSV file of a table called {name}")
         return AsgiFileDownload(path, filename=f"{name}.csv", content_type="text/csv; charset=utf-8")
 
-    return [(r"/-/find$", find), (route, row), (re.escape(PUBLISHED_CSV).replace(re.escape("{}"), r"(?P<name>\w+)") + "$", published_csv)]
+    csv_route = re.escape(PUBLISHED_CSV).replace(re.escape("{}"), r"(?P<name>\w+)") + "$"
+    return [(re.escape(FIND_URL) + "$", find), (re.escape(SEARCH_MOVED) + "$", search_moved), (route, row),
+            (csv_route, published_csv)]
 
 
 PUBLISHED_CSV = "/-/csv/{}.csv"
@@ -105,8 +109,11 @@ def render_cell(value, column, table, database, datasette):
     return pages.list_html(value, column, datasette.urls.database(database))
 
 
-FIND_PAGE = "find.html"
-"""The page of the search across all tables, at /-/find?q=..."""
+FIND_URL, FIND_PAGE = "/-/find", "find.html"
+"""Where the search across all tables answers (``/-/find?q=...``), and its page's template."""
+SEARCH_MOVED = "/-/search"
+"""Where the site's search across all tables once was (a plugin's page): bookmarks and links to it lead to
+:data:`FIND_URL`."""
 
 
 async def find(request, datasette):
@@ -124,6 +131,16 @@ async def find(request, datasette):
     return Response.html(await datasette.render_template(FIND_PAGE, context, request=request))
 
 
+async def search_moved(request, datasette):
+    """A redirect to the search across all tables with the words of ``q`` (any other parameter dropped): always to
+    the site's own :data:`FIND_URL`, under its ``base_url``, the words URL-encoded."""
+    from datasette.utils.asgi import Response
+
+    query = request.args.get("q")
+    target = datasette.urls.path(FIND_URL)
+    return Response.redirect(f"{target}?{urllib.parse.urlencode({'q': query})}" if query else target)
+
+
 @hookimpl
 def extra_template_vars(template, database, table, view_name, request, datasette):
     """The templates' helpers; on this dataset's pages what they show: the record of a record page, the seed
@@ -131,10 +148,6 @@ def extra_template_vars(template, database, table, view_name, request, datasette
     variables = {"table_body_html": pages.table_body_html, "page_order": pages.page_order}
     if template == CODEBOOK_PAGE:
         return variables | {"codebook_html": _codebook_html(), "metadata": datasette.metadata()}
-    if template == "search_all.html":  # datasette-search-all's page, which passes no metadata: the footer's licence
-        columns = {name: sorted(pages.list_columns()[name]) for name in site_config.FULL_TEXT}
-        lists = {"columns": columns, "max_items": pages.MAX_LIST_ITEMS, "max_characters": pages.MAX_LIST_CHARACTERS}
-        return variables | {"metadata": datasette.metadata(), "search_all_lists": lists}
     if template == "index.html":
         return _with(datasette, site_config.NAME, variables, undated=True)
     if database != site_config.NAME:
