@@ -31,7 +31,8 @@ from typing import Any
 from . import corroboration, forked, site_config
 from .codebook import codebook, to_html, to_markdown
 from .freshness import built_before, input_state, remember_build
-from .layout import CITATIONS, CSV_LINE_TERMINATOR, CollectionPlan, Table, collection_plans, sql_name, table_layout
+from .layout import (CITATIONS, CSV_LINE_TERMINATOR, CollectionPlan, Table, collection_plans, json_array, sql_name,
+                     table_layout)
 from .load import Project, ensure_real_directories
 from .models import COLLECTIONS, SCHEMA_VERSION, Record
 from .problems import UsageError, refuse, shown
@@ -114,7 +115,7 @@ def _citation_rows(plan: CollectionPlan, record_id: str, record: Record, spans: 
                 )
             yield (
                 plan.collection, record_id, part, position, citation.source, citation.quote, citation.prefix,
-                citation.suffix, json.dumps(citation.supports, ensure_ascii=False), *span,
+                citation.suffix, json_array(citation.supports), *span,
             )
 
 

