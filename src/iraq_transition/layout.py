@@ -403,5 +403,7 @@ def _within(name: str, getter: Getter) -> Getter:
 
 
 def json_array(values: list[str]) -> str:
-    """``values`` as a JSON array, as ``json.dumps(values, ensure_ascii=False)`` writes it, at a third of its cost."""
-    return f"[{', '.join(map(encode_basestring, values))}]"
+    """``values`` as a JSON array, written as every list column of the build is (no spaces, as SQLite's
+    ``json_group_array`` writes the views' and :mod:`.corroboration` the counted tables'), at a third of the cost of
+    ``json.dumps``."""
+    return f"[{','.join(map(encode_basestring, values))}]"
