@@ -331,6 +331,31 @@ def test_narrow_pages_with_sql_schemas_and_lists_fit_the_screen(server, browser)
         context.close()
 
 
+def test_on_a_narrow_screen_each_cell_is_labelled_by_its_own_column(server, browser):
+    """Datasette labels a narrow screen's cells in the database's column order; the site shows its columns in its own
+    (notes last): each cell's label is its column's heading, on every table page whose order differs."""
+    base, _ = server
+    context = browser.new_context(viewport={"width": 400, "height": 900})
+    page = context.new_page()
+    try:
+        wrong = {}
+        for table in ("sources", "actors", "events", "quotes", "force_levels", "bases", "force_levels_by_date",
+                      "citations", "quotes_with_speakers"):
+            page.goto(f"{base}/{DB}/{table}")
+            page.locator("table.rows-and-columns tbody tr").first.wait_for(state="attached")
+            headings = page.evaluate("() => [...document.querySelectorAll('table.rows-and-columns thead th')]"
+                                     ".map(th => th.dataset.column)")
+            labels = page.evaluate("() => [...document.querySelector('table.rows-and-columns tbody tr').children]"
+                                   ".map(td => JSON.parse(getComputedStyle(td, '::before').content))")
+            if labels != headings:
+                wrong[table] = [(label, heading) for label, heading in zip(labels, headings) if label != heading][:3]
+        assert not wrong
+        page.goto(f"{base}/{DB}/events")
+        screenshot(page, "events-narrow")
+    finally:
+        context.close()
+
+
 def test_facet_values_break_between_words_not_within_them(server, page):
     """A source's label (its headline, or its dates and file) in the facets reads whole words."""
     base, _ = server
