@@ -234,3 +234,18 @@ def test_a_table_page_shows_a_few_items_of_each_list_and_a_record_page_a_bounded
     record = get(hostile_ds, f"/{DB}/actors/many-aliases").text
     assert record.count("<li>alias number ") == record_page.MAX_LIST_ITEMS
     assert f"… and {len(MANY_ALIASES) - record_page.MAX_LIST_ITEMS:,} more" in record and len(record) < 100_000
+
+
+def test_a_quote_page_heads_its_words_as_the_speakers_not_the_sites(ds, db):
+    """A quote's page shows its words in quotation marks, said by its speaker (linked) as the source describes them;
+    other records' pages have no such line."""
+    for quote_id, text, speaker_id, described, speaker in db.execute(
+            "select q.id, q.text, q.speaker_id, q.speaker_as_described, a.name from quotes q "
+            "join actors a on a.id = q.speaker_id"):
+        page = get(ds, f"/{DB}/quotes/{tilde_encode(quote_id)}").text
+        heading = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1)
+        assert heading == f"“{escape(text)}”"
+        said = re.search(r'<p class="said-by">(.*?)</p>', page, re.S).group(1)
+        assert f'/{DB}/actors/{tilde_encode(speaker_id)}"' in said and str(escape(speaker)) in said
+        assert said.endswith(f"described in the source as “{escape(described)}”.")
+    assert 'class="said-by"' not in get(ds, f"/{DB}/events/us-iraq-two-phase-transition-agreement").text

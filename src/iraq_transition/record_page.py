@@ -25,6 +25,8 @@ from .models import COLLECTIONS
 from .pages import (RECORD_PAIR, keyed_tables, list_cell, list_items, page_order, record_key, record_link, row_name,
                     row_url, seed_numbers, with_seed_links)
 
+SPEAKER, SPEAKER_AS_DESCRIBED = "speaker_id", "speaker_as_described"
+"""A quote's columns that say whose words its label is: its page's heading says so."""
 UNKNOWN = Markup('<span class="unknown" title="not given: null">—</span>')
 MAX_REFERRERS = 100
 """Records listed per kind of reference to a record; the rest behind a link to the table filtered."""
@@ -116,6 +118,7 @@ class RecordPage:
     passages: list[Passage] = field(default_factory=list)
     more_passages: int = 0  # how many more cited spans than those listed
     passages_url: str = ""  # the source's cited passages as a table
+    said_by: Markup | None = None  # a quote's speaker, linked, and as the source describes them: the words are theirs
 
 
 def span_anchor(start: int, end: int) -> str:
@@ -147,6 +150,9 @@ def record_page(connection, table_name: str, key: tuple[str, ...], base: str) ->
     if named_key := record_key(table.name):
         label = row_name(named_key, row)
     page = RecordPage(table.name, row.get("id") if collection else None, label or ", ".join(map(str, key)), fields)
+    if SPEAKER in row and row.get(SPEAKER_AS_DESCRIBED):
+        page.said_by = Markup("{}, described in the source as “{}”").format(
+            render.link(table.column(SPEAKER).references, row[SPEAKER]), row[SPEAKER_AS_DESCRIBED])
     if collection is None:
         return page
     record_id = row["id"]
