@@ -231,7 +231,8 @@ def test_github_format_escapes_annotations(tiny, cli):
     ) in done.out.splitlines()
     assert (
         "::error file=data/events/bad-enum.yaml,line=5,col=9,title=events/bad-enum::"
-        "status: expected one of occurred, announced, planned, expected; got 'happened'"
+        "status: expected one of occurred, announced, planned, expected; got 'happened': write one of them "
+        "(docs/codebook.md says what each means)"
     ) in done.out.splitlines()
 
 
@@ -427,6 +428,22 @@ def test_github_annotations_show_other_control_characters_and_overrides_as_escap
     assert done.code == 1
     assert "\x1b" not in done.out and "\u202e" not in done.out
     assert "a\\x1b[31mb\\u202ec" in done.out
+
+
+@pytest.mark.parametrize("value, said", [
+    ("plannedd", "status: expected one of occurred, announced, planned, expected; got 'plannedd': did you mean 'planned'?"),
+    ("happened", "status: expected one of occurred, announced, planned, expected; got 'happened': write one of them "
+                 "(docs/codebook.md says what each means)"),
+    ("null", "status: no value: write one of occurred, announced, planned, expected (docs/codebook.md says what each "
+             "means)"),
+])
+def test_a_value_outside_its_vocabulary_says_what_to_write(repo, value, said):
+    path = repo / "data/events/us-iraq-two-phase-transition-agreement.yaml"
+    text = path.read_text(encoding="utf-8")
+    status = next(line for line in text.splitlines() if line.startswith("status: "))
+    file = RecordFile(path, "data/events/x.yaml", "events", path.stem)
+    problems = check_file(file, text.replace(status, f"status: {value}").encode()).problems
+    assert [f"{problem.field}: {problem.message}" for problem in problems if problem.field == "status"] == [said]
 
 
 YAML_PIECES = ["id: x\n", "title: ", "- ", "  ", "\t", "&a ", "*a ", "!!str ", "? ", ": ", "[", "]", "{", "}", ",",

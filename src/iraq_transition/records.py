@@ -232,7 +232,11 @@ def _worded(model: type[BaseModel], error: dict) -> Issue:
     if kind == "literal_error":
         allowed = typing.get_args(inner_type(type_at(model, loc)))
         expected = ", ".join(map(str, allowed)) if allowed else ctx.get("expected", "")
-        return Issue(loc, f"expected one of {expected}; got {_shorten(value)}")
+        if value is None:
+            return Issue(loc, f"no value: write one of {expected} (docs/codebook.md says what each means)")
+        guess = difflib.get_close_matches(value, list(map(str, allowed)), n=1) if isinstance(value, str) else []
+        advice = f"did you mean {guess[0]!r}?" if guess else "write one of them (docs/codebook.md says what each means)"
+        return Issue(loc, f"expected one of {expected}; got {_shorten(value)}: {advice}")
     if kind == "string_unicode" or (kind == "string_pattern_mismatch" and ctx.get("pattern") == models.TEXT_PATTERN):
         return Issue(loc, models.text_problem(value))
     if kind == "string_pattern_mismatch":
