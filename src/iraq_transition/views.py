@@ -149,8 +149,8 @@ def _quotes_with_speakers() -> View:
 def _force_levels_by_date() -> View:
     return _view(
         "force_levels_by_date",
-        "Every personnel figure by the date it holds, with the force's name and the source's own wording; "
-        "conflicting figures stand side by side, never averaged. " + ONE_ROW.format("figure", "sort_date, country"),
+        "Every personnel figure by the date it holds, with the force's name, the source's own wording and the sources "
+        "that give it; conflicting figures stand side by side, never averaged. " + ONE_ROW.format("figure", "sort_date, country"),
         ("id",),
         [
             _copy("f", "force_levels", "as_of_sort", "sort_date", description=SORT_DATE),
@@ -160,6 +160,10 @@ def _force_levels_by_date() -> View:
             _label("a", "actors", "force", "Name of the force or state deploying the personnel"),
             *(_copy("f", "force_levels", name) for name in (
                 "measure", "status", "best", "low", "high", "qualifier", "wording")),
+            _own("source_ids", "array", "Ids of the sources that give the figure, in id order. A JSON array.",
+                 _source_array("force_levels", "f", "c.source_id"), required=True),
+            _own("sources", "array", "Labels of those sources (sources.label), in the same order. A JSON array.",
+                 _source_array("force_levels", "f", f"s.{sql_name(label_column('sources'))}"), required=True),
             _copy("f", "force_levels", "id", references="force_levels"),
         ],
         "FROM force_levels f JOIN actors a ON a.id = f.actor\nORDER BY f.as_of_sort, f.country, f.id",
