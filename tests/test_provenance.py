@@ -172,6 +172,17 @@ def test_a_force_level_s_numbers_are_those_its_wording_states(cli, repo_copy):
     assert "it states: 2,500" in problems[0]["message"]
 
 
+@pytest.mark.parametrize("wording", ["1" * 5000, "1" + ",000" * 1500])
+@pytest.mark.parametrize("status", ["", "plannedd"])  # valid, or checked in part
+def test_a_wording_of_thousands_of_digits_states_no_figure_and_stops_nothing(cli, repo_copy, wording, status):
+    path = repo_copy / "data/force_levels/us-remaining-forces-leave-iraq-by-end-2026.yaml"
+    text = path.read_text().replace("wording: the remaining forces departing by the end of 2026", f"wording: '{wording}'")
+    path.write_text(re.sub(r"\nstatus: .*\n", f"\nstatus: {status}\n", text) if status else text)
+    problems = _problems(cli, repo_copy)  # exit 1, not 3
+    assert {p["field"] for p in problems} == ({"status"} if status else {"citations.0.supports"})
+    assert all(p["line"] >= 1 and p["col"] >= 1 for p in problems)
+
+
 NOT_A_WITHDRAWAL = Path("data/quotes/senior-us-official-not-a-withdrawal-but-a-transition.yaml")
 SINGH = Path("data/quotes/singh-us-not-withdrawing-from-iraq.yaml")
 TROOPS_2021 = Path("data/force_levels/us-troops-iraq-approximately-2500-2021.yaml")

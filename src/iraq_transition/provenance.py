@@ -153,9 +153,14 @@ NUMBER = re.compile(r"(?<![\d,])\d{1,3}(?:,\d{3})+(?![\d,])|\d+")
 """A number as the sources write it: digits, thousands grouped by commas or not ("2,500", "900")."""
 
 
+MAX_DIGITS = 18
+"""Digits of the longest number read from a wording: a longer run of digits states no figure (Python refuses to read
+one of over 4,300 digits, and reading one costs time that grows faster than its length)."""
+
+
 def stated_numbers(wording: str) -> set[int]:
-    """The numbers a wording states in digits."""
-    return {int(match.replace(",", "")) for match in NUMBER.findall(wording)}
+    """The numbers a wording states in digits (of at most :data:`MAX_DIGITS`)."""
+    return {int(digits) for match in NUMBER.findall(wording) if len(digits := match.replace(",", "")) <= MAX_DIGITS}
 
 
 def holds(words: str, text: str) -> bool:
