@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import errno
 import hashlib
 import json
@@ -584,16 +585,37 @@ def test_a_forked_parts_full_disk_or_sqlite_failure_is_reported_as_the_builds_ow
     monkeypatch.setattr(build, "BATCH", 2)  # forked
     for failure, said in [(full, "no room writing build/csv/claim_corroboration.csv (No space left on device): "
                                  "free some disk space"),
-                          (broken, "SQLite could not write the database (disk I/O error): free some disk space")]:
+                          (broken, "SQLite could not write the database (disk I/O error): free some disk space"),
+                          (MemoryError(), "not enough memory to build: close other programs")]:
         def fail(*args, failure=failure):
             raise failure
 
         monkeypatch.setattr(build, part, fail)
-        with pytest.raises((OSError, sqlite3.Error)) as raised:
+        with pytest.raises((OSError, sqlite3.Error, MemoryError)) as raised:
             build.build(dataset, out)
+        assert type(raised.value) is type(failure)
         assert build._failure(raised.value, out).startswith(said)
         assert _files(out) == before
         assert _litter(small) == []
+
+
+@pytest.mark.parametrize("failure", [csv.Error("a bug"), sqlite3.OperationalError("no such table: nope")])
+def test_a_forked_parts_failure_comes_back_as_its_own_class_never_as_another_of_its_name(
+        small: Path, monkeypatch, failure):
+    """A failure is known by its module and name: csv's Error is no SQLite error (a bug: raised as one, with the
+    traceback), SQLite's OperationalError comes back as itself."""
+    dataset, problems = validate_project(Project(small))
+    assert problems == []
+
+    def fail(*args):
+        raise failure
+
+    monkeypatch.setattr(build, "BATCH", 2)  # forked
+    monkeypatch.setattr(build, "_write_counted", fail)
+    expected = RuntimeError if isinstance(failure, csv.Error) else type(failure)
+    with pytest.raises(expected) as raised:
+        build.build(dataset, small / "build")
+    assert type(raised.value) is expected and str(failure) in str(raised.value)
 
 
 def _litter(parent: Path) -> list[str]:

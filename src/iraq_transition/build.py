@@ -65,7 +65,7 @@ class BuildError(Exception):
     """The database came out inconsistent although the records validated (a bug, not a data error)."""
 
 
-FORKED_FAILURES = (BuildError, UsageError, OSError, sqlite3.Error)
+FORKED_FAILURES = (BuildError, UsageError, OSError, sqlite3.Error, MemoryError)
 """The failures of a part of the build done in a forked process (:mod:`.forked`) that are raised in the build as
 they were, to be reported as the build's own; any other is a bug."""
 
@@ -432,9 +432,11 @@ SQLITE_ENVIRONMENT = (
 
 
 def _failure(error: Exception, out: Path) -> str:
-    """The one line that says why the build failed and what to do; SQLite errors other than the machine's are
-    bugs, raised again."""
+    """The one line that says why the build failed (the disk, the memory, SQLite) and what to do; SQLite errors other
+    than the machine's are bugs, raised again."""
     unchanged = f"{out} is left as it was"
+    if isinstance(error, MemoryError):
+        return f"not enough memory to build: close other programs, or build on a machine with more; {unchanged}"
     if isinstance(error, sqlite3.Error):
         if not (error.sqlite_errorname or "").startswith(SQLITE_ENVIRONMENT):
             raise error
@@ -463,7 +465,7 @@ def run(args) -> int:
     try:
         dataset, problems = validate_project(project, use_cache=use_cache, cache_dir=cache_dir)
         counts = {} if problems else build(dataset, out)
-    except (OSError, sqlite3.Error, BuildError) as error:
+    except (OSError, sqlite3.Error, BuildError, MemoryError) as error:
         print(shown(f"iraq-transition build: {_failure(error, Path(os.path.abspath(out)))}"), file=sys.stderr)
         return 1
     if problems:

@@ -86,13 +86,29 @@ class Stream:
             return 1
 
     def _raise(self, kinds: list[str], arguments: tuple, attributes: dict[str, Any], trace: str) -> None:
-        for kind in self.passed:
-            if kind.__name__ in kinds:
-                error = kind(*arguments)
-                for name, value in attributes.items():
-                    setattr(error, name, value)
-                raise error
-        raise RuntimeError(f"a forked process of the build failed:\n{trace}")
+        """Raise the failure described by :func:`_described`: as its own class where that is one of ``passed`` or
+        of their subclasses (by module and name), else as the nearest of its bases that is."""
+        known = {_name(kind): kind for kind in _with_subclasses(self.passed)}
+        kind = next((known[name] for name in kinds if name in known), None)
+        if kind is None:
+            raise RuntimeError(f"a forked process of the build failed:\n{trace}")
+        error = kind(*arguments)
+        for name, value in attributes.items():
+            setattr(error, name, value)
+        raise error
+
+
+def _name(kind: type) -> str:
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _with_subclasses(kinds: tuple[type, ...]) -> list[type]:
+    found, todo = [], list(kinds)
+    while todo:
+        kind = todo.pop()
+        found.append(kind)
+        todo += kind.__subclasses__()
+    return found
 
 
 KEPT = ("filename", "sqlite_errorcode", "sqlite_errorname")
@@ -100,15 +116,15 @@ KEPT = ("filename", "sqlite_errorcode", "sqlite_errorname")
 
 
 def _described(error: Exception) -> tuple[list[str], tuple, dict[str, Any], str]:
-    """What the parent needs to raise ``error`` again: the names of its class and their bases, its arguments (its
-    message alone where they are not plain data), its :data:`KEPT` attributes, and its traceback."""
+    """What the parent needs to raise ``error`` again: the module and name of its class and of their bases, its
+    arguments (its message alone where they are not plain data), its :data:`KEPT` attributes, and its traceback."""
     arguments = error.args
     try:
         marshal.dumps(arguments)
     except ValueError:
         arguments = (str(error),)
     attributes = {name: getattr(error, name) for name in KEPT if isinstance(getattr(error, name, None), (str, int))}
-    return [kind.__name__ for kind in type(error).__mro__], arguments, attributes, traceback.format_exc()
+    return [_name(kind) for kind in type(error).__mro__], arguments, attributes, traceback.format_exc()
 
 
 @contextlib.contextmanager
@@ -142,7 +158,7 @@ def _read(frames: BinaryIO) -> tuple:
     size = LENGTH.unpack(head)[0] if len(head) == LENGTH.size else 0
     data = frames.read(size) if size else b""
     if not data or len(data) != size:
-        return ("failed", ["OSError"], ("a forked process of the build ended before it was done (killed, or out of "
+        return ("failed", [_name(OSError)], ("a forked process of the build ended before it was done (killed, or out of "
                                         "memory?): build again",), {}, "")
     return marshal.loads(data)
 
