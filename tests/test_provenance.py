@@ -116,6 +116,14 @@ def test_a_part_that_fails_takes_the_names_of_its_values_with_it(cli, repo_copy)
     assert _fields(cli, repo_copy) == [("unsupported-value", "date"), ("unknown-field", "place.town")]
 
 
+def test_an_unknown_field_named_in_supports_is_reported_with_the_support_that_names_it(cli, repo_copy):
+    """An unknown field holds no value: a support naming it is wrong now, not only once the field is gone."""
+    path = repo_copy / AIM_2026
+    path.write_text(path.read_text().replace("status: planned\n", "status: planned\nbogus: 1\n").replace(
+        "      - status\n", "      - status\n      - bogus\n", 1))
+    assert _fields(cli, repo_copy) == [("unknown-field", "bogus"), ("support-unknown", "citations.0.supports.1")]
+
+
 @pytest.mark.parametrize("change", [
     ("    quote: with the aim", "    quote: 2026\n    prefix: with the aim"),  # a quote that is no text
     ("citations:\n", "editorial:\n  - basis: From a briefing.\ncitations:\n"),  # an editorial entry of no fields

@@ -25,6 +25,7 @@ from .models import COLLECTIONS, Record
 from .problems import CODES, Issue, Problem
 from .provenance import support_issues
 from .seeds import OUTSIDE_SEEDS, is_seed_name
+from .vocabularies import RENAMED
 
 
 @dataclass
@@ -115,9 +116,11 @@ def partial_support_issues(model: type[Record], content: dict, errors: list[dict
     such a relation: each judges a value by itself, against the citations, the editorial entries and, for a force
     level's figures, its wording. So a record those validators refuse (their error is the record's, with all its
     fields valid) gets the issues it would get with the relation kept, and only those."""
-    failed = {str(error["loc"][0]) for error in errors if error["loc"]}
+    specs = field_specs(model)
+    names = {spec.name for spec in specs}  # an unknown key failed too, but names no value: a support naming it is wrong
+    failed = {str(error["loc"][0]) for error in errors if error["loc"]} & names
     values = {}
-    for spec in field_specs(model):
+    for spec in specs:
         if spec.name in failed:
             values[spec.name] = [] if spec.is_list else None
         elif spec.name in content:
@@ -235,7 +238,12 @@ def _worded(model: type[BaseModel], error: dict) -> Issue:
         if value is None:
             return Issue(loc, f"no value: write one of {expected} (docs/codebook.md says what each means)")
         guess = difflib.get_close_matches(value, list(map(str, allowed)), n=1) if isinstance(value, str) else []
-        advice = f"did you mean {guess[0]!r}?" if guess else "write one of them (docs/codebook.md says what each means)"
+        if isinstance(value, str) and RENAMED.get(value) in allowed:
+            advice = f"the value is now called {RENAMED[value]!r}"
+        elif guess:
+            advice = f"did you mean {guess[0]!r}?"
+        else:
+            advice = "write one of them (docs/codebook.md says what each means)"
         return Issue(loc, f"expected one of {expected}; got {_shorten(value)}: {advice}")
     if kind == "string_unicode" or (kind == "string_pattern_mismatch" and ctx.get("pattern") == models.TEXT_PATTERN):
         return Issue(loc, models.text_problem(value))

@@ -131,3 +131,5 @@ VOCABULARIES: dict[object, dict[str, str]] = {
 }
 """The meaning of each value of every controlled vocabulary (the ``Literal`` types of :mod:`.models`), for the codebook; a test
 keeps it complete."""
+RENAMED: dict[str, str] = {"perpetrator": "agent"}
+"""Values a vocabulary once had, and what they are called now: a record that still writes one is told."""
