@@ -197,7 +197,7 @@ def test_search_across_all_tables_from_any_page_leads_to_the_records(server, pag
     screenshot(page, "find")
     page.locator("#find-quotes a.hit", has_text=quote).click()
     page.wait_for_url(f"**/{DB}/quotes/{quote_id}")
-    assert page.locator("h1").inner_text() == quote
+    assert page.locator("h1").inner_text() == f"“{quote}”"  # the words are the speaker's: in quotation marks
 
 
 def test_narrow_search_page_fits_the_screen(server, browser):
