@@ -249,3 +249,17 @@ def test_a_quote_page_heads_its_words_as_the_speakers_not_the_sites(ds, db):
         assert f'/{DB}/actors/{tilde_encode(speaker_id)}"' in said and str(escape(speaker)) in said
         assert said.endswith(f"described in the source as “{escape(described)}”.")
     assert 'class="said-by"' not in get(ds, f"/{DB}/events/us-iraq-two-phase-transition-agreement").text
+
+
+def test_each_force_level_figure_says_which_sources_give_it(db):
+    """force_levels_by_date gives each figure's sources (ids and labels, in id order) as its citations name them."""
+    cited = {}
+    for record_id, source_id, label in db.execute(
+            "select c.record_id, c.source_id, s.label from citations c join sources s on s.id = c.source_id "
+            "where c.record_type = 'force_levels' order by c.record_id, c.source_id"):
+        ids, labels = cited.setdefault(record_id, ([], []))
+        if source_id not in ids:
+            ids.append(source_id)
+            labels.append(label)
+    rows = db.execute("select id, source_ids, sources from force_levels_by_date").fetchall()
+    assert rows and {row[0]: (json.loads(row[1]), json.loads(row[2])) for row in rows} == cited
