@@ -67,10 +67,9 @@ def browser(chromium_path):
         browser.close()
 
 
-@pytest.fixture
-def page(browser):
-    """A fresh page that aborts every request to a host other than the local server."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def _local_page(browser, width: int):
+    """A fresh page ``width`` pixels wide that aborts every request to a host other than the local server."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
     blocked: list[str] = []
 
     def only_local(route):
@@ -85,6 +84,18 @@ def page(browser):
     page.blocked = blocked
     yield page
     context.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page as wide as a laptop's screen (1280 px), only the local server reached."""
+    yield from _local_page(browser, 1280)
+
+
+@pytest.fixture
+def narrow_page(browser):
+    """A fresh page as wide as a phone's screen (400 px), only the local server reached."""
+    yield from _local_page(browser, 400)
 
 
 def screenshot(page, name: str) -> None:
@@ -200,21 +211,16 @@ def test_search_across_all_tables_from_any_page_leads_to_the_records(server, pag
     assert page.locator("h1").inner_text() == f"“{quote}”"  # the words are the speaker's: in quotation marks
 
 
-def test_narrow_search_page_fits_the_screen(server, browser):
+def test_narrow_search_page_fits_the_screen(server, narrow_page):
     base, _ = server
-    context = browser.new_context(viewport={"width": 400, "height": 900})
-    page = context.new_page()
-    try:
-        for query in ("withdrawal", "x" * 150):
-            page.goto(f"{base}/-/find?" + urllib.parse.urlencode({"q": query}))
-            page.locator("form.find").wait_for(state="visible")
-            assert page.evaluate("document.documentElement.scrollWidth") <= 400, query
-        page.goto(f"{base}/-/find?q=withdrawal")
-        assert page.locator("section.find-table a.hit").count() > 10
-        assert page.locator("footer").inner_text().count("CC-BY-4.0") == 1
-        screenshot(page, "find-narrow")
-    finally:
-        context.close()
+    for query in ("withdrawal", "x" * 150):
+        narrow_page.goto(f"{base}/-/find?" + urllib.parse.urlencode({"q": query}))
+        narrow_page.locator("form.find").wait_for(state="visible")
+        assert narrow_page.evaluate("document.documentElement.scrollWidth") <= 400, query
+    narrow_page.goto(f"{base}/-/find?q=withdrawal")
+    assert narrow_page.locator("section.find-table a.hit").count() > 10
+    assert narrow_page.locator("footer").inner_text().count("CC-BY-4.0") == 1
+    screenshot(narrow_page, "find-narrow")
 
 
 def test_the_former_search_address_lands_on_the_find_page_with_its_results(server, page):
@@ -250,27 +256,22 @@ def test_a_citation_leads_to_its_span_highlighted_in_its_article(server, page):
     screenshot(page, "evidence-view")
 
 
-def test_narrow_home_page_timeline_links_events_and_lists_the_undated(server, browser):
+def test_narrow_home_page_timeline_links_events_and_lists_the_undated(server, narrow_page):
     base, database = server
-    context = browser.new_context(viewport={"width": 400, "height": 900})
-    page = context.new_page()
-    try:
-        page.goto(base + "/")
-        figure = page.locator("figure.timeline")
-        figure.wait_for(state="visible")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 400  # the page fits; the picture scrolls
-        links = page.locator("figure.timeline svg a g.event")
-        with sqlite3.connect(database) as connection:
-            dated = connection.execute("select count(*) from events where date_value is not null").fetchone()[0]
-            undated = [t for (t,) in connection.execute("select title from events where date_value is null")]
-        assert links.count() == dated
-        assert sorted(page.locator("#undated-events li a").all_inner_texts()) == sorted(undated)
-        first = page.locator("figure.timeline svg a").first
-        event_id = first.locator("g.event").get_attribute("data-id")
-        assert first.get_attribute("href").endswith(f"/{DB}/events/{event_id}")
-        screenshot(page, "home-narrow")
-    finally:
-        context.close()
+    narrow_page.goto(base + "/")
+    figure = narrow_page.locator("figure.timeline")
+    figure.wait_for(state="visible")
+    assert narrow_page.evaluate("document.documentElement.scrollWidth") <= 400  # the page fits; the picture scrolls
+    links = narrow_page.locator("figure.timeline svg a g.event")
+    with sqlite3.connect(database) as connection:
+        dated = connection.execute("select count(*) from events where date_value is not null").fetchone()[0]
+        undated = [t for (t,) in connection.execute("select title from events where date_value is null")]
+    assert links.count() == dated
+    assert sorted(narrow_page.locator("#undated-events li a").all_inner_texts()) == sorted(undated)
+    first = narrow_page.locator("figure.timeline svg a").first
+    event_id = first.locator("g.event").get_attribute("data-id")
+    assert first.get_attribute("href").endswith(f"/{DB}/events/{event_id}")
+    screenshot(narrow_page, "home-narrow")
 
 
 def test_map_popups_name_the_place_its_country_and_posture(server, page):
@@ -307,53 +308,43 @@ def narrow_pages(database) -> list[str]:
     return [*queries, f"/{DB}/corroboration", f"/{DB}/claim_corroboration", f"/{DB}/events", row, "/codebook"]
 
 
-def test_narrow_pages_with_sql_schemas_and_lists_fit_the_screen(server, browser):
+def test_narrow_pages_with_sql_schemas_and_lists_fit_the_screen(server, narrow_page):
     """SQL and schemas wrap or scroll inside their own box: the page never scrolls sideways."""
     base, database = server
-    context = browser.new_context(viewport={"width": 400, "height": 900})
-    page = context.new_page()
-    try:
-        wide = {}
-        for path in narrow_pages(database):
-            page.goto(base + path)
-            page.locator("footer").wait_for(state="visible")
-            if (width := page.evaluate("document.documentElement.scrollWidth")) > 400:
-                wide[path] = width
-        assert not wide
-        assert page.locator("pre code").first.evaluate("e => e.parentElement.scrollWidth > e.parentElement.clientWidth")
-        page.goto(f"{base}/{DB}/quotes_by_speaker?speaker=")
-        assert page.locator("pre#sql-query").bounding_box()["width"] <= 400
-        screenshot(page, "query-narrow")
-        page.goto(f"{base}/{DB}/corroboration")
-        page.locator("pre.wrapped-sql").scroll_into_view_if_needed()
-        screenshot(page, "schema-narrow")
-    finally:
-        context.close()
+    wide = {}
+    for path in narrow_pages(database):
+        narrow_page.goto(base + path)
+        narrow_page.locator("footer").wait_for(state="visible")
+        if (width := narrow_page.evaluate("document.documentElement.scrollWidth")) > 400:
+            wide[path] = width
+    assert not wide
+    assert narrow_page.locator("pre code").first.evaluate("e => e.parentElement.scrollWidth > e.parentElement.clientWidth")
+    narrow_page.goto(f"{base}/{DB}/quotes_by_speaker?speaker=")
+    assert narrow_page.locator("pre#sql-query").bounding_box()["width"] <= 400
+    screenshot(narrow_page, "query-narrow")
+    narrow_page.goto(f"{base}/{DB}/corroboration")
+    narrow_page.locator("pre.wrapped-sql").scroll_into_view_if_needed()
+    screenshot(narrow_page, "schema-narrow")
 
 
-def test_on_a_narrow_screen_each_cell_is_labelled_by_its_own_column(server, browser):
+def test_on_a_narrow_screen_each_cell_is_labelled_by_its_own_column(server, narrow_page):
     """Datasette labels a narrow screen's cells in the database's column order; the site shows its columns in its own
     (notes last): each cell's label is its column's heading, on every table page whose order differs."""
     base, _ = server
-    context = browser.new_context(viewport={"width": 400, "height": 900})
-    page = context.new_page()
-    try:
-        wrong = {}
-        for table in ("sources", "actors", "events", "quotes", "force_levels", "bases", "force_levels_by_date",
-                      "citations", "quotes_with_speakers"):
-            page.goto(f"{base}/{DB}/{table}")
-            page.locator("table.rows-and-columns tbody tr").first.wait_for(state="attached")
-            headings = page.evaluate("() => [...document.querySelectorAll('table.rows-and-columns thead th')]"
-                                     ".map(th => th.dataset.column)")
-            labels = page.evaluate("() => [...document.querySelector('table.rows-and-columns tbody tr').children]"
-                                   ".map(td => JSON.parse(getComputedStyle(td, '::before').content))")
-            if labels != headings:
-                wrong[table] = [(label, heading) for label, heading in zip(labels, headings) if label != heading][:3]
-        assert not wrong
-        page.goto(f"{base}/{DB}/events")
-        screenshot(page, "events-narrow")
-    finally:
-        context.close()
+    wrong = {}
+    for table in ("sources", "actors", "events", "quotes", "force_levels", "bases", "force_levels_by_date",
+                  "citations", "quotes_with_speakers"):
+        narrow_page.goto(f"{base}/{DB}/{table}")
+        narrow_page.locator("table.rows-and-columns tbody tr").first.wait_for(state="attached")
+        headings = narrow_page.evaluate("() => [...document.querySelectorAll('table.rows-and-columns thead th')]"
+                                 ".map(th => th.dataset.column)")
+        labels = narrow_page.evaluate("() => [...document.querySelector('table.rows-and-columns tbody tr').children]"
+                               ".map(td => JSON.parse(getComputedStyle(td, '::before').content))")
+        if labels != headings:
+            wrong[table] = [(label, heading) for label, heading in zip(labels, headings) if label != heading][:3]
+    assert not wrong
+    narrow_page.goto(f"{base}/{DB}/events")
+    screenshot(narrow_page, "events-narrow")
 
 
 def test_facet_values_break_between_words_not_within_them(server, page):
