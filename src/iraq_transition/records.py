@@ -121,14 +121,14 @@ def partial_support_issues(model: type[Record], content: dict, errors: list[dict
     failed = {str(error["loc"][0]) for error in errors if error["loc"]} & names
     values = {}
     for spec in specs:
-        if spec.name in failed:
-            values[spec.name] = [] if spec.is_list else None
-        elif spec.name in content:
+        if spec.name in content and spec.name not in failed:
             try:
                 values[spec.name] = _field_adapter(model, spec.name).validate_python(content[spec.name])
+                continue
             except ValidationError:  # valid in the record, not alone (a rule of the model's shaped it): as failed
                 failed.add(spec.name)
-                values[spec.name] = [] if spec.is_list else None
+        if spec.name in failed:
+            values[spec.name] = [] if spec.is_list else None
     if not failed.isdisjoint(JUDGED_BY):
         return []
     record = model.model_construct(**values)
@@ -211,6 +211,15 @@ _CODES = {"missing": "missing-field", "extra_forbidden": "unknown-field", "int_f
 every other kind wrong-value."""
 
 
+MEANINGS = "(docs/codebook.md says what each means)"
+"""Where a vocabulary's values are explained, as its problems say."""
+
+
+def _closest(value: Any, choices: list[str]) -> str | None:
+    """The choice ``value`` (text) is likely a slip for, if any."""
+    return next(iter(difflib.get_close_matches(value, choices, n=1)), None) if isinstance(value, str) else None
+
+
 def _issue(model: type[BaseModel], error: dict) -> Issue:
     """Contributor-language wording of one Pydantic error, with its code (:data:`.problems.CODES`)."""
     kind = error["type"]
@@ -229,21 +238,20 @@ def _worded(model: type[BaseModel], error: dict) -> Issue:
     if kind == "extra_forbidden":
         parent = inner_type(type_at(model, loc[:-1]))
         allowed = list(parent.model_fields) if is_model(parent) else []
-        guess = difflib.get_close_matches(name, allowed, n=1)
-        hint = f"did you mean {guess[0]!r}? " if guess else ""
+        guess = _closest(name, allowed)
+        hint = f"did you mean {guess!r}? " if guess else ""
         return Issue(loc, f"unknown field {name!r}; {hint}Allowed: {', '.join(allowed)}", "key")
     if kind == "literal_error":
         allowed = typing.get_args(inner_type(type_at(model, loc)))
         expected = ", ".join(map(str, allowed)) if allowed else ctx.get("expected", "")
         if value is None:
-            return Issue(loc, f"no value: write one of {expected} (docs/codebook.md says what each means)")
-        guess = difflib.get_close_matches(value, list(map(str, allowed)), n=1) if isinstance(value, str) else []
+            return Issue(loc, f"no value: write one of {expected} {MEANINGS}")
         if isinstance(value, str) and RENAMED.get(value) in allowed:
             advice = f"the value is now called {RENAMED[value]!r}"
-        elif guess:
-            advice = f"did you mean {guess[0]!r}?"
+        elif guess := _closest(value, list(map(str, allowed))):
+            advice = f"did you mean {guess!r}?"
         else:
-            advice = "write one of them (docs/codebook.md says what each means)"
+            advice = f"write one of them {MEANINGS}"
         return Issue(loc, f"expected one of {expected}; got {_shorten(value)}: {advice}")
     if kind == "string_unicode" or (kind == "string_pattern_mismatch" and ctx.get("pattern") == models.TEXT_PATTERN):
         return Issue(loc, models.text_problem(value))
