@@ -252,8 +252,9 @@ def write_tables(dataset: Dataset, directory: Path) -> tuple[dict[str, int], str
     with _database(directory / DATABASE) as connection, _csv_files(directory / CSV_DIR) as files:
         writers = {table.name: _csv_writer(files[table.name]) for table in tables.values()}
         timeline = Timeline()
+        forking = dataset.size > BATCH  # fewer records: one batch, nothing to do meanwhile
         made = forked.Stream(lambda: _made_rows(dataset, timeline), timeline.svg, dataset.reconnect,
-                             FORKED_FAILURES, fork=dataset.size > BATCH)
+                             FORKED_FAILURES, fork=forking)
         with contextlib.closing(iter(made)) as batches:  # closed: a maker of its own is stopped at once
             for index, size, rows, reported in batches:
                 plan = plans[index]
@@ -273,8 +274,7 @@ def write_tables(dataset: Dataset, directory: Path) -> tuple[dict[str, int], str
         _finish_database(connection)
         for file in files.values():
             file.flush()  # nothing buffered is copied into a forked process
-        with forked.meanwhile(lambda: _write_counted(directory / DATABASE, files), FORKED_FAILURES,
-                              fork=dataset.size > BATCH):
+        with forked.meanwhile(lambda: _write_counted(directory / DATABASE, files), FORKED_FAILURES, fork=forking):
             _write_views(connection, files)
     return counts, svg
 

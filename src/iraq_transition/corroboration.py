@@ -15,9 +15,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterable
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
 
-from .layout import CITATIONS, Column, Table, table
+from .layout import CITATIONS, Column, Table, json_array, table
 from .views import ONE_ROW
 
 _COUNTS = (
@@ -139,7 +138,7 @@ class Counts:
             report, group = self.reports.report, self.reports.group
             counted[distinct] = (len(sources), len({report.get(source, source) for source in sources}),
                                  len({group.get(source, source) for source in sources}),
-                                 f"[{','.join(map(encode_basestring, sources))}]")
+                                 json_array(sources))
         return counted[distinct]
 
 

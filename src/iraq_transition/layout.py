@@ -404,6 +404,5 @@ def _within(name: str, getter: Getter) -> Getter:
 
 def json_array(values: list[str]) -> str:
     """``values`` as a JSON array, written as every list column of the build is (no spaces, as SQLite's
-    ``json_group_array`` writes the views' and :mod:`.corroboration` the counted tables'), at a third of the cost of
-    ``json.dumps``."""
+    ``json_group_array`` writes the views'), at a third of the cost of ``json.dumps``."""
     return f"[{','.join(map(encode_basestring, values))}]"
