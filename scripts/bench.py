@@ -274,7 +274,7 @@ def change_one_record(root: Path, which: int) -> tuple[Path, bytes]:
 
 
 def bench_size(size: int, args: argparse.Namespace) -> dict[str, dict]:
-    from iraq_transition.store import cache_directory  # here: the floor's processes must not pay for the import
+    from iraq_transition.cache_home import cache_directory  # here: the floor's processes must not pay for the import
 
     root = prepare(size, args.seed, args.workdir)
     me = [sys.executable, str(Path(__file__).resolve())]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import hashlib
@@ -20,7 +21,8 @@ from pathlib import Path
 import pytest
 from datasette.utils import detect_fts
 
-from iraq_transition import build, layout, site_config
+from iraq_transition import build, layout, site_config, timeline
+from iraq_transition.cache_home import cache_directory
 from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS
 from iraq_transition.fields import citations
@@ -531,7 +533,7 @@ def _gone(pids: set[int]) -> bool:
 
 
 def test_rows_made_in_a_process_of_their_own_give_the_same_bytes(small: Path, tmp_path: Path, monkeypatch):
-    dataset, problems = validate_project(Project(small))
+    dataset, problems = validate_project(Project(small), use_cache=False)  # no rows kept from the build before
     assert problems == []
     counts = build.build(dataset, tmp_path / "here")  # fewer records than a batch: made in this process
     pids = tmp_path / "pids"
@@ -543,6 +545,114 @@ def test_rows_made_in_a_process_of_their_own_give_the_same_bytes(small: Path, tm
     assert _files(tmp_path / "forked") == _files(tmp_path / "here")
 
 
+def _making_ids(monkeypatch, record: Path) -> None:
+    """Have the making of rows note the id of each record it makes rows of in ``record`` (in any process)."""
+    real_rows = build.batch_rows
+
+    def noted_rows(plan, batch, texts):
+        with record.open("a") as file:
+            file.writelines(f"{plan.collection}/{record_id}\n" for record_id, _, _ in batch)
+        return real_rows(plan, batch, texts)
+
+    monkeypatch.setattr(build, "batch_rows", noted_rows)
+
+
+def _made_again(record: Path) -> list[str]:
+    """The records whose rows were made (see :func:`_making_ids`) since the last call; forgets them."""
+    made = sorted(record.read_text().split()) if record.exists() else []
+    record.unlink(missing_ok=True)
+    return made
+
+
+def _cache_database(root: Path) -> Path:
+    return next(cache_directory(root).glob("cache-*.sqlite3"))
+
+
+@pytest.mark.parametrize("batch", [build.BATCH, 2])  # the rows made here, and in a forked process
+def test_a_build_makes_again_only_the_rows_of_what_changed_and_gives_the_same_bytes(
+        small: Path, tmp_path: Path, monkeypatch, batch):
+    monkeypatch.setattr(build, "BATCH", batch)
+    made = tmp_path / "made"
+    _making_ids(monkeypatch, made)
+    every = {f"{collection}/{record_id}" for collection in COLLECTIONS
+             for record_id, _ in validate_project(Project(small), use_cache=False)[0].items(collection)}
+    _made_again(made)
+    build.build(validate_project(Project(small))[0], small / "build")
+    assert set(_made_again(made)) == every  # the first build makes every record's rows, and keeps them
+    record = small / "data" / "events" / "mission-ends.yaml"
+    record.write_text(record.read_text(encoding="utf-8").replace("title: ", "title: Edited ", 1), encoding="utf-8")
+    dataset, problems = validate_project(Project(small))
+    assert problems == []
+    build.build(dataset, small / "build")
+    assert _made_again(made) == ["events/mission-ends"]
+    build.build(validate_project(Project(small), use_cache=False)[0], tmp_path / "without-cache")
+    assert _files(small / "build") == _files(tmp_path / "without-cache")
+    assert b"Edited " in _files(small / "build")["csv/events.csv"]
+
+
+def test_rows_kept_in_the_cache_that_are_damaged_or_another_records_are_made_again(small: Path, tmp_path: Path,
+                                                                                     monkeypatch):
+    build.build(validate_project(Project(small))[0], tmp_path / "first")
+    with contextlib.closing(sqlite3.connect(_cache_database(small))) as connection:
+        kept = connection.execute("select made.id, made.blob, files.path from made join files using (id) "
+                                  "order by files.path").fetchall()
+        paths = {row: path.decode() for row, _, path in kept}
+        (flipped, blob, _), (first, first_blob, _), (second, second_blob, _) = kept[:3]
+        connection.execute("update made set blob = ? where id = ?", (blob[:-1] + bytes([blob[-1] ^ 1]), flipped))
+        connection.execute("update made set blob = ? where id = ?", (second_blob, first))  # swapped
+        connection.execute("update made set blob = ? where id = ?", (first_blob, second))
+        connection.commit()
+    made = tmp_path / "made"
+    _making_ids(monkeypatch, made)
+    build.build(validate_project(Project(small))[0], tmp_path / "again")
+    assert _made_again(made) == sorted(paths[row] for row in (flipped, first, second))
+    assert _files(tmp_path / "again") == _files(tmp_path / "first")
+
+
+def test_rows_kept_for_records_are_made_again_when_a_seed_text_changes(small: Path, tmp_path: Path, monkeypatch):
+    build.build(validate_project(Project(small))[0], small / "build")
+    seed = small / "seeds" / SEEDS["pentagon-statement"]
+    seed.write_bytes(b"A line before the article.\n" + seed.read_bytes())  # every citation of it moves
+    source = small / "data" / "sources" / "pentagon-statement.yaml"
+    old = hashlib.sha256((REPO / "seeds" / SEEDS["pentagon-statement"]).read_bytes()).hexdigest()
+    new = hashlib.sha256(seed.read_bytes()).hexdigest()
+    source.write_text(source.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    made = tmp_path / "made"
+    _making_ids(monkeypatch, made)
+    dataset, problems = validate_project(Project(small))
+    assert problems == []
+    build.build(dataset, small / "build")
+    assert "events/mission-ends" in _made_again(made)  # its file did not change, its citations' offsets did
+    build.build(validate_project(Project(small), use_cache=False)[0], tmp_path / "without-cache")
+    assert _files(small / "build") == _files(tmp_path / "without-cache")
+
+
+def test_the_rows_kept_of_a_record_go_when_its_file_changes_or_goes(small: Path):
+    build.build(validate_project(Project(small))[0], small / "build")
+    record = small / "data" / "events" / "mission-ends.yaml"
+    record.write_text(record.read_text(encoding="utf-8").replace("title: ", "title: Edited ", 1), encoding="utf-8")
+    (small / "data" / "quotes" / next(iter(sorted(os.listdir(small / "data" / "quotes"))))).unlink()
+    dataset, problems = validate_project(Project(small))
+    assert problems == []
+    build.build(dataset, small / "build")
+    with contextlib.closing(sqlite3.connect(_cache_database(small))) as connection:
+        kept = {row for (row,) in connection.execute("select id from made")}
+        files = {row for (row,) in connection.execute("select id from files")}
+    assert kept and kept <= files  # none of a file's earlier rows, nor of a file that went, is left
+
+
+@pytest.mark.parametrize("listed", [True, False])  # a lane's events one by one, or counted by month
+def test_the_builds_timeline_drawn_from_the_events_rows_is_the_one_drawn_from_their_records(
+        small: Path, tmp_path: Path, monkeypatch, listed):
+    if not listed:
+        monkeypatch.setattr(timeline, "MAX_ROWS", 1)
+    dataset = validate_project(Project(small))[0]
+    build.build(dataset, tmp_path / "built")
+    drawn = timeline.render_svg(dataset)
+    assert ("too many to list" in drawn) is not listed
+    assert (tmp_path / "built" / "timeline.svg").read_text(encoding="utf-8") == drawn
+
+
 @pytest.mark.parametrize("failure, raised, message", [
     (build.BuildError("events/x: citations.0: span not found once in y"), build.BuildError, "span not found once"),
     (ValueError("a bug"), RuntimeError, "ValueError: a bug"),
@@ -550,7 +660,7 @@ def test_rows_made_in_a_process_of_their_own_give_the_same_bytes(small: Path, tm
 ])
 def test_a_failure_of_the_process_making_the_rows_is_raised_here_and_leaves_the_previous_build(
         small: Path, tmp_path: Path, monkeypatch, failure, raised, message):
-    dataset, problems = validate_project(Project(small))
+    dataset, problems = validate_project(Project(small), use_cache=False)  # no rows kept from the build before
     assert problems == []
     out = small / "build"
     build.build(dataset, out)
@@ -574,7 +684,7 @@ def test_a_failure_of_the_process_making_the_rows_is_raised_here_and_leaves_the_
 
 @pytest.mark.parametrize("part", ["batch_rows", "_write_counted"])  # the row maker, the corroboration CSVs' writer
 def test_a_forked_parts_full_disk_or_sqlite_failure_is_reported_as_the_builds_own(small: Path, monkeypatch, part):
-    dataset, problems = validate_project(Project(small))
+    dataset, problems = validate_project(Project(small), use_cache=False)  # no rows kept from the build before
     assert problems == []
     out = small / "build"
     build.build(dataset, out)
@@ -644,7 +754,7 @@ def test_invalid_data_leaves_the_previous_build_untouched(small: Path, cli):
 
 
 def test_a_failure_midway_leaves_the_previous_build_untouched(small: Path, monkeypatch):
-    dataset, problems = validate_project(Project(small))
+    dataset, problems = validate_project(Project(small), use_cache=False)  # no rows kept from the build before
     assert problems == []
     out = small / "build"
     build.build(dataset, out)
@@ -664,7 +774,7 @@ def test_a_failure_midway_leaves_the_previous_build_untouched(small: Path, monke
 
     def rows_with_a_dangling_reference(plan, batch, texts):
         rows = real_rows(plan, batch, texts)
-        if plan.collection == "events":
+        if any(record_id == "mission-ends" for record_id, _, _ in batch):
             rows["event_participants"].append(("mission-ends", 99, "nobody", "party"))
         return rows
 

@@ -14,7 +14,8 @@ from conftest import date_from_publication
 from iraq_transition import serve
 from iraq_transition.load import Project
 from iraq_transition.problems import CODES
-from iraq_transition.store import RACY_NS, cache_directory
+from iraq_transition.cache_home import cache_directory
+from iraq_transition.store import RACY_NS
 from iraq_transition.validate import validate_project
 
 from test_validate import FIXTURES, add_bad

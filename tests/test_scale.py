@@ -25,7 +25,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from iraq_transition import build, engine, models, spans, validate
-from iraq_transition.store import RACY_NS, cache_directory, code_version, row_key
+from iraq_transition.cache_home import cache_directory
+from iraq_transition.store import RACY_NS, code_version, row_key
 from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS
 

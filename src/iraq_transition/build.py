@@ -5,7 +5,9 @@ is rendered by :mod:`.site_metadata`. Builds start from scratch, are atomic (wri
 swapped in by exchanging the two names at once) and deterministic (the same records give byte-identical files).
 They stream: the records are taken a batch at a time, collection after collection, and each batch's rows go
 straight into SQLite and the CSV files, so that memory never holds the tables. With more records than a batch, the
-rows are made in a forked process (:mod:`.forked`) while this one writes them: a core each.
+rows are made in a forked process (:mod:`.forked`) while this one writes them: a core each. What each record makes
+is kept in the cache (:meth:`.Dataset.made_items`): the next build makes again only the rows of records that
+changed, or whose sources' texts did, and gives the same bytes as a build from scratch.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import csv
 import ctypes
 import errno
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -23,7 +26,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from functools import cache
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -71,12 +73,6 @@ they were, to be reported as the build's own; any other is a bug."""
 
 
 # --------------------------------------------------------------------------- rows
-
-
-def _batches(items: Iterator[tuple[str, Record, Spans]]) -> Iterator[list[tuple[str, Record, Spans]]]:
-    """``items`` in lists of up to :data:`BATCH`."""
-    while batch := list(islice(items, BATCH)):
-        yield batch
 
 
 def batch_rows(plan: CollectionPlan, batch: list[tuple[str, Record, Spans]], texts: dict[str, str]) -> dict[str, list[tuple]]:
@@ -214,23 +210,47 @@ def _write_counted(database: Path, files: dict[str, Any]) -> None:
             files[table.name].flush()
 
 
-Made = tuple[int, int, dict[str, list[tuple]], list[tuple[str, str | None, tuple[str, ...]]]]
+Made = tuple[int, int, dict[str, list[tuple]], list[tuple[str, str | None, tuple[str, ...]]], list[tuple[int, bytes]]]
 """What :func:`_made_rows` makes of a batch: the index of its collection's plan, its number of records, the rows of
-each table (the collection's, its child tables', citations), and for sources what corroboration needs of each (id,
-``same_story_as`` and the ids its ``shared_upstream`` names)."""
+each table (the collection's, its child tables', citations), for sources what corroboration needs of each (id,
+``same_story_as`` and the ids its ``shared_upstream`` names), and what the cache is to keep of the records made now
+(:meth:`.Dataset.keep`)."""
+
+
+def _table_names(plan: CollectionPlan) -> tuple[str, ...]:
+    """The tables a collection's records add rows to, in the order of what :func:`_record_made` makes."""
+    return (plan.collection, *(child.table.name for _, child in plan.children), CITATIONS)
+
+
+def _record_made(plan: CollectionPlan, texts: dict[str, str], record_id: str, record: Record, spans: Spans) -> tuple:
+    """What one record makes, as plain data: its rows of each table of :func:`_table_names`, and for a source what
+    corroboration needs of it (else None)."""
+    rows = batch_rows(plan, [(record_id, record, spans)], texts)
+    reported = (record_id, record.same_story_as, tuple(upstream.source for upstream in record.shared_upstream)) \
+        if plan.quoted else None
+    return tuple(rows[name] for name in _table_names(plan)), reported
 
 
 def _made_rows(dataset: Dataset, timeline: Timeline) -> Iterator[Made]:
-    """What each batch makes (:data:`Made`), collection after collection, the records ``timeline`` shows drawn into it
-    on the way."""
+    """What each batch makes (:data:`Made`), collection after collection, the events drawn into ``timeline`` from
+    their rows on the way."""
     for index, plan in enumerate(collection_plans()):
-        for batch in _batches(dataset.located_items(plan.collection)):
-            if plan.collection == timeline.collection:
-                for _, record, _ in batch:
-                    timeline.add(record)
-            reported = [(source_id, source.same_story_as, tuple(upstream.source for upstream in source.shared_upstream))
-                        for source_id, source, _ in batch] if plan.quoted else []
-            yield index, len(batch), batch_rows(plan, batch, dataset.texts), reported
+        names = _table_names(plan)
+        drawn = plan.collection == timeline.collection
+        made = dataset.made_items(plan.collection, functools.partial(_record_made, plan, dataset.texts))
+        while batch := list(islice(made, BATCH)):
+            rows: dict[str, list[tuple]] = {name: [] for name in names}
+            reported, kept = [], []
+            for (tables, report), keep in batch:
+                for name, table_rows in zip(names, tables):
+                    rows[name] += table_rows
+                if drawn:
+                    timeline.add_row(tables[0][0])
+                if report is not None:
+                    reported.append(report)
+                if keep is not None:
+                    kept.append(keep)
+            yield index, len(batch), rows, reported, kept
 
 
 def write_tables(dataset: Dataset, directory: Path) -> tuple[dict[str, int], str]:
@@ -256,7 +276,8 @@ def write_tables(dataset: Dataset, directory: Path) -> tuple[dict[str, int], str
         made = forked.Stream(lambda: _made_rows(dataset, timeline), timeline.svg, dataset.reconnect,
                              FORKED_FAILURES, fork=forking)
         with contextlib.closing(iter(made)) as batches:  # closed: a maker of its own is stopped at once
-            for index, size, rows, reported in batches:
+            for index, size, rows, reported, kept in batches:
+                dataset.keep(kept)
                 plan = plans[index]
                 counts[plan.collection] += size
                 sources += reported
@@ -399,7 +420,7 @@ AT_FDCWD = -100
 """``renameat2``'s directory argument for paths relative to the working directory (linux/fcntl.h)."""
 
 
-@cache
+@functools.cache
 def _renameat2() -> Callable[..., int] | None:
     """Linux's ``renameat2`` from the C library, or None where there is none."""
     if sys.platform != "linux":

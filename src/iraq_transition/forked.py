@@ -1,7 +1,7 @@
 """Work in a process of its own: what a forked process makes, streamed back as marshalled plain data.
 
-The build makes its rows (reading each record from the cache, validating it into its model, taking its columns)
-in a forked process while it writes them (:class:`Stream`), and writes the corroboration tables' CSV files in one
+The build makes its rows (taking what the cache kept of each record's rows, or reading the record back, validating
+it into its model and taking its columns) in a forked process while it writes them (:class:`Stream`), and writes the corroboration tables' CSV files in one
 while it writes the views' (:func:`meanwhile`), so that the work takes a core each. What is sent is marshalled
 (nothing that can run code is built from it), a frame at a time through a pipe, whose buffer bounds how far the
 maker runs ahead. A forked process ends with its parent, and its parent stops it when it stops reading.

@@ -12,6 +12,7 @@ that other code never reads what this code wrote. Tables:
   and citations, its record (the parsed data), its summary and its citations' outcome;
 * ``refs`` (indexed on the target ``collection/id``) and ``links`` (a record's references to its own collection);
 * ``repeats``: what the duplicate-quote check needs of each valid quote (its words' digest, speaker, sources);
+* ``made``: what the build made of each valid record (its rows), sealed also with the seeds' texts it depends on;
 * ``seeds`` (stat and SHA-256 of each seed read) and ``texts`` (the SHA-256 of the text each source's citations
   were looked up in); ``meta`` holds the build stamp;
 * ``generation``: a count that SQLite's triggers raise with every row of files inserted, updated or deleted, in the
@@ -51,14 +52,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
-from stat import S_ISREG
 from typing import Any
 
 from . import __version__
-from .problems import UsageError
+from .cache_home import cache_directory, owned
 from .snapshot import Files, Previous, Tracked, Whole, aligned, decode, encode, stamped, with_changes
 
-CACHE_HOME = "iraq-transition"  # the directory of the caches of every repository, in the user's cache directory
 DATABASE = "cache-"  # then the code version, .sqlite3
 RACY_NS = 2_000_000_000
 BUSY_SECONDS = 5
@@ -103,6 +102,7 @@ create table if not exists meta (key text primary key, value text not null);
 create table if not exists generation (id integer primary key check (id = 0), count int not null);
 insert or ignore into generation values (0, 0);
 create table if not exists snapshot (id integer primary key check (id in (0, 1)), blob blob not null);
+create table if not exists made (id integer primary key, blob blob not null);
 create trigger if not exists files_inserted after insert on files begin
     update generation set count = count + 1; end;
 create trigger if not exists files_updated after update on files begin
@@ -110,7 +110,7 @@ create trigger if not exists files_updated after update on files begin
 create trigger if not exists files_deleted after delete on files begin
     update generation set count = count + 1; end;
 """
-FILE_TABLES = (("refs", "file"), ("links", "file"), ("repeats", "file"), ("files", "id"))
+FILE_TABLES = (("refs", "file"), ("links", "file"), ("repeats", "file"), ("made", "id"), ("files", "id"))
 """The tables that hold rows of a file (and the column naming it): a file's rows go together."""
 FILES_COLUMNS = 18
 
@@ -146,40 +146,6 @@ def code_version() -> str:
 
     key = "\0".join((SCHEMA_VERSION, __version__, sys.version, _library_versions(), _source_hash()))
     return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def _owned(directory: Path, path: Path) -> bool:
-    """Whether a cache can be trusted: its directory and database (if there is one yet) are the user's, writable by
-    nobody else, and the database is a plain file (never a link, which could lead into a work tree)."""
-    try:
-        stats = [os.stat(directory, follow_symlinks=False)]
-        if os.path.lexists(path):
-            stats.append(os.stat(path, follow_symlinks=False))
-            if not S_ISREG(stats[-1].st_mode):
-                return False
-    except OSError:
-        return False
-    return all(stat.st_uid == os.getuid() and not stat.st_mode & 0o022 for stat in stats)
-
-
-def cache_directory(root: Path, override: Path | None = None) -> Path | None:
-    """Where the cache of the repository at ``root`` is: ``override`` (``--cache-dir``), else
-    ``$XDG_CACHE_HOME/iraq-transition/`` (else ``~/.cache/iraq-transition/``), then the first 16 hex digits of the
-    SHA-256 of the repository's real path. None when there is no home to put it in."""
-    if override is not None:
-        override = Path(os.path.abspath(override))
-        if Path(os.path.realpath(override)).is_relative_to(os.path.realpath(root)):
-            raise UsageError(f"--cache-dir {override} is inside the repository: the cache must live outside the work "
-                             "tree (nothing in it may be taken for a cache); choose a directory elsewhere")
-        return override
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):  # unset, empty or relative: ignored, as the XDG specification says
-        try:
-            base = os.path.join(Path.home(), ".cache")
-        except (KeyError, RuntimeError):
-            return None
-    key = hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:16]
-    return Path(base, CACHE_HOME, key)
 
 
 def file_stats(paths: list[str], follow_symlinks: bool = True) -> list[Stat | None]:
@@ -378,7 +344,7 @@ class Store:
         path = directory / f"{DATABASE}{code_version()}.sqlite3"
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not _owned(directory, path):
+            if not owned(directory, path):
                 print(f"iraq-transition: the cache in {directory} is not the user's own (or not a plain file): "
                       "checking without it", file=sys.stderr)
                 return None
@@ -508,6 +474,14 @@ class Store:
         except sqlite3.Error:
             self._give_up()
         return self.writable
+
+    def write_apart(self, sql: str, rows: list[tuple]) -> None:
+        """Write ``rows`` in a transaction of their own after the run's; not at all while another run holds the cache."""
+        if rows:
+            self.write("pragma busy_timeout = 0", many=False)
+            for step in ("begin immediate", sql, "commit"):
+                self.write(step, rows if step == sql else ((),), many=step == sql)
+            self.write(f"pragma busy_timeout = {BUSY_SECONDS * 1000}", many=False)
 
     def _give_up(self) -> None:
         self.writable = False

@@ -14,9 +14,11 @@ import datetime as dt
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from html import escape
+from typing import NamedTuple
 
+from .layout import table
 from .models import Event, FuzzyDate
 
 FOCUS_START = dt.date(2024, 1, 1)
@@ -55,7 +57,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 class Mark:
     """One event as drawn: its extent on the axis and what its open ends mean."""
 
-    event: Event
+    event: Event | Dated
     start: dt.date  # where the mark starts (a deadline's day when the start is open)
     end: dt.date
     open_start: bool  # drawn as an arrow running into ``start`` ("by September 2025")
@@ -92,6 +94,35 @@ class Lane:
         return [min(days).year, max(days).year] if days else []
 
 
+class Dated(NamedTuple):
+    """What the timeline draws of an event, as its row of the events table gives it."""
+
+    id: str
+    title: str
+    status: str
+    date: FuzzyDate | None
+    end_date: FuzzyDate | None
+
+
+@cache
+def _row_positions() -> tuple[list[int], dict[str, list[int]]]:
+    """Where the events table's rows hold the id, title and status, and each part of the two dates."""
+    names = [column.name for column in table(Event.collection).columns]
+    dates = {name: [names.index(f"{name}_{part}") for part in FuzzyDate.model_fields] for name in ("date", "end_date")}
+    return [names.index(name) for name in ("id", "title", "status")], dates
+
+
+def _dated(row: tuple) -> Dated:
+    """The event of a row of the events table (its dates as the record gave them: they were checked then)."""
+    named, dates = _row_positions()
+
+    def date(positions: list[int]) -> FuzzyDate | None:
+        parts = [row[at] for at in positions]
+        return None if parts[0] is None else FuzzyDate.model_construct(**dict(zip(FuzzyDate.model_fields, parts)))
+
+    return Dated(*(row[at] for at in named), date(dates["date"]), date(dates["end_date"]))
+
+
 def render_svg(dataset) -> str:
     """The timeline of ``dataset``'s dated events as a standalone SVG document."""
     timeline = Timeline()
@@ -110,7 +141,7 @@ class Timeline:
         self.tallies = {key: _Tally() for key, _, _ in LANES}
         self.undated = 0
 
-    def add(self, event: Event) -> None:
+    def add(self, event: Event | Dated) -> None:
         """Draw ``event`` too (an undated one is only counted)."""
         if event.date is None:
             self.undated += 1
@@ -118,6 +149,10 @@ class Timeline:
         for key, _, statuses in LANES:
             if event.status in statuses:
                 self.tallies[key].add(event)
+
+    def add_row(self, row: tuple) -> None:
+        """Draw the event whose row of the events table is ``row``."""
+        self.add(_dated(row))
 
     def svg(self) -> str:
         """The timeline of the events added so far as a standalone SVG document."""
@@ -130,10 +165,10 @@ class _Tally:
     """A lane's dated events as they come: kept while few enough to list, counted by month and status in any case."""
 
     count: int = 0
-    events: list[Event] = field(default_factory=list)
+    events: list[Event | Dated] = field(default_factory=list)
     by_month: Counter = field(default_factory=Counter)  # ("YYYY-MM", status) -> number of events
 
-    def add(self, event: Event) -> None:
+    def add(self, event: Event | Dated) -> None:
         self.count += 1
         first, last = _bounds(event.date)
         self.by_month[(first or last)[:7], event.status] += 1  # a deadline counts at its day
@@ -197,7 +232,7 @@ def _draw(lanes: list[Lane], undated: int) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _mark(event: Event) -> Mark:
+def _mark(event: Event | Dated) -> Mark:
     """Where a dated ``event`` goes on the axis."""
     first, last = _bounds(event.date)
     open_start, open_end = first is None, last is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import marshal
 import sys
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from .load import RECORD_SUFFIX, LoadError, Project, read_bytes, record_files, r
 from .models import COLLECTIONS, Record
 from .problems import Problem, UsageError, print_problems, summary
 from .records import check_file
-from .store import Store, Unreadable, row_key, unseal
+from .store import Store, Unreadable, row_key, seal, unseal
 
 Spans = dict[tuple, tuple[int, int]]
 """Where a record's citations are in their sources' texts: loc of the citation -> (start, end) offsets."""
@@ -39,11 +40,13 @@ class Dataset:
         texts: dict[str, str],
         spans: dict[str, list[Callable[[], Spans]]] | None = None,
         reconnect: Callable[[], None] = lambda: None,
+        kept: _KeptRecords | None = None,
     ):
         self._entries = entries  # collection -> (id, loader) in id order, for every collection in COLLECTIONS order
         self.texts = texts  # source id -> full article text, exactly as in seeds/
         self._spans = spans or {}  # collection -> loader of each record's spans, as validation found them
         self.reconnect = reconnect  # in a forked process, before loading: reopen what the loaders read from
+        self._kept = kept  # the cache, where what the build makes of each record is kept (None: nowhere)
         self._records: dict[str, dict[str, Record]] | None = None
 
     @property
@@ -70,6 +73,19 @@ class Dataset:
             return ((record_id, record, {}) for record_id, record in self.items(collection))
         return ((record_id, record, load()) for (record_id, record), load in zip(self.items(collection), spans))
 
+    def made_items(self, collection: str, make: Callable[[str, Record, Spans], Any]) -> Iterator[tuple[Any, tuple | None]]:
+        """``make(id, record, spans)`` (plain data) of each record of ``collection`` in id order: as kept from an earlier
+        build of the same file and seeds' texts (the record is not loaded), else made now. Each comes with what
+        :meth:`keep` is to keep of it (None: nothing, or kept already)."""
+        if self._kept is not None and self._records is None:
+            return self._kept.made_items(collection, make)
+        return ((make(record_id, record, spans), None) for record_id, record, spans in self.located_items(collection))
+
+    def keep(self, made: list[tuple]) -> None:
+        """Keep in the cache what :meth:`made_items` made now, for the next build."""
+        if self._kept is not None:
+            self._kept.keep(made)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Dataset) and (self.records, self.texts) == (other.records, other.texts)
 
@@ -87,6 +103,8 @@ class _KeptRecords:
     def __init__(self, run: Run, store: Store | None):
         self.run, self.store = run, store
         self.batch: dict[int, tuple[Any, Spans]] = {}
+        self.orders: dict[str, list[int]] = {}  # collection -> the kept files' indexes in id order
+        self.reread: set[int] = set()  # files read again (their cached record was damaged): nothing made is kept
 
     def record(self, order: list[int], at: int) -> Record:
         return self._get(order, at)[0]
@@ -95,9 +113,12 @@ class _KeptRecords:
         return self._get(order, at)[1]
 
     def _get(self, order: list[int], at: int) -> tuple[Record, Spans]:
-        index = order[at]
-        if index not in self.batch:
+        if order[at] not in self.batch:
             self.batch = self._read(order[at: at + BATCH])
+        return self._loaded(order[at])
+
+    def _loaded(self, index: int) -> tuple[Record, Spans]:
+        """The record (validated into its model) and spans of a file of the batch read."""
         record, spans = self.batch[index]
         if not isinstance(record, COLLECTIONS[self.run.files[index].collection]):
             record = COLLECTIONS[self.run.files[index].collection].model_validate(record)
@@ -126,7 +147,53 @@ class _KeptRecords:
         for index in indexes:
             if index not in found:
                 found[index] = (self._again(index), {})
+                self.reread.add(index)
         return found
+
+    @functools.cached_property
+    def _seeds_key(self) -> bytes:
+        """What every kept made is sealed with besides its file: the SHA-256 of each source's text."""
+        return hashlib.sha256(marshal.dumps(sorted(self.run.seeds.texts.digests.items()), 0)).digest()
+
+    def made_items(self, collection: str, make: Callable[[str, Record, Spans], Any]) -> Iterator[tuple[Any, tuple | None]]:
+        """:meth:`Dataset.made_items`: a batch of files at a time, what the cache holds of them, then the others read
+        and made."""
+        run, order = self.run, self.orders[collection]
+        for start in range(0, len(order), BATCH):
+            part = order[start: start + BATCH]
+            keys, held = self._made(part)
+            self.batch = self._read([index for index in part if index not in held])
+            for index in part:
+                if index in held:
+                    yield held[index], None
+                    continue
+                value = make(run.files[index].stem, *self._loaded(index))
+                key = keys.get(index) if index not in self.reread else None
+                yield value, (run.rows[index], seal(value, key)) if key is not None else None
+
+    def _made(self, indexes: list[int]) -> tuple[dict[int, bytes], dict[int, Any]]:
+        """What the made of these files is sealed with (of those the cache has a row of), and what the cache holds of
+        it (a blob that fails its check is a cache miss)."""
+        run = self.run
+        rows = {run.rows[index]: index for index in indexes if run.rows[index] is not None}
+        keys: dict[int, bytes] = {}
+        held: dict[int, Any] = {}
+        if self.store is None or not rows:
+            return keys, held
+        with contextlib.suppress(Unreadable):
+            for row, digest, blob in self.store.query_many(
+                    "select files.id, sha256, made.blob from files left join made on made.id = files.id "
+                    "where files.id in ({})", list(rows)):
+                index = rows[row]
+                keys[index] = key = row_key(run.paths[index], digest) + self._seeds_key
+                if blob is not None:
+                    with contextlib.suppress(Unreadable):
+                        held[index] = unseal(blob, key)
+        return keys, held
+
+    def keep(self, made: list[tuple]) -> None:
+        if self.store is not None:
+            self.store.write_apart("insert or replace into made values (?, ?)", made)
 
     def reconnect(self) -> None:
         """Read the cache through a connection of this process's own (in a process forked from the run's)."""
@@ -150,6 +217,7 @@ class _KeptRecords:
         for index in self.run.kept:
             kept[files[index].collection].append(index)
         entries, spans = {}, {}
+        self.orders = kept
         for collection, order in kept.items():
             order.sort(key=lambda index: files[index].stem)
             entries[collection] = [(files[index].stem, functools.partial(self.record, order, at))
@@ -157,7 +225,7 @@ class _KeptRecords:
             spans[collection] = [functools.partial(self.spans, order, at) for at in range(len(order))]
         texts = self.run.seeds.texts
         return Dataset(entries, {files[index].stem: text for index in kept["sources"]
-                                 if (text := texts.get(files[index].stem)) is not None}, spans, self.reconnect)
+                                 if (text := texts.get(files[index].stem)) is not None}, spans, self.reconnect, self)
 
 
 def validate_project(
