@@ -71,10 +71,11 @@ release: setup
 	@test -n "$$VERSION" || { echo 'say which version: VERSION=YEAR.MONTH.N (such as 2026.12.0)' >&2; exit 2; }
 	$(CLI) release "$$VERSION" $${DATE:+--date "$$DATE"}
 
-# The build, and this checkout's validation cache (kept outside the work tree, see store.py).
+# The build, and this checkout's cache of validation and of the rows its builds made (kept outside the work tree:
+# see cache_home.py and store.py).
 clean:
 	rm -rf build .cache
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -c 'import pathlib, shutil; \
-	  from iraq_transition.store import cache_directory; \
+	  from iraq_transition.cache_home import cache_directory; \
 	  directory = cache_directory(pathlib.Path(".")); \
 	  directory and shutil.rmtree(directory, ignore_errors=True)'; fi

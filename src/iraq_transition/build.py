@@ -6,8 +6,8 @@ swapped in by exchanging the two names at once) and deterministic (the same reco
 They stream: the records are taken a batch at a time, collection after collection, and each batch's rows go
 straight into SQLite and the CSV files, so that memory never holds the tables. With more records than a batch, the
 rows are made in a forked process (:mod:`.forked`) while this one writes them: a core each. What each record makes
-is kept in the cache (:meth:`.Dataset.made_items`): the next build makes again only the rows of records that
-changed, or whose sources' texts did, and gives the same bytes as a build from scratch.
+is kept in the cache (:meth:`.Dataset.made_items`): the next build makes again only the rows of records whose file
+changed (of every record when a seed's text did), and gives the same bytes as a build from scratch.
 """
 
 from __future__ import annotations

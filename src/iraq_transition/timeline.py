@@ -18,6 +18,7 @@ from functools import cache, lru_cache
 from html import escape
 from typing import NamedTuple
 
+from .fields import field_specs
 from .layout import table
 from .models import Event, FuzzyDate
 
@@ -104,11 +105,15 @@ class Dated(NamedTuple):
     end_date: FuzzyDate | None
 
 
+_DATE_PARTS = tuple(spec.name for spec in field_specs(FuzzyDate))
+"""The fields of a date, each a column of the events table after the date's name (``date_value``, ...)."""
+
+
 @cache
 def _row_positions() -> tuple[list[int], dict[str, list[int]]]:
     """Where the events table's rows hold the id, title and status, and each part of the two dates."""
     names = [column.name for column in table(Event.collection).columns]
-    dates = {name: [names.index(f"{name}_{part}") for part in FuzzyDate.model_fields] for name in ("date", "end_date")}
+    dates = {name: [names.index(f"{name}_{part}") for part in _DATE_PARTS] for name in ("date", "end_date")}
     return [names.index(name) for name in ("id", "title", "status")], dates
 
 
@@ -118,7 +123,7 @@ def _dated(row: tuple) -> Dated:
 
     def date(positions: list[int]) -> FuzzyDate | None:
         parts = [row[at] for at in positions]
-        return None if parts[0] is None else FuzzyDate.model_construct(**dict(zip(FuzzyDate.model_fields, parts)))
+        return None if parts[0] is None else FuzzyDate.model_construct(**dict(zip(_DATE_PARTS, parts)))
 
     return Dated(*(row[at] for at in named), date(dates["date"]), date(dates["end_date"]))
 
