@@ -116,7 +116,7 @@ CASES = {
     "events/two-documents.yaml": [("2:1", None, "second YAML document")],
     "events/unknown-field.yaml": [
         ("1:1", "title", "missing required field 'title'"),
-        ("2:1", "titel", "unknown field 'titel'; did you mean 'title'? Allowed: id, notes, title,"),
+        ("2:1", "titel", "unknown field 'titel': did you mean 'title'? (the fields allowed here: id, notes, title,"),
         ("9:16", "citations.0.supports.0", "'titel' names no populated factual value"),  # at once, not once fixed
     ],
     "events/unknown-reference.yaml": [("7:12", "participants.0.actor", "unknown actors id 'united-state'", "did you mean 'united-states'?")],

@@ -238,9 +238,11 @@ def _worded(model: type[BaseModel], error: dict) -> Issue:
     if kind == "extra_forbidden":
         parent = inner_type(type_at(model, loc[:-1]))
         allowed = list(parent.model_fields) if is_model(parent) else []
-        guess = _closest(name, allowed)
-        hint = f"did you mean {guess!r}? " if guess else ""
-        return Issue(loc, f"unknown field {name!r}; {hint}Allowed: {', '.join(allowed)}", "key")
+        fields = ", ".join(allowed)
+        if guess := _closest(name, allowed):
+            return Issue(loc, f"unknown field {name!r}: did you mean {guess!r}? (the fields allowed here: {fields})", "key")
+        return Issue(loc, f"unknown field {name!r}: remove it, or rename it to one of the fields allowed here: {fields}",
+                     "key")
     if kind == "literal_error":
         allowed = typing.get_args(inner_type(type_at(model, loc)))
         expected = ", ".join(map(str, allowed)) if allowed else ctx.get("expected", "")
