@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from datasette.utils import detect_fts
 
-from iraq_transition import build, layout, site_config, timeline
+from iraq_transition import build, layout, site_config, store, timeline, validate
 from iraq_transition.cache_home import cache_directory
 from iraq_transition.load import Project
 from iraq_transition.models import COLLECTIONS
@@ -639,6 +639,67 @@ def test_the_rows_kept_of_a_record_go_when_its_file_changes_or_goes(small: Path)
         kept = {row for (row,) in connection.execute("select id from made")}
         files = {row for (row,) in connection.execute("select id from files")}
     assert kept and kept <= files  # none of a file's earlier rows, nor of a file that went, is left
+
+
+def _forged(value, kind: str):
+    """A value kept for a record, changed to another shape (one that this code never writes)."""
+    tables, reported = value
+    return {
+        "not a pair": ("x",),
+        "no tables": ((), reported),
+        "no row of its own": (([], *tables[1:]), reported),
+        "a row one column short": (([tables[0][0][:-1]], *tables[1:]), reported),
+        "a row of another record": (([("another-record", *tables[0][0][1:])], *tables[1:]), reported),
+        "a list in a cell": (([(*tables[0][0][:-1], ["a", "list"])], *tables[1:]), reported),
+    }[kind]
+
+
+@pytest.mark.parametrize("kind", ["not a pair", "no tables", "no row of its own", "a row one column short",
+                                  "a row of another record", "a list in a cell"])
+def test_rows_kept_in_the_cache_of_another_shape_are_made_again(small: Path, tmp_path: Path, monkeypatch, kind):
+    """A blob sealed right (by other code, or by hand) whose value is not what this code makes is a cache miss."""
+    dataset, _ = validate_project(Project(small))
+    build.build(dataset, tmp_path / "first")
+    key = dataset._kept._made_key
+    with contextlib.closing(sqlite3.connect(_cache_database(small))) as connection:
+        row, path, digest, blob = connection.execute(
+            "select id, path, sha256, blob from made join files using (id) where path = ?", (b"events/mission-ends",)
+        ).fetchone()
+        sealed = store.row_key(path, digest) + key
+        forged = store.seal(_forged(store.unseal(blob, sealed), kind), sealed)
+        connection.execute("update made set blob = ? where id = ?", (forged, row))
+        connection.commit()
+    made = tmp_path / "made"
+    _making_ids(monkeypatch, made)
+    build.build(validate_project(Project(small))[0], tmp_path / "again")
+    assert _made_again(made) == ["events/mission-ends"]
+    assert _files(tmp_path / "again") == _files(tmp_path / "first")
+
+
+def test_rows_kept_by_other_code_are_made_again(small: Path, tmp_path: Path, monkeypatch):
+    """The rows are sealed with the code's version too: another version's, copied into this cache, are misses."""
+    with monkeypatch.context() as patch:
+        patch.setattr(validate, "code_version", lambda: "0123456789abcdef")
+        build.build(validate_project(Project(small))[0], tmp_path / "other")
+    made = tmp_path / "made"
+    _making_ids(monkeypatch, made)
+    build.build(validate_project(Project(small))[0], tmp_path / "this")
+    assert len(_made_again(made)) == sum(1 for _ in (small / "data").rglob("*.yaml"))
+    build.build(validate_project(Project(small))[0], tmp_path / "again")
+    assert _made_again(made) == []
+
+
+def test_no_rows_are_kept_for_a_file_whose_row_went_meanwhile(small: Path):
+    dataset, _ = validate_project(Project(small))
+    build.build(dataset, small / "build")
+    dataset.keep([(10**9, b"rows of a file whose row a run replaced during this build")])
+    with contextlib.closing(sqlite3.connect(_cache_database(small))) as connection:
+        assert connection.execute("select count(*) from made where id not in (select id from files)").fetchone() == (0,)
+
+
+def test_a_sqlite_error_that_the_module_raises_is_a_bug_reraised_not_an_attribute_error(tmp_path: Path):
+    with pytest.raises(sqlite3.ProgrammingError):
+        build._failure(sqlite3.ProgrammingError("Incorrect number of bindings supplied"), tmp_path / "build")
 
 
 @pytest.mark.parametrize("listed", [True, False])  # a lane's events one by one, or counted by month

@@ -41,6 +41,26 @@ def test_a_cache_dir_inside_the_repository_is_refused(tmp_path, cli):
         assert sorted(path.relative_to(root) for path in root.rglob("*")) == before
 
 
+def test_a_cache_home_inside_the_repository_is_passed_over(tmp_path, cli):
+    """``$XDG_CACHE_HOME`` inside the checkout (a CI job's cache, say) would have committed files taken for a cache:
+    the cache goes to ``~/.cache`` instead, or nowhere."""
+    root = copy_repository(tmp_path / "repo")
+    home = tmp_path / "home"
+    for inside in (root / ".cache", root):
+        env = {**os.environ, "XDG_CACHE_HOME": str(inside), "HOME": str(home)}
+        assert store.cache_directory(root) is not None  # (the scratch cache home of the tests, outside)
+        before = sorted(path.relative_to(root) for path in root.rglob("*"))
+        done = subprocess.run([sys.executable, "-m", "iraq_transition", "--root", str(root), "validate"], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert sorted(path.relative_to(root) for path in root.rglob("*")) == before
+        assert list((home / ".cache" / "iraq-transition").glob("*/cache-*.sqlite3"))
+    env = {**os.environ, "XDG_CACHE_HOME": str(root / ".cache"), "HOME": str(root)}  # a home inside it too: no cache
+    done = subprocess.run([sys.executable, "-m", "iraq_transition", "--root", str(root), "validate"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and not (root / ".cache").exists(), done.stderr
+
+
 def test_a_cache_another_run_holds_is_gone_without_and_kept(tmp_path, cli):
     root = copy_repository(tmp_path / "repo")
     cache = tmp_path / "cache"

@@ -231,13 +231,45 @@ def _record_made(plan: CollectionPlan, texts: dict[str, str], record_id: str, re
     return tuple(rows[name] for name in _table_names(plan)), reported
 
 
+SCALARS = frozenset({str, int, float, bool, type(None)})
+"""The types of the values of rows."""
+
+
+def _fitting(plan: CollectionPlan) -> Callable[[str, Any], bool]:
+    """Whether a value is what :func:`_record_made` makes of the record of ``plan``'s collection with that id: its row,
+    and rows of its own, each as wide as its table, of plain values (a cache's blob of the right seal but another
+    shape, which no code of this version writes, is a cache miss)."""
+    tables = {table.name: table for table in table_layout()}
+    widths = [len(tables[name].columns) for name in _table_names(plan)]
+
+    def fits(record_id: str, value: Any) -> bool:
+        if type(value) is not tuple or len(value) != 2 or type(value[0]) is not tuple or len(value[0]) != len(widths):
+            return False
+        made, reported = value
+        if type(made[0]) is not list or len(made[0]) != 1:
+            return False
+        for at, (rows, width) in enumerate(zip(made, widths)):
+            owner = (plan.collection, record_id) if at == len(widths) - 1 else (record_id,)  # citations last
+            if type(rows) is not list or not all(
+                    type(row) is tuple and len(row) == width and row[:len(owner)] == owner
+                    and SCALARS.issuperset(map(type, row)) for row in rows):
+                return False
+        if not plan.quoted:
+            return reported is None
+        return (type(reported) is tuple and len(reported) == 3 and reported[0] == record_id
+                and type(reported[1]) in (str, type(None)) and type(reported[2]) is tuple
+                and all(type(source) is str for source in reported[2]))
+
+    return fits
+
+
 def _made_rows(dataset: Dataset, timeline: Timeline) -> Iterator[Made]:
     """What each batch makes (:data:`Made`), collection after collection, the events drawn into ``timeline`` from
     their rows on the way."""
     for index, plan in enumerate(collection_plans()):
         names = _table_names(plan)
         drawn = plan.collection == timeline.collection
-        made = dataset.made_items(plan.collection, functools.partial(_record_made, plan, dataset.texts))
+        made = dataset.made_items(plan.collection, functools.partial(_record_made, plan, dataset.texts), _fitting(plan))
         while batch := list(islice(made, BATCH)):
             rows: dict[str, list[tuple]] = {name: [] for name in names}
             reported, kept = [], []
@@ -459,7 +491,7 @@ def _failure(error: Exception, out: Path) -> str:
     if isinstance(error, MemoryError):
         return f"not enough memory to build: close other programs, or build on a machine with more; {unchanged}"
     if isinstance(error, sqlite3.Error):
-        if not (error.sqlite_errorname or "").startswith(SQLITE_ENVIRONMENT):
+        if not (getattr(error, "sqlite_errorname", None) or "").startswith(SQLITE_ENVIRONMENT):
             raise error
         advice = "free some disk space or check the disk, then build again"
         return f"SQLite could not write the database ({error}): {advice}; {unchanged}"

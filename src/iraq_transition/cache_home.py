@@ -30,18 +30,24 @@ def owned(directory: Path, path: Path) -> bool:
 def cache_directory(root: Path, override: Path | None = None) -> Path | None:
     """Where the cache of the repository at ``root`` is: ``override`` (``--cache-dir``), else
     ``$XDG_CACHE_HOME/iraq-transition/`` (else ``~/.cache/iraq-transition/``), then the first 16 hex digits of the
-    SHA-256 of the repository's real path. None when there is no home to put it in."""
+    SHA-256 of the repository's real path. Never inside the repository (a ``$XDG_CACHE_HOME`` there is passed over,
+    as files a pull request committed could be taken for a cache); None when there is no home to put it in."""
     if override is not None:
         override = Path(os.path.abspath(override))
-        if Path(os.path.realpath(override)).is_relative_to(os.path.realpath(root)):
+        if _inside(override, root):
             raise UsageError(f"--cache-dir {override} is inside the repository: the cache must live outside the work "
                              "tree (nothing in it may be taken for a cache); choose a directory elsewhere")
         return override
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):  # unset, empty or relative: ignored, as the XDG specification says
-        try:
-            base = os.path.join(Path.home(), ".cache")
-        except (KeyError, RuntimeError):
-            return None
     key = hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:16]
-    return Path(base, CACHE_HOME, key)
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(base) and not _inside(Path(base), root):  # unset, empty or relative: ignored, as XDG says
+        return Path(base, CACHE_HOME, key)
+    try:
+        base = os.path.join(Path.home(), ".cache")
+    except (KeyError, RuntimeError):
+        return None
+    return None if _inside(Path(base), root) else Path(base, CACHE_HOME, key)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root))

@@ -358,7 +358,7 @@ class Store:
             if lock:
                 connection.execute("begin immediate")
         except sqlite3.DatabaseError as error:  # not a database (damaged, or something else in its place), read-only, busy
-            if error.sqlite_errorname in ("SQLITE_BUSY", "SQLITE_LOCKED"):  # another run's: never dropped
+            if getattr(error, "sqlite_errorname", None) in ("SQLITE_BUSY", "SQLITE_LOCKED"):  # another run's: never dropped
                 store.close()
                 print("iraq-transition: another run is using the cache: checking without it", file=sys.stderr)
             else:

@@ -25,7 +25,7 @@ from .load import RECORD_SUFFIX, LoadError, Project, read_bytes, record_files, r
 from .models import COLLECTIONS, Record
 from .problems import Problem, UsageError, print_problems, summary
 from .records import check_file
-from .store import Store, Unreadable, row_key, seal, unseal
+from .store import Store, Unreadable, code_version, row_key, seal, unseal
 
 Spans = dict[tuple, tuple[int, int]]
 """Where a record's citations are in their sources' texts: loc of the citation -> (start, end) offsets."""
@@ -73,12 +73,14 @@ class Dataset:
             return ((record_id, record, {}) for record_id, record in self.items(collection))
         return ((record_id, record, load()) for (record_id, record), load in zip(self.items(collection), spans))
 
-    def made_items(self, collection: str, make: Callable[[str, Record, Spans], Any]) -> Iterator[tuple[Any, tuple | None]]:
+    def made_items(self, collection: str, make: Callable[[str, Record, Spans], Any],
+                   fits: Callable[[str, Any], bool]) -> Iterator[tuple[Any, tuple | None]]:
         """``make(id, record, spans)`` (plain data) of each record of ``collection`` in id order: as kept from an earlier
-        build of the same file and seeds' texts (the record is not loaded), else made now. Each comes with what
-        :meth:`keep` is to keep of it (None: nothing, or kept already)."""
+        build of the same file and seeds' texts by the same code (the record is not loaded), if ``fits(id, value)``
+        says it has the shape ``make`` gives, else made now. Each comes with what :meth:`keep` is to keep of it
+        (None: nothing, or kept already)."""
         if self._kept is not None and self._records is None:
-            return self._kept.made_items(collection, make)
+            return self._kept.made_items(collection, make, fits)
         return ((make(record_id, record, spans), None) for record_id, record, spans in self.located_items(collection))
 
     def keep(self, made: list[tuple]) -> None:
@@ -151,17 +153,20 @@ class _KeptRecords:
         return found
 
     @functools.cached_property
-    def _seeds_key(self) -> bytes:
-        """What every kept made is sealed with besides its file: the SHA-256 of each source's text."""
-        return hashlib.sha256(marshal.dumps(sorted(self.run.seeds.texts.digests.items()), 0)).digest()
+    def _made_key(self) -> bytes:
+        """What every kept made is sealed with besides its file: the code's version and each source text's SHA-256."""
+        texts = marshal.dumps(sorted(self.run.seeds.texts.digests.items()), 0)
+        return hashlib.sha256(code_version().encode() + b"\0" + texts).digest()
 
-    def made_items(self, collection: str, make: Callable[[str, Record, Spans], Any]) -> Iterator[tuple[Any, tuple | None]]:
+    def made_items(self, collection: str, make: Callable[[str, Record, Spans], Any],
+                   fits: Callable[[str, Any], bool]) -> Iterator[tuple[Any, tuple | None]]:
         """:meth:`Dataset.made_items`: a batch of files at a time, what the cache holds of them, then the others read
         and made."""
         run, order = self.run, self.orders[collection]
         for start in range(0, len(order), BATCH):
             part = order[start: start + BATCH]
             keys, held = self._made(part)
+            held = {index: value for index, value in held.items() if fits(run.files[index].stem, value)}
             self.batch = self._read([index for index in part if index not in held])
             for index in part:
                 if index in held:
@@ -185,7 +190,7 @@ class _KeptRecords:
                     "select files.id, sha256, made.blob from files left join made on made.id = files.id "
                     "where files.id in ({})", list(rows)):
                 index = rows[row]
-                keys[index] = key = row_key(run.paths[index], digest) + self._seeds_key
+                keys[index] = key = row_key(run.paths[index], digest) + self._made_key
                 if blob is not None:
                     with contextlib.suppress(Unreadable):
                         held[index] = unseal(blob, key)
@@ -193,7 +198,8 @@ class _KeptRecords:
 
     def keep(self, made: list[tuple]) -> None:
         if self.store is not None:
-            self.store.write_apart("insert or replace into made values (?, ?)", made)
+            self.store.write_apart("insert or replace into made select ?, ? where exists (select 1 from files where id = ?)",
+                                   [(row, blob, row) for row, blob in made])  # a row replaced meanwhile: nothing kept
 
     def reconnect(self) -> None:
         """Read the cache through a connection of this process's own (in a process forked from the run's)."""
