@@ -64,7 +64,7 @@ def check_file(file: RecordFile, data: bytes) -> FileResult:
     except ValidationError as error:
         errors = error.errors(include_url=False)
         issues = _misplaced(file, content) or (
-            [_issue(model, e) for e in errors] + partial_support_issues(model, content, errors))
+            [_issue(model, e) for e in _without_misspelt(model, errors)] + partial_support_issues(model, content, errors))
     else:
         issues = support_issues(record)
     if declared_id is not None and declared_id != file.stem:
@@ -218,6 +218,19 @@ MEANINGS = "(docs/codebook.md says what each means)"
 def _closest(value: Any, choices: list[str]) -> str | None:
     """The choice ``value`` (text) is likely a slip for, if any."""
     return next(iter(difflib.get_close_matches(value, choices, n=1)), None) if isinstance(value, str) else None
+
+
+def _without_misspelt(model: type[BaseModel], errors: list[dict]) -> list[dict]:
+    """``errors`` without those of required fields that are missing only because they are misspelt: an unknown field
+    of the same mapping is a slip for them, and its problem says so ("did you mean 'title'?"): one fix, one problem."""
+    meant = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden" and error["loc"]:
+            loc = tuple(error["loc"])
+            parent = inner_type(type_at(model, loc[:-1]))
+            if is_model(parent) and (guess := _closest(str(loc[-1]), list(parent.model_fields))):
+                meant.add(loc[:-1] + (guess,))
+    return [error for error in errors if not (error["type"] == "missing" and tuple(error["loc"]) in meant)]
 
 
 def _issue(model: type[BaseModel], error: dict) -> Issue:
