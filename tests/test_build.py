@@ -509,16 +509,16 @@ def test_the_build_streams_the_records_once_in_batches(small: Path, tmp_path: Pa
 
 def _making_pids(monkeypatch, record: Path, then=None) -> None:
     """Have each batch's rows note the process that makes them in ``record`` (and then call ``then``)."""
-    real_rows = build.batch_rows
+    real_rows = build.record_rows
 
-    def noted_rows(plan, batch, texts):
+    def noted_rows(plan, record_id, *args):
         with record.open("a") as file:
             file.write(f"{os.getpid()}\n")
         if then is not None:
             then()
-        return real_rows(plan, batch, texts)
+        return real_rows(plan, record_id, *args)
 
-    monkeypatch.setattr(build, "batch_rows", noted_rows)
+    monkeypatch.setattr(build, "record_rows", noted_rows)
 
 
 def _gone(pids: set[int]) -> bool:
@@ -547,14 +547,14 @@ def test_rows_made_in_a_process_of_their_own_give_the_same_bytes(small: Path, tm
 
 def _making_ids(monkeypatch, record: Path) -> None:
     """Have the making of rows note the id of each record it makes rows of in ``record`` (in any process)."""
-    real_rows = build.batch_rows
+    real_rows = build.record_rows
 
-    def noted_rows(plan, batch, texts):
+    def noted_rows(plan, record_id, *args):
         with record.open("a") as file:
-            file.writelines(f"{plan.collection}/{record_id}\n" for record_id, _, _ in batch)
-        return real_rows(plan, batch, texts)
+            file.write(f"{plan.collection}/{record_id}\n")
+        return real_rows(plan, record_id, *args)
 
-    monkeypatch.setattr(build, "batch_rows", noted_rows)
+    monkeypatch.setattr(build, "record_rows", noted_rows)
 
 
 def _made_again(record: Path) -> list[str]:
@@ -743,7 +743,7 @@ def test_a_failure_of_the_process_making_the_rows_is_raised_here_and_leaves_the_
     assert _litter(small) == []
 
 
-@pytest.mark.parametrize("part", ["batch_rows", "_write_counted"])  # the row maker, the corroboration CSVs' writer
+@pytest.mark.parametrize("part", ["record_rows", "_write_counted"])  # the row maker, the corroboration CSVs' writer
 def test_a_forked_parts_full_disk_or_sqlite_failure_is_reported_as_the_builds_own(small: Path, monkeypatch, part):
     dataset, problems = validate_project(Project(small), use_cache=False)  # no rows kept from the build before
     assert problems == []
@@ -831,16 +831,16 @@ def test_a_failure_midway_leaves_the_previous_build_untouched(small: Path, monke
     assert _files(out) == before
     assert _litter(small) == []
 
-    real_rows = build.batch_rows
+    real_rows = build.record_rows
 
-    def rows_with_a_dangling_reference(plan, batch, texts):
-        rows = real_rows(plan, batch, texts)
-        if any(record_id == "mission-ends" for record_id, _, _ in batch):
+    def rows_with_a_dangling_reference(plan, record_id, *args):
+        rows = real_rows(plan, record_id, *args)
+        if record_id == "mission-ends":
             rows["event_participants"].append(("mission-ends", 99, "nobody", "party"))
         return rows
 
     with monkeypatch.context() as patch:
-        patch.setattr(build, "batch_rows", rows_with_a_dangling_reference)
+        patch.setattr(build, "record_rows", rows_with_a_dangling_reference)
         with pytest.raises(build.BuildError, match="foreign keys"):
             build.build(dataset, out)
     assert _files(out) == before

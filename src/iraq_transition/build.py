@@ -75,24 +75,18 @@ they were, to be reported as the build's own; any other is a bug."""
 # --------------------------------------------------------------------------- rows
 
 
-def batch_rows(plan: CollectionPlan, batch: list[tuple[str, Record, Spans]], texts: dict[str, str]) -> dict[str, list[tuple]]:
-    """The rows a batch of one collection's records (in id order, each with the spans validation found for its
-    citations) adds to the collection's table, its child tables and citations, in primary-key order."""
-    record_rows: list[tuple] = []
-    child_rows: dict[str, list[tuple]] = {child.table.name: [] for _, child in plan.children}
-    citation_rows: list[tuple] = []
-    getters = plan.record.getters
-    for record_id, record, spans in batch:
-        row = [getter(record) for getter in getters]
-        if plan.quoted:
-            row.append(texts[record_id])
-        record_rows.append(tuple(row))
-        for field, child in plan.children:
-            rows = child_rows[child.table.name]
-            for position, item in enumerate(getattr(record, field)):
-                rows.append((record_id, position, *[getter(item) for getter in child.getters]))
-        citation_rows += _citation_rows(plan, record_id, record, spans, texts)
-    return {plan.collection: record_rows, **child_rows, CITATIONS: citation_rows}
+def record_rows(plan: CollectionPlan, record_id: str, record: Record, spans: Spans, texts: dict[str, str]) -> dict[str, list[tuple]]:
+    """The rows one record of a collection (with the spans validation found for its citations) adds to the
+    collection's table, its child tables and citations, in primary-key order."""
+    row = [getter(record) for getter in plan.record.getters]
+    if plan.quoted:
+        row.append(texts[record_id])
+    rows = {plan.collection: [tuple(row)]}
+    for field, child in plan.children:
+        rows[child.table.name] = [(record_id, position, *[getter(item) for getter in child.getters])
+                                  for position, item in enumerate(getattr(record, field))]
+    rows[CITATIONS] = list(_citation_rows(plan, record_id, record, spans, texts))
+    return rows
 
 
 def _citation_rows(plan: CollectionPlan, record_id: str, record: Record, spans: Spans, texts: dict[str, str]) -> Iterator[tuple]:
@@ -225,7 +219,7 @@ def _table_names(plan: CollectionPlan) -> tuple[str, ...]:
 def _record_made(plan: CollectionPlan, texts: dict[str, str], record_id: str, record: Record, spans: Spans) -> tuple:
     """What one record makes, as plain data: its rows of each table of :func:`_table_names`, and for a source what
     corroboration needs of it (else None)."""
-    rows = batch_rows(plan, [(record_id, record, spans)], texts)
+    rows = record_rows(plan, record_id, record, spans, texts)
     reported = (record_id, record.same_story_as, tuple(upstream.source for upstream in record.shared_upstream)) \
         if plan.quoted else None
     return tuple(rows[name] for name in _table_names(plan)), reported
