@@ -19,7 +19,7 @@ from html import escape
 from typing import NamedTuple
 
 from .fields import field_specs
-from .layout import table
+from .layout import collection_plans, table
 from .models import Event, FuzzyDate
 
 FOCUS_START = dt.date(2024, 1, 1)
@@ -58,7 +58,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 class Mark:
     """One event as drawn: its extent on the axis and what its open ends mean."""
 
-    event: Event | Dated
+    event: Dated
     start: dt.date  # where the mark starts (a deadline's day when the start is open)
     end: dt.date
     open_start: bool  # drawn as an arrow running into ``start`` ("by September 2025")
@@ -96,7 +96,8 @@ class Lane:
 
 
 class Dated(NamedTuple):
-    """What the timeline draws of an event, as its row of the events table gives it."""
+    """What the timeline draws of an event, as its row of the events table gives it (so that a build draws it from
+    the rows it writes, and :func:`render_svg` from the records, alike)."""
 
     id: str
     title: str
@@ -107,6 +108,12 @@ class Dated(NamedTuple):
 
 _DATE_PARTS = tuple(spec.name for spec in field_specs(FuzzyDate))
 """The fields of a date, each a column of the events table after the date's name (``date_value``, ...)."""
+
+
+@cache
+def _event_getters() -> tuple:
+    """What makes an event's row of the events table of the record (the layout's getters)."""
+    return next(plan.record.getters for plan in collection_plans() if plan.collection == Event.collection)
 
 
 @cache
@@ -146,18 +153,19 @@ class Timeline:
         self.tallies = {key: _Tally() for key, _, _ in LANES}
         self.undated = 0
 
-    def add(self, event: Event | Dated) -> None:
-        """Draw ``event`` too (an undated one is only counted)."""
+    def add(self, record: Event) -> None:
+        """Draw the event ``record`` too."""
+        self.add_row(tuple(getter(record) for getter in _event_getters()))
+
+    def add_row(self, row: tuple) -> None:
+        """Draw the event whose row of the events table is ``row`` too (an undated one is only counted)."""
+        event = _dated(row)
         if event.date is None:
             self.undated += 1
             return
         for key, _, statuses in LANES:
             if event.status in statuses:
                 self.tallies[key].add(event)
-
-    def add_row(self, row: tuple) -> None:
-        """Draw the event whose row of the events table is ``row``."""
-        self.add(_dated(row))
 
     def svg(self) -> str:
         """The timeline of the events added so far as a standalone SVG document."""
@@ -170,10 +178,10 @@ class _Tally:
     """A lane's dated events as they come: kept while few enough to list, counted by month and status in any case."""
 
     count: int = 0
-    events: list[Event | Dated] = field(default_factory=list)
+    events: list[Dated] = field(default_factory=list)
     by_month: Counter = field(default_factory=Counter)  # ("YYYY-MM", status) -> number of events
 
-    def add(self, event: Event | Dated) -> None:
+    def add(self, event: Dated) -> None:
         self.count += 1
         first, last = _bounds(event.date)
         self.by_month[(first or last)[:7], event.status] += 1  # a deadline counts at its day
@@ -237,7 +245,7 @@ def _draw(lanes: list[Lane], undated: int) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _mark(event: Event | Dated) -> Mark:
+def _mark(event: Dated) -> Mark:
     """Where a dated ``event`` goes on the axis."""
     first, last = _bounds(event.date)
     open_start, open_end = first is None, last is None
