@@ -220,16 +220,17 @@ def _closest(value: Any, choices: list[str]) -> str | None:
     return next(iter(difflib.get_close_matches(value, choices, n=1)), None) if isinstance(value, str) else None
 
 
+def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The fields of the mapping that holds the key at ``loc``."""
+    parent = inner_type(type_at(model, loc[:-1]))
+    return list(parent.model_fields) if is_model(parent) else []
+
+
 def _without_misspelt(model: type[BaseModel], errors: list[dict]) -> list[dict]:
     """``errors`` without those of required fields that are missing only because they are misspelt: an unknown field
     of the same mapping is a slip for them, and its problem says so ("did you mean 'title'?"): one fix, one problem."""
-    meant = set()
-    for error in errors:
-        if error["type"] == "extra_forbidden" and error["loc"]:
-            loc = tuple(error["loc"])
-            parent = inner_type(type_at(model, loc[:-1]))
-            if is_model(parent) and (guess := _closest(str(loc[-1]), list(parent.model_fields))):
-                meant.add(loc[:-1] + (guess,))
+    meant = {loc[:-1] + (guess,) for error in errors if error["type"] == "extra_forbidden" and (loc := tuple(error["loc"]))
+             and (guess := _closest(str(loc[-1]), _allowed_fields(model, loc)))}
     return [error for error in errors if not (error["type"] == "missing" and tuple(error["loc"]) in meant)]
 
 
@@ -249,8 +250,7 @@ def _worded(model: type[BaseModel], error: dict) -> Issue:
     if kind == "missing":
         return Issue(loc, f"missing required field {name!r}: add it", "parent")
     if kind == "extra_forbidden":
-        parent = inner_type(type_at(model, loc[:-1]))
-        allowed = list(parent.model_fields) if is_model(parent) else []
+        allowed = _allowed_fields(model, loc)
         fields = ", ".join(allowed)
         if guess := _closest(name, allowed):
             return Issue(loc, f"unknown field {name!r}: did you mean {guess!r}? (the fields allowed here: {fields})", "key")

@@ -12,7 +12,8 @@ that other code never reads what this code wrote. Tables:
   and citations, its record (the parsed data), its summary and its citations' outcome;
 * ``refs`` (indexed on the target ``collection/id``) and ``links`` (a record's references to its own collection);
 * ``repeats``: what the duplicate-quote check needs of each valid quote (its words' digest, speaker, sources);
-* ``made``: what the build made of each valid record (its rows), sealed also with the seeds' texts it depends on;
+* ``made``: what the build made of each valid record (its rows), sealed also with the code's version and the seeds'
+  texts;
 * ``seeds`` (stat and SHA-256 of each seed read) and ``texts`` (the SHA-256 of the text each source's citations
   were looked up in); ``meta`` holds the build stamp;
 * ``generation``: a count that SQLite's triggers raise with every row of files inserted, updated or deleted, in the
